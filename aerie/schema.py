@@ -1,0 +1,109 @@
+"""The schema, in SQLAlchemy Core: one definition for SQLite and MySQL/MariaDB.
+
+Rollup tables hold ``(stat_id, bucket) -> n, sum, min, max`` at three
+resolutions; buckets are unix seconds at the start of the minute, hour or
+(UTC) day.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import mysql
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def exact_string(length: int) -> String:
+    """A string compared byte for byte: keys, ids and names are case-sensitive."""
+    return String(length).with_variant(
+        mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+    )
+
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", exact_string(255), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=True),
+    Column("ezkey", exact_string(255), nullable=False, unique=True),
+    Column("ez_enabled", Boolean, nullable=False, default=True),
+    Column("ukey", exact_string(64), nullable=False, unique=True),
+    Column("timezone", String(64), nullable=False, default="UTC"),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+access_tokens = Table(
+    "access_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("token_hash", exact_string(64), nullable=False, unique=True),
+    Column("prefix", String(8), nullable=False),
+    Column("label", String(255), nullable=False, default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+    Index(None, "user_id"),
+)
+
+COUNTER = "counter"
+VALUE = "value"
+
+stats = Table(
+    "stats",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("public_id", exact_string(16), nullable=False, unique=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", exact_string(255), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("classic_key", exact_string(64), nullable=False, unique=True),
+    Column("embed_key", exact_string(64), nullable=False, unique=True),
+    Column("unit", String(32), nullable=True),
+    Column("public", Boolean, nullable=False, default=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("data_received_at", BigInteger, nullable=True),
+    UniqueConstraint("user_id", "name", name="uq_stats_user_id_name"),
+)
+
+
+def _rollup(name: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("stat_id", Integer, primary_key=True, autoincrement=False),
+        Column("bucket", BigInteger, primary_key=True, autoincrement=False),
+        Column("n", BigInteger, nullable=False),
+        Column("sum", Double, nullable=False),
+        Column("min", Double, nullable=False),
+        Column("max", Double, nullable=False),
+    )
+
+
+stat_minutes = _rollup("stat_minutes")
+stat_hours = _rollup("stat_hours")
+stat_days = _rollup("stat_days")
+
+MINUTE, HOUR, DAY = 60, 3600, 86400
+
+# Resolution in seconds -> table, finest first; the writer upserts in this order.
+ROLLUPS: tuple[tuple[int, Table], ...] = ((MINUTE, stat_minutes), (HOUR, stat_hours), (DAY, stat_days))

@@ -1,0 +1,46 @@
+"""The ingestion service's app factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from aerie.db import make_engine
+from aerie.settings import Settings
+from api_service.ingest import Ingestor
+from api_service.keycache import KeyCache
+from api_service.routes import IngestionRoutes
+from api_service.writer import GroupCommitWriter
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The API: StatHat's ``/ez``, ``/c`` and ``/v`` plus health checks."""
+    engine = make_engine(settings)
+    writer = GroupCommitWriter(engine, settings.commit_interval_ms / 1000)
+    ingestor = Ingestor(settings, KeyCache(engine, settings.key_cache_seconds), writer)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await writer.start()
+        try:
+            yield
+        finally:
+            await writer.stop()
+            engine.dispose()
+
+    app = FastAPI(title="Aerie ingestion API", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app.add_middleware(
+        IngestionRoutes,
+        ingestor=ingestor,
+        verbose=settings.verbose_answers,
+        max_body_bytes=settings.max_body_bytes,
+    )
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    return app

@@ -1,0 +1,100 @@
+"""Ingestion: from parsed points to an acknowledgement, through keys and the writer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aerie.errors import BadRequest, NotAllowed
+from aerie.keys import same_secret
+from aerie.schema import COUNTER, VALUE
+from aerie.settings import Settings
+from api_service.keycache import KeyCache
+from api_service.parsing import Limits, Point, classic_point, ez_points
+from api_service.writer import GroupCommitWriter
+
+INVALID_KEYS = "invalid keys"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What an acknowledged request recorded: ``items`` as sent, before fan-out."""
+
+    items: int
+    batch: bool
+
+
+class Ingestor:
+    def __init__(self, settings: Settings, keys: KeyCache, writer: GroupCommitWriter) -> None:
+        self._keys = keys
+        self._writer = writer
+        self._limits = Limits(
+            settings.batch_limit, settings.max_future_seconds, settings.max_past_days * 86400
+        )
+
+    async def record_ez(self, params: dict[str, Any]) -> Recorded:
+        """Record an EZ request (single or batch), creating stats on first use."""
+        ezkey = params.get("ezkey") or params.get("email")  # "email" is the pre-2012 name
+        if not ezkey or not isinstance(ezkey, str):
+            raise BadRequest("no ezkey specified")
+        now = time.time()
+        points = ez_points(params, now, self._limits)
+        user = await self._keys.user_by_ezkey(ezkey)
+        if user is None:
+            raise NotAllowed(f"{INVALID_KEYS}: no account has this ezkey")
+        if not user.ez_enabled:
+            raise NotAllowed("EZ posting is turned off for this account; turn it on in settings")
+        stats = await self._keys.stats_for_names(user.id, _kinds_by_name(points), int(now))
+        rows = []
+        for point in points:
+            stat = stats[point.stat]
+            _check_kind(point, stat.kind, stat.name)
+            rows.append((stat.id, point.t, point.x))
+        await self._commit(rows, now)
+        data = params.get("data")
+        return Recorded(len(data) if isinstance(data, list) else 1, "data" in params)
+
+    async def record_classic(self, params: dict[str, Any], kind: str) -> Recorded:
+        """Record a classic ``/c`` or ``/v`` request: the stat must exist already."""
+        ukey, key = params.get("ukey"), params.get("key")
+        if not ukey or not isinstance(ukey, str):
+            raise BadRequest("no ukey specified")
+        if not key or not isinstance(key, str):
+            raise BadRequest("no key specified")
+        now = time.time()
+        point = classic_point(params, kind, now, self._limits)
+        found = await self._keys.classic_stat(key)
+        if found is None or not same_secret(found[1], ukey):
+            raise NotAllowed(f"{INVALID_KEYS}: ukey and key match no stat")
+        stat = found[0]
+        _check_kind(point, stat.kind, stat.name)
+        await self._commit([(stat.id, point.t, point.x)], now)
+        return Recorded(1, False)
+
+    async def _commit(self, rows: list[tuple[int, float, float]], now: float) -> None:
+        # shield: a client that hangs up must not cancel the commit others wait for
+        await asyncio.shield(self._writer.add(rows, int(now)))
+
+
+def _kinds_by_name(points: list[Point]) -> dict[str, str]:
+    """Each named stat's kind in this request; one request may not mix kinds for a name."""
+    kinds: dict[str, str] = {}
+    for point in points:
+        seen = kinds.setdefault(point.stat, point.kind)
+        if seen != point.kind:
+            raise BadRequest(
+                f"stat {point.stat!r} gets both counts and values in one request; "
+                "a stat is a counter or a value, not both"
+            )
+    return kinds
+
+
+def _check_kind(point: Point, kind: str, name: str) -> None:
+    if point.kind == kind:
+        return
+    if kind == COUNTER:
+        raise BadRequest(f"stat {name!r} is a counter: send count (to /c or /ez), not value")
+    assert kind == VALUE
+    raise BadRequest(f"stat {name!r} is a value stat: send value (to /v or /ez), not count")

@@ -1,0 +1,166 @@
+"""Turn what StatHat's clients send into points, or say exactly what to fix.
+
+Every request form old clients use is accepted: GET with a query string, POST
+with a form body (percent-encoded or not at all), POST with parameters in the
+query string, and JSON bodies, single or batched. Query string and body merge,
+the body winning.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+
+from aerie.errors import BadRequest, TooLarge
+from aerie.schema import COUNTER, VALUE
+from aerie.stats import check_name
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_MILLISECONDS = 10**11  # unix seconds pass this in the year 5138
+
+
+@dataclass(frozen=True)
+class Point:
+    """One number for one stat: ``stat`` is a name (EZ) or a classic key."""
+
+    stat: str
+    kind: str  # COUNTER or VALUE
+    x: float
+    t: float
+
+
+@dataclass(frozen=True)
+class Limits:
+    batch_limit: int
+    max_future_seconds: int
+    max_past_seconds: int
+
+
+def merged_params(query: bytes, content_type: str, body: bytes) -> dict[str, Any]:
+    """Parameters from the query string and the body (form or JSON), the body winning."""
+    params: dict[str, Any] = dict(_form(query, "query string"))
+    stripped = body.strip()
+    if not stripped:
+        return params
+    if "json" in content_type or stripped[:1] in (b"{", b"["):
+        try:
+            document = orjson.loads(stripped)
+        except orjson.JSONDecodeError as exc:
+            raise BadRequest(f"the body is not valid JSON: {exc}") from None
+        if not isinstance(document, dict):
+            raise BadRequest('a JSON body must be an object such as {"ezkey": ..., "data": [...]}')
+        params.update(document)
+    else:
+        params.update(_form(body, "body"))
+    return params
+
+
+def _form(raw: bytes, where: str) -> list[tuple[str, str]]:
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError:
+        raise BadRequest(f"the {where} is not UTF-8 text") from None
+    return parse_qsl(text, keep_blank_values=True)
+
+
+def number(params: dict[str, Any], name: str) -> float:
+    """A finite decimal number; tolerates an unencoded ``1e+21`` that arrived as ``1e 21``."""
+    raw = params[name]
+    if isinstance(raw, bool) or raw is None:
+        raise BadRequest(f"{name} must be a number, not {raw!r}")
+    if isinstance(raw, (int, float)):
+        x = float(raw)
+    else:
+        text = str(raw).strip()
+        if not _NUMBER.fullmatch(text):
+            text = text.replace(" ", "+")
+        if not _NUMBER.fullmatch(text):
+            raise BadRequest(f"{name} must be a decimal number such as 37 or 0.372, not {raw!r}")
+        x = float(text)
+    if not math.isfinite(x):
+        raise BadRequest(f"{name} must be a finite number, not {raw!r}")
+    return x
+
+
+def timestamp(params: dict[str, Any], now: float, limits: Limits) -> float:
+    """``t`` in unix seconds, or ``now`` when absent; absurd times are refused."""
+    if params.get("t") in (None, ""):
+        return now
+    t = number(params, "t")
+    if t > now + limits.max_future_seconds:
+        hint = " (it looks like milliseconds; send unix seconds)" if t > _MILLISECONDS else ""
+        raise BadRequest(f"t={params['t']} is too far in the future{hint}")
+    if t < now - limits.max_past_seconds:
+        raise BadRequest(f"t={params['t']} is too far in the past")
+    return t
+
+
+def fan_out(name: str) -> list[str]:
+    """``prefix~a,b`` names ``prefix a`` and ``prefix b``; checks every resulting name."""
+    if not isinstance(name, str):
+        raise BadRequest(f"stat must be a string, not {name!r}")
+    if "~" not in name:
+        return [check_name(name)]
+    prefix, _, rest = name.partition("~")
+    parts = [part.strip() for part in rest.split(",") if part.strip()]
+    if not parts:
+        raise BadRequest(f"stat {name!r} has nothing after '~' to fan out to")
+    prefix = prefix.rstrip()
+    return [check_name(f"{prefix} {part}" if prefix else part) for part in parts]
+
+
+def ez_point_values(params: dict[str, Any], now: float, limits: Limits) -> list[Point]:
+    """The points of one EZ item (``stat`` with ``count`` or ``value``, optional ``t``)."""
+    if params.get("stat") in (None, ""):
+        raise BadRequest("no stat specified")
+    has_count = params.get("count") not in (None, "")
+    has_value = params.get("value") not in (None, "")
+    if has_count == has_value:
+        raise BadRequest(
+            "send count or value, not both" if has_count else "no count or value specified"
+        )
+    kind = COUNTER if has_count else VALUE
+    x = number(params, "count" if has_count else "value")
+    t = timestamp(params, now, limits)
+    return [Point(name, kind, x, t) for name in fan_out(params["stat"])]
+
+
+def ez_points(params: dict[str, Any], now: float, limits: Limits) -> list[Point]:
+    """The points of an EZ request, single or a JSON batch (``data``)."""
+    if "data" not in params:
+        return ez_point_values(params, now, limits)
+    data = params["data"]
+    if not isinstance(data, list):
+        raise BadRequest('"data" must be a list of points such as [{"stat": "x", "count": 1}]')
+    if not data:
+        raise BadRequest('"data" holds no points')
+    if len(data) > limits.batch_limit:
+        raise TooLarge(
+            f"the batch holds {len(data)} points; the limit is {limits.batch_limit} per request"
+        )
+    points: list[Point] = []
+    for i, item in enumerate(data):
+        if not isinstance(item, dict):
+            raise BadRequest(f"data[{i}] must be an object, not {item!r}")
+        try:
+            points.extend(ez_point_values(item, now, limits))
+        except BadRequest as exc:
+            raise BadRequest(f"data[{i}]: {exc.message}") from None
+    return points
+
+
+def classic_point(params: dict[str, Any], kind: str, now: float, limits: Limits) -> Point:
+    """The point of a classic ``/c`` (counter) or ``/v`` (value) request."""
+    field = "count" if kind == COUNTER else "value"
+    if params.get(field) in (None, ""):
+        raise BadRequest(f"no {field} specified")
+    return Point(params["key"], kind, number(params, field), timestamp(params, now, limits))
+
+
+def wants_body(params: dict[str, Any]) -> bool:
+    return str(params.get("vb", "")) in ("1", "true", "True")

@@ -1,0 +1,126 @@
+"""The hot path: ``/ez``, ``/c``, ``/v`` and the ping, as one lean ASGI middleware.
+
+FastAPI's dependency injection and form parsing cost several times a trivial
+handler's work, so these routes read the ASGI messages themselves; every other
+path falls through to the FastAPI app.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy.exc import DBAPIError
+
+from aerie.errors import AerieError, TooLarge, Unavailable
+from aerie.schema import COUNTER, VALUE
+from api_service.ingest import Ingestor, Recorded
+from api_service.parsing import merged_params, wants_body
+
+Scope = dict[str, Any]
+_CORS = [
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
+    (b"access-control-allow-headers", b"Content-Type"),
+]
+_JSON = [(b"content-type", b"application/json")]
+_INGEST_PATHS = {"/ez", "/c", "/v"}
+
+
+class IngestionRoutes:
+    def __init__(self, app: Any, ingestor: Ingestor, verbose: bool, max_body_bytes: int) -> None:
+        self._app = app
+        self._ingestor = ingestor
+        self._verbose = verbose
+        self._max_body = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        path = scope.get("path")
+        if scope["type"] != "http" or (path not in _INGEST_PATHS and path != "/"):
+            await self._app(scope, receive, send)
+            return
+        method = scope["method"]
+        if method == "OPTIONS":
+            await _answer(send, 204, None)
+        elif path == "/":
+            if method not in ("GET", "HEAD"):
+                await self._app(scope, receive, send)
+                return
+            await _answer(send, 200, b"ok\n", [(b"content-type", b"text/plain")])
+        elif method not in ("GET", "POST"):
+            await _error(send, 405, f"{method} is not allowed; use GET or POST")
+        else:
+            await self._ingest(scope, receive, send)
+
+    async def _ingest(self, scope: Scope, receive: Any, send: Any) -> None:
+        try:
+            content_type, length = _headers(scope)
+            if length > self._max_body:
+                raise TooLarge(f"the body is {length} bytes; the limit is {self._max_body}")
+            body = await _read_body(receive, self._max_body) if scope["method"] == "POST" else b""
+            params = merged_params(scope["query_string"], content_type, body)
+            recorded = await self._record(scope["path"], params)
+        except AerieError as exc:
+            await _error(send, exc.status, exc.message)
+            return
+        except DBAPIError:
+            await _error(send, 503, Unavailable.default_message)
+            return
+        if not (self._verbose or wants_body(params)):
+            await _answer(send, 204, None)
+            return
+        answer: dict[str, Any] = {"status": 200, "msg": "ok"}
+        if recorded.batch:
+            answer["multiple"] = recorded.items
+        await _answer(send, 200, orjson.dumps(answer), _JSON)
+
+    async def _record(self, path: str, params: dict[str, Any]) -> Recorded:
+        if path == "/ez":
+            return await self._ingestor.record_ez(params)
+        return await self._ingestor.record_classic(params, COUNTER if path == "/c" else VALUE)
+
+
+def _headers(scope: Scope) -> tuple[str, int]:
+    content_type, length = "", 0
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            content_type = value.decode("latin-1").lower()
+        elif name == b"content-length":
+            try:
+                length = int(value)
+            except ValueError:
+                length = 0
+    return content_type, length
+
+
+async def _read_body(receive: Any, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"the body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+async def _error(send: Any, status: int, message: str) -> None:
+    await _answer(send, status, orjson.dumps({"status": status, "msg": message}), _JSON)
+
+
+async def _answer(
+    send: Any, status: int, body: bytes | None, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    all_headers = list(_CORS)
+    if headers:
+        all_headers.extend(headers)
+    if body is not None:
+        all_headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": all_headers})
+    await send({"type": "http.response.body", "body": body or b""})

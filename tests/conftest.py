@@ -1,0 +1,133 @@
+"""Shared fixtures: every database test runs on SQLite and on MariaDB.
+
+``AERIE_TEST_MYSQL_URL`` names the MariaDB server (default: root on
+127.0.0.1:3306, database ``test``). Each test session creates its own
+database on that server, migrates it once and drops it at the end; tests stay
+isolated by creating their own users, whose keys are unique.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from aerie import accounts, stats
+from aerie.db import make_engine
+from aerie.migrate import upgrade
+from aerie.settings import Settings
+from tests.servers import RunningServer, serve
+
+MYSQL_URL = os.environ.get("AERIE_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+
+
+@pytest.fixture(scope="session")
+def mysql_database_url() -> Iterator[str]:
+    """A fresh, migrated MariaDB database for this test session."""
+    server = make_url(MYSQL_URL)
+    name = f"aerie_test_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_engine(server)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(Settings(database_url=url))
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = Path(tmp_path_factory.mktemp("sqlite")) / "aerie.db"
+    url = f"sqlite:///{path}"
+    engine = make_engine(Settings(database_url=url))
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(params=["sqlite", "mariadb"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """The URL of a migrated database; each test using it runs once per backend."""
+    name = "sqlite_database_url" if request.param == "sqlite" else "mysql_database_url"
+    return request.getfixturevalue(name)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, db_timeout_seconds=2)
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    engine = make_engine(settings)
+    yield engine
+    engine.dispose()
+
+
+@dataclass(frozen=True)
+class Account:
+    """A user made for a test, with a live access token."""
+
+    user: accounts.User
+    token: str
+
+    @property
+    def ezkey(self) -> str:
+        return self.user.ezkey
+
+    @property
+    def ukey(self) -> str:
+        return self.user.ukey
+
+
+def make_account(engine: Engine, name: str = "owner") -> Account:
+    email = f"{name}-{secrets.token_hex(4)}@example.com"
+    now = int(time.time())
+    with engine.begin() as conn:
+        user = accounts.create_user(conn, email, None, now)
+        token = accounts.create_token(conn, user.id, "tests", now)
+    return Account(user, token.token)
+
+
+def make_stat(engine: Engine, account: Account, name: str, kind: str) -> stats.Stat:
+    with engine.begin() as conn:
+        return stats.create_stat(conn, account.user.id, name, kind, int(time.time()))
+
+
+@pytest.fixture
+def owner(engine: Engine) -> Account:
+    return make_account(engine, "owner")
+
+
+@pytest.fixture
+def outsider(engine: Engine) -> Account:
+    return make_account(engine, "outsider")
+
+
+@pytest.fixture
+def api(settings: Settings) -> Iterator[RunningServer]:
+    """The ingestion API, served over real HTTP on a free port."""
+    from api_service.app import create_app
+
+    with serve(create_app(settings)) as server:
+        yield server
+
+
+@pytest.fixture
+def web(settings: Settings) -> Iterator[RunningServer]:
+    """The web app (export API included), served over real HTTP on a free port."""
+    from web_service.app import create_app
+
+    with serve(create_app(settings)) as server:
+        yield server
