@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -10,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import uvicorn
 
 
@@ -43,3 +47,39 @@ def serve(app: Any) -> Iterator[RunningServer]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def api_process(database_url: str, **env: str) -> Iterator[tuple[RunningServer, subprocess.Popen[bytes]]]:
+    """The ingestion API as a separate uvicorn process, as production runs it."""
+    port = free_port()
+    environment = {**os.environ, "AERIE_DATABASE_URL": database_url, **env}
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "uvicorn", "api_service.main:app", "--host", "127.0.0.1",
+            "--port", str(port), "--log-level", "warning", "--no-access-log",
+        ],
+        env=environment,
+    )
+    server = RunningServer(f"http://127.0.0.1:{port}", port)
+    try:
+        wait_until_answering(server.url, process)
+        yield server, process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+        process.wait(timeout=20)
+
+
+def wait_until_answering(url: str, process: subprocess.Popen[bytes], seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server process exited with {process.returncode}")
+        try:
+            if httpx.get(url + "/", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} did not answer within {seconds} s")
