@@ -52,22 +52,20 @@ _USER_COLUMNS = (
 def create_user(conn: Connection, email: str, password: str | None, now: int) -> User:
     """Create an account whose ezkey is its e-mail; raises Conflict if either is taken."""
     email = email.strip()
-    values = {
-        "email": email,
-        "ezkey": email,
-        "ez_enabled": True,
-        "ukey": random_key(),
-        "timezone": "UTC",
-        "created_at": now,
-        "password_hash": _hasher.hash(password) if password else None,
-    }
+    ukey = random_key()
+    password_hash = _hasher.hash(password) if password else None
     try:
         with conn.begin_nested():
-            result = conn.execute(insert(users).values(**values))
+            result = conn.execute(
+                insert(users).values(
+                    email=email, ezkey=email, ez_enabled=True, ukey=ukey, timezone="UTC",
+                    created_at=now, password_hash=password_hash,
+                )
+            )
     except IntegrityError:
         raise Conflict(f"an account with e-mail or ezkey {email!r} already exists") from None
     user_id = result.inserted_primary_key[0]  # type: ignore[index]
-    return User(user_id, email, email, True, values["ukey"], "UTC", now)
+    return User(user_id, email, email, True, ukey, "UTC", now)
 
 
 def user_by_email(conn: Connection, email: str) -> User | None:

@@ -28,10 +28,8 @@ def add_point(cells: Cells, stat_id: int, t: float, x: float) -> None:
     else:
         cell[0] += 1
         cell[1] += x
-        if x < cell[2]:
-            cell[2] = x
-        if x > cell[3]:
-            cell[3] = x
+        cell[2] = min(cell[2], x)
+        cell[3] = max(cell[3], x)
 
 
 def merge_cells(into: Cells, other: Cells) -> None:
@@ -42,10 +40,8 @@ def merge_cells(into: Cells, other: Cells) -> None:
         else:
             cell[0] += n
             cell[1] += total
-            if low < cell[2]:
-                cell[2] = low
-            if high > cell[3]:
-                cell[3] = high
+            cell[2] = min(cell[2], low)
+            cell[3] = max(cell[3], high)
 
 
 def coarsen(cells: Cells, resolution: int) -> Cells:
@@ -57,34 +53,26 @@ def coarsen(cells: Cells, resolution: int) -> Cells:
 
 
 def _upsert(dialect: str, table: Table) -> Any:
+    """An INSERT that adds to an existing row instead of failing on it."""
     if dialect == "sqlite":
-        stmt = sqlite.insert(table)
-        ex = stmt.excluded
-        return stmt.on_conflict_do_update(
+        lite = sqlite.insert(table)
+        new = lite.excluded
+        return lite.on_conflict_do_update(
             index_elements=[table.c.stat_id, table.c.bucket],
             set_={
-                "n": table.c.n + ex.n,
-                "sum": table.c.sum + ex.sum,
-                "min": _least(dialect, table.c.min, ex.min),
-                "max": _greatest(dialect, table.c.max, ex.max),
+                "n": table.c.n + new.n,
+                "sum": table.c.sum + new.sum,
+                "min": func.min(table.c.min, new.min),
+                "max": func.max(table.c.max, new.max),
             },
         )
-    stmt = mysql.insert(table)
-    ins = stmt.inserted
-    return stmt.on_duplicate_key_update(
-        n=table.c.n + ins.n,
-        sum=table.c.sum + ins.sum,
-        min=_least(dialect, table.c.min, ins.min),
-        max=_greatest(dialect, table.c.max, ins.max),
+    my = mysql.insert(table)
+    return my.on_duplicate_key_update(
+        n=table.c.n + my.inserted.n,
+        sum=table.c.sum + my.inserted.sum,
+        min=func.least(table.c.min, my.inserted.min),
+        max=func.greatest(table.c.max, my.inserted.max),
     )
-
-
-def _least(dialect: str, a: Any, b: Any) -> Any:
-    return func.min(a, b) if dialect == "sqlite" else func.least(a, b)
-
-
-def _greatest(dialect: str, a: Any, b: Any) -> Any:
-    return func.max(a, b) if dialect == "sqlite" else func.greatest(a, b)
 
 
 def write_cells(conn: Connection, cells: Cells) -> None:

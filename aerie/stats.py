@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -73,11 +73,12 @@ def create_stat(conn: Connection, user_id: int, name: str, kind: str, now: int) 
     check_name(name)
     check_kind(kind)
     for _attempt in range(5):
-        values = {
-            "public_id": public_stat_id(), "user_id": user_id, "name": name, "kind": kind,
-            "classic_key": random_key(), "embed_key": random_key(), "unit": None,
-            "public": False, "created_at": now, "data_received_at": None,
-        }
+        stat = Stat(
+            id=0, public_id=public_stat_id(), user_id=user_id, name=name, kind=kind,
+            classic_key=random_key(), embed_key=random_key(), unit=None, public=False,
+            created_at=now, data_received_at=None,
+        )
+        values = {k: v for k, v in vars(stat).items() if k != "id"}
         try:
             with conn.begin_nested():
                 result = conn.execute(insert(stats).values(**values))
@@ -85,7 +86,7 @@ def create_stat(conn: Connection, user_id: int, name: str, kind: str, now: int) 
             if stat_by_name(conn, user_id, name) is not None:
                 raise Conflict(f"you already have a stat named {name!r}") from None
             continue  # a random id collided; draw again
-        return Stat(id=result.inserted_primary_key[0], **values)  # type: ignore[index]
+        return replace(stat, id=result.inserted_primary_key[0])  # type: ignore[index]
     raise Conflict("could not draw a unique stat id; try again")
 
 

@@ -93,7 +93,7 @@ class GroupCommitWriter:
                 continue
             try:
                 await loop.run_in_executor(self._thread, self._commit, batch)
-            except Exception as exc:  # every waiter learns of the failure
+            except Exception as exc:  # noqa: BLE001 - whatever failed, no waiter may hang
                 log.warning("group commit of %d points failed: %s", batch.points, exc)
                 batch.done.set_exception(Unavailable(Unavailable.default_message))
                 batch.done.exception()  # mark retrieved: waiters may all have gone

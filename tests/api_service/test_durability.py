@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
-import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 
