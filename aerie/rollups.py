@@ -8,6 +8,7 @@ run against the same rows.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sqlalchemy import Connection, Table, delete, func
@@ -52,6 +53,7 @@ def coarsen(cells: Cells, resolution: int) -> Cells:
     return out
 
 
+@functools.cache
 def _upsert(dialect: str, table: Table) -> Any:
     """An INSERT that adds to an existing row instead of failing on it."""
     if dialect == "sqlite":

@@ -42,10 +42,17 @@ def frame_bounds(timeframe: Timeframe, start: int | None, now: int) -> tuple[int
     """``(first, end)`` of the frame in unix seconds, aligned to the interval grid.
 
     Intervals that divide a day align to multiples of themselves; longer ones
-    to UTC days. Without ``start`` the last interval is the one holding ``now``.
+    to UTC days; any other (5h, 90m) to the resolution of the rollup it reads,
+    so that no rollup row straddles two intervals. Without ``start`` the last
+    interval is the one holding ``now``.
     """
     interval = timeframe.interval
-    align = interval if DAY % interval == 0 else DAY if interval % DAY == 0 else 60
+    if DAY % interval == 0:
+        align = interval
+    elif interval % DAY == 0:
+        align = DAY
+    else:
+        align = rollup_for(interval)[0]
     span = timeframe.points * interval
     if start is None:
         end = now - now % align + align

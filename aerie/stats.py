@@ -68,6 +68,15 @@ def check_kind(kind: str) -> str:
     return kind
 
 
+def check_point_kind(stat: Stat, kind: str) -> None:
+    """Raise BadRequest, saying what to send, if a point of ``kind`` does not fit the stat."""
+    if kind == stat.kind:
+        return
+    if stat.kind == COUNTER:
+        raise BadRequest(f"stat {stat.name!r} is a counter: send count (to /c or /ez), not value")
+    raise BadRequest(f"stat {stat.name!r} is a value stat: send value (to /v or /ez), not count")
+
+
 def create_stat(conn: Connection, user_id: int, name: str, kind: str, now: int) -> Stat:
     """Create a stat; raises Conflict if the user already has one by that name."""
     check_name(name)

@@ -16,6 +16,8 @@ UNITS: dict[str, tuple[int, str]] = {
     "y": (365 * 86400, "year"),
 }
 MAX_POINTS = 10_000
+# Longer frames are typos, and their bounds would overflow the 64-bit bucket column.
+MAX_DURATION = 100 * UNITS["y"][0]
 _PART = re.compile(r"(\d+)([mhdwMy])")
 _FRAME = re.compile(r"^(\d+[mhdwMy])(\d+[mhdwMy])?$")
 
@@ -58,6 +60,8 @@ def parse_timeframe(text: str) -> Timeframe:
             (i for i in _DEFAULT_INTERVALS if duration // i <= 300), _DEFAULT_INTERVALS[-1]
         )
         interval_label = _label_seconds(interval)
+    if duration > MAX_DURATION:
+        raise BadRequest(f"timeframe {text!r} is longer than the limit of 100 years")
     if duration == 0 or interval == 0:
         raise BadRequest(f"timeframe {text!r} has a zero duration or interval")
     if interval > duration:

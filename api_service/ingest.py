@@ -9,8 +9,8 @@ from typing import Any
 
 from aerie.errors import BadRequest, NotAllowed
 from aerie.keys import same_secret
-from aerie.schema import COUNTER, VALUE
 from aerie.settings import Settings
+from aerie.stats import Stat, check_point_kind
 from api_service.keycache import KeyCache
 from api_service.parsing import Limits, Point, classic_point, ez_points
 from api_service.writer import GroupCommitWriter
@@ -50,7 +50,7 @@ class Ingestor:
         rows = []
         for point in points:
             stat = stats[point.stat]
-            _check_kind(point, stat.kind, stat.name)
+            _check_kind(point, stat)
             rows.append((stat.id, point.t, point.x))
         await self._commit(rows, now)
         data = params.get("data")
@@ -69,7 +69,7 @@ class Ingestor:
         if found is None or not same_secret(found[1], ukey):
             raise NotAllowed(f"{INVALID_KEYS}: ukey and key match no stat")
         stat = found[0]
-        _check_kind(point, stat.kind, stat.name)
+        _check_kind(point, stat)
         await self._commit([(stat.id, point.t, point.x)], now)
         return Recorded(1, False)
 
@@ -91,10 +91,5 @@ def _kinds_by_name(points: list[Point]) -> dict[str, str]:
     return kinds
 
 
-def _check_kind(point: Point, kind: str, name: str) -> None:
-    if point.kind == kind:
-        return
-    if kind == COUNTER:
-        raise BadRequest(f"stat {name!r} is a counter: send count (to /c or /ez), not value")
-    assert kind == VALUE
-    raise BadRequest(f"stat {name!r} is a value stat: send value (to /v or /ez), not count")
+def _check_kind(point: Point, stat: Stat) -> None:
+    check_point_kind(stat, point.kind)

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from aerie import accounts
 from aerie.accounts import User
 from aerie.errors import Conflict
-from aerie.stats import Stat, classic_stat, create_stat, stats_by_names
+from aerie.stats import Stat, check_point_kind, classic_stat, create_stat, stats_by_names
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -82,7 +82,10 @@ class KeyCache:
     async def stats_for_names(
         self, user_id: int, kinds: dict[str, str], now_unix: int
     ) -> dict[str, Stat]:
-        """The user's stats by name, creating missing ones with the given kinds (EZ)."""
+        """The user's stats by name, creating missing ones with the given kinds (EZ).
+
+        Raises BadRequest, creating nothing, if an existing stat has another kind.
+        """
         now = time.monotonic()
         found: dict[str, Stat] = {}
         missing: dict[str, str] = {}
@@ -91,6 +94,7 @@ class KeyCache:
             if stat is None:
                 missing[name] = kind
             else:
+                check_point_kind(stat, kind)
                 found[name] = stat
         if missing:
             fetched = await run_in_threadpool(self._find_or_create, user_id, missing, now_unix)
@@ -102,6 +106,9 @@ class KeyCache:
     def _find_or_create(self, user_id: int, kinds: dict[str, str], now: int) -> dict[str, Stat]:
         with self._engine.begin() as conn:
             found = stats_by_names(conn, user_id, kinds)
+            # Refuse before creating anything: a refused request leaves no new stats.
+            for name, stat in found.items():
+                check_point_kind(stat, kinds[name])
             for name in sorted(kinds.keys() - found.keys()):
                 # Another process may create the same stat at the same moment;
                 # create_stat then raises Conflict and the row is read back.
@@ -111,5 +118,6 @@ class KeyCache:
                     again = stats_by_names(conn, user_id, [name]).get(name)
                     if again is None:
                         raise
+                    check_point_kind(again, kinds[name])
                     found[name] = again
         return found

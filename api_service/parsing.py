@@ -62,10 +62,10 @@ def merged_params(query: bytes, content_type: str, body: bytes) -> dict[str, Any
 
 def _form(raw: bytes, where: str) -> list[tuple[str, str]]:
     try:
-        text = raw.decode()
+        # errors="strict": a percent-escape that is not UTF-8 is refused, not replaced by U+FFFD
+        return parse_qsl(raw.decode(), keep_blank_values=True, errors="strict")
     except UnicodeDecodeError:
         raise BadRequest(f"the {where} is not UTF-8 text") from None
-    return parse_qsl(text, keep_blank_values=True)
 
 
 def number(params: dict[str, Any], name: str) -> float:

@@ -1,0 +1,38 @@
+# The tasks a newcomer needs; `make` alone lists them.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help venv run test bench demo lint
+
+help: ## list the tasks
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
+
+venv: $(STAMP) ## create .venv and install Aerie with its dev tools
+
+# Re-install whenever pyproject.toml is newer than the last install.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+run: venv ## migrate the database, then run the API (:8001) and the web app (:8000)
+	$(BIN)/aerie db upgrade
+	$(BIN)/aerie up
+
+test: venv ## run the test suite (SQLite, and MariaDB where one answers)
+	$(BIN)/pytest
+
+bench: venv ## print ingestion throughput and latency figures
+	$(BIN)/python bench/ingest.py
+
+demo: venv ## create or refresh the demo account (demo@aerie.local / demo) with 90 days of data
+	$(BIN)/aerie demo
+
+lint: venv ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/mypy aerie api_service web_service interactor presenters

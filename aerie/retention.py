@@ -1,0 +1,28 @@
+"""Retention: how long each rollup resolution is kept, as the settings say.
+
+One place maps the settings onto ``rollups.prune`` so that ``aerie db prune``
+and the hourly prune in ``aerie up`` (and later the scheduler) agree.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from aerie import rollups
+from aerie.schema import DAY, HOUR, MINUTE
+from aerie.settings import Settings
+
+
+def keep_days(settings: Settings) -> dict[int, int]:
+    """Days to keep per resolution in seconds; 0 keeps forever."""
+    return {
+        MINUTE: settings.retention_minutes_days,
+        HOUR: settings.retention_hours_days,
+        DAY: settings.retention_days_days,
+    }
+
+
+def prune_expired(engine: Engine, settings: Settings, now: int) -> dict[str, int]:
+    """Delete expired rollup rows in one transaction; returns rows deleted per table."""
+    with engine.begin() as conn:
+        return rollups.prune(conn, now, keep_days(settings))

@@ -1,0 +1,180 @@
+"""The export API's use cases (StatHat's ``/x/TOKEN/...``), independent of HTTP.
+
+Each use case takes an :class:`ExportContext` and plain arguments, returns plain
+data, and raises :mod:`aerie.errors` on purpose. Blocking database work runs in
+worker threads so the event loop keeps serving; independent reads run at the
+same time. A stat the token's owner does not own answers exactly as a stat that
+does not exist, so a token never reveals anything about other users' stats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import TypeVar
+
+import anyio.to_thread
+from sqlalchemy import Connection, Engine
+
+from aerie import accounts, stats
+from aerie.accounts import User
+from aerie.clock import Clock, system_clock
+from aerie.errors import BadRequest, NotFound
+from aerie.series import Series, read_series
+from aerie.stats import Stat
+from aerie.timeframes import Timeframe, parse_timeframe
+
+PAGE_SIZE = 10_000  # stats in one statlist page, as StatHat pages them
+MAX_IDS = 5  # stats in one data request
+LATEST_START = 253_402_300_799  # 9999-12-31T23:59:59Z; later starts are typos
+_DURATION = re.compile(r"\d+[mhdwMy]")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ExportContext:
+    """What the export use cases need: the database and the clock (unix seconds)."""
+
+    engine: Engine
+    clock: Clock = system_clock
+
+
+@dataclass(frozen=True)
+class StatList:
+    stats: list[Stat]
+    offset: int
+
+
+@dataclass(frozen=True)
+class DeletedStat:
+    public_id: str
+    name: str
+
+
+async def _off_loop(work: Callable[[], T]) -> T:
+    return await anyio.to_thread.run_sync(work)
+
+
+def _owner(conn: Connection, token: str) -> User:
+    """The owner of a live token; NotFound for an unknown or revoked one."""
+    user = accounts.user_by_token(conn, token)
+    if user is None:
+        raise NotFound("unknown access token")
+    return user
+
+
+def _owned_stat(conn: Connection, user: User, public_id: str) -> Stat:
+    stat = stats.stat_by_public_id(conn, user.id, public_id)
+    if stat is None:
+        raise NotFound(f"no stat with id {public_id!r}")
+    return stat
+
+
+async def list_stats(ctx: ExportContext, token: str, offset: int = 0) -> StatList:
+    """The token owner's stats by name, ``PAGE_SIZE`` at a time from row ``offset``."""
+    if offset < 0:
+        raise BadRequest(f"offset must be 0 or more, not {offset}")
+
+    def work() -> StatList:
+        with ctx.engine.connect() as conn:
+            user = _owner(conn, token)
+            return StatList(stats.stats_of_user(conn, user.id, offset, PAGE_SIZE), offset)
+
+    return await _off_loop(work)
+
+
+async def stat_named(ctx: ExportContext, token: str, name: str) -> Stat:
+    """The token owner's stat called ``name``; NotFound if they have none."""
+
+    def work() -> Stat:
+        with ctx.engine.connect() as conn:
+            user = _owner(conn, token)
+            stat = stats.stat_by_name(conn, user.id, name)
+        if stat is None:
+            raise NotFound(f"no stat named {name!r}")
+        return stat
+
+    return await _off_loop(work)
+
+
+def data_timeframe(t: str | None, summary: str | None) -> Timeframe:
+    """The frame a data request asks for: ``t`` as given, or ``summary=X`` as X in days."""
+    if t and summary:
+        raise BadRequest("give either t (such as t=1w1h) or summary (such as summary=1w), not both")
+    if t:
+        return parse_timeframe(t)
+    if summary:
+        if not _DURATION.fullmatch(summary.strip()):
+            raise BadRequest(
+                f"summary {summary!r} is not understood; use a duration such as summary=1w "
+                "(units d, w, M, y)"
+            )
+        try:
+            return parse_timeframe(summary.strip() + "1d")
+        except BadRequest:
+            raise BadRequest(
+                f"summary {summary!r} is shorter than a day; summaries give one point per day, "
+                "so use summary=1d or longer"
+            ) from None
+    raise BadRequest(
+        "add a timeframe: t=1w1h (one week in hourly points), t=1d5m, t=1M1d, ... "
+        "or summary=1w for one point per day"
+    )
+
+
+def check_start(start: int | None) -> int | None:
+    if start is not None and not 0 <= start <= LATEST_START:
+        raise BadRequest(f"start must be a time in unix seconds, such as 1700000000, not {start}")
+    return start
+
+
+async def stat_data(
+    ctx: ExportContext,
+    token: str,
+    public_ids: list[str],
+    t: str | None = None,
+    summary: str | None = None,
+    start: int | None = None,
+) -> list[Series]:
+    """One series per id, in the order asked, each over the same frame.
+
+    ``start`` (unix seconds) fixes the frame's beginning; without it the
+    frame ends with the interval holding now. Raises BadRequest for no ids,
+    more than ``MAX_IDS``, or a bad frame or start; NotFound for a bad token
+    or an id the token's owner does not own.
+    """
+    if not public_ids:
+        raise BadRequest("name at least one stat id: /x/TOKEN/data/ID")
+    if len(public_ids) > MAX_IDS:
+        raise BadRequest(f"asked for {len(public_ids)} stats; the limit is {MAX_IDS} at a time")
+    timeframe = data_timeframe(t, summary)
+    check_start(start)
+    now = int(ctx.clock())
+
+    def owner() -> User:
+        with ctx.engine.connect() as conn:
+            return _owner(conn, token)
+
+    user = await _off_loop(owner)
+
+    def one_series(public_id: str) -> Series:
+        with ctx.engine.connect() as conn:
+            return read_series(conn, _owned_stat(conn, user, public_id), timeframe, now, start)
+
+    return list(await asyncio.gather(*(_off_loop(partial(one_series, i)) for i in public_ids)))
+
+
+async def remove_stat(ctx: ExportContext, token: str, public_id: str) -> DeletedStat:
+    """Delete the token owner's stat and all its data, in one transaction."""
+
+    def work() -> DeletedStat:
+        with ctx.engine.begin() as conn:
+            stat = _owned_stat(conn, _owner(conn, token), public_id)
+            stats.delete_stat(conn, stat)
+        return DeletedStat(stat.public_id, stat.name)
+
+    return await _off_loop(work)

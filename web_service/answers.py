@@ -1,0 +1,29 @@
+"""HTTP answers: JSON bytes from the JSON presenter, and content negotiation for pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from starlette.responses import Response
+
+from presenters import json as present
+
+
+class JSONAnswer(Response):
+    """A JSON response encoded by orjson (FastAPI's ORJSONResponse is deprecated)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return present.encode(content)
+
+
+def error_answer(status: int, message: str) -> JSONAnswer:
+    return JSONAnswer(present.error(status, message), status_code=status)
+
+
+def wants_json(request: Request) -> bool:
+    """True when the client asks for JSON rather than HTML (a page's JSON twin)."""
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept

@@ -1,0 +1,6 @@
+"""The ASGI entry point: ``uvicorn web_service.main:app``."""
+
+from aerie.settings import Settings
+from web_service.app import create_app
+
+app = create_app(Settings())
