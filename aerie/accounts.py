@@ -78,11 +78,6 @@ def user_by_ezkey(conn: Connection, ezkey: str) -> User | None:
     return _user(row) if row else None
 
 
-def user_by_ukey(conn: Connection, ukey: str) -> User | None:
-    row = conn.execute(select(*_USER_COLUMNS).where(users.c.ukey == ukey)).first()
-    return _user(row) if row else None
-
-
 def create_token(conn: Connection, user_id: int, label: str, now: int) -> NewToken:
     token = random_key(32)
     result = conn.execute(

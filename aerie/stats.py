@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from aerie.errors import BadRequest, Conflict
@@ -123,12 +123,6 @@ def stats_of_user(conn: Connection, user_id: int, offset: int = 0, limit: int = 
         .limit(limit)
     )
     return [_stat(r) for r in rows]
-
-
-def count_stats(conn: Connection, user_id: int) -> int:
-    return conn.execute(
-        select(func.count()).select_from(stats).where(stats.c.user_id == user_id)
-    ).scalar_one()
 
 
 def delete_stat(conn: Connection, stat: Stat) -> None:

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine
 
 from aerie.stats import Stat
+from tests.api_service.conftest import Servers
 from tests.api_service.helpers import (
     assert_error,
     ez,
@@ -22,13 +23,7 @@ from tests.api_service.helpers import (
 from tests.conftest import Account, make_stat
 from tests.servers import RunningServer
 
-Servers = tuple[RunningServer, RunningServer]
 Params = Callable[[Account, int], dict[str, Any]]
-
-
-@pytest.fixture
-def servers(api: RunningServer, web: RunningServer) -> Servers:
-    return api, web
 
 
 def point(**extra: Any) -> Params:

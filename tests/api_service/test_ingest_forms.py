@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from aerie.settings import Settings
 from api_service.app import create_app
+from tests.api_service.conftest import Servers
 from tests.api_service.helpers import (
     assert_error,
     ez,
@@ -21,13 +22,6 @@ from tests.api_service.helpers import (
 )
 from tests.conftest import Account, make_stat
 from tests.servers import RunningServer, serve
-
-Servers = tuple[RunningServer, RunningServer]
-
-
-@pytest.fixture
-def servers(api: RunningServer, web: RunningServer) -> Servers:
-    return api, web
 
 
 def test_form_body_post_is_recorded(servers: Servers, owner: Account) -> None:
