@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -35,7 +36,7 @@ class NewToken:
     label: str
 
 
-def _user(row: object) -> User:
+def user_from_row(row: object) -> User:
     m = row._mapping  # type: ignore[attr-defined]
     return User(
         m["id"], m["email"], m["ezkey"], bool(m["ez_enabled"]), m["ukey"], m["timezone"],
@@ -43,7 +44,7 @@ def _user(row: object) -> User:
     )
 
 
-_USER_COLUMNS = (
+USER_COLUMNS = (
     users.c.id, users.c.email, users.c.ezkey, users.c.ez_enabled, users.c.ukey,
     users.c.timezone, users.c.created_at,
 )
@@ -69,13 +70,13 @@ def create_user(conn: Connection, email: str, password: str | None, now: int) ->
 
 
 def user_by_email(conn: Connection, email: str) -> User | None:
-    row = conn.execute(select(*_USER_COLUMNS).where(users.c.email == email)).first()
-    return _user(row) if row else None
+    row = conn.execute(select(*USER_COLUMNS).where(users.c.email == email)).first()
+    return user_from_row(row) if row else None
 
 
 def user_by_ezkey(conn: Connection, ezkey: str) -> User | None:
-    row = conn.execute(select(*_USER_COLUMNS).where(users.c.ezkey == ezkey)).first()
-    return _user(row) if row else None
+    row = conn.execute(select(*USER_COLUMNS).where(users.c.ezkey == ezkey)).first()
+    return user_from_row(row) if row else None
 
 
 def create_token(conn: Connection, user_id: int, label: str, now: int) -> NewToken:
@@ -92,12 +93,12 @@ def create_token(conn: Connection, user_id: int, label: str, now: int) -> NewTok
 def user_by_token(conn: Connection, token: str) -> User | None:
     """The owner of a live (unrevoked) access token, or None."""
     row = conn.execute(
-        select(*_USER_COLUMNS)
+        select(*USER_COLUMNS)
         .join(access_tokens, access_tokens.c.user_id == users.c.id)
         .where(access_tokens.c.token_hash == hash_token(token))
         .where(access_tokens.c.revoked_at.is_(None))
     ).first()
-    return _user(row) if row else None
+    return user_from_row(row) if row else None
 
 
 def revoke_token(conn: Connection, user_id: int, token_id: int, now: int) -> bool:
@@ -108,3 +109,78 @@ def revoke_token(conn: Connection, user_id: int, token_id: int, now: int) -> boo
         .values(revoked_at=now)
     )
     return result.rowcount == 1
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What a token list shows: never the secret, only its first characters."""
+
+    id: int
+    prefix: str
+    label: str
+    created_at: int
+    revoked_at: int | None
+
+
+# Verified against when the e-mail is unknown, so a wrong e-mail costs as long as a
+# wrong password and timing does not tell which accounts exist.
+_DUMMY_HASH = _hasher.hash("no such account")
+
+
+def user_by_id(conn: Connection, user_id: int) -> User | None:
+    row = conn.execute(select(*USER_COLUMNS).where(users.c.id == user_id)).first()
+    return user_from_row(row) if row else None
+
+
+def check_password(conn: Connection, email: str, password: str) -> User | None:
+    """The user with this e-mail and password, or None; argon2 runs either way."""
+    row = conn.execute(
+        select(*USER_COLUMNS, users.c.password_hash).where(users.c.email == email.strip())
+    ).first()
+    stored = row.password_hash if row is not None and row.password_hash else _DUMMY_HASH
+    try:
+        _hasher.verify(stored, password)
+    except (VerifyMismatchError, InvalidHashError):
+        return None
+    return user_from_row(row) if row is not None and row.password_hash else None
+
+
+def set_password(conn: Connection, user_id: int, password: str) -> None:
+    conn.execute(update(users).where(users.c.id == user_id).values(password_hash=_hasher.hash(password)))
+
+
+def update_profile(conn: Connection, user: User, *, email: str, timezone: str) -> User:
+    """Change e-mail and time zone; raises Conflict if the e-mail belongs to another account."""
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                update(users).where(users.c.id == user.id).values(email=email, timezone=timezone)
+            )
+    except IntegrityError:
+        raise Conflict(f"another account already uses {email!r}") from None
+    return replace(user, email=email, timezone=timezone)
+
+
+def update_ezkey(conn: Connection, user: User, *, ezkey: str, enabled: bool) -> User:
+    """Change the EZ key and whether EZ posting is on; raises Conflict if the key is taken."""
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                update(users).where(users.c.id == user.id).values(ezkey=ezkey, ez_enabled=enabled)
+            )
+    except IntegrityError:
+        raise Conflict(f"the ezkey {ezkey!r} is taken; choose another") from None
+    return replace(user, ezkey=ezkey, ez_enabled=enabled)
+
+
+def tokens_of_user(conn: Connection, user_id: int) -> list[TokenInfo]:
+    """The user's tokens, live ones first, newest first."""
+    rows = conn.execute(
+        select(
+            access_tokens.c.id, access_tokens.c.prefix, access_tokens.c.label,
+            access_tokens.c.created_at, access_tokens.c.revoked_at,
+        )
+        .where(access_tokens.c.user_id == user_id)
+        .order_by(access_tokens.c.revoked_at.is_not(None), access_tokens.c.id.desc())
+    )
+    return [TokenInfo(*row) for row in rows]

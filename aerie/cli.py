@@ -109,8 +109,6 @@ def cmd_db_prune(_args: argparse.Namespace) -> int:
         deleted = prune_expired(engine, settings, int(time.time()))
     finally:
         engine.dispose()
-    if not deleted:
-        print("nothing to prune: every retention keeps data forever")
     for table, count in deleted.items():
         print(f"{table}: deleted {count} rows")
     return 0

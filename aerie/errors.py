@@ -17,6 +17,12 @@ class BadRequest(AerieError):
     status = 400
 
 
+class NotAuthenticated(AerieError):
+    """No session, or a wrong e-mail or password."""
+
+    status = 401
+
+
 class NotAllowed(AerieError):
     status = 403
 
@@ -31,6 +37,10 @@ class Conflict(AerieError):
 
 class TooLarge(AerieError):
     status = 413
+
+
+class TooManyRequests(AerieError):
+    status = 429
 
 
 class Unavailable(AerieError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from aerie import rollups
+from aerie import rollups, stats
 from aerie.schema import DAY, HOUR, MINUTE
 from aerie.settings import Settings
 
@@ -23,6 +23,9 @@ def keep_days(settings: Settings) -> dict[int, int]:
 
 
 def prune_expired(engine: Engine, settings: Settings, now: int) -> dict[str, int]:
-    """Delete expired rollup rows in one transaction; returns rows deleted per table."""
+    """Delete expired rollup rows and purge the trash of stats deleted over 48 hours ago,
+    in one transaction; returns rows deleted per table."""
     with engine.begin() as conn:
-        return rollups.prune(conn, now, keep_days(settings))
+        purged = stats.purge_trash(conn, now)
+        deleted = rollups.prune(conn, now, keep_days(settings))
+    return {"stats purged from the trash": purged, **deleted}

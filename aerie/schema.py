@@ -65,6 +65,32 @@ access_tokens = Table(
     Index(None, "user_id"),
 )
 
+# A browser session: the cookie carries the token, only its hash is stored, and
+# deleting the row ends the session however long the cookie would have lived.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_hash", exact_string(64), nullable=False, unique=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("csrf_token", exact_string(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Index(None, "user_id"),
+)
+
+# Failed log-ins, kept in the database so every web copy enforces the same limit.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(255), nullable=False),
+    Column("address", String(64), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Index(None, "email", "at"),
+    Index(None, "address", "at"),
+)
+
 COUNTER = "counter"
 VALUE = "value"
 
@@ -82,6 +108,8 @@ stats = Table(
     Column("public", Boolean, nullable=False, default=False),
     Column("created_at", BigInteger, nullable=False),
     Column("data_received_at", BigInteger, nullable=True),
+    # Set when the owner deletes the stat: it waits in the trash, restorable, until purged.
+    Column("deleted_at", BigInteger, nullable=True),
     UniqueConstraint("user_id", "name", name="uq_stats_user_id_name"),
 )
 

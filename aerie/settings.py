@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(8001, ge=1, le=65535)
     api_workers: int = Field(1, ge=1)
+    public_api_url: str = Field(
+        "", description="the API's address as clients see it, for examples; empty: api host:port"
+    )
 
     commit_interval_ms: float = Field(
         0.0, ge=0, le=1000, description="extra wait before a group commit, to gather more points"
@@ -32,9 +35,40 @@ class Settings(BaseSettings):
     max_past_days: int = Field(3650, ge=1, description="how far back a point's t may be")
     key_cache_seconds: float = Field(30.0, ge=0, description="how long key lookups are cached")
 
+    secret_key: str = Field(
+        "", description="signs session cookies; empty: generated once into var/secret_key"
+    )
+    graph_urls: str = Field(
+        "http://127.0.0.1:8010,http://127.0.0.1:8011", description="graph server copies, comma-separated"
+    )
+    analysis_urls: str = Field(
+        "http://127.0.0.1:8020,http://127.0.0.1:8021",
+        description="analysis server copies, comma-separated",
+    )
+    rpc_timeout_seconds: float = Field(10.0, gt=0, description="one call to one app server copy")
+
     retention_minutes_days: int = Field(30, ge=0, description="0 keeps forever")
     retention_hours_days: int = Field(730, ge=0, description="0 keeps forever")
     retention_days_days: int = Field(0, ge=0, description="0 keeps forever")
+
+    @property
+    def api_url(self) -> str:
+        return self.public_api_url.rstrip("/") or f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def graph_replicas(self) -> list[str]:
+        return _urls(self.graph_urls)
+
+    @property
+    def analysis_replicas(self) -> list[str]:
+        return _urls(self.analysis_urls)
+
+    @field_validator("graph_urls", "analysis_urls")
+    @classmethod
+    def _some_urls(cls, urls: str) -> str:
+        if not _urls(urls) or not all(u.startswith(("http://", "https://")) for u in _urls(urls)):
+            raise ValueError(f"give one or more http:// URLs separated by commas, not {urls!r}")
+        return urls
 
     @field_validator("database_url")
     @classmethod
@@ -45,3 +79,7 @@ class Settings(BaseSettings):
                 f"(got {url.split('://')[0]!r})"
             )
         return url
+
+
+def _urls(text: str) -> list[str]:
+    return [u.strip().rstrip("/") for u in text.split(",") if u.strip()]

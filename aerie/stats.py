@@ -1,11 +1,17 @@
-"""Stats: creation, lookup and deletion. The SQL for stats lives here."""
+"""Stats: creation, lookup, renaming, the trash and purging. The SQL for stats lives here.
+
+A deleted stat goes to the trash (``deleted_at`` set): it disappears from every
+list and page but keeps its name and keys, so points still posted to it are
+kept, and its owner can restore it for ``TRASH_SECONDS``. Then it is purged
+with all its data, and the name is free again.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from aerie.errors import BadRequest, Conflict
@@ -13,6 +19,7 @@ from aerie.keys import public_stat_id, random_key
 from aerie.schema import COUNTER, ROLLUPS, VALUE, stats, users
 
 MAX_NAME_LENGTH = 255
+TRASH_SECONDS = 48 * 3600
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,7 @@ class Stat:
     public: bool
     created_at: int
     data_received_at: int | None
+    deleted_at: int | None = None
 
     @property
     def counter(self) -> bool:
@@ -37,7 +45,7 @@ class Stat:
 _COLUMNS = (
     stats.c.id, stats.c.public_id, stats.c.user_id, stats.c.name, stats.c.kind,
     stats.c.classic_key, stats.c.embed_key, stats.c.unit, stats.c.public,
-    stats.c.created_at, stats.c.data_received_at,
+    stats.c.created_at, stats.c.data_received_at, stats.c.deleted_at,
 )
 
 
@@ -46,6 +54,7 @@ def _stat(row: object) -> Stat:
     return Stat(
         m["id"], m["public_id"], m["user_id"], m["name"], m["kind"], m["classic_key"],
         m["embed_key"], m["unit"], bool(m["public"]), m["created_at"], m["data_received_at"],
+        m["deleted_at"],
     )
 
 
@@ -106,23 +115,82 @@ def stat_by_name(conn: Connection, user_id: int, name: str) -> Stat | None:
     return _stat(row) if row else None
 
 
-def stat_by_public_id(conn: Connection, user_id: int, public_id: str) -> Stat | None:
-    """The user's stat with that id; another user's stat is None, as if it did not exist."""
+def stat_by_public_id(
+    conn: Connection, user_id: int, public_id: str, *, in_trash: bool = False
+) -> Stat | None:
+    """The user's live stat with that id (or, with ``in_trash``, their trashed one).
+
+    Another user's stat is None, exactly as if it did not exist.
+    """
     row = conn.execute(
-        select(*_COLUMNS).where(stats.c.user_id == user_id, stats.c.public_id == public_id)
+        select(*_COLUMNS).where(
+            stats.c.user_id == user_id,
+            stats.c.public_id == public_id,
+            stats.c.deleted_at.is_not(None) if in_trash else stats.c.deleted_at.is_(None),
+        )
     ).first()
     return _stat(row) if row else None
 
 
-def stats_of_user(conn: Connection, user_id: int, offset: int = 0, limit: int = 10_000) -> list[Stat]:
+def stats_of_user(
+    conn: Connection, user_id: int, offset: int = 0, limit: int = 10_000, search: str = ""
+) -> list[Stat]:
+    """The user's live stats by name; ``search`` keeps names containing it (any case)."""
+    query = select(*_COLUMNS).where(stats.c.user_id == user_id, stats.c.deleted_at.is_(None))
+    if search:
+        query = query.where(func.lower(stats.c.name).like(_contains(search), escape="\\"))
+    rows = conn.execute(query.order_by(stats.c.name, stats.c.id).offset(offset).limit(limit))
+    return [_stat(r) for r in rows]
+
+
+def _contains(text: str) -> str:
+    """A LIKE pattern matching names that contain ``text`` literally (``%`` and ``_`` too)."""
+    for special in ("\\", "%", "_"):
+        text = text.replace(special, "\\" + special)
+    return f"%{text.lower()}%"
+
+
+def trashed_stats_of_user(conn: Connection, user_id: int) -> list[Stat]:
+    """The user's stats in the trash, most recently deleted first."""
     rows = conn.execute(
         select(*_COLUMNS)
-        .where(stats.c.user_id == user_id)
-        .order_by(stats.c.name, stats.c.id)
-        .offset(offset)
-        .limit(limit)
+        .where(stats.c.user_id == user_id, stats.c.deleted_at.is_not(None))
+        .order_by(stats.c.deleted_at.desc(), stats.c.id)
     )
     return [_stat(r) for r in rows]
+
+
+def rename_stat(conn: Connection, stat: Stat, name: str) -> Stat:
+    """Give the stat a new name; raises Conflict if the owner has one by that name."""
+    check_name(name)
+    if name == stat.name:
+        return stat
+    try:
+        with conn.begin_nested():
+            conn.execute(update(stats).where(stats.c.id == stat.id).values(name=name))
+    except IntegrityError:
+        raise Conflict(f"you already have a stat named {name!r}") from None
+    return replace(stat, name=name)
+
+
+def trash_stat(conn: Connection, stat: Stat, now: int) -> Stat:
+    conn.execute(update(stats).where(stats.c.id == stat.id).values(deleted_at=now))
+    return replace(stat, deleted_at=now)
+
+
+def restore_stat(conn: Connection, stat: Stat) -> Stat:
+    conn.execute(update(stats).where(stats.c.id == stat.id).values(deleted_at=None))
+    return replace(stat, deleted_at=None)
+
+
+def purge_trash(conn: Connection, now: int) -> int:
+    """Delete, with their data, the stats trashed more than ``TRASH_SECONDS`` ago."""
+    expired = conn.execute(
+        select(*_COLUMNS).where(stats.c.deleted_at < now - TRASH_SECONDS)
+    ).fetchall()
+    for row in expired:
+        delete_stat(conn, _stat(row))
+    return len(expired)
 
 
 def delete_stat(conn: Connection, stat: Stat) -> None:

@@ -1,10 +1,17 @@
-"""``aerie up``: run the API and the web app as child processes and look after them.
+"""``aerie up``: run the API, the web app and the app servers as child processes.
 
-Each role runs as its own process (``python -m aerie api`` / ``web``), as in
-production, so a crash in one is visible rather than silently taking the
-other down. On Ctrl-C or SIGTERM every child gets one SIGTERM and is waited
-for: uvicorn then finishes in-flight requests and runs the lifespan shutdown,
-which flushes the API's pending group commit, so nothing acknowledged is lost.
+Each role runs as its own process (``python -m aerie api`` / ``web`` /
+``graph`` / ``analysis``), as in production, so a crash in one is visible
+rather than silently taking another down. The app servers run as several
+copies, one per URL in ``AERIE_GRAPH_URLS`` / ``AERIE_ANALYSIS_URLS``: the web
+app's RPC client fails over between them, so a copy that dies is logged and
+restarted after a back-off (doubling while it keeps crashing) while the
+others serve. The API and the web app have no twin, so either one dying stops
+everything with exit 1, for whatever runs ``aerie up`` to notice.
+
+On Ctrl-C or SIGTERM every child gets one SIGTERM and is waited for: uvicorn
+then finishes in-flight requests and runs the lifespan shutdown, which
+flushes the API's pending group commit, so nothing acknowledged is lost.
 Children run in their own process group, so a terminal's Ctrl-C reaches them
 only through the supervisor, exactly once. The supervisor also runs the
 retention prune at start and hourly.
@@ -13,6 +20,7 @@ retention prune at start and hourly.
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import signal
 import socket
@@ -22,6 +30,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import FrameType
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy.exc import DBAPIError
@@ -36,6 +45,12 @@ STOP_TIMEOUT_SECONDS = 30.0
 # What a uvicorn child returns after a SIGTERM we sent: uvicorn re-raises the
 # signal once it has shut down cleanly, so it dies "by" SIGTERM.
 CLEAN_EXITS = {0, -signal.SIGTERM, -signal.SIGINT}
+# ``aerie up`` starts every app server copy itself, so each must be on this machine.
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
+FIRST_RESTART_DELAY = 1.0
+MAX_RESTART_DELAY = 60.0
+# A copy that ran this long before dying was not crash-looping: its next restart is quick.
+STABLE_SECONDS = 60.0
 
 
 class StartupFailed(Exception):
@@ -44,29 +59,108 @@ class StartupFailed(Exception):
 
 @dataclass
 class Role:
-    """One child: its name, the ``aerie`` subcommand that runs it and the port it answers on."""
+    """One child: how to run it, where it listens and answers, and whether it has twins.
+
+    ``args`` is the ``aerie`` subcommand with its options; ``option`` is the
+    ``aerie up`` option that moves its port. A ``replica`` (an app server copy)
+    is restarted when it dies; ``restart_at`` is set while it waits out its back-off.
+    """
 
     name: str
-    command: str
+    args: tuple[str, ...]
+    host: str
     port: int
+    option: str
+    url: str
+    health_path: str = "/"
+    replica: bool = False
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    started_at: float = field(default=0.0, repr=False)
+    restart_at: float | None = field(default=None, repr=False)
+    restart_delay: float = field(default=FIRST_RESTART_DELAY, repr=False)
 
     @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def health_url(self) -> str:
+        return self.url + self.health_path
+
+    def plan_restart(self, now: float) -> float:
+        """Set ``restart_at`` after the back-off and return it in seconds.
+
+        The back-off doubles on each death up to ``MAX_RESTART_DELAY``, so a copy
+        that cannot start does not spin; a copy that had run ``STABLE_SECONDS``
+        starts again from ``FIRST_RESTART_DELAY``.
+        """
+        if now - self.started_at >= STABLE_SECONDS:
+            self.restart_delay = FIRST_RESTART_DELAY
+        delay = self.restart_delay
+        self.restart_at = now + delay
+        self.restart_delay = min(delay * 2, MAX_RESTART_DELAY)
+        return delay
 
 
 def roles_for(settings: Settings) -> list[Role]:
-    return [Role("api", "api", settings.api_port), Role("web", "web", settings.web_port)]
+    """The API, the web app and one role per app server URL (``graph-1``, ``graph-2``...).
+
+    Raises StartupFailed for an app server URL that ``up`` cannot serve itself.
+    """
+    roles = [
+        Role(name="api", args=("api",), host=settings.api_host, port=settings.api_port,
+             option="--api-port", url=f"http://127.0.0.1:{settings.api_port}"),
+        Role(name="web", args=("web",), host=settings.web_host, port=settings.web_port,
+             option="--web-port", url=f"http://127.0.0.1:{settings.web_port}"),
+    ]
+    for service, urls in (("graph", settings.graph_replicas),
+                          ("analysis", settings.analysis_replicas)):
+        option = f"--{service}-urls"
+        for number, url in enumerate(urls, start=1):
+            host, port = local_address(url, option)
+            roles.append(Role(
+                name=f"{service}-{number}", args=(service, "--host", host, "--port", str(port)),
+                host=host, port=port, option=option, url=url, health_path="/healthz",
+                replica=True,
+            ))
+    return roles
+
+
+def local_address(url: str, option: str) -> tuple[str, int]:
+    """``(host, port)`` to serve ``url`` on; StartupFailed unless it is http on this machine."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme != "http" or parts.hostname not in LOCAL_HOSTS or port is None or parts.path:
+        raise StartupFailed(
+            f"{url} ({option}): aerie up runs every app server copy on this machine, so each "
+            "URL must be http://127.0.0.1:PORT or http://localhost:PORT"
+        )
+    return parts.hostname, port
 
 
 def child_environment(settings: Settings, base: Mapping[str, str]) -> dict[str, str]:
-    """The environment for children: ``base`` plus the settings ``up`` was given."""
+    """The environment for children: ``base`` plus every setting ``up`` runs with.
+
+    All of them, not only the ones options can change, so that the children
+    (whose ``Settings`` read this environment) see exactly what ``up``
+    validated: the database, the ports, the app server URLs, the secret key.
+    """
     env = dict(base)
-    env["AERIE_DATABASE_URL"] = settings.database_url
-    env["AERIE_API_PORT"] = str(settings.api_port)
-    env["AERIE_WEB_PORT"] = str(settings.web_port)
+    for name, value in settings.model_dump().items():
+        env[f"AERIE_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
     return env
+
+
+def check_ports(roles: list[Role]) -> None:
+    """Raise StartupFailed, naming the option to change, if two roles share a port or one is taken."""
+    owners: dict[int, Role] = {}
+    for role in roles:
+        other = owners.setdefault(role.port, role)
+        if other is not role:
+            raise StartupFailed(
+                f"port {role.port} is given to both {other.name} and {role.name}; "
+                f"choose another with {role.option}"
+            )
+        check_port_free(role.host, role.port, role.option)
 
 
 def check_port_free(host: str, port: int, option: str) -> None:
@@ -88,8 +182,10 @@ def _die_with_parent() -> None:
 
 
 def start(role: Role, env: Mapping[str, str]) -> None:
+    role.restart_at = None
+    role.started_at = time.monotonic()
     role.process = subprocess.Popen(
-        [sys.executable, "-m", "aerie", role.command],
+        [sys.executable, "-m", "aerie", *role.args],
         env=dict(env),
         process_group=0,
         # preexec_fn is unsafe only with threads running; the supervisor starts none.
@@ -100,7 +196,7 @@ def start(role: Role, env: Mapping[str, str]) -> None:
 def answering(url: str) -> bool:
     """True if anything HTTP answers at ``url``: any status means the server is up."""
     try:
-        httpx.get(url + "/", timeout=1.0)
+        httpx.get(url, timeout=1.0)
     except httpx.TransportError:
         return False
     return True
@@ -121,7 +217,7 @@ def wait_until_answering(
             code = role.process.poll()
             if code is not None:
                 raise StartupFailed(f"the {role.name} process exited with code {code} at start")
-            if answering(role.url):
+            if answering(role.health_url):
                 waiting.remove(role)
         if waiting and time.monotonic() > deadline:
             names = ", ".join(r.name for r in waiting)
@@ -183,19 +279,20 @@ def prune_now(settings: Settings) -> None:
 
 
 def supervise(settings: Settings, announce: Callable[[list[Role]], None]) -> int:
-    """Run every role until SIGINT/SIGTERM (exit 0) or a role fails (exit 1)."""
-    roles = roles_for(settings)
+    """Run every role until SIGINT/SIGTERM (exit 0) or a start-up failure or the death of
+    the API or the web app (exit 1); an app server copy that dies is restarted instead."""
     stopping = StopRequest()
     previous = {s: signal.signal(s, stopping) for s in (signal.SIGINT, signal.SIGTERM)}
+    roles: list[Role] = []
     try:
-        check_port_free(settings.api_host, settings.api_port, "--api-port")
-        check_port_free(settings.web_host, settings.web_port, "--web-port")
+        roles = roles_for(settings)
+        check_ports(roles)
         env = child_environment(settings, os.environ)
         for role in roles:
             start(role, env)
         if wait_until_answering(roles, stopping):
             announce(roles)
-            return _watch(roles, settings, stopping)
+            return _watch(roles, settings, env, stopping)
         return 0
     except StartupFailed as exc:
         _log(f"aerie: {exc}; stopping")
@@ -208,22 +305,43 @@ def supervise(settings: Settings, announce: Callable[[list[Role]], None]) -> int
             signal.signal(signum, handler)
 
 
-def _watch(roles: list[Role], settings: Settings, stopping: StopRequest) -> int:
-    """Poll the children and prune hourly until a stop (0) or a child's unasked exit (1)."""
+def _watch(
+    roles: list[Role], settings: Settings, env: Mapping[str, str], stopping: StopRequest
+) -> int:
+    """Look after the children and prune hourly until a stop (0) or an unasked exit of
+    the API or the web app (1)."""
     next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
     while stopping.reason is None:
-        for role in roles:
-            assert role.process is not None
-            code = role.process.poll()
-            if code is not None:
-                _log(f"aerie: the {role.name} process exited unexpectedly with code {code}; "
-                     "stopping the others")
-                return 1
+        if not all(_look_after(role, env) for role in roles):
+            return 1
         if time.monotonic() >= next_prune:
             prune_now(settings)
             next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
         time.sleep(0.2)
     return 0
+
+
+def _look_after(role: Role, env: Mapping[str, str]) -> bool:
+    """Notice an exit, restart a copy whose back-off is over; False if a role without
+    twins (the API, the web app) has exited."""
+    now = time.monotonic()
+    if role.restart_at is not None:
+        if now >= role.restart_at:
+            _log(f"aerie: restarting {role.name} ({role.url})")
+            start(role, env)
+        return True
+    assert role.process is not None
+    code = role.process.poll()
+    if code is None:
+        return True
+    if not role.replica:
+        _log(f"aerie: the {role.name} process exited unexpectedly with code {code}; "
+             "stopping the others")
+        return False
+    delay = role.plan_restart(now)
+    _log(f"aerie: the {role.name} process exited unexpectedly with code {code}; restarting it "
+         f"in {delay:.0f} s (the web app's calls fail over to the other copies meanwhile)")
+    return True
 
 
 def _log(message: str) -> None:

@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import TypeVar
 
-import anyio.to_thread
 from sqlalchemy import Connection, Engine
 
 from aerie import accounts, stats
@@ -26,13 +23,12 @@ from aerie.errors import BadRequest, NotFound
 from aerie.series import Series, read_series
 from aerie.stats import Stat
 from aerie.timeframes import Timeframe, parse_timeframe
+from interactor.base import off_loop
 
 PAGE_SIZE = 10_000  # stats in one statlist page, as StatHat pages them
 MAX_IDS = 5  # stats in one data request
 LATEST_START = 253_402_300_799  # 9999-12-31T23:59:59Z; later starts are typos
 _DURATION = re.compile(r"\d+[mhdwMy]")
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -53,10 +49,6 @@ class StatList:
 class DeletedStat:
     public_id: str
     name: str
-
-
-async def _off_loop(work: Callable[[], T]) -> T:
-    return await anyio.to_thread.run_sync(work)
 
 
 def _owner(conn: Connection, token: str) -> User:
@@ -84,7 +76,7 @@ async def list_stats(ctx: ExportContext, token: str, offset: int = 0) -> StatLis
             user = _owner(conn, token)
             return StatList(stats.stats_of_user(conn, user.id, offset, PAGE_SIZE), offset)
 
-    return await _off_loop(work)
+    return await off_loop(work)
 
 
 async def stat_named(ctx: ExportContext, token: str, name: str) -> Stat:
@@ -98,7 +90,7 @@ async def stat_named(ctx: ExportContext, token: str, name: str) -> Stat:
             raise NotFound(f"no stat named {name!r}")
         return stat
 
-    return await _off_loop(work)
+    return await off_loop(work)
 
 
 def data_timeframe(t: str | None, summary: str | None) -> Timeframe:
@@ -159,13 +151,13 @@ async def stat_data(
         with ctx.engine.connect() as conn:
             return _owner(conn, token)
 
-    user = await _off_loop(owner)
+    user = await off_loop(owner)
 
     def one_series(public_id: str) -> Series:
         with ctx.engine.connect() as conn:
             return read_series(conn, _owned_stat(conn, user, public_id), timeframe, now, start)
 
-    return list(await asyncio.gather(*(_off_loop(partial(one_series, i)) for i in public_ids)))
+    return list(await asyncio.gather(*(off_loop(partial(one_series, i)) for i in public_ids)))
 
 
 async def remove_stat(ctx: ExportContext, token: str, public_id: str) -> DeletedStat:
@@ -177,4 +169,4 @@ async def remove_stat(ctx: ExportContext, token: str, public_id: str) -> Deleted
             stats.delete_stat(conn, stat)
         return DeletedStat(stat.public_id, stat.name)
 
-    return await _off_loop(work)
+    return await off_loop(work)

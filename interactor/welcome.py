@@ -23,7 +23,7 @@ class Welcome:
 
 def describe_service(settings: Settings) -> Welcome:
     """Copy-paste examples that point at this installation's own hosts and ports."""
-    api_url = f"http://{settings.api_host}:{settings.api_port}"
+    api_url = settings.api_url
     web_url = f"http://{settings.web_host}:{settings.web_port}"
     return Welcome(
         status="running",

@@ -1,15 +1,35 @@
-"""HTML renderings: one Jinja2 environment over the top-level ``templates/`` folder."""
+"""HTML renderings: one Jinja2 environment over the top-level ``templates/`` folder.
+
+Every page gets the same frame: ``page`` (the use case's result as plain data),
+``viewer`` (who is logged in, or None), ``csrf`` (the token forms embed) and
+``flash`` (a one-line message after an action, or None).
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from interactor.welcome import Welcome
+from presenters.filters import FILTERS
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+@dataclass(frozen=True)
+class Flash:
+    text: str
+    kind: str = "ok"  # "ok" or "error"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """What the layout shows of the logged-in person."""
+
+    email: str
+    timezone: str
 
 
 def make_environment(folder: Path = TEMPLATES) -> Environment:
@@ -17,19 +37,31 @@ def make_environment(folder: Path = TEMPLATES) -> Environment:
 
     StrictUndefined makes a misspelt variable fail loudly instead of rendering blank.
     """
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(folder),
         autoescape=True,
         auto_reload=True,
         undefined=StrictUndefined,
     )
+    env.filters.update(FILTERS)
+    return env
 
 
 class HtmlPresenter:
-    """Renders results into pages; templates receive plain dicts, never database objects."""
+    """Renders results into pages; templates receive plain data, never database objects."""
 
     def __init__(self, environment: Environment) -> None:
         self._env = environment
 
-    def welcome(self, result: Welcome) -> str:
-        return self._env.get_template("index.html").render(page=asdict(result))
+    def render(
+        self,
+        template: str,
+        page: Any,
+        *,
+        viewer: Viewer | None = None,
+        csrf: str = "",
+        flash: Flash | None = None,
+    ) -> str:
+        return self._env.get_template(template).render(
+            page=page, viewer=viewer, csrf=csrf, flash=flash
+        )

@@ -22,10 +22,17 @@ from sqlalchemy.engine import make_url
 from aerie import accounts, stats
 from aerie.db import make_engine
 from aerie.migrate import upgrade
+from aerie.rollups import Cells, add_point, write_cells
 from aerie.settings import Settings
 from tests.servers import RunningServer, serve
 
 MYSQL_URL = os.environ.get("AERIE_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests run on anyio's pytest plugin, on asyncio only (what uvicorn serves on)."""
+    return "asyncio"
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +72,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, db_timeout_seconds=2)
+    return Settings(database_url=database_url, db_timeout_seconds=2, secret_key="tests-only-key")
 
 
 @pytest.fixture
@@ -105,6 +112,16 @@ def make_stat(engine: Engine, account: Account, name: str, kind: str) -> stats.S
         return stats.create_stat(conn, account.user.id, name, kind, int(time.time()))
 
 
+def put_points(engine: Engine, stat: stats.Stat, points: list[tuple[int, float]]) -> None:
+    """Record points as the ingestion API does: rollups, then when data last arrived."""
+    cells: Cells = {}
+    for t, x in points:
+        add_point(cells, stat.id, t, x)
+    with engine.begin() as conn:
+        write_cells(conn, cells)
+        stats.mark_data_received(conn, [(stat.id, int(time.time()))])
+
+
 @pytest.fixture
 def owner(engine: Engine) -> Account:
     return make_account(engine, "owner")
@@ -125,9 +142,19 @@ def api(settings: Settings) -> Iterator[RunningServer]:
 
 
 @pytest.fixture
-def web(settings: Settings) -> Iterator[RunningServer]:
-    """The web app (export API included), served over real HTTP on a free port."""
+def app_server_settings(settings: Settings) -> Iterator[Settings]:
+    """``settings`` pointing at a graph and an analysis server, each served on a free port."""
+    from app_servers.analysis import create_app as analysis_app
+    from app_servers.graph import create_app as graph_app
+
+    with serve(graph_app(settings)) as graph, serve(analysis_app(settings)) as analysis:
+        yield settings.model_copy(update={"graph_urls": graph.url, "analysis_urls": analysis.url})
+
+
+@pytest.fixture
+def web(app_server_settings: Settings) -> Iterator[RunningServer]:
+    """The web app (export API included) and its app servers, over real HTTP on free ports."""
     from web_service.app import create_app
 
-    with serve(create_app(settings)) as server:
+    with serve(create_app(app_server_settings)) as server:
         yield server

@@ -1,37 +1,65 @@
-"""The web service's app factory: the export API, pages and health check."""
+"""The web service's app factory: pages for people, their JSON twins, and the export API."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
 
+from aerie.clock import Clock, system_clock
 from aerie.db import make_engine
+from aerie.secret_key import load_secret_key
 from aerie.settings import Settings
+from interactor.base import Services
 from interactor.export import ExportContext
 from presenters.html import HtmlPresenter, make_environment
+from rpc.client import RpcClient
+from web_service.account_routes import account_router
 from web_service.answers import JSONAnswer
+from web_service.auth import Auth
 from web_service.errors import install_error_handlers
 from web_service.export_routes import export_router
 from web_service.pages import page_router
+from web_service.responder import Responder
+from web_service.stat_routes import stat_router
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build the web app; its engine is disposed when the app shuts down."""
+def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
+    """Build the web app; its engine and RPC clients close when the app shuts down."""
     engine = make_engine(settings)
+    timeout = settings.rpc_timeout_seconds
+    services = Services(
+        engine=engine,
+        graph=RpcClient("graph", settings.graph_replicas, timeout=timeout),
+        analysis=RpcClient("analysis", settings.analysis_replicas, timeout=timeout),
+        clock=clock,
+    )
+    html = HtmlPresenter(make_environment())
+    auth = Auth(engine, clock, load_secret_key(settings))
+    responder = Responder(html)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
             yield
         finally:
+            await services.graph.aclose()
+            await services.analysis.aclose()
             engine.dispose()
 
     app = FastAPI(title="Aerie", lifespan=lifespan, docs_url="/docs", redoc_url=None)
-    install_error_handlers(app)
-    app.include_router(export_router(ExportContext(engine)))
-    app.include_router(page_router(settings, HtmlPresenter(make_environment())))
+    app.state.api_url = settings.api_url
+    install_error_handlers(app, html)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(export_router(ExportContext(engine, clock)))
+    app.include_router(account_router(services, auth, responder))
+    app.include_router(stat_router(services, auth, responder))
+    app.include_router(page_router(settings, auth, responder))
 
     @app.get("/healthz")
     async def healthz() -> JSONAnswer:

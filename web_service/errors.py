@@ -1,18 +1,25 @@
-"""The web app's error handling: every failure answers ``{"status": S, "msg": "..."}``.
+"""The web app's error handling: one handler per kind of failure.
 
 Use cases raise :class:`AerieError`; routes never build HTTP errors themselves.
+A browser (``Accept: text/html``) gets an error page in the site's layout; every
+other client, and the export API, gets ``{"status": S, "msg": "..."}``. A page
+that needs a session sends a browser to the log-in page and back afterwards.
 """
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from aerie.errors import AerieError
+from presenters.html import HtmlPresenter
 from web_service.answers import error_answer
+from web_service.auth import LoginRequired, login_url
 
 DATABASE_UNAVAILABLE = "the database is unavailable; try again shortly"
 
@@ -24,17 +31,50 @@ _PARAMETER_HINTS = {
 }
 
 
-async def _domain_error(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, AerieError)
-    return error_answer(exc.status, exc.message)
+_TITLES = {
+    400: "That request needs fixing", 401: "Please log in", 403: "Not allowed",
+    404: "Not found", 405: "Not allowed here", 409: "Already exists", 413: "Too large",
+    429: "Slow down", 503: "Temporarily unavailable",
+}
 
 
-async def _database_error(_request: Request, exc: Exception) -> Response:
-    """A lost or unreachable database is the caller's cue to retry; anything else is a bug."""
-    assert isinstance(exc, DBAPIError)
-    if isinstance(exc, OperationalError) or exc.connection_invalidated:
-        return error_answer(503, DATABASE_UNAVAILABLE)
-    raise exc
+class ErrorPages:
+    """Answers an error as a page for browsers and as JSON for everyone else."""
+
+    def __init__(self, html: HtmlPresenter) -> None:
+        self._html = html
+
+    def answer(self, request: Request, status: int, message: str) -> Response:
+        if not _browser(request):
+            return error_answer(status, message)
+        page = {"status": status, "title": _TITLES.get(status, "Something went wrong"),
+                "message": message}
+        return HTMLResponse(self._html.render("error.html", page), status_code=status)
+
+    async def domain_error(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, AerieError)
+        if isinstance(exc, LoginRequired) and _browser(request):
+            return RedirectResponse(login_url(exc.next_path), status_code=303)
+        answer = self.answer(request, exc.status, exc.message)
+        if isinstance(exc, LoginRequired):
+            answer.headers["WWW-Authenticate"] = 'Cookie realm="aerie"'
+        return answer
+
+    async def database_error(self, request: Request, exc: Exception) -> Response:
+        """A lost or unreachable database is the caller's cue to retry; anything else is a bug."""
+        assert isinstance(exc, DBAPIError)
+        if isinstance(exc, OperationalError) or exc.connection_invalidated:
+            return self.answer(request, 503, DATABASE_UNAVAILABLE)
+        raise exc
+
+
+def _browser(request: Request) -> bool:
+    """A person's browser, not a script: it asks for HTML and is not using the export API."""
+    return (
+        "text/html" in request.headers.get("accept", "")
+        and not request.url.path.startswith("/x/")
+        and not request.url.path.endswith(".json")
+    )
 
 
 async def _invalid_parameter(_request: Request, exc: Exception) -> Response:
@@ -44,9 +84,18 @@ async def _invalid_parameter(_request: Request, exc: Exception) -> Response:
     return error_answer(400, _PARAMETER_HINTS.get(name, f"{name}: {first['msg']}"))
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    """Routing misses (404, 405): say so without echoing the path, which may hold a token."""
-    assert isinstance(exc, HTTPException)
+def _http_error(pages: ErrorPages) -> Callable[[Request, Exception], Awaitable[Response]]:
+    async def handle(request: Request, exc: Exception) -> Response:
+        """Routing misses (404, 405): say so without echoing the path, which may hold a token."""
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 404 and not request.url.path.startswith("/x/"):
+            return pages.answer(request, 404, "there is no page at this address")
+        return await _routing_error(request, exc)
+
+    return handle
+
+
+async def _routing_error(request: Request, exc: HTTPException) -> Response:
     if exc.status_code == 404 and request.url.path.startswith("/x/"):
         message = (
             "no such export endpoint; use /x/TOKEN/statlist, /x/TOKEN/stat?name=..., "
@@ -63,8 +112,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return answer
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(AerieError, _domain_error)
-    app.add_exception_handler(DBAPIError, _database_error)
+def install_error_handlers(app: FastAPI, html: HtmlPresenter) -> None:
+    pages = ErrorPages(html)
+    app.add_exception_handler(AerieError, pages.domain_error)
+    app.add_exception_handler(DBAPIError, pages.database_error)
     app.add_exception_handler(RequestValidationError, _invalid_parameter)
-    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(HTTPException, _http_error(pages))

@@ -1,25 +1,26 @@
-"""Pages for people, each with a JSON twin chosen by the Accept header."""
+"""The landing page: a welcome for visitors, the stat list for people logged in."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 
 from aerie.settings import Settings
 from interactor.welcome import describe_service
 from presenters import json as present
-from presenters.html import HtmlPresenter
-from web_service.answers import JSONAnswer, wants_json
+from web_service.auth import Auth
+from web_service.responder import Responder, see_other
 
 
-def page_router(settings: Settings, html: HtmlPresenter) -> APIRouter:
+def page_router(settings: Settings, auth: Auth, responder: Responder) -> APIRouter:
     router = APIRouter()
 
     @router.get("/", response_model=None)
     async def landing(request: Request) -> Response:
+        session = await auth.session(request)
         welcome = describe_service(settings)
-        if wants_json(request):
-            return JSONAnswer(present.welcome(welcome))
-        return HTMLResponse(html.welcome(welcome))
+        if session is not None and "text/html" in request.headers.get("accept", ""):
+            return see_other("/stats")
+        return responder.page(request, session, "index.html", welcome, present.welcome)
 
     return router

@@ -10,11 +10,9 @@ import pytest
 from sqlalchemy import Engine, delete, func, select
 
 from aerie import accounts
-from aerie.rollups import Cells, add_point, write_cells
 from aerie.schema import ROLLUPS, stat_minutes
 from aerie.settings import Settings
-from aerie.stats import Stat
-from tests.conftest import Account, make_stat
+from tests.conftest import Account, make_stat, put_points
 from tests.servers import RunningServer, free_port, serve
 from web_service.app import create_app
 
@@ -37,14 +35,6 @@ STAT_FIELDS = {
 def client(web: RunningServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=web.url, timeout=10) as client:
         yield client
-
-
-def put_points(engine: Engine, stat: Stat, points: list[tuple[int, float]]) -> None:
-    cells: Cells = {}
-    for t, x in points:
-        add_point(cells, stat.id, t, x)
-    with engine.begin() as conn:
-        write_cells(conn, cells)
 
 
 def values(answer: httpx.Response) -> list[float | None]:

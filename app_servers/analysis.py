@@ -1,0 +1,223 @@
+"""The analysis app server: summary figures of stats, served over JSON-RPC.
+
+Separate from the web tier so that scanning long series runs in its own
+processes (``aerie up`` starts two copies and the web app's RPC client fails
+over between them). Every method reads, never writes, so a call the client
+retries on the other copy is harmless.
+
+How a series is summarised depends on the stat's kind, as ``aerie.series``
+reads it: a counter's interval is the sum of its counts, and an interval with
+no points is a real 0, so every interval counts; a value stat's interval is
+the mean of its values, and an interval with no points is a gap (None) that is
+skipped.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import statistics
+from collections.abc import Callable
+from typing import TypedDict, TypeVar
+
+import anyio.to_thread
+from sqlalchemy import Connection, Engine
+from starlette.applications import Starlette
+
+from aerie.clock import Clock, system_clock
+from aerie.db import make_engine
+from aerie.errors import BadRequest, NotFound
+from aerie.series import Point, Series, frame_bounds, read_series
+from aerie.settings import Settings
+from aerie.stats import Stat, stat_by_public_id
+from aerie.timeframes import Timeframe, parse_timeframe
+from rpc.server import create_rpc_app
+
+T = TypeVar("T")
+
+MAX_OVERVIEW_STATS = 500
+# The stat list's sparklines: the last 24 hours, one point an hour.
+SPARK_TIMEFRAME = parse_timeframe("1d1h")
+
+
+class PeriodSummary(TypedDict):
+    """Figures of one period; every figure is None when nothing was received in it."""
+
+    latest: float | None  # the value of the last interval with data
+    latest_time: int | None  # the start of that interval (unix seconds)
+    min: float | None
+    max: float | None
+    mean: float | None
+    stddev: float | None  # population standard deviation
+    total: float | None  # counters only: the sum of the interval sums
+    points_with_data: int  # intervals that received at least one point
+    received: int  # raw points received in the period
+    first: int  # the period is [first, end), unix seconds
+    end: int
+
+
+class Change(TypedDict):
+    """Percent change from the previous period; None when there is nothing to compare with."""
+
+    mean: float | None
+    total: float | None
+
+
+class Summary(TypedDict):
+    current: PeriodSummary
+    previous: PeriodSummary
+    change: Change
+
+
+class StatOverview(TypedDict):
+    spark: list[float | None]  # the last 24 hours, hourly; a value stat's empty hour is None
+    latest: float | None  # the value of the last hour with data among them
+
+
+class AnalysisServer:
+    """Summaries of a user's stats; each method uses one database connection, off the loop."""
+
+    def __init__(self, engine: Engine, clock: Clock = system_clock) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    async def summarize(
+        self, user_id: int, stat_id: str, timeframe: str = "1w", start: int | None = None
+    ) -> Summary:
+        """Figures of the stat over ``timeframe`` and over the period just before it.
+
+        The previous period is the same timeframe ending where this one starts,
+        so ``change`` compares like with like. ``start`` (unix seconds) places
+        the frame as ``aerie.series.frame_bounds`` does; without it the frame
+        ends with the interval holding now.
+
+        Raises BadRequest for a timeframe that does not parse and NotFound for
+        a stat the user does not have (another user's stat included).
+        """
+        frame = parse_timeframe(timeframe)
+        now = int(self.clock())
+
+        def read(conn: Connection) -> tuple[Series, Series]:
+            stat = _owned_stat(conn, user_id, stat_id)
+            current = read_series(conn, stat, frame, now, start)
+            first, end = frame_bounds(frame, start, now)
+            # ``first`` is on the frame's grid, so this frame ends exactly at it.
+            previous = read_series(conn, stat, frame, now, first - (end - first))
+            return current, previous
+
+        current, previous = await self._with_connection(read)
+        now_figures, before = summarize_series(current), summarize_series(previous)
+        return {
+            "current": now_figures,
+            "previous": before,
+            "change": {
+                "mean": percent_change(now_figures["mean"], before["mean"]),
+                "total": percent_change(now_figures["total"], before["total"]),
+            },
+        }
+
+    async def overview(self, user_id: int, stat_ids: list[str]) -> dict[str, StatOverview]:
+        """A sparkline and the latest value of each of the user's stats among ``stat_ids``.
+
+        Keyed by public id, in the order given. Ids the user has no stat for
+        (another user's included) are absent rather than an error, so one stale
+        id does not blank a whole stat list. Raises BadRequest for more than
+        ``MAX_OVERVIEW_STATS`` ids.
+        """
+        wanted = list(dict.fromkeys(stat_ids))
+        if len(wanted) > MAX_OVERVIEW_STATS:
+            raise BadRequest(
+                f"overview takes at most {MAX_OVERVIEW_STATS} stat ids, got {len(wanted)}"
+            )
+        now = int(self.clock())
+
+        def read(conn: Connection) -> dict[str, Series]:
+            found = {}
+            for public_id in wanted:
+                stat = stat_by_public_id(conn, user_id, public_id)
+                if stat is not None:
+                    found[public_id] = read_series(conn, stat, SPARK_TIMEFRAME, now)
+            return found
+
+        series = await self._with_connection(read)
+        return {
+            public_id: {
+                "spark": [point.value for point in one.points],
+                "latest": _value_of(_last_with_data(one.points)),
+            }
+            for public_id, one in series.items()
+        }
+
+    async def _with_connection(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` on one connection in a worker thread, so the loop keeps serving."""
+        return await anyio.to_thread.run_sync(functools.partial(self._connected, work))
+
+    def _connected(self, work: Callable[[Connection], T]) -> T:
+        with self.engine.connect() as conn:
+            return work(conn)
+
+
+def _owned_stat(conn: Connection, user_id: int, stat_id: str) -> Stat:
+    stat = stat_by_public_id(conn, user_id, stat_id)
+    if stat is None:
+        raise NotFound(f"no stat with id {stat_id!r}")
+    return stat
+
+
+def _last_with_data(points: list[Point]) -> Point | None:
+    return next((p for p in reversed(points) if p.rcount), None)
+
+
+def _value_of(point: Point | None) -> float | None:
+    return None if point is None else point.value
+
+
+def summarize_series(series: Series) -> PeriodSummary:
+    """The figures of one series (see ``PeriodSummary``)."""
+    points = series.points
+    first, end = _bounds(series.timeframe, points)
+    received = sum(p.rcount for p in points)
+    latest = _last_with_data(points)
+    if latest is None:
+        return {
+            "latest": None, "latest_time": None, "min": None, "max": None, "mean": None,
+            "stddev": None, "total": None, "points_with_data": 0, "received": 0,
+            "first": first, "end": end,
+        }
+    # read_series gives a counter's empty interval as 0 and a value stat's as None (skipped).
+    values = [p.value for p in points if p.value is not None]
+    return {
+        "latest": latest.value,
+        "latest_time": latest.time,
+        "min": min(values),
+        "max": max(values),
+        "mean": statistics.fmean(values),
+        "stddev": statistics.pstdev(values),
+        "total": math.fsum(values) if series.stat.counter else None,
+        "points_with_data": sum(1 for p in points if p.rcount),
+        "received": received,
+        "first": first,
+        "end": end,
+    }
+
+
+def _bounds(timeframe: Timeframe, points: list[Point]) -> tuple[int, int]:
+    """``(first, end)`` of a series read by ``read_series`` (its points start at ``first``)."""
+    first = points[0].time
+    return first, first + timeframe.points * timeframe.interval
+
+
+def percent_change(current: float | None, previous: float | None) -> float | None:
+    """``(current - previous) / |previous|`` in percent; None if either is missing or previous is 0."""
+    if current is None or previous is None or previous == 0:
+        return None
+    return (current - previous) / abs(previous) * 100
+
+
+def create_app(settings: Settings) -> Starlette:
+    """The analysis server as an ASGI app.
+
+    The engine is never disposed: ``create_rpc_app`` offers no shutdown hook,
+    and its pooled connections close when the process exits.
+    """
+    return create_rpc_app(AnalysisServer(make_engine(settings)), name="analysis")

@@ -1,0 +1,207 @@
+"""The graph app server: draws a user's stats as PNG or SVG and caches what it drew.
+
+The web app calls ``GraphServer.render`` over JSON-RPC (``create_app``), so
+its parameters and answer are plain JSON: the image goes as base64. Database
+reads and drawing run in worker threads, keeping the event loop free.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import anyio.to_thread
+from anyio import Event
+from sqlalchemy import Engine
+from starlette.types import ASGIApp
+
+from aerie.clock import Clock, system_clock
+from aerie.db import make_engine
+from aerie.errors import BadRequest, NotFound
+from aerie.series import Series, frame_bounds, read_series
+from aerie.settings import Settings
+from aerie.stats import Stat, stat_by_public_id
+from aerie.timeframes import MAX_DURATION, Timeframe, parse_timeframe
+from app_servers.charts import ChartOptions, chart_options, render_chart
+from rpc.server import create_rpc_app
+
+MAX_STATS = 3
+LATEST_START = 253_402_300_799 - MAX_DURATION  # frames must end before the year 10000
+# api_service.writer updates data_received_at at most once a minute per stat
+# (its _RECEIVED_GRANULARITY), so points landing within a minute of the last
+# mark leave it unchanged; SETTLE_SECONDS adds commit time and clock skew.
+MARK_GRANULARITY_SECONDS = 60
+SETTLE_SECONDS = 5
+# How long a render that such unmarked points could still miss is reused.
+FRESH_RENDER_SECONDS = 10
+
+Key = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    answer: dict[str, Any]
+    expires: float | None  # None: valid until its key stops matching
+
+
+class RenderCache:
+    """A bounded LRU of renders by key; see ``GraphServer`` for why the key is right."""
+
+    def __init__(self, entries: int) -> None:
+        self._entries: OrderedDict[Key, _Entry] = OrderedDict()
+        self._size = entries
+
+    def get(self, key: Key, now: float) -> dict[str, Any] | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry.expires is not None and now >= entry.expires:
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return entry.answer
+
+    def put(self, key: Key, answer: dict[str, Any], expires: float | None) -> None:
+        self._entries[key] = _Entry(answer, expires)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+
+class GraphServer:
+    """Renders stat graphs; repeated views of unchanged data cost one stats lookup.
+
+    A render is cached under a key made of every parameter (normalised: ``previous``
+    counts only where it is drawn, the timeframe as its duration and interval),
+    the frame's ``first`` and ``end``, and each stat's id, name, unit, kind and
+    ``data_received_at``. The picture depends on nothing else: the frame moves
+    only when a new interval begins, which changes ``first`` and ``end``; new
+    data changes ``data_received_at``, which is the time the data *arrived*, not
+    the time of its points, so a point written today for last month's timestamp
+    still changes the key of last month's graph; a renamed stat or a new unit
+    changes the key too. Stats are looked up before series are read, so a
+    render is never older than the key it is stored under.
+
+    One gap needs care: the ingestion writer marks ``data_received_at`` at most
+    once a minute per stat, so points arriving within a minute of the last mark
+    leave the key unchanged. A render made within that minute (plus a settling
+    margin) is therefore reused only for ``FRESH_RENDER_SECONDS`` and its etag
+    names its read time; later renders have seen every such point and keep
+    until the key changes. Retention pruning does not touch the key: a cached
+    graph of a pruned period keeps showing what was there.
+    """
+
+    def __init__(self, engine: Engine, clock: Clock = system_clock, cache_entries: int = 512) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._cache = RenderCache(cache_entries)
+        self._drawing: dict[Key, Event] = {}  # renders in progress, so equal requests wait
+
+    async def render(
+        self, user_id: int, stat_ids: list[str], timeframe: str = "1w", start: int | None = None,
+        previous: bool = True, format: str = "png", width: int = 800, height: int = 300,
+        timezone: str = "UTC", style: str = "full", title: str = "",
+    ) -> dict[str, Any]:
+        """Draw 1 to 3 of the user's stats over ``timeframe`` (ending now, or from ``start``).
+
+        Returns ``content_type``, ``body`` (base64), ``etag``, ``cached``,
+        ``plot_area`` ([x0, y0, x1, y1], fractions of the image from its top
+        left: the axes' data area), ``first`` and ``end`` (unix seconds of the
+        frame drawn) and ``interval`` (seconds per point). Raises BadRequest for
+        parameters it cannot draw, NotFound for an id that is not one of the
+        user's stats (another user's stat looks exactly like a missing one).
+        """
+        options = chart_options(format, width, height, timezone, style, title)
+        frame = parse_timeframe(timeframe)
+        ids = _check_stat_ids(stat_ids)
+        if start is not None and not 0 <= start <= LATEST_START:
+            raise BadRequest(f"start must be unix seconds from 0 to {LATEST_START}, not {start}")
+        now = int(self._clock())
+        stats = await anyio.to_thread.run_sync(self._find_stats, user_id, ids)
+        first, end = frame_bounds(frame, start, now)
+        with_previous = previous and len(stats) == 1 and style != "spark"
+        key: Key = (
+            user_id, tuple(ids), frame.duration, frame.interval, start, with_previous, options,
+            first, end, tuple((s.id, s.name, s.unit, s.kind, s.data_received_at) for s in stats),
+        )
+        while (pending := self._drawing.get(key)) is not None:
+            await pending.wait()
+        if (hit := self._cache.get(key, self._clock())) is not None:
+            return {**hit, "cached": True}
+        self._drawing[key] = Event()
+        try:
+            answer = await self._draw(stats, frame, start, now, with_previous, options)
+            fresh = _is_fresh(stats, now)
+            answer.update(etag=_etag(key + ((now,) if fresh else ())), first=first, end=end)
+            self._cache.put(key, answer, now + FRESH_RENDER_SECONDS if fresh else None)
+        finally:
+            self._drawing.pop(key).set()
+        return {**answer, "cached": False}
+
+    def _find_stats(self, user_id: int, ids: list[str]) -> list[Stat]:
+        """The user's stats, in the order asked; NotFound names the first id that is not."""
+        with self._engine.connect() as conn:
+            found = []
+            for public_id in ids:
+                stat = stat_by_public_id(conn, user_id, public_id)
+                if stat is None:
+                    raise NotFound(f"no stat with id {public_id!r}")
+                found.append(stat)
+        return found
+
+    async def _draw(
+        self, stats: list[Stat], frame: Timeframe, start: int | None, now: int,
+        with_previous: bool, options: ChartOptions,
+    ) -> dict[str, Any]:
+        current, before = await anyio.to_thread.run_sync(
+            self._read, stats, frame, start, now, with_previous
+        )
+        drawn = await anyio.to_thread.run_sync(render_chart, current, before, options)
+        return {
+            "content_type": drawn.content_type,
+            "body": base64.b64encode(drawn.body).decode("ascii"),
+            "plot_area": list(drawn.plot_area),
+            "interval": frame.interval,
+        }
+
+    def _read(
+        self, stats: list[Stat], frame: Timeframe, start: int | None, now: int, with_previous: bool
+    ) -> tuple[list[Series], Series | None]:
+        """Each stat's series over the frame, and the first stat's over the frame before it."""
+        with self._engine.connect() as conn:
+            current = [read_series(conn, stat, frame, now, start) for stat in stats]
+            if not with_previous:
+                return current, None
+            span = len(current[0].points) * frame.interval
+            before = read_series(conn, stats[0], frame, now, current[0].points[0].time - span)
+        return current, before
+
+
+def _check_stat_ids(stat_ids: list[str]) -> list[str]:
+    if not 1 <= len(stat_ids) <= MAX_STATS:
+        raise BadRequest(
+            f"give 1 to {MAX_STATS} stat ids to draw (up to {MAX_STATS} compare in one graph), "
+            f"not {len(stat_ids)}"
+        )
+    if len(set(stat_ids)) != len(stat_ids):
+        raise BadRequest("a stat id appears twice; give each stat once")
+    return list(stat_ids)
+
+
+def _is_fresh(stats: list[Stat], now: int) -> bool:
+    """Whether points may have landed, unmarked, since the newest ``data_received_at``."""
+    marks = [s.data_received_at for s in stats if s.data_received_at is not None]
+    return bool(marks) and now < max(marks) + MARK_GRANULARITY_SECONDS + SETTLE_SECONDS
+
+
+def _etag(key: Key) -> str:
+    """Equal keys give equal etags in every copy of the server: ``repr`` of plain values is stable."""
+    return hashlib.sha256(repr(key).encode()).hexdigest()[:32]
+
+
+def create_app(settings: Settings) -> ASGIApp:
+    """The graph app server: ``GraphServer.render`` over JSON-RPC."""
+    return create_rpc_app(GraphServer(make_engine(settings)), name="graph")

@@ -1,0 +1,167 @@
+"""The settings page's use cases: profile, EZ key, password and access tokens.
+
+Each use case acts for the session's own user only, validates before it writes,
+and raises :mod:`aerie.errors`. A token id that is not one of the user's live
+tokens answers exactly as one that does not exist, so ids reveal nothing about
+other accounts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from zoneinfo import available_timezones
+
+from sqlalchemy import Engine
+
+from aerie import accounts, sessions
+from aerie.accounts import NewToken, TokenInfo, User
+from aerie.clock import Clock
+from aerie.errors import BadRequest, NotAuthenticated, NotFound
+from aerie.sessions import Session
+from interactor.base import off_loop
+from interactor.sessions import check_email, check_password, check_timezone
+
+MAX_EZKEY = 255
+MAX_LABEL = 100
+WRONG_PASSWORD = "your current password is not right; nothing was changed"
+
+# Every zone a person can pick, for the time-zone menus. "localtime" is left out: it
+# names whatever zone the server's own clock is set to, which means nothing to a visitor.
+TIME_ZONES: tuple[str, ...] = tuple(sorted(available_timezones() - {"localtime"}))
+
+
+@dataclass(frozen=True)
+class SettingsPage:
+    """Everything the settings page shows, as plain data.
+
+    ``now`` and ``api_url`` are filled in by the caller (the page's clock and the
+    ingestion API's public address); ``new_token`` is set only in the answer that
+    created it, the one moment its secret is known; ``label`` is a token label
+    being typed, kept when the form comes back with a mistake.
+    """
+
+    email: str
+    timezone: str
+    ezkey: str
+    ez_enabled: bool
+    ukey: str
+    tokens: tuple[TokenInfo, ...]
+    now: int = 0
+    api_url: str = ""
+    new_token: NewToken | None = None
+    label: str = ""
+    time_zones: tuple[str, ...] = field(default=TIME_ZONES, repr=False)
+
+
+async def settings_page(engine: Engine, user_id: int) -> SettingsPage:
+    """The user's settings and tokens, read at the same time; NotFound if the account is gone."""
+
+    def load_user() -> User | None:
+        with engine.connect() as conn:
+            return accounts.user_by_id(conn, user_id)
+
+    def load_tokens() -> list[TokenInfo]:
+        with engine.connect() as conn:
+            return accounts.tokens_of_user(conn, user_id)
+
+    user, tokens = await asyncio.gather(off_loop(load_user), off_loop(load_tokens))
+    if user is None:
+        raise NotFound("this account no longer exists")
+    return SettingsPage(
+        user.email, user.timezone, user.ezkey, user.ez_enabled, user.ukey, tuple(tokens)
+    )
+
+
+async def save_profile(engine: Engine, session: Session, email: str, timezone: str) -> None:
+    """Change e-mail and time zone; Conflict if the e-mail is another account's.
+
+    A new e-mail also logs out every other browser, as a new password does: whoever
+    changed it may be the only one who should still be holding the account.
+    """
+    email = check_email(email)
+    check_timezone(timezone)
+    user = session.user
+
+    def work() -> None:
+        with engine.begin() as conn:
+            accounts.update_profile(conn, user, email=email, timezone=timezone)
+            if email != user.email:
+                sessions.end_other_sessions(conn, user.id, session.token)
+
+    await off_loop(work)
+
+
+def check_ezkey(ezkey: str) -> str:
+    """1 to ``MAX_EZKEY`` characters without spaces at either end (they would never match)."""
+    if not ezkey:
+        raise BadRequest("choose an ezkey: any text, such as your e-mail or a random word")
+    if len(ezkey) > MAX_EZKEY:
+        raise BadRequest(f"an ezkey may have at most {MAX_EZKEY} characters")
+    if ezkey != ezkey.strip():
+        raise BadRequest("an ezkey may not begin or end with spaces, tabs or line breaks")
+    return ezkey
+
+
+async def save_ezkey(engine: Engine, session: Session, ezkey: str, enabled: bool) -> None:
+    """Change the EZ key and whether EZ posts are accepted; Conflict if the key is taken.
+
+    The ingestion API caches keys, so the change reaches it within its cache time.
+    """
+    check_ezkey(ezkey)
+
+    def work() -> None:
+        with engine.begin() as conn:
+            accounts.update_ezkey(conn, session.user, ezkey=ezkey, enabled=enabled)
+
+    await off_loop(work)
+
+
+async def change_password(engine: Engine, session: Session, current: str, new: str) -> None:
+    """Set a new password after checking the current one, then log out every other browser.
+
+    Raises NotAuthenticated (nothing changed) when ``current`` is wrong, BadRequest
+    when ``new`` is too short or too long.
+    """
+    check_password(new)
+    user = session.user
+
+    def work() -> None:
+        with engine.begin() as conn:
+            if accounts.check_password(conn, user.email, current) is None:
+                raise NotAuthenticated(WRONG_PASSWORD)
+            accounts.set_password(conn, user.id, new)
+            sessions.end_other_sessions(conn, user.id, session.token)
+
+    await off_loop(work)
+
+
+def check_label(label: str) -> str:
+    label = label.strip()
+    if len(label) > MAX_LABEL:
+        raise BadRequest(f"a token label may have at most {MAX_LABEL} characters")
+    return label
+
+
+async def create_token(engine: Engine, clock: Clock, session: Session, label: str) -> NewToken:
+    """A new access token for the export API; its secret is in the answer and nowhere else."""
+    label = check_label(label)
+    now = int(clock())
+
+    def work() -> NewToken:
+        with engine.begin() as conn:
+            return accounts.create_token(conn, session.user.id, label, now)
+
+    return await off_loop(work)
+
+
+async def revoke_token(engine: Engine, clock: Clock, session: Session, token_id: int) -> None:
+    """Revoke one of the user's live tokens; NotFound for any other id, whoever owns it."""
+    now = int(clock())
+
+    def work() -> bool:
+        with engine.begin() as conn:
+            return accounts.revoke_token(conn, session.user.id, token_id, now)
+
+    if not await off_loop(work):
+        raise NotFound(f"you have no live access token with id {token_id}")

@@ -1,0 +1,110 @@
+"""Signing up, logging in and out, and finding the session a cookie names.
+
+Log-in failures are counted in the database per e-mail and per address, so every
+web copy enforces the same limit: ``MAX_FAILURES`` in ``FAILURE_WINDOW`` seconds.
+"""
+
+from __future__ import annotations
+
+import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Engine
+
+from aerie import accounts, sessions
+from aerie.clock import Clock
+from aerie.errors import BadRequest, NotAuthenticated, TooManyRequests
+from aerie.sessions import Session
+from interactor.base import off_loop
+
+SESSION_SECONDS = 30 * 86400
+MAX_FAILURES = 5
+FAILURE_WINDOW = 15 * 60
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024  # argon2 would hash more, but nobody types more
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+WRONG_LOGIN = "that e-mail and password do not match an account"
+
+
+def check_email(email: str) -> str:
+    email = email.strip()
+    if not _EMAIL.match(email) or len(email) > 255:
+        raise BadRequest(f"{email!r} does not look like an e-mail address (like you@example.com)")
+    return email
+
+
+def check_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise BadRequest(f"choose a password of at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        raise BadRequest(f"a password may have at most {MAX_PASSWORD} characters")
+    return password
+
+
+def check_timezone(name: str) -> str:
+    """An IANA zone name such as Europe/Paris; raises BadRequest naming the mistake."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise BadRequest(
+            f"{name!r} is not a time zone; use an IANA name such as Europe/Paris or UTC"
+        ) from None
+    return name
+
+
+async def sign_up(engine: Engine, clock: Clock, email: str, password: str, timezone: str) -> Session:
+    """Create an account (its ezkey is its e-mail) and open its first session."""
+    email = check_email(email)
+    check_password(password)
+    check_timezone(timezone)
+    now = int(clock())
+
+    def work() -> Session:
+        with engine.begin() as conn:
+            user = accounts.create_user(conn, email, password, now)
+            user = accounts.update_profile(conn, user, email=email, timezone=timezone)
+            return sessions.start_session(conn, user, now, SESSION_SECONDS)
+
+    return await off_loop(work)
+
+
+async def log_in(engine: Engine, clock: Clock, email: str, password: str, address: str) -> Session:
+    """Open a session; NotAuthenticated on a wrong pair, TooManyRequests after repeated ones."""
+    now = int(clock())
+
+    def work() -> Session:
+        with engine.begin() as conn:
+            failures = sessions.recent_login_failures(conn, email, address, now - FAILURE_WINDOW)
+            if failures >= MAX_FAILURES:
+                raise TooManyRequests(
+                    "too many failed log-ins for this account or from this address; "
+                    f"wait {FAILURE_WINDOW // 60} minutes and try again"
+                )
+            user = accounts.check_password(conn, email, password)
+            if user is None:
+                sessions.record_login_failure(conn, email, address, now)
+        if user is None:  # raised after the commit, so the failure stays counted
+            raise NotAuthenticated(WRONG_LOGIN)
+        with engine.begin() as conn:
+            return sessions.start_session(conn, user, now, SESSION_SECONDS)
+
+    return await off_loop(work)
+
+
+async def log_out(engine: Engine, token: str) -> None:
+    def work() -> None:
+        with engine.begin() as conn:
+            sessions.end_session(conn, token)
+
+    await off_loop(work)
+
+
+async def session_for(engine: Engine, clock: Clock, token: str) -> Session | None:
+    """The live session a cookie's token opens, or None."""
+    now = int(clock())
+
+    def work() -> Session | None:
+        with engine.connect() as conn:
+            return sessions.live_session(conn, token, now)
+
+    return await off_loop(work)

@@ -1,0 +1,73 @@
+"""Creating, renaming, trashing and restoring stats, and the trash page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from aerie import stats
+from aerie.accounts import User
+from aerie.errors import NotFound
+from aerie.stats import TRASH_SECONDS, Stat
+from interactor.base import Services, off_loop
+
+
+@dataclass(frozen=True)
+class TrashPage:
+    stats: list[Stat]
+    purge_after: int  # seconds a stat stays restorable
+    now: int
+
+
+async def create_stat(svc: Services, user: User, name: str, kind: str) -> Stat:
+    """A classic stat (counter or value); Conflict if the user has one by that name."""
+    now = svc.now()
+
+    def work() -> Stat:
+        with svc.engine.begin() as conn:
+            return stats.create_stat(conn, user.id, name.strip(), kind, now)
+
+    return await off_loop(work)
+
+
+def _owned(conn: Connection, user: User, public_id: str, *, in_trash: bool = False) -> Stat:
+    stat = stats.stat_by_public_id(conn, user.id, public_id, in_trash=in_trash)
+    if stat is None:
+        where = " in the trash" if in_trash else ""
+        raise NotFound(f"no stat with id {public_id!r}{where}")
+    return stat
+
+
+async def rename_stat(svc: Services, user: User, public_id: str, name: str) -> Stat:
+    def work() -> Stat:
+        with svc.engine.begin() as conn:
+            return stats.rename_stat(conn, _owned(conn, user, public_id), name.strip())
+
+    return await off_loop(work)
+
+
+async def trash_stat(svc: Services, user: User, public_id: str) -> Stat:
+    now = svc.now()
+
+    def work() -> Stat:
+        with svc.engine.begin() as conn:
+            return stats.trash_stat(conn, _owned(conn, user, public_id), now)
+
+    return await off_loop(work)
+
+
+async def restore_stat(svc: Services, user: User, public_id: str) -> Stat:
+    def work() -> Stat:
+        with svc.engine.begin() as conn:
+            return stats.restore_stat(conn, _owned(conn, user, public_id, in_trash=True))
+
+    return await off_loop(work)
+
+
+async def trash_page(svc: Services, user: User) -> TrashPage:
+    def work() -> list[Stat]:
+        with svc.engine.connect() as conn:
+            return stats.trashed_stats_of_user(conn, user.id)
+
+    return TrashPage(await off_loop(work), TRASH_SECONDS, svc.now())

@@ -1,0 +1,174 @@
+"""The stat pages' use cases: the list, one stat, and comparing stats.
+
+Each loads what its page needs at once: the stat and its series from the
+database, the summary from the analysis servers and the graph from the graph
+servers, all concurrently. The graph call also warms the graph server's cache,
+so the image the page then asks for is served without rendering again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from aerie import stats
+from aerie.accounts import User
+from aerie.errors import BadRequest, NotFound
+from aerie.series import Point, read_series
+from aerie.stats import Stat
+from aerie.timeframes import parse_timeframe
+from interactor.base import Services, off_loop
+from interactor.snippets import Snippet, send_examples
+
+TIMEFRAMES = ("1h", "3h", "1d", "1w", "1M", "3M", "1y")
+DEFAULT_TIMEFRAME = "1w"
+MAX_COMPARE = 3
+GRAPH_SIZE = {"width": 1100, "height": 380}
+
+
+@dataclass(frozen=True)
+class StatRow:
+    stat: Stat
+    latest: float | None
+    spark: list[float | None]
+
+
+@dataclass(frozen=True)
+class StatList:
+    rows: list[StatRow]
+    search: str
+    now: int
+    timezone: str
+    api_url: str
+    ezkey: str
+
+
+@dataclass(frozen=True)
+class Graph:
+    """Where the page's image lives and how its pixels map to time, for hovering."""
+
+    png_url: str
+    svg_url: str
+    plot_area: list[float]
+    first: int
+    end: int
+
+
+@dataclass(frozen=True)
+class StatPage:
+    stat: Stat
+    timeframe: str
+    timeframe_label: str
+    choices: tuple[str, ...]
+    points: list[Point]
+    summary: dict[str, Any]
+    graph: Graph
+    snippets: list[Snippet]
+    now: int
+    timezone: str
+
+
+@dataclass(frozen=True)
+class ComparePage:
+    """Up to three chosen stats in one graph; ``choices`` are all the user's stats."""
+
+    chosen: list[Stat]
+    choices: list[Stat]
+    timeframe: str
+    timeframe_label: str
+    summaries: list[dict[str, Any]]
+    graph: Graph | None
+    timezone: str
+
+
+def check_timeframe(text: str | None) -> str:
+    """The timeframe to show: one of the buttons or any StatHat timeframe, such as 2d30m."""
+    text = (text or DEFAULT_TIMEFRAME).strip()
+    parse_timeframe(text)  # raises BadRequest saying what to fix
+    return text
+
+
+async def stat_list(svc: Services, user: User, search: str, api_url: str) -> StatList:
+    """The user's live stats matching ``search``, each with its last day as a sparkline."""
+    search = search.strip()[:255]
+
+    def load() -> list[Stat]:
+        with svc.engine.connect() as conn:
+            return stats.stats_of_user(conn, user.id, search=search)
+
+    found = await off_loop(load)
+    overview: dict[str, dict[str, Any]] = {}
+    if found:
+        ids = [s.public_id for s in found[:500]]
+        overview = await svc.analysis.call("overview", user_id=user.id, stat_ids=ids)
+    rows = [
+        StatRow(s, overview.get(s.public_id, {}).get("latest"), overview.get(s.public_id, {}).get("spark", []))
+        for s in found
+    ]
+    return StatList(rows, search, svc.now(), user.timezone, api_url, user.ezkey)
+
+
+def _graph(path: str, query: str, rendered: dict[str, Any]) -> Graph:
+    return Graph(f"{path}.png?{query}", f"{path}.svg?{query}", rendered["plot_area"],
+                 rendered["first"], rendered["end"])
+
+
+async def stat_page(
+    svc: Services, user: User, public_id: str, timeframe: str | None, api_url: str
+) -> StatPage:
+    """One stat over a timeframe against the period before: NotFound if not the user's."""
+    tf = check_timeframe(timeframe)
+    frame = parse_timeframe(tf)
+    now = svc.now()
+
+    def load() -> tuple[Stat, list[Point]]:
+        with svc.engine.connect() as conn:
+            stat = stats.stat_by_public_id(conn, user.id, public_id)
+            if stat is None:
+                raise NotFound(f"no stat with id {public_id!r}")
+            return stat, read_series(conn, stat, frame, now).points
+
+    (stat, points), summary, rendered = await asyncio.gather(
+        off_loop(load),
+        svc.analysis.call("summarize", user_id=user.id, stat_id=public_id, timeframe=tf),
+        svc.graph.call(
+            "render", user_id=user.id, stat_ids=[public_id], timeframe=tf, previous=True,
+            timezone=user.timezone, **GRAPH_SIZE,
+        ),
+    )
+    return StatPage(
+        stat=stat, timeframe=tf, timeframe_label=frame.label, choices=TIMEFRAMES, points=points,
+        summary=summary, graph=_graph(f"/stats/{public_id}/graph", f"tf={tf}", rendered),
+        snippets=send_examples(stat, user, api_url), now=now, timezone=user.timezone,
+    )
+
+
+async def compare_page(svc: Services, user: User, ids: list[str], timeframe: str | None) -> ComparePage:
+    """Up to three of the user's stats drawn together, each with its summary."""
+    tf = check_timeframe(timeframe)
+    ids = list(dict.fromkeys(i for i in ids if i))
+    if len(ids) > MAX_COMPARE:
+        raise BadRequest(f"compare up to {MAX_COMPARE} stats at a time; you chose {len(ids)}")
+
+    def load() -> list[Stat]:
+        with svc.engine.connect() as conn:
+            return stats.stats_of_user(conn, user.id)
+
+    if not ids:
+        return ComparePage([], await off_loop(load), tf, parse_timeframe(tf).label, [], None,
+                           user.timezone)
+    summaries = [
+        svc.analysis.call("summarize", user_id=user.id, stat_id=i, timeframe=tf) for i in ids
+    ]
+    graph = svc.graph.call(
+        "render", user_id=user.id, stat_ids=ids, timeframe=tf, previous=False,
+        timezone=user.timezone, **GRAPH_SIZE,
+    )
+    choices, rendered, *summarized = await asyncio.gather(off_loop(load), graph, *summaries)
+    by_id = {s.public_id: s for s in choices}
+    query = "&".join(f"ids={i}" for i in ids) + f"&tf={tf}"
+    return ComparePage(
+        [by_id[i] for i in ids], choices, tf, parse_timeframe(tf).label, summarized,
+        _graph("/compare/graph", query, rendered), user.timezone,
+    )

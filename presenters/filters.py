@@ -1,0 +1,111 @@
+"""Formatting shared by every page and the graph server: numbers, times, timeframes."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aerie.timeframes import parse_timeframe
+
+_SUFFIXES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
+
+
+def compact(value: float | None, unit: str | None = None) -> str:
+    """1234 -> '1.2k', 3_400_000 -> '3.4M', 0.0123 -> '0.0123'; no value is an em dash."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    text = _compact_number(value)
+    return f"{text} {unit}" if unit else text
+
+
+def _compact_number(value: float) -> str:
+    size = abs(value)
+    for threshold, suffix in _SUFFIXES:
+        if size >= threshold:
+            scaled = value / threshold
+            digits = 0 if abs(scaled) >= 100 else 1
+            return f"{scaled:.{digits}f}".removesuffix(".0") + suffix
+    if size >= 100 or value == int(value):
+        return f"{value:.0f}"
+    return f"{value:.3g}"
+
+
+def relative_time(then: int | None, now: int) -> str:
+    """'just now', '5 minutes ago', '3 days ago', 'in 2 hours'; None is 'never'."""
+    if then is None:
+        return "never"
+    delta = now - then
+    if abs(delta) < 45:
+        return "just now"
+    amount, unit = _largest_unit(abs(delta))
+    words = f"{amount} {unit}{'' if amount == 1 else 's'}"
+    return f"{words} ago" if delta > 0 else f"in {words}"
+
+
+def _largest_unit(seconds: int) -> tuple[int, str]:
+    for size, unit in ((86400 * 365, "year"), (86400 * 30, "month"), (86400 * 7, "week"),
+                       (86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= size:
+            return round(seconds / size), unit
+    return max(1, seconds), "second"
+
+
+def local_time(when: int | None, timezone: str, pattern: str = "%Y-%m-%d %H:%M") -> str:
+    """Unix seconds as wall-clock time in the viewer's zone (with its abbreviation)."""
+    if when is None:
+        return "—"
+    moment = datetime.fromtimestamp(when, ZoneInfo(timezone))
+    return f"{moment.strftime(pattern)} {moment.tzname()}"
+
+
+def percent_change(now: float | None, before: float | None) -> str:
+    """'+12%', '−3.4%', or '—' when there is nothing to compare against."""
+    if now is None or before is None or before == 0:
+        return "—"
+    change = (now - before) / abs(before) * 100
+    digits = 0 if abs(change) >= 10 else 1
+    sign = "+" if change >= 0 else "−"
+    return f"{sign}{abs(change):.{digits}f}%"
+
+
+def timeframe_label(text: str) -> str:
+    """'1w' -> '1 week'; what the timeframe buttons and headings say."""
+    return parse_timeframe(text).label.split(" @ ")[0]
+
+
+def sparkline_path(values: list[float | None], width: int = 120, height: int = 28) -> str:
+    """An SVG path through the values (gaps break the line), scaled to the box."""
+    known = [v for v in values if v is not None]
+    if len(values) < 2 or not known:
+        return ""
+    low, high = min(known), max(known)
+    span = (high - low) or 1.0
+    step = width / (len(values) - 1)
+    path, pen_down = [], False
+    for i, value in enumerate(values):
+        if value is None:
+            pen_down = False
+            continue
+        y = height - 2 - (value - low) / span * (height - 4)
+        path.append(f"{'L' if pen_down else 'M'}{i * step:.1f},{y:.1f}")
+        pen_down = True
+    return " ".join(path)
+
+
+def point_pairs(points: Iterable[Any]) -> list[list[float | None]]:
+    """Points as ``[[time, value], ...]``, the compact form the hover script reads."""
+    return [[p.time, p.value] for p in points]
+
+
+FILTERS = {
+    "compact": compact,
+    "relative_time": relative_time,
+    "timeframe_label": timeframe_label,
+    "sparkline_path": sparkline_path,
+    "point_pairs": point_pairs,
+    "local_time": local_time,
+    "percent_change": percent_change,
+}

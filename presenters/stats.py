@@ -1,0 +1,61 @@
+"""JSON twins of the stat pages, from the same results the HTML pages render."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from interactor.stat_changes import TrashPage
+from interactor.stat_pages import ComparePage, Graph, StatList, StatPage
+from presenters.json import stat_object
+
+
+def _graph(graph: Graph | None) -> dict[str, Any] | None:
+    return asdict(graph) if graph else None
+
+
+def stat_list(result: StatList) -> dict[str, Any]:
+    return {
+        "search": result.search,
+        "stats": [
+            {**stat_object(row.stat), "kind": row.stat.kind, "latest": row.latest,
+             "spark": row.spark}
+            for row in result.rows
+        ],
+    }
+
+
+def stat_page(result: StatPage) -> dict[str, Any]:
+    return {
+        "stat": {**stat_object(result.stat), "kind": result.stat.kind},
+        "timeframe": result.timeframe,
+        "timeframe_label": result.timeframe_label,
+        "timezone": result.timezone,
+        "points": [{"time": p.time, "value": p.value} for p in result.points],
+        "summary": result.summary,
+        "graph": _graph(result.graph),
+        "examples": {s.language: s.code for s in result.snippets},
+    }
+
+
+def compare_page(result: ComparePage) -> dict[str, Any]:
+    return {
+        "timeframe": result.timeframe,
+        "timeframe_label": result.timeframe_label,
+        "stats": [
+            {**stat_object(stat), "kind": stat.kind, "summary": summary}
+            for stat, summary in zip(result.chosen, result.summaries, strict=True)
+        ],
+        "graph": _graph(result.graph),
+        "choices": [{"id": s.public_id, "name": s.name} for s in result.choices],
+    }
+
+
+def trash_page(result: TrashPage) -> dict[str, Any]:
+    return {
+        "stats": [
+            {"id": s.public_id, "name": s.name, "kind": s.kind, "deleted_at": s.deleted_at,
+             "purged_at": (s.deleted_at or 0) + result.purge_after}
+            for s in result.stats
+        ],
+    }

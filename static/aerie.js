@@ -1,0 +1,93 @@
+// Aerie's little script: copy buttons, snippet tabs, the graph's hover readout and the
+// sign-up form's time zone. No libraries, no CDN.
+"use strict";
+
+function copyButtons() {
+  document.querySelectorAll("[data-copy]").forEach((button) => {
+    button.addEventListener("click", async () => {
+      const code = button.parentElement.querySelector("pre, .secret");
+      await navigator.clipboard.writeText(code.innerText.trim());
+      button.textContent = "Copied";
+      setTimeout(() => { button.textContent = "Copy"; }, 1500);
+    });
+  });
+}
+
+function tabs() {
+  document.querySelectorAll("[data-tabs]").forEach((box) => {
+    box.querySelectorAll("[data-tab]").forEach((tab) => {
+      tab.addEventListener("click", (event) => {
+        event.preventDefault();
+        box.querySelectorAll("[data-tab]").forEach((t) => t.classList.toggle("current", t === tab));
+        box.querySelectorAll("[data-panel]").forEach((panel) => {
+          panel.hidden = panel.dataset.panel !== tab.dataset.tab;
+        });
+      });
+    });
+  });
+}
+
+function formatValue(value, unit) {
+  if (value === null) return "no data";
+  const size = Math.abs(value);
+  const steps = [[1e12, "T"], [1e9, "B"], [1e6, "M"], [1e3, "k"]];
+  let text = Number.isInteger(value) ? String(value) : value.toPrecision(3);
+  for (const [threshold, suffix] of steps) {
+    if (size >= threshold) { text = (value / threshold).toFixed(1).replace(/\.0$/, "") + suffix; break; }
+  }
+  return unit ? `${text} ${unit}` : text;
+}
+
+// Map the mouse's x over the image to the nearest point, using the plot area the graph
+// server reported (fractions of the image) and the frame's first and end times.
+function graphHover() {
+  document.querySelectorAll("[data-graph]").forEach((box) => {
+    const img = box.querySelector("img");
+    const tip = box.querySelector(".tip");
+    const cursor = box.querySelector(".cursor");
+    const [x0, y0, x1, y1] = JSON.parse(box.dataset.plotArea);
+    const first = Number(box.dataset.first);
+    const end = Number(box.dataset.end);
+    const points = JSON.parse(box.dataset.points);
+    const when = new Intl.DateTimeFormat(undefined, {
+      timeZone: box.dataset.timezone, weekday: "short", month: "short", day: "numeric",
+      hour: "2-digit", minute: "2-digit",
+    });
+    const step = points.length > 1 ? points[1][0] - points[0][0] : end - first;
+    const hide = () => { tip.style.display = "none"; cursor.style.display = "none"; };
+    img.addEventListener("mouseleave", hide);
+    img.addEventListener("mousemove", (event) => {
+      const box_ = img.getBoundingClientRect();
+      const fx = (event.clientX - box_.left) / box_.width;
+      if (fx < x0 || fx > x1 || !points.length) { hide(); return; }
+      const t = first + ((fx - x0) / (x1 - x0)) * (end - first);
+      let best = points[0];
+      for (const p of points) {
+        if (Math.abs(p[0] + step / 2 - t) < Math.abs(best[0] + step / 2 - t)) best = p;
+      }
+      const px = (x0 + ((best[0] + step / 2 - first) / (end - first)) * (x1 - x0)) * box_.width;
+      tip.textContent = `${when.format(new Date(best[0] * 1000))} · ${formatValue(best[1], box.dataset.unit)}`;
+      tip.style.left = `${px}px`;
+      tip.style.top = `${y0 * box_.height}px`;
+      cursor.style.left = `${px}px`;
+      cursor.style.top = `${y0 * box_.height}px`;
+      cursor.style.height = `${(y1 - y0) * box_.height}px`;
+      tip.style.display = "block";
+      cursor.style.display = "block";
+    });
+  });
+}
+
+function browserTimezone() {
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  document.querySelectorAll("select[data-browser-timezone]").forEach((select) => {
+    if (zone && [...select.options].some((o) => o.value === zone)) select.value = zone;
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  copyButtons();
+  tabs();
+  graphHover();
+  browserTimezone();
+});

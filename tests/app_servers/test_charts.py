@@ -1,0 +1,155 @@
+"""Drawing graphs from series in memory: options, layout and what the pictures contain."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from aerie.errors import BadRequest
+from aerie.series import Point, Series
+from aerie.stats import Stat
+from aerie.timeframes import parse_timeframe
+from app_servers.charts import (
+    EMPTY_MESSAGE,
+    PALETTE,
+    ChartOptions,
+    chart_options,
+    compact_number,
+    render_chart,
+)
+
+T0 = 1_700_006_400  # 2023-11-15 00:00 UTC
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def stat(name: str = "load time", kind: str = "value", unit: str | None = None) -> Stat:
+    return Stat(1, "s1", 1, name, kind, "ck", "ek", unit, False, T0, None)
+
+
+def series(values: list[float | None], name: str = "load time", kind: str = "value",
+           unit: str | None = None) -> Series:
+    frame = parse_timeframe(f"{len(values)}h1h")
+    points = [
+        Point(T0 + i * 3600, v, 0 if v is None else 1) for i, v in enumerate(values)
+    ]
+    return Series(stat(name, kind, unit), frame, points)
+
+
+def svg_options(style: str = "full", width: int = 800, height: int = 300) -> ChartOptions:
+    return chart_options("svg", width, height, "UTC", style, "")
+
+
+def texts(body: bytes) -> list[str]:
+    return [t.text or "" for t in ET.fromstring(body).iter(f"{SVG}text")]
+
+
+@pytest.mark.parametrize(
+    ("value", "label"),
+    [(0, "0"), (950, "950"), (1200, "1.2k"), (1500, "1.5k"), (2000, "2k"), (3_400_000, "3.4M"),
+     (12.5, "12.5"), (0.25, "0.25"), (-12, "−12"), (7e9, "7B"), (0.004, "0.004")],
+)
+def test_tick_numbers_are_compact(value: float, label: str) -> None:
+    assert compact_number(value) == label
+
+
+@pytest.mark.parametrize(
+    ("change", "hint"),
+    [
+        ({"format": "gif"}, "'png' or 'svg'"),
+        ({"style": "fancy"}, "'full', 'mini' or 'spark'"),
+        ({"width": 5000}, "width must be"),
+        ({"height": 10}, "height must be"),
+        ({"timezone": "Mars/Olympus"}, "IANA name"),
+        ({"timezone": "../etc/passwd"}, "IANA name"),
+        ({"title": "x" * 201}, "limit is 200"),
+    ],
+)
+def test_options_that_cannot_be_drawn_say_what_to_use(change: dict[str, object], hint: str) -> None:
+    asked: dict[str, object] = {
+        "format": "png", "width": 800, "height": 300, "timezone": "UTC", "style": "full",
+        "title": "",
+    }
+    with pytest.raises(BadRequest) as caught:
+        chart_options(**{**asked, **change})  # type: ignore[arg-type]
+    assert hint in caught.value.message
+
+
+def test_a_full_graph_too_small_for_its_labels_points_to_smaller_styles() -> None:
+    with pytest.raises(BadRequest) as caught:
+        chart_options("png", 800, 60, "UTC", "full", "")
+    assert "use style 'mini' or 'spark'" in caught.value.message
+    assert chart_options("png", 120, 40, "UTC", "spark", "").height == 40
+
+
+def test_svg_is_sized_in_pixels_and_keeps_text_as_text() -> None:
+    drawn = render_chart([series([1.0, 2.0, 3.0])], None, svg_options(width=640, height=240))
+
+    root = ET.fromstring(drawn.body)
+    assert (root.get("width"), root.get("height")) == ("640", "240")
+    assert "load time" in texts(drawn.body)
+
+
+def test_equal_graphs_are_equal_bytes() -> None:
+    """Copies of the graph server must agree, byte for byte, on what an etag names."""
+    for fmt in ("png", "svg"):
+        options = chart_options(fmt, 400, 200, "UTC", "full", "")
+        first = render_chart([series([1.0, None, 3.0])], None, options)
+        again = render_chart([series([1.0, None, 3.0])], None, options)
+        assert first.body == again.body
+
+
+def test_plot_area_depends_on_style_and_size_not_on_data() -> None:
+    options = svg_options()
+    small = render_chart([series([1.0, 2.0])], None, options).plot_area
+    large = render_chart([series([1e9, -5e8], unit="bytes")], None, options).plot_area
+    compare = render_chart(
+        [series([1.0, 2.0], "a"), series([3.0, 4.0], "b")], None, options
+    ).plot_area
+
+    assert small == large == compare
+    for style in ("full", "mini", "spark"):
+        x0, y0, x1, y1 = render_chart([series([1.0, 2.0])], None, svg_options(style)).plot_area
+        assert 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1
+
+
+def test_a_shared_unit_labels_the_y_axis() -> None:
+    drawn = render_chart([series([1.0, 2.0], unit="ms")], None, svg_options())
+
+    assert "ms" in texts(drawn.body)
+
+
+def test_compared_stats_with_different_units_carry_them_in_the_legend() -> None:
+    drawn = render_chart(
+        [series([1.0, 2.0], "latency", unit="ms"), series([3.0, 4.0], "size", unit="kB")],
+        None, svg_options(),
+    )
+
+    labels = texts(drawn.body)
+    assert {"latency (ms)", "size (kB)"} <= set(labels)
+    assert "ms" not in labels
+
+
+def test_a_value_between_two_gaps_is_drawn_as_a_dot() -> None:
+    """A lone value makes no line segment; without a marker it would vanish."""
+    lonely = render_chart([series([1.0, None, 2.0, None, 3.0, 4.0])], None, svg_options())
+    joined = render_chart([series([1.0, 1.5, 2.0, 2.5, 3.0, 4.0])], None, svg_options())
+
+    dot = f'style="fill: {PALETTE[0]}; stroke: {PALETTE[0]}"'.encode()  # the first stat's marker
+    assert lonely.body.count(dot) == 2
+    assert joined.body.count(dot) == 0
+
+
+def test_sparklines_have_no_words_even_when_empty() -> None:
+    drawn_values: list[list[float | None]] = [[1.0, 5.0, 2.0], [None, None, None]]
+    for values in drawn_values:
+        drawn = render_chart([series(values)], None, svg_options("spark", 120, 40))
+        assert texts(drawn.body) == []
+
+
+def test_an_empty_graph_says_so_without_a_scale() -> None:
+    drawn = render_chart([series([None, None, None], unit="ms")], None, svg_options())
+
+    assert EMPTY_MESSAGE in texts(drawn.body)
+    assert b'id="ytick_' not in drawn.body  # matplotlib's SVG groups each tick by id
+    assert b'id="xtick_' in drawn.body

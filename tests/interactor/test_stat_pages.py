@@ -1,0 +1,121 @@
+"""The stat page use cases, driven directly as the CLI and the web app drive them."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack, asynccontextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from aerie.errors import NotFound
+from aerie.settings import Settings
+from app_servers.analysis import create_app as analysis_app
+from app_servers.graph import create_app as graph_app
+from interactor.base import Services
+from interactor.stat_pages import compare_page, stat_list, stat_page
+from rpc.client import AllReplicasDown, RpcClient
+from rpc.server import create_rpc_app
+from tests.conftest import Account, make_stat, put_points
+from tests.servers import free_port, serve
+
+pytestmark = pytest.mark.anyio
+API_URL = "http://api.example"
+
+
+@asynccontextmanager
+async def services(engine: Engine, graph: list[str], analysis: list[str]) -> AsyncIterator[Services]:
+    async with RpcClient("graph", graph, timeout=5) as g, RpcClient("analysis", analysis, timeout=5) as a:
+        yield Services(engine, g, a)
+
+
+@pytest.fixture
+def copies(settings: Settings) -> Iterator[tuple[ExitStack, list[str], list[str]]]:
+    """Two graph and two analysis servers; the stack lets a test stop the graph copies."""
+    with ExitStack() as analysis_stack, ExitStack() as graph_stack:
+        graph = [graph_stack.enter_context(serve(graph_app(settings))).url for _ in range(2)]
+        analysis = [analysis_stack.enter_context(serve(analysis_app(settings))).url for _ in range(2)]
+        yield graph_stack, graph, analysis
+
+
+async def test_the_stat_page_survives_losing_a_graph_copy_and_says_when_all_are_gone(
+    engine: Engine, owner: Account, copies: tuple[ExitStack, list[str], list[str]]
+) -> None:
+    graph_stack, graph, analysis = copies
+    stat = make_stat(engine, owner, "orders", "counter")
+    put_points(engine, stat, [(int(time.time()) - 90, 4)])
+    dead = f"http://127.0.0.1:{free_port()}"
+
+    async with services(engine, [dead, graph[0]], analysis) as svc:
+        page = await stat_page(svc, owner.user, stat.public_id, "1d", API_URL)
+        assert page.summary["current"]["total"] == 4
+        assert page.graph.png_url == f"/stats/{stat.public_id}/graph.png?tf=1d"
+        graph_stack.close()  # both graph copies gone
+        with pytest.raises(AllReplicasDown, match="graph service is unavailable"):
+            await stat_page(svc, owner.user, stat.public_id, "1d", API_URL)
+
+
+async def test_stat_list_and_compare_belong_to_the_user_only(
+    engine: Engine, owner: Account, outsider: Account, copies: tuple[ExitStack, list[str], list[str]]
+) -> None:
+    _stack, graph, analysis = copies
+    mine = make_stat(engine, owner, "mine", "value")
+    make_stat(engine, outsider, "theirs", "value")
+
+    async with services(engine, graph, analysis) as svc:
+        listed = await stat_list(svc, owner.user, "", API_URL)
+        with pytest.raises(NotFound):
+            await stat_page(svc, outsider.user, mine.public_id, None, API_URL)
+        with pytest.raises(NotFound):
+            await compare_page(svc, outsider.user, [mine.public_id], "1d")
+
+    assert [row.stat.name for row in listed.rows] == ["mine"]
+
+
+class Rendezvous:
+    """Two fake app servers whose calls each wait for the other's: they finish only if the
+    use case has both calls in flight at once, and fail (rather than hang) otherwise."""
+
+    def __init__(self) -> None:
+        self.graph_called = threading.Event()
+        self.analysis_called = threading.Event()
+
+    def meet(self, mine: threading.Event, theirs: threading.Event) -> None:
+        mine.set()
+        if not theirs.wait(timeout=5):
+            raise RuntimeError("the other call never came while this one waited")
+
+
+class SlowGraph:
+    def __init__(self, rendezvous: Rendezvous) -> None:
+        self._r = rendezvous
+
+    def render(self, user_id: int, stat_ids: list[str], timeframe: str, previous: bool,
+               timezone: str, width: int, height: int) -> dict[str, Any]:
+        self._r.meet(self._r.graph_called, self._r.analysis_called)
+        return {"plot_area": [0.1, 0.1, 0.9, 0.9], "first": 0, "end": 60}
+
+
+class SlowAnalysis:
+    def __init__(self, rendezvous: Rendezvous) -> None:
+        self._r = rendezvous
+
+    def summarize(self, user_id: int, stat_id: str, timeframe: str) -> dict[str, Any]:
+        self._r.meet(self._r.analysis_called, self._r.graph_called)
+        return {"current": {}, "previous": {}}
+
+
+async def test_the_stat_page_asks_for_graph_and_summary_at_the_same_time(
+    engine: Engine, owner: Account
+) -> None:
+    stat = make_stat(engine, owner, "orders", "counter")
+    rendezvous = Rendezvous()
+    with serve(create_rpc_app(SlowGraph(rendezvous), name="graph")) as graph, \
+            serve(create_rpc_app(SlowAnalysis(rendezvous), name="analysis")) as analysis:
+        async with services(engine, [graph.url], [analysis.url]) as svc:
+            page = await stat_page(svc, owner.user, stat.public_id, "1h", API_URL)
+
+    assert page.graph.plot_area == [0.1, 0.1, 0.9, 0.9]

@@ -1,0 +1,235 @@
+"""The account pages: sign up, log in and out, and the settings page's forms.
+
+Forms follow post/redirect/get: a form that worked sends the browser on with a
+303; one with a mistake comes back as the same page, with the message, the
+mistake's status and what was typed (never a password). A script that asks for
+JSON gets the mistake as ``{"status", "msg"}`` from the error handler instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import HTMLResponse, Response
+
+from aerie.errors import AerieError
+from aerie.sessions import Session
+from interactor import account_settings
+from interactor.account_settings import TIME_ZONES
+from interactor.base import Services
+from interactor.sessions import log_in, log_out, sign_up
+from presenters import accounts as present
+from presenters.html import Flash
+from web_service.auth import Auth
+from web_service.responder import Responder, json_requested, see_other
+
+HOME = "/stats"
+TOKEN_SHOWN_ONCE = "Token created. Copy it now: Aerie keeps only a fingerprint and cannot show it again."
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after logging in: a path on this site, or ``HOME``; never another site.
+
+    Browsers read "//host" and "/\\host" as other sites, and drop tabs and line
+    breaks from URLs ("/\\t/host" becomes "//host"), so those are refused too.
+    """
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith(("//", "/\\"))
+        or any(c == "\\" or ord(c) < 0x20 or ord(c) == 0x7F for c in target)
+    ):
+        return HOME
+    return target
+
+
+@dataclass(frozen=True)
+class AccountForm:
+    """What the log-in and sign-up forms show: what was typed, never the password.
+
+    ``guess_timezone`` lets the browser's script pick its own zone on a fresh
+    sign-up form; a form coming back with a mistake keeps the zone chosen.
+    """
+
+    email: str = ""
+    timezone: str = "UTC"
+    next: str = HOME
+    guess_timezone: bool = True
+    time_zones: tuple[str, ...] = field(default=TIME_ZONES, repr=False)
+
+
+class AccountPages:
+    """The account routes' handlers, bound to the app's services (no module-level state)."""
+
+    def __init__(self, services: Services, auth: Auth, responder: Responder) -> None:
+        self._services = services
+        self._auth = auth
+        self._responder = responder
+
+    def _anonymous_page(
+        self, request: Request, template: str, form: AccountForm, *, status: int = 200,
+        flash: Flash | None = None,
+    ) -> Response:
+        """A log-in or sign-up page, whose form token is also set as the form cookie."""
+        token = self._auth.form_token(request)
+        body = self._responder.html.render(template, form, csrf=token, flash=flash)
+        response = HTMLResponse(body, status_code=status)
+        self._auth.remember_form_token(request, response, token)
+        return response
+
+    def _anonymous_again(
+        self, request: Request, template: str, form: AccountForm, mistake: AerieError
+    ) -> Response:
+        if json_requested(request):
+            raise mistake
+        flash = Flash(mistake.message, "error")
+        return self._anonymous_page(request, template, form, status=mistake.status, flash=flash)
+
+    async def signup_form(self, request: Request) -> Response:
+        if await self._auth.session(request):
+            return see_other(HOME)
+        return self._anonymous_page(request, "signup.html", AccountForm())
+
+    async def signup(self, request: Request) -> Response:
+        fields = await self._auth.anonymous_form(request)
+        email, timezone = fields.get("email", ""), fields.get("timezone", "UTC")
+        engine, clock = self._services.engine, self._services.clock
+        try:
+            session = await sign_up(engine, clock, email, fields.get("password", ""), timezone)
+        except AerieError as mistake:
+            form = AccountForm(email, timezone, guess_timezone=False)
+            return self._anonymous_again(request, "signup.html", form, mistake)
+        response = see_other(HOME, done="welcome")
+        self._auth.open(request, response, session)
+        return response
+
+    async def login_form(self, request: Request) -> Response:
+        next_path = safe_next(request.query_params.get("next"))
+        if await self._auth.session(request):
+            return see_other(next_path)
+        return self._anonymous_page(request, "login.html", AccountForm(next=next_path))
+
+    async def login(self, request: Request) -> Response:
+        fields = await self._auth.anonymous_form(request)
+        next_path = safe_next(request.query_params.get("next"))
+        email, password = fields.get("email", ""), fields.get("password", "")
+        address = request.client.host if request.client else "unknown"
+        engine, clock = self._services.engine, self._services.clock
+        try:
+            session = await log_in(engine, clock, email, password, address)
+        except AerieError as mistake:
+            form = AccountForm(email, next=next_path)
+            return self._anonymous_again(request, "login.html", form, mistake)
+        response = see_other(next_path)
+        self._auth.open(request, response, session)
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        session, _fields = await self._auth.form(request)
+        await log_out(self._services.engine, session.token)
+        response = see_other("/login")
+        self._auth.close(response)
+        return response
+
+    async def _settings(
+        self, request: Request, session: Session, *, status: int = 200,
+        flash: Flash | None = None, **changes: Any,
+    ) -> Response:
+        """The settings page (or its JSON twin); ``changes`` override what was loaded."""
+        page = await account_settings.settings_page(self._services.engine, session.user.id)
+        page = replace(
+            page, now=self._services.now(), api_url=request.app.state.api_url, **changes
+        )
+        response = self._responder.page(
+            request, session, "settings.html", page, present.settings, status=status, flash=flash
+        )
+        # The page holds keys (and once, a new token): keep it out of every cache.
+        response.headers["cache-control"] = "no-store"
+        return response
+
+    async def _settings_again(
+        self, request: Request, session: Session, mistake: AerieError, **typed: str | bool
+    ) -> Response:
+        """The settings page again after a form's mistake, showing what was typed."""
+        if json_requested(request):
+            raise mistake
+        flash = Flash(mistake.message, "error")
+        return await self._settings(request, session, status=mistake.status, flash=flash, **typed)
+
+    async def settings(self, request: Request) -> Response:
+        return await self._settings(request, await self._auth.require(request))
+
+    async def save_profile(self, request: Request) -> Response:
+        session, fields = await self._auth.form(request)
+        email, timezone = fields.get("email", ""), fields.get("timezone", "")
+        try:
+            await account_settings.save_profile(self._services.engine, session, email, timezone)
+        except AerieError as mistake:
+            return await self._settings_again(
+                request, session, mistake, email=email, timezone=timezone
+            )
+        return see_other("/settings", done="profile")
+
+    async def save_ezkey(self, request: Request) -> Response:
+        session, fields = await self._auth.form(request)
+        ezkey, enabled = fields.get("ezkey", ""), "ez_enabled" in fields
+        try:
+            await account_settings.save_ezkey(self._services.engine, session, ezkey, enabled)
+        except AerieError as mistake:
+            return await self._settings_again(
+                request, session, mistake, ezkey=ezkey, ez_enabled=enabled
+            )
+        return see_other("/settings", done="ezkey")
+
+    async def change_password(self, request: Request) -> Response:
+        session, fields = await self._auth.form(request)
+        current, new = fields.get("current_password", ""), fields.get("new_password", "")
+        try:
+            await account_settings.change_password(self._services.engine, session, current, new)
+        except AerieError as mistake:
+            return await self._settings_again(request, session, mistake)
+        return see_other("/settings", done="password")
+
+    async def create_token(self, request: Request) -> Response:
+        """The settings page with the new token's secret, the only time it is shown."""
+        session, fields = await self._auth.form(request)
+        label = fields.get("label", "")
+        engine, clock = self._services.engine, self._services.clock
+        try:
+            token = await account_settings.create_token(engine, clock, session, label)
+        except AerieError as mistake:
+            return await self._settings_again(request, session, mistake, label=label)
+        flash = Flash(TOKEN_SHOWN_ONCE)
+        return await self._settings(request, session, status=201, flash=flash, new_token=token)
+
+    async def revoke_token(self, request: Request, token_id: int) -> Response:
+        session, _fields = await self._auth.form(request)
+        engine, clock = self._services.engine, self._services.clock
+        await account_settings.revoke_token(engine, clock, session, token_id)
+        return see_other("/settings", done="revoked")
+
+
+def account_router(services: Services, auth: Auth, responder: Responder) -> APIRouter:
+    """Sign-up, log-in, log-out and settings routes; kept out of the API docs (they are pages)."""
+    pages = AccountPages(services, auth, responder)
+    router = APIRouter(include_in_schema=False)
+    routes: list[tuple[str, str, Callable[..., Awaitable[Response]]]] = [
+        ("GET", "/signup", pages.signup_form),
+        ("POST", "/signup", pages.signup),
+        ("GET", "/login", pages.login_form),
+        ("POST", "/login", pages.login),
+        ("POST", "/logout", pages.logout),
+        ("GET", "/settings", pages.settings),
+        ("GET", "/settings.json", pages.settings),
+        ("POST", "/settings/profile", pages.save_profile),
+        ("POST", "/settings/ezkey", pages.save_ezkey),
+        ("POST", "/settings/password", pages.change_password),
+        ("POST", "/settings/tokens", pages.create_token),
+        ("POST", "/settings/tokens/{token_id:int}/revoke", pages.revoke_token),
+    ]
+    for method, path, handler in routes:
+        router.add_api_route(path, handler, methods=[method])
+    return router

@@ -1,0 +1,136 @@
+"""Sessions in cookies, and CSRF checks on every form.
+
+The session cookie carries a random token plus an HMAC of it under the secret
+key: a forged or altered cookie is rejected before any database lookup, and
+the token itself only opens a session while its row exists (logout deletes it).
+Cookies are HttpOnly and SameSite=Lax, and Secure when the request came over
+HTTPS. Every form carries a CSRF token: the session's own once logged in, or,
+on the log-in and sign-up forms, one that must match a SameSite=Strict cookie.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from urllib.parse import parse_qsl, quote
+
+from fastapi import Request
+from sqlalchemy import Engine
+from starlette.responses import Response
+
+from aerie.clock import Clock
+from aerie.errors import BadRequest, NotAllowed, NotAuthenticated, TooLarge
+from aerie.keys import random_key, same_secret
+from aerie.sessions import Session
+from interactor.sessions import SESSION_SECONDS, session_for
+
+SESSION_COOKIE = "aerie_session"
+FORM_COOKIE = "aerie_form"
+MAX_FORM_BYTES = 64 * 1024
+CSRF_FIELD = "csrf"
+FORGED_FORM = (
+    "this form is out of date or did not come from Aerie; reload the page and send it again"
+)
+
+
+class LoginRequired(NotAuthenticated):
+    """Raised for a page that needs a session; HTML callers are sent to the log-in page."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__("log in to see this page")
+        self.next_path = next_path
+
+
+def login_url(next_path: str) -> str:
+    return "/login?next=" + quote(next_path, safe="/")
+
+
+class Auth:
+    """Reads and writes session cookies and checks forms; one per app."""
+
+    def __init__(self, engine: Engine, clock: Clock, secret: bytes) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._secret = secret
+
+    def _sign(self, token: str) -> str:
+        mac = hmac.new(self._secret, token.encode(), hashlib.sha256).digest()
+        return token + "." + base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+    def _unsign(self, value: str) -> str | None:
+        token, _, _mac = value.partition(".")
+        return token if token and same_secret(self._sign(token), value) else None
+
+    async def session(self, request: Request) -> Session | None:
+        """The live session the request's cookie names, or None (looked up once per request)."""
+        if not hasattr(request.state, "session"):
+            cookie = request.cookies.get(SESSION_COOKIE, "")
+            token = self._unsign(cookie) if cookie else None
+            found = await session_for(self._engine, self._clock, token) if token else None
+            request.state.session = found
+        session: Session | None = request.state.session
+        return session
+
+    async def require(self, request: Request) -> Session:
+        session = await self.session(request)
+        if session is None:
+            path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise LoginRequired(path)
+        return session
+
+    async def form(self, request: Request) -> tuple[Session, dict[str, str]]:
+        """A logged-in user's form, after checking its CSRF token against the session."""
+        session = await self.require(request)
+        fields = await read_form(request)
+        if not same_secret(fields.get(CSRF_FIELD, ""), session.csrf_token):
+            raise NotAllowed(FORGED_FORM)
+        return session, fields
+
+    async def anonymous_form(self, request: Request) -> dict[str, str]:
+        """A log-in or sign-up form, whose token must match the form cookie."""
+        fields = await read_form(request)
+        expected = request.cookies.get(FORM_COOKIE, "")
+        if not expected or not same_secret(fields.get(CSRF_FIELD, ""), expected):
+            raise NotAllowed(FORGED_FORM)
+        return fields
+
+    def form_token(self, request: Request) -> str:
+        """The token a log-in or sign-up form embeds (reusing the browser's cookie)."""
+        return request.cookies.get(FORM_COOKIE) or random_key(32)
+
+    def remember_form_token(self, request: Request, response: Response, token: str) -> None:
+        response.set_cookie(
+            FORM_COOKIE, token, httponly=True, samesite="strict", secure=_https(request),
+            max_age=86400,
+        )
+
+    def open(self, request: Request, response: Response, session: Session) -> None:
+        response.set_cookie(
+            SESSION_COOKIE, self._sign(session.token), max_age=SESSION_SECONDS, httponly=True,
+            samesite="lax", secure=_https(request),
+        )
+
+    def close(self, response: Response) -> None:
+        response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax")
+
+
+def _https(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """An urlencoded form's fields (the last value wins); 413 past ``MAX_FORM_BYTES``."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip()
+    if kind != "application/x-www-form-urlencoded":
+        raise BadRequest("send the form as application/x-www-form-urlencoded")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise TooLarge(f"the form is larger than {MAX_FORM_BYTES // 1024} KB")
+    try:
+        return dict(parse_qsl(body.decode(), keep_blank_values=True))
+    except UnicodeDecodeError:
+        raise BadRequest("the form is not valid UTF-8") from None
+

@@ -1,0 +1,80 @@
+"""One result, two renderings: a page as HTML, or its JSON twin.
+
+A page's JSON twin is asked for with a ``.json`` suffix on the path or an
+``Accept: application/json`` header; both come from the same use-case result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fastapi import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from aerie.sessions import Session
+from presenters.html import Flash, HtmlPresenter, Viewer
+from web_service.answers import JSONAnswer, wants_json
+
+R = TypeVar("R")
+
+# Messages shown after an action, named by ``?done=`` on the page redirected to, so no
+# visitor-supplied text ever reaches a page through a link.
+DONE_MESSAGES = {
+    "created": "Stat created.",
+    "renamed": "Stat renamed.",
+    "trashed": "Stat moved to the trash; you can restore it for 48 hours.",
+    "restored": "Stat restored.",
+    "profile": "Settings saved.",
+    "ezkey": "EZ settings saved.",
+    "password": "Password changed.",
+    "revoked": "Token revoked; it no longer opens anything.",
+    "welcome": "Welcome to Aerie! Send your first point with the example below.",
+}
+
+
+def json_requested(request: Request) -> bool:
+    return request.url.path.endswith(".json") or wants_json(request)
+
+
+def viewer_of(session: Session | None) -> Viewer | None:
+    return Viewer(session.user.email, session.user.timezone) if session else None
+
+
+class Responder:
+    """Turns a use-case result into the answer the request asked for."""
+
+    def __init__(self, html: HtmlPresenter) -> None:
+        self.html = html
+
+    def page(
+        self,
+        request: Request,
+        session: Session | None,
+        template: str,
+        result: R,
+        to_json: Callable[[R], Any],
+        *,
+        status: int = 200,
+        flash: Flash | None = None,
+        page: Any = None,
+    ) -> Response:
+        """HTML from ``template`` (given ``page``, or ``result`` itself), or ``to_json(result)``."""
+        if json_requested(request):
+            return JSONAnswer(to_json(result), status_code=status)
+        done = DONE_MESSAGES.get(request.query_params.get("done", ""))
+        body = self.html.render(
+            template,
+            result if page is None else page,
+            viewer=viewer_of(session),
+            csrf=session.csrf_token if session else "",
+            flash=flash or (Flash(done) if done else None),
+        )
+        return HTMLResponse(body, status_code=status)
+
+
+def see_other(path: str, done: str = "") -> RedirectResponse:
+    """Post/redirect/get: after a form, send the browser to a page (with a done message)."""
+    if done:
+        path += ("&" if "?" in path else "?") + f"done={done}"
+    return RedirectResponse(path, status_code=303)
