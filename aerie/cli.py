@@ -26,7 +26,7 @@ from aerie.migrate import upgrade
 from aerie.retention import prune_expired
 from aerie.schema import COUNTER, VALUE
 from aerie.settings import Settings
-from aerie.supervisor import Role, supervise
+from aerie.supervisor import Role, roles_for, supervise
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -48,7 +48,10 @@ def _print_json(data: dict[str, Any]) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    settings = _settings(database_url=args.db, web_port=args.web_port, api_port=args.api_port)
+    settings = _settings(
+        database_url=args.db, web_port=args.web_port, api_port=args.api_port,
+        graph_urls=args.graph_urls, analysis_urls=args.analysis_urls,
+    )
     engine = make_engine(settings)
     try:
         upgrade(engine)
@@ -60,10 +63,15 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 def _announce(roles: list[Role]) -> None:
     urls = {role.name: role.url for role in roles}
-    print(f"aerie is up:\n  web  {urls['web']}\n  API  {urls['api']}")
+    print("aerie is up:\n" + _role_table(roles))
     print(f'try:  curl -d "ezkey=YOUR_EMAIL&stat=hello&count=1" {urls["api"]}/ez'
           "   (make an account with `aerie user create` or `aerie demo`; Ctrl-C stops)",
           flush=True)
+
+
+def _role_table(roles: list[Role]) -> str:
+    width = max(len(role.name) for role in roles)
+    return "\n".join(f"  {role.name:<{width}}  {role.url}" for role in roles)
 
 
 def cmd_api(args: argparse.Namespace) -> int:
@@ -76,6 +84,16 @@ def cmd_api(args: argparse.Namespace) -> int:
 def cmd_web(args: argparse.Namespace) -> int:
     settings = _settings(web_host=args.host, web_port=args.port)
     _serve("web_service.main:app", settings.web_host, settings.web_port, 1, access_log=True)
+    return 0
+
+
+APP_SERVERS = {"graph": "app_servers.main_graph:app", "analysis": "app_servers.main_analysis:app"}
+
+
+def cmd_app_server(args: argparse.Namespace) -> int:
+    """One copy of an app server; ``aerie up`` runs one per URL, each with its own port."""
+    _settings()  # a bad setting exits 2 here, before uvicorn imports the app
+    _serve(APP_SERVERS[args.command], args.host, args.port, 1, access_log=args.access_log)
     return 0
 
 
@@ -196,15 +214,35 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # -- parser -------------------------------------------------------------------------------
 
 
+def _up_description() -> str:
+    """What ``aerie up`` runs, with the default settings: ``model_construct`` reads no
+    environment, so ``--help`` works whatever the AERIE_* variables say."""
+    return (
+        "Migrate the database, then run each of these as its own process until Ctrl-C\n"
+        "or SIGTERM (shown with the default settings; the options and AERIE_* variables\n"
+        "move them):\n\n"
+        + _role_table(roles_for(Settings.model_construct()))
+        + "\n\nThe app servers run one copy per URL; a copy that dies is restarted while\n"
+        "the others serve. If the API or the web app dies, everything stops (exit 1)."
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aerie", description="Aerie: a self-hostable, StatHat-compatible stats tracker."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    up = commands.add_parser("up", help="migrate, then run the API and the web app")
+    up = commands.add_parser(
+        "up", help="migrate, then run the API, the web app and the app servers",
+        description=_up_description(), formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     up.add_argument("--web-port", type=int, help="default AERIE_WEB_PORT or 8000")
     up.add_argument("--api-port", type=int, help="default AERIE_API_PORT or 8001")
+    up.add_argument("--graph-urls", metavar="URLS",
+                    help="graph server copies, comma-separated (default AERIE_GRAPH_URLS)")
+    up.add_argument("--analysis-urls", metavar="URLS",
+                    help="analysis server copies, comma-separated (default AERIE_ANALYSIS_URLS)")
     up.add_argument("--db", metavar="URL", help="database URL (default AERIE_DATABASE_URL)")
     up.set_defaults(run=cmd_up)
 
@@ -219,6 +257,16 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--host", help="default AERIE_WEB_HOST or 127.0.0.1")
     web.add_argument("--port", type=int, help="default AERIE_WEB_PORT or 8000")
     web.set_defaults(run=cmd_web)
+
+    for service in APP_SERVERS:
+        app_server = commands.add_parser(
+            service, help=f"run one copy of the {service} app server under uvicorn"
+        )
+        app_server.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
+        app_server.add_argument("--port", type=int, required=True,
+                                help=f"the port of one of AERIE_{service.upper()}_URLS")
+        app_server.add_argument("--access-log", action="store_true", help="log every request")
+        app_server.set_defaults(run=cmd_app_server)
 
     db = commands.add_parser("db", help="database schema and retention")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")

@@ -7,11 +7,15 @@ Reads use the coarsest rollup whose resolution divides the interval.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from datetime import time as dtime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Table, select
 
-from aerie.schema import DAY, ROLLUPS
+from aerie.schema import DAY, ROLLUPS, stat_hours
 from aerie.stats import Stat
 from aerie.timeframes import Timeframe
 
@@ -38,14 +42,20 @@ def rollup_for(interval: int) -> tuple[int, Table]:
     return ROLLUPS[0]
 
 
-def frame_bounds(timeframe: Timeframe, start: int | None, now: int) -> tuple[int, int]:
+def frame_bounds(
+    timeframe: Timeframe, start: int | None, now: int, timezone: str = "UTC"
+) -> tuple[int, int]:
     """``(first, end)`` of the frame in unix seconds, aligned to the interval grid.
 
     Intervals that divide a day align to multiples of themselves; longer ones
     to UTC days; any other (5h, 90m) to the resolution of the rollup it reads,
-    so that no rollup row straddles two intervals. Without ``start`` the last
-    interval is the one holding ``now``.
+    so that no rollup row straddles two intervals. Whole-day intervals in a zone
+    other than UTC start at local midnights. Without ``start`` the last interval
+    is the one holding ``now``.
     """
+    if _in_local_days(timeframe, timezone):
+        bounds = local_day_bounds(timeframe, start, now, timezone)
+        return bounds[0], bounds[-1]
     interval = timeframe.interval
     if DAY % interval == 0:
         align = interval
@@ -61,20 +71,56 @@ def frame_bounds(timeframe: Timeframe, start: int | None, now: int) -> tuple[int
     return first, first + span
 
 
+def _in_local_days(timeframe: Timeframe, timezone: str) -> bool:
+    return timeframe.interval % DAY == 0 and timezone != "UTC"
+
+
+def local_day_bounds(
+    timeframe: Timeframe, start: int | None, now: int, timezone: str
+) -> list[int]:
+    """The ``points + 1`` boundaries of a whole-day-interval frame at local midnights.
+
+    Local days are 23 or 25 hours long across daylight-saving changes, so the
+    boundaries are computed from calendar dates, not by adding seconds. Without
+    ``start`` the last interval ends at the midnight after the day holding ``now``.
+    """
+    zone = ZoneInfo(timezone)
+    days = timeframe.interval // DAY
+    if start is None:
+        last = datetime.fromtimestamp(now, zone).date() + timedelta(days=1)
+        first = last - timedelta(days=days * timeframe.points)
+    else:
+        first = datetime.fromtimestamp(start, zone).date()
+    dates = [first + timedelta(days=days * i) for i in range(timeframe.points + 1)]
+    return [int(datetime.combine(d, dtime(0), zone).timestamp()) for d in dates]
+
+
 def read_series(
-    conn: Connection, stat: Stat, timeframe: Timeframe, now: int, start: int | None = None
+    conn: Connection, stat: Stat, timeframe: Timeframe, now: int, start: int | None = None,
+    timezone: str = "UTC",
 ) -> Series:
-    first, end = frame_bounds(timeframe, start, now)
-    _resolution, table = rollup_for(timeframe.interval)
+    """The stat's points over the frame; whole-day intervals follow ``timezone``'s days.
+
+    Local days are read from the hour rollup. In the few zones whose midnight is not
+    on a UTC hour (India, Nepal, Newfoundland...) an hour is counted in the local
+    day its start falls in, so a day boundary may be off by up to 45 minutes.
+    """
+    if _in_local_days(timeframe, timezone):
+        bounds = local_day_bounds(timeframe, start, now, timezone)
+        table = stat_hours
+    else:
+        first, end = frame_bounds(timeframe, start, now)
+        bounds = list(range(first, end + 1, timeframe.interval))
+        table = rollup_for(timeframe.interval)[1]
     rows = conn.execute(
         select(table.c.bucket, table.c.n, table.c.sum)
-        .where(table.c.stat_id == stat.id, table.c.bucket >= first, table.c.bucket < end)
+        .where(table.c.stat_id == stat.id, table.c.bucket >= bounds[0], table.c.bucket < bounds[-1])
     )
-    count = timeframe.points
+    count = len(bounds) - 1
     n = [0] * count
     total = [0.0] * count
     for bucket, rows_n, rows_sum in rows:
-        i = (bucket - first) // timeframe.interval
+        i = bisect_right(bounds, bucket) - 1
         n[i] += rows_n
         total[i] += rows_sum
     points = []
@@ -83,5 +129,5 @@ def read_series(
             value: float | None = total[i]
         else:
             value = total[i] / n[i] if n[i] else None
-        points.append(Point(first + i * timeframe.interval, value, n[i]))
+        points.append(Point(bounds[i], value, n[i]))
     return Series(stat, timeframe, points)

@@ -40,7 +40,8 @@ from aerie.retention import prune_expired
 from aerie.settings import Settings
 
 PRUNE_EVERY_SECONDS = 3600.0
-START_TIMEOUT_SECONDS = 30.0
+# Six Python processes importing their frameworks at once can take a while on a small machine.
+START_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 30.0
 # What a uvicorn child returns after a SIGTERM we sent: uvicorn re-raises the
 # signal once it has shut down cleanly, so it dies "by" SIGTERM.

@@ -27,9 +27,10 @@ import numpy as np
 import numpy.typing as npt
 from matplotlib import dates as mdates
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 from matplotlib.typing import RcKeyType
 
@@ -54,6 +55,7 @@ _RC: dict[RcKeyType, Any] = {
     "font.family": "sans-serif",
     "font.sans-serif": ["DejaVu Sans"],  # bundled with matplotlib: the same glyphs everywhere
     "axes.unicode_minus": True,
+    "text.parse_math": False,  # a stat named "cost in $ per $1k" is words, not TeX
     "path.simplify": True,
 }
 Values = npt.NDArray[np.float64]
@@ -69,14 +71,14 @@ class Look:
     bottom: int
     font: float
     line: float
-    y_ticks: int
+    most_y_ticks: int
     px_per_x_tick: int
     min_width: int
     min_height: int
 
 
 LOOKS = {
-    "full": Look(58, 22, 38, 30, 9.0, 1.7, 3, 85, 240, 120),
+    "full": Look(58, 22, 38, 30, 9.0, 1.7, 8, 85, 240, 120),
     "mini": Look(34, 10, 6, 18, 7.0, 1.3, 2, 80, 120, 60),
     "spark": Look(2, 2, 3, 3, 7.0, 1.2, 0, 0, WIDTHS[0], HEIGHTS[0]),
 }
@@ -122,16 +124,16 @@ def chart_options(
     if style not in STYLES:
         raise BadRequest(f"style must be 'full', 'mini' or 'spark', not {style!r}")
     look = LOOKS[style]
-    if not max(WIDTHS[0], look.min_width) <= width <= WIDTHS[1]:
-        raise BadRequest(
-            f"width must be {max(WIDTHS[0], look.min_width)} to {WIDTHS[1]} pixels "
-            f"for style {style!r}, not {width}" + _smaller_style_hint(style)
-        )
-    if not max(HEIGHTS[0], look.min_height) <= height <= HEIGHTS[1]:
-        raise BadRequest(
-            f"height must be {max(HEIGHTS[0], look.min_height)} to {HEIGHTS[1]} pixels "
-            f"for style {style!r}, not {height}" + _smaller_style_hint(style)
-        )
+    for what, size, (least, most) in (
+        ("width", width, (max(WIDTHS[0], look.min_width), WIDTHS[1])),
+        ("height", height, (max(HEIGHTS[0], look.min_height), HEIGHTS[1])),
+    ):
+        if not least <= size <= most:
+            hint = {"full": "; use style 'mini' or 'spark' for small graphs",
+                    "mini": "; use 'spark'"}.get(style, "") if size < least else ""
+            raise BadRequest(
+                f"{what} must be {least} to {most} pixels for style {style!r}, not {size}{hint}"
+            )
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -143,23 +145,21 @@ def chart_options(
     return ChartOptions(format, width, height, timezone, style, title)
 
 
-def _smaller_style_hint(style: str) -> str:
-    return {"full": "; use style 'mini' or 'spark' for small graphs", "mini": "; use 'spark'"}.get(
-        style, ""
-    )
-
-
 def render_chart(
-    current: Sequence[Series], previous: Series | None, options: ChartOptions
+    current: Sequence[Series], previous: Series | None, options: ChartOptions,
+    unfinished: bool = False,
 ) -> Rendered:
     """Draw one to three series over the same frame, and ``previous`` (the period
     before the first series) dashed behind them; safe to call from any thread.
+
+    ``unfinished`` says the last interval is still running: a counter's last sum
+    is then only partial, and its drop is drawn faint rather than as news.
     """
     with _MATPLOTLIB, matplotlib.rc_context(_RC):
         figure = Figure(figsize=(options.width / DPI, options.height / DPI), dpi=DPI)
         FigureCanvasAgg(figure)
         axes = figure.add_axes(_axes_box(options))
-        _plot(axes, current, previous, options)
+        _plot(axes, current, previous, options, unfinished)
         body = _save(figure, options)
     box = axes.get_position()
     area = (box.x0, 1 - box.y1, box.x1, 1 - box.y0)
@@ -169,32 +169,31 @@ def render_chart(
 
 def _axes_box(options: ChartOptions) -> tuple[float, float, float, float]:
     """``[left, bottom, width, height]`` in figure fractions, from the style's pixel margins."""
-    look, w, h = options.look, options.width, options.height
-    return (
-        look.left / w,
-        look.bottom / h,
-        (w - look.left - look.right) / w,
-        (h - look.top - look.bottom) / h,
-    )
+    (w, h), (plot_w, plot_h) = (options.width, options.height), _axes_px(options)
+    return (options.look.left / w, options.look.bottom / h, plot_w / w, plot_h / h)
 
 
 def _plot(
-    axes: Axes, current: Sequence[Series], previous: Series | None, options: ChartOptions
+    axes: Axes, current: Sequence[Series], previous: Series | None, options: ChartOptions,
+    unfinished: bool,
 ) -> None:
     look = options.look
     first, interval = current[0].points[0].time, current[0].timeframe.interval
     count = len(current[0].points)
     x = _date_numbers([first + (i + 0.5) * interval for i in range(count)])
     lines = [_values(s) for s in current]
-    before = _values(previous) if previous is not None and options.style != "spark" else None
+    before = None
+    if previous is not None and options.style != "spark" and any(p.rcount for p in previous.points):
+        before = _values(previous)
+        # Context, not news: before its first data the period before shows nothing,
+        # rather than a counter's long run of zeros along the floor.
+        before[: next(i for i, p in enumerate(previous.points) if p.rcount)] = np.nan
     low, high = _y_limits(lines + ([before] if before is not None else []), current, options)
     if before is not None:
         axes.plot(x, before, color=PALETTE[0], alpha=0.45, lw=look.line * 0.8,
                   dashes=(3.5, 2.5), zorder=2)
-    for i, y in enumerate(lines):
-        axes.plot(x, y, color=PALETTE[i], lw=look.line, zorder=3 + i,
-                  solid_joinstyle="round", solid_capstyle="round")
-        _mark_lonely_points(axes, x, y, PALETTE[i], look)
+    for i, (series, y) in enumerate(zip(current, lines)):
+        _draw_line(axes, x, y, PALETTE[i], look, 3 + i, unfinished and series.stat.counter)
         if len(lines) == 1 and options.style != "spark":
             axes.fill_between(x, y, low, color=PALETTE[i], alpha=0.07, lw=0, zorder=1)
     axes.set_xlim(*_date_numbers([first, first + count * interval]))
@@ -219,6 +218,19 @@ def _values(series: Series) -> Values:
 
 def _date_numbers(times: Sequence[float]) -> Values:
     return np.asarray(mdates.date2num([datetime.fromtimestamp(t, UTC) for t in times]))
+
+
+def _draw_line(
+    axes: Axes, x: Values, y: Values, colour: str, look: Look, zorder: int, partial_end: bool
+) -> None:
+    """The line, its last segment faint when the last value is partial, and lone values as dots."""
+    whole = len(y) - 1 if partial_end and len(y) > 1 else len(y)
+    style: dict[str, Any] = {"color": colour, "lw": look.line, "solid_joinstyle": "round",
+             "solid_capstyle": "round"}
+    axes.plot(x[:whole], y[:whole], zorder=zorder, **style)
+    if whole < len(y):
+        axes.plot(x[-2:], y[-2:], alpha=0.35, zorder=zorder, **style)
+    _mark_lonely_points(axes, x, y, colour, look)
 
 
 def _mark_lonely_points(axes: Axes, x: Values, y: Values, colour: str, look: Look) -> None:
@@ -250,8 +262,8 @@ def _y_limits(
 
 
 def _y_locator(options: ChartOptions) -> MaxNLocator:
-    """About one y tick per 45 pixels of plot height; ticks on 1, 2, 2.5 and 5 steps."""
-    ticks = max(options.look.y_ticks, min(8, _axes_px(options)[1] // 45))
+    """At most one y tick per 45 pixels of plot height, on steps of 1, 2, 2.5 or 5."""
+    ticks = max(2, min(options.look.most_y_ticks, _axes_px(options)[1] // 45))
     return MaxNLocator(nbins=ticks, steps=[1, 2, 2.5, 5, 10])
 
 
@@ -292,42 +304,51 @@ def _decorate_axes(axes: Axes, options: ChartOptions) -> None:
 def _decorate_full(
     axes: Axes, current: Sequence[Series], has_previous: bool, options: ChartOptions
 ) -> None:
-    """Title top left, legend top right, unit beside the y axis."""
+    """Title top left, legend top right (both cut to fit, measured), unit beside the y axis."""
     look, figure = options.look, axes.get_figure()
-    assert isinstance(figure, Figure)
+    assert isinstance(figure, Figure) and isinstance(figure.canvas, FigureCanvasAgg)
+    renderer = figure.canvas.get_renderer()
     units = {s.stat.unit for s in current}
     shared_unit = units.pop() if len(units) == 1 else None
-    title = options.title or (current[0].stat.name if len(current) == 1 else "")
-    top = 1 - 11 / options.height
-    if title:
-        figure.text(look.left / options.width, top, _fit(title, options.width * 0.55),
-                    ha="left", va="top", fontsize=look.font + 1.5, color=INK, weight="bold")
     if shared_unit:
         # The label's baseline: one line of text in from the figure's left edge.
         axes.set_ylabel(shared_unit, color=MUTED, fontsize=look.font)
         axes.yaxis.set_label_coords(-(look.left - 17) / _axes_px(options)[0], 0.5)
-    handles = _legend_handles(current, has_previous, shared_unit, look)
+    title = options.title or (current[0].stat.name if len(current) == 1 else "")
+    room = _axes_px(options)[0]
+    top = 1 - 11 / options.height
+    title_end = look.left + room  # where the legend, if any, begins (pixels)
+    handles = _legend_handles(current, has_previous, shared_unit, look, room)
     if handles:
-        figure.legend(
+        legend = figure.legend(
             handles=handles, loc="upper right", frameon=False, fontsize=look.font,
             bbox_to_anchor=(1 - look.right / options.width, top + 4 / options.height),
             ncols=len(handles), handlelength=1.4, handletextpad=0.5, columnspacing=1.4,
             borderaxespad=0, borderpad=0, labelcolor=MUTED,
         )
+        share = (room * (0.6 if title else 1.0)) / len(handles) - 40  # less swatch and gap
+        for text in legend.get_texts():
+            _shorten(text, share, renderer)
+        title_end = legend.get_window_extent(renderer).x0 - 16
+    if title:
+        text = figure.text(look.left / options.width, top, title, ha="left", va="top",
+                           fontsize=look.font + 1.5, color=INK, weight="bold")
+        _shorten(text, title_end - look.left, renderer)
 
 
 def _legend_handles(
-    current: Sequence[Series], has_previous: bool, shared_unit: str | None, look: Look
+    current: Sequence[Series], has_previous: bool, shared_unit: str | None, look: Look, room: int
 ) -> list[Line2D]:
-    """Names when comparing stats; 'this / previous period' when the previous one is drawn."""
+    """Names when comparing stats; 'this period / period before' when the latter is drawn
+    and there is room to say so.
+    """
     if len(current) > 1:
         return [
-            Line2D([], [], color=PALETTE[i], lw=look.line * 1.4, label=_fit(
-                s.stat.name + (f" ({s.stat.unit})" if s.stat.unit and not shared_unit else ""), 240
-            ))
+            Line2D([], [], color=PALETTE[i], lw=look.line * 1.4,
+                   label=s.stat.name + (f" ({s.stat.unit})" if s.stat.unit and not shared_unit else ""))
             for i, s in enumerate(current)
         ]
-    if has_previous:
+    if has_previous and room >= 420:
         return [
             Line2D([], [], color=PALETTE[0], lw=look.line * 1.4, label="this period"),
             Line2D([], [], color=PALETTE[0], lw=look.line, alpha=0.55, dashes=(3.5, 2.5),
@@ -336,15 +357,18 @@ def _legend_handles(
     return []
 
 
+def _shorten(text: Text, pixels: float, renderer: RendererAgg) -> None:
+    """Cut ``text`` with an ellipsis until it fits in ``pixels``, measured with its font."""
+    whole = text.get_text()
+    keep = len(whole)
+    while keep > 1 and (width := text.get_window_extent(renderer).width) > pixels:
+        keep = max(1, min(keep - 1, int(keep * pixels / width)))
+        text.set_text(whole[:keep].rstrip() + "…")
+
+
 def _axes_px(options: ChartOptions) -> tuple[int, int]:
     look = options.look
     return (options.width - look.left - look.right, options.height - look.top - look.bottom)
-
-
-def _fit(text: str, pixels: float) -> str:
-    """Cut ``text`` to roughly ``pixels`` wide (about 7 px a character) with an ellipsis."""
-    limit = max(4, int(pixels / 7))
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def compact_number(value: float) -> str:

@@ -11,6 +11,7 @@ import base64
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import anyio.to_thread
@@ -74,24 +75,28 @@ class RenderCache:
 class GraphServer:
     """Renders stat graphs; repeated views of unchanged data cost one stats lookup.
 
-    A render is cached under a key made of every parameter (normalised: ``previous``
-    counts only where it is drawn, the timeframe as its duration and interval),
-    the frame's ``first`` and ``end``, and each stat's id, name, unit, kind and
-    ``data_received_at``. The picture depends on nothing else: the frame moves
-    only when a new interval begins, which changes ``first`` and ``end``; new
-    data changes ``data_received_at``, which is the time the data *arrived*, not
-    the time of its points, so a point written today for last month's timestamp
-    still changes the key of last month's graph; a renamed stat or a new unit
-    changes the key too. Stats are looked up before series are read, so a
-    render is never older than the key it is stored under.
+    A render is cached under a key made of every parameter (normalised:
+    ``previous`` counts only where it is drawn, the timeframe as its duration
+    and interval), the frame's ``first`` and ``end``, whether its last interval
+    is still running, and each stat's id, name, unit, kind and
+    ``data_received_at``. The picture depends on nothing else. The frame moves
+    only when a new interval begins, which changes ``first`` and ``end``. New
+    data changes ``data_received_at``, which is when data *arrived*, not the
+    time of its points: a point written today for last month's timestamp still
+    changes the key of last month's graph. A renamed stat or a new unit changes
+    the key too. Stats are looked up before series are read, so a render is
+    never older than the key it is stored under.
 
     One gap needs care: the ingestion writer marks ``data_received_at`` at most
     once a minute per stat, so points arriving within a minute of the last mark
     leave the key unchanged. A render made within that minute (plus a settling
-    margin) is therefore reused only for ``FRESH_RENDER_SECONDS`` and its etag
-    names its read time; later renders have seen every such point and keep
+    margin) is therefore reused only for ``FRESH_RENDER_SECONDS``, and its etag
+    names its read time; a later render has seen every such point and keeps
     until the key changes. Retention pruning does not touch the key: a cached
     graph of a pruned period keeps showing what was there.
+
+    The cache and the table of renders under way live on the event loop; only
+    database reads and drawing run in worker threads.
     """
 
     def __init__(self, engine: Engine, clock: Clock = system_clock, cache_entries: int = 512) -> None:
@@ -121,24 +126,20 @@ class GraphServer:
             raise BadRequest(f"start must be unix seconds from 0 to {LATEST_START}, not {start}")
         now = int(self._clock())
         stats = await anyio.to_thread.run_sync(self._find_stats, user_id, ids)
-        first, end = frame_bounds(frame, start, now)
-        with_previous = previous and len(stats) == 1 and style != "spark"
-        key: Key = (
-            user_id, tuple(ids), frame.duration, frame.interval, start, with_previous, options,
-            first, end, tuple((s.id, s.name, s.unit, s.kind, s.data_received_at) for s in stats),
-        )
-        while (pending := self._drawing.get(key)) is not None:
-            await pending.wait()
-        if (hit := self._cache.get(key, self._clock())) is not None:
+        plan = _Plan(user_id, stats, frame, start, previous and len(stats) == 1 and style != "spark",
+                     now, options)
+        while (pending := self._drawing.get(plan.key)) is not None:
+            await pending.wait()  # an equal render is under way: take its result
+        if (hit := self._cache.get(plan.key, self._clock())) is not None:
             return {**hit, "cached": True}
-        self._drawing[key] = Event()
+        self._drawing[plan.key] = Event()
         try:
-            answer = await self._draw(stats, frame, start, now, with_previous, options)
+            answer = await self._draw(plan)
             fresh = _is_fresh(stats, now)
-            answer.update(etag=_etag(key + ((now,) if fresh else ())), first=first, end=end)
-            self._cache.put(key, answer, now + FRESH_RENDER_SECONDS if fresh else None)
+            answer["etag"] = _etag(plan.key + ((now,) if fresh else ()))
+            self._cache.put(plan.key, answer, now + FRESH_RENDER_SECONDS if fresh else None)
         finally:
-            self._drawing.pop(key).set()
+            self._drawing.pop(plan.key).set()
         return {**answer, "cached": False}
 
     def _find_stats(self, user_id: int, ids: list[str]) -> list[Stat]:
@@ -152,32 +153,67 @@ class GraphServer:
                 found.append(stat)
         return found
 
-    async def _draw(
-        self, stats: list[Stat], frame: Timeframe, start: int | None, now: int,
-        with_previous: bool, options: ChartOptions,
-    ) -> dict[str, Any]:
-        current, before = await anyio.to_thread.run_sync(
-            self._read, stats, frame, start, now, with_previous
+    async def _draw(self, plan: _Plan) -> dict[str, Any]:
+        current, before = await anyio.to_thread.run_sync(self._read, plan)
+        drawn = await anyio.to_thread.run_sync(
+            render_chart, current, before, plan.options, plan.unfinished
         )
-        drawn = await anyio.to_thread.run_sync(render_chart, current, before, options)
         return {
             "content_type": drawn.content_type,
             "body": base64.b64encode(drawn.body).decode("ascii"),
             "plot_area": list(drawn.plot_area),
-            "interval": frame.interval,
+            "first": plan.first,
+            "end": plan.end,
+            "interval": plan.frame.interval,
         }
 
-    def _read(
-        self, stats: list[Stat], frame: Timeframe, start: int | None, now: int, with_previous: bool
-    ) -> tuple[list[Series], Series | None]:
+    def _read(self, plan: _Plan) -> tuple[list[Series], Series | None]:
         """Each stat's series over the frame, and the first stat's over the frame before it."""
         with self._engine.connect() as conn:
-            current = [read_series(conn, stat, frame, now, start) for stat in stats]
-            if not with_previous:
+            zone = plan.options.timezone
+            current = [read_series(conn, s, plan.frame, plan.now, plan.start, zone)
+                       for s in plan.stats]
+            if not plan.with_previous:
                 return current, None
-            span = len(current[0].points) * frame.interval
-            before = read_series(conn, stats[0], frame, now, current[0].points[0].time - span)
+            before_start = plan.first - (plan.end - plan.first)
+            before = read_series(conn, plan.stats[0], plan.frame, plan.now, before_start, zone)
         return current, before
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One graph to draw, worked out from the request, the stats and the clock."""
+
+    user_id: int
+    stats: list[Stat]
+    frame: Timeframe
+    start: int | None
+    with_previous: bool  # previous periods are drawn for one stat, never in sparklines
+    now: int
+    options: ChartOptions
+
+    @cached_property
+    def first(self) -> int:
+        return frame_bounds(self.frame, self.start, self.now, self.options.timezone)[0]
+
+    @cached_property
+    def end(self) -> int:
+        return frame_bounds(self.frame, self.start, self.now, self.options.timezone)[1]
+
+    @property
+    def unfinished(self) -> bool:
+        """Whether the last interval is still running (its sums are partial)."""
+        return self.end - self.frame.interval <= self.now < self.end
+
+    @cached_property
+    def key(self) -> Key:
+        """Everything the picture depends on; see ``GraphServer`` for why that is all."""
+        return (
+            self.user_id, self.frame.duration, self.frame.interval, self.start,
+            self.with_previous, self.options, self.first, self.end, self.unfinished,
+            tuple((s.public_id, s.id, s.name, s.unit, s.kind, s.data_received_at)
+                  for s in self.stats),
+        )
 
 
 def _check_stat_ids(stat_ids: list[str]) -> list[str]:

@@ -127,7 +127,7 @@ async def stat_page(
             stat = stats.stat_by_public_id(conn, user.id, public_id)
             if stat is None:
                 raise NotFound(f"no stat with id {public_id!r}")
-            return stat, read_series(conn, stat, frame, now).points
+            return stat, read_series(conn, stat, frame, now, timezone=user.timezone).points
 
     (stat, points), summary, rendered = await asyncio.gather(
         off_loop(load),

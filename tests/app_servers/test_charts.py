@@ -153,3 +153,14 @@ def test_an_empty_graph_says_so_without_a_scale() -> None:
     assert EMPTY_MESSAGE in texts(drawn.body)
     assert b'id="ytick_' not in drawn.body  # matplotlib's SVG groups each tick by id
     assert b'id="xtick_' in drawn.body
+
+
+def test_a_counters_unfinished_last_interval_is_drawn_faint() -> None:
+    """The running interval's sum is partial; its drop must not read as a collapse."""
+    counts = series([40.0, 42.0, 3.0], "signups", "counter")
+
+    running = render_chart([counts], None, svg_options(), unfinished=True)
+    finished = render_chart([counts], None, svg_options(), unfinished=False)
+
+    assert b"stroke-opacity: 0.35" in running.body
+    assert b"stroke-opacity: 0.35" not in finished.body

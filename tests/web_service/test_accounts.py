@@ -433,9 +433,7 @@ def test_outsider_cannot_revoke_the_owners_token(
     answer = outsider_browser.post(f"/settings/tokens/{stolen_id}/revoke")
     missing = outsider_browser.post(f"/settings/tokens/{stolen_id + 100000}/revoke")
     assert answer.status_code == missing.status_code == 404
-    assert answer.text.replace(str(stolen_id), "ID") == missing.text.replace(
-        str(stolen_id + 100000), "ID"
-    )
+    assert re.sub(r"id \d+", "id N", answer.text) == re.sub(r"id \d+", "id N", missing.text)
     assert httpx.get(f"{web.url}/x/{secret}/statlist").status_code == 200
 
 
@@ -465,11 +463,8 @@ def test_password_change_ends_other_sessions_but_keeps_this_one(
         assert laptop.get("/settings", headers=HTML).status_code == 303
     with httpx.Client(base_url=web.url) as fresh:
         assert log_in(fresh, email, new).status_code == 303
-        form = fresh.get("/login", headers=HTML)
-        old = fresh.post(
-            "/login", headers=own_address(),
-            data={"csrf": csrf_in(form.text), "email": email, "password": PASSWORD},
-        )
+    with httpx.Client(base_url=web.url) as fresh:
+        old = submit(fresh, "/login", own_address(), email=email, password=PASSWORD)
         assert old.status_code == 401
 
 

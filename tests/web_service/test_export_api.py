@@ -412,7 +412,7 @@ def test_landing_page_shows_how_to_post_and_read(client: httpx.Client) -> None:
 
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/html")
-    assert "Aerie is running" in answer.text
+    assert "Create an account" in answer.text
     assert (
         "curl -d &#34;ezkey=you@example.com&amp;stat=signups&amp;count=1&#34; "
         "http://127.0.0.1:8001/ez" in answer.text

@@ -1,0 +1,6 @@
+"""The ASGI entry point: ``uvicorn app_servers.main_graph:app``."""
+
+from aerie.settings import Settings
+from app_servers.graph import create_app
+
+app = create_app(Settings())

@@ -1,0 +1,48 @@
+"""Whole-day points follow the viewer's local days, across daylight-saving changes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+
+from aerie.series import read_series
+from aerie.timeframes import parse_timeframe
+from tests.conftest import Account, make_stat, put_points
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def local(*when: int) -> int:
+    return int(datetime(*when, tzinfo=NEW_YORK).timestamp())  # type: ignore[misc]
+
+
+def test_days_are_local_days_of_23_and_25_hours(engine: Engine, owner: Account) -> None:
+    stat = make_stat(engine, owner, "hourly", "counter")
+    # One count at the start of every UTC hour from March 6 to March 10, 2026 (New York
+    # springs forward on March 8: that local day has 23 hours).
+    start, end = local(2026, 3, 6), local(2026, 3, 11)
+    put_points(engine, stat, [(t, 1) for t in range(start, end, 3600)])
+
+    with engine.connect() as conn:
+        series = read_series(conn, stat, parse_timeframe("5d1d"), now=0, start=local(2026, 3, 6, 12),
+                             timezone="America/New_York")
+        utc = read_series(conn, stat, parse_timeframe("5d1d"), now=0, start=local(2026, 3, 6, 12))
+
+    assert [p.time for p in series.points] == [local(2026, 3, d) for d in range(6, 11)]
+    assert [p.value for p in series.points] == [24, 24, 23, 24, 24]
+    assert [p.time % 86400 for p in utc.points] == [0] * 5  # UTC stays the default
+
+
+def test_the_last_local_day_holds_now(engine: Engine, owner: Account) -> None:
+    stat = make_stat(engine, owner, "fall", "counter")
+    # New York falls back on November 1, 2026: a 25-hour day.
+    put_points(engine, stat, [(t, 1) for t in range(local(2026, 11, 1), local(2026, 11, 2), 3600)])
+
+    with engine.connect() as conn:
+        series = read_series(conn, stat, parse_timeframe("3d1d"), now=local(2026, 11, 2, 9),
+                             timezone="America/New_York")
+
+    assert [p.time for p in series.points] == [local(2026, 10, 31), local(2026, 11, 1), local(2026, 11, 2)]
+    assert [p.value for p in series.points] == [0, 25, 0]

@@ -1,0 +1,270 @@
+"""``aerie up`` with its app server copies: run as a person runs it, on a temporary SQLite
+database and free ports, plus the rules it starts by (roles, ports, environment, back-off)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from aerie.settings import Settings
+from aerie.supervisor import (
+    FIRST_RESTART_DELAY,
+    MAX_RESTART_DELAY,
+    STABLE_SECONDS,
+    Role,
+    StartupFailed,
+    check_ports,
+    child_environment,
+    local_address,
+    roles_for,
+)
+from tests.servers import free_port
+
+ROLES = ("api", "web", "graph-1", "graph-2", "analysis-1", "analysis-2")
+# Generous, and only a guard against hanging: six Python processes start on a busy machine.
+DEADLINE_SECONDS = 90
+
+
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def children_of(pid: int) -> list[int]:
+    """The supervisor's child processes, as Linux lists them for each of its threads."""
+    return [
+        int(child)
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
+
+
+def command_line(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
+    except FileNotFoundError:  # exited since it was listed
+        return []
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def distinct_free_ports(count: int) -> list[int]:
+    ports: set[int] = set()
+    while len(ports) < count:
+        ports.add(free_port())
+    return sorted(ports)
+
+
+class Up:
+    """``aerie up`` on six free ports in ``tmp_path`` (where the web app keeps its secret
+    key), its output in files (a pipe nobody reads could block it)."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        api, web, *copies = distinct_free_ports(len(ROLES))
+        self.urls = dict(zip(ROLES, [f"http://127.0.0.1:{port}" for port in [api, web, *copies]]))
+        self.stdout = open(tmp_path / "stdout", "w+")  # noqa: SIM115 (closed by the fixture)
+        self.stderr = open(tmp_path / "stderr", "w+")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "aerie", "up", "--db", f"sqlite:///{tmp_path / 'aerie.db'}",
+             "--api-port", str(api), "--web-port", str(web),
+             "--graph-urls", f"{self.urls['graph-1']},{self.urls['graph-2']}",
+             "--analysis-urls", f"{self.urls['analysis-1']},{self.urls['analysis-2']}"],
+            stdout=self.stdout, stderr=self.stderr, cwd=tmp_path,
+        )
+
+    def health_url(self, role: str) -> str:
+        return self.urls[role] + ("/" if role in ("api", "web") else "/healthz")
+
+    def wait_until(self, condition: str, met: Callable[[], bool]) -> None:
+        """Until ``met()`` holds, failing if the supervisor exits or the deadline passes."""
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while not met():
+            assert self.process.poll() is None, f"aerie up exited; waiting for {condition}\n" + (
+                self.output()
+            )
+            assert time.monotonic() < deadline, f"no {condition}\n" + self.output()
+            time.sleep(0.1)
+
+    def wait_until_up(self) -> None:
+        self.wait_until("start", lambda: "aerie is up" in self.output() and all(
+            answers(self.health_url(role)) for role in ROLES
+        ))
+
+    def child_serving(self, role: str) -> int | None:
+        """The pid of the child started for ``role``, found by its command line."""
+        for pid in children_of(self.process.pid):
+            line = command_line(pid)
+            if role in ("api", "web") and line[-1:] == [role]:
+                return pid
+            if "--port" in line and self.urls[role].endswith(":" + line[line.index("--port") + 1]):
+                return pid
+        return None
+
+    def output(self) -> str:
+        return Path(self.stdout.name).read_text() + Path(self.stderr.name).read_text()
+
+
+@pytest.fixture
+def up(tmp_path: Path) -> Iterator[Up]:
+    running = Up(tmp_path)
+    yield running
+    if running.process.poll() is None:
+        running.process.kill()
+        running.process.wait()
+    running.stdout.close()
+    running.stderr.close()
+
+
+def test_a_killed_app_server_copy_is_restarted_while_the_other_serves(up: Up) -> None:
+    up.wait_until_up()
+    children = children_of(up.process.pid)
+    assert len(children) == len(ROLES)
+    assert all(url in up.output() for url in up.urls.values())
+    killed = up.child_serving("graph-1")
+    assert killed is not None
+
+    os.kill(killed, signal.SIGKILL)
+
+    assert answers(up.health_url("graph-2"))
+    up.wait_until("restart of graph-1", lambda: up.child_serving("graph-1") not in (None, killed)
+                  and answers(up.health_url("graph-1")))
+    assert "the graph-1 process exited unexpectedly with code -9; restarting it" in up.output()
+    restarted = up.child_serving("graph-1")
+
+    up.process.send_signal(signal.SIGTERM)
+    assert up.process.wait(timeout=DEADLINE_SECONDS) == 0
+    assert not any(alive(pid) for pid in [*children, restarted] if pid is not None)
+    assert not any(answers(up.health_url(role)) for role in ROLES)
+    assert "Traceback" not in up.output()
+
+
+def test_a_dead_api_still_stops_everything_with_exit_1(up: Up) -> None:
+    up.wait_until_up()
+    children = children_of(up.process.pid)
+    api = up.child_serving("api")
+    assert api is not None
+
+    os.kill(api, signal.SIGKILL)
+
+    assert up.process.wait(timeout=DEADLINE_SECONDS) == 1
+    assert not any(alive(pid) for pid in children)
+    assert "the api process exited unexpectedly with code -9; stopping the others" in up.output()
+
+
+def aerie(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "aerie", *args], capture_output=True, text=True,
+        timeout=120, check=False, cwd=tmp_path,
+        env={**os.environ, "AERIE_DATABASE_URL": f"sqlite:///{tmp_path / 'aerie.db'}"},
+    )
+
+
+def test_up_help_lists_every_role_and_its_default_url(tmp_path: Path) -> None:
+    result = aerie(tmp_path, "up", "--help")
+
+    assert result.returncode == 0, result.stderr
+    for role, port in [("api", 8001), ("web", 8000), ("graph-1", 8010), ("graph-2", 8011),
+                       ("analysis-1", 8020), ("analysis-2", 8021)]:
+        assert f"{role}  " in result.stdout and f"http://127.0.0.1:{port}" in result.stdout
+
+
+def test_up_with_a_busy_app_server_port_exits_1_naming_the_option(tmp_path: Path) -> None:
+    graph, taken = distinct_free_ports(2)
+    with socket.create_server(("127.0.0.1", taken)):
+        result = aerie(tmp_path, "up", "--api-port", str(free_port()), "--web-port",
+                       str(free_port()), "--graph-urls",
+                       f"http://127.0.0.1:{graph},http://127.0.0.1:{taken}")
+
+    assert result.returncode == 1
+    assert f"port {taken} is already in use; choose another with --graph-urls" in result.stderr
+
+
+# -- the rules up starts by -----------------------------------------------------------------
+
+
+def test_roles_are_the_api_the_web_app_and_one_per_app_server_url() -> None:
+    settings = Settings(api_port=9001, web_port=9000, graph_urls="http://localhost:9010",
+                        analysis_urls="http://127.0.0.1:9020, http://127.0.0.1:9021/")
+
+    roles = roles_for(settings)
+
+    assert [(r.name, r.url, r.replica) for r in roles] == [
+        ("api", "http://127.0.0.1:9001", False),
+        ("web", "http://127.0.0.1:9000", False),
+        ("graph-1", "http://localhost:9010", True),
+        ("analysis-1", "http://127.0.0.1:9020", True),
+        ("analysis-2", "http://127.0.0.1:9021", True),
+    ]
+    assert roles[2].args == ("graph", "--host", "localhost", "--port", "9010")
+    assert roles[2].health_url == "http://localhost:9010/healthz"
+
+
+@pytest.mark.parametrize("url", [
+    "http://10.0.0.5:8010", "https://127.0.0.1:8010", "http://127.0.0.1", "http://127.0.0.1:8010/rpc",
+    "http://127.0.0.1:99999",
+])
+def test_an_app_server_url_up_cannot_serve_itself_fails_start_naming_the_option(url: str) -> None:
+    with pytest.raises(StartupFailed, match=r"\(--graph-urls\): aerie up runs every app server"):
+        local_address(url, "--graph-urls")
+
+
+def test_two_roles_on_one_port_fail_start_naming_both() -> None:
+    port = free_port()
+    settings = Settings(graph_urls=f"http://127.0.0.1:{port}",
+                        analysis_urls=f"http://localhost:{port}")
+
+    with pytest.raises(StartupFailed, match=f"port {port} is given to both graph-1 and analysis-1"):
+        check_ports(roles_for(settings))
+
+
+def test_children_read_back_exactly_the_settings_up_runs_with(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = Settings(
+        database_url="sqlite:///elsewhere.db", api_port=9001, secret_key="s3cret",
+        graph_urls="http://127.0.0.1:9010,http://127.0.0.1:9011",
+        analysis_urls="http://127.0.0.1:9020", verbose_answers=True, commit_interval_ms=2.5,
+    )
+    env = child_environment(settings, {"PATH": "/bin"})
+
+    assert env["PATH"] == "/bin"
+    assert env["AERIE_GRAPH_URLS"] == "http://127.0.0.1:9010,http://127.0.0.1:9011"
+    assert env["AERIE_SECRET_KEY"] == "s3cret"
+    for name in [n for n in os.environ if n.startswith("AERIE_")]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert Settings() == settings
+
+
+def test_a_crashing_copy_waits_twice_as_long_each_time_until_it_stays_up() -> None:
+    role = Role(name="graph-1", args=("graph",), host="127.0.0.1", port=8010,
+                option="--graph-urls", url="http://127.0.0.1:8010", replica=True)
+    delays = []
+    now = 1000.0
+    for _ in range(8):
+        role.started_at = now  # dies as soon as it starts
+        delays.append(role.plan_restart(now + 0.5))
+        assert role.restart_at == now + 0.5 + delays[-1]
+        now = role.restart_at
+
+    assert delays == [FIRST_RESTART_DELAY * 2**i for i in range(6)] + [MAX_RESTART_DELAY] * 2
+    role.started_at = now
+    assert role.plan_restart(now + STABLE_SECONDS) == FIRST_RESTART_DELAY
