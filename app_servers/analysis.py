@@ -30,12 +30,14 @@ from aerie.errors import BadRequest, NotFound
 from aerie.series import Point, Series, frame_bounds, read_series
 from aerie.settings import Settings
 from aerie.stats import Stat, stat_by_public_id
-from aerie.timeframes import Timeframe, parse_timeframe
+from aerie.timeframes import MAX_DURATION, parse_timeframe
 from rpc.server import create_rpc_app
 
 T = TypeVar("T")
 
 MAX_OVERVIEW_STATS = 500
+# Frames must end before the year 10000, and their bounds must fit the 64-bit bucket column.
+LATEST_START = 253_402_300_799 - MAX_DURATION
 # The stat list's sparklines: the last 24 hours, one point an hour.
 SPARK_TIMEFRAME = parse_timeframe("1d1h")
 
@@ -91,10 +93,13 @@ class AnalysisServer:
         the frame as ``aerie.series.frame_bounds`` does; without it the frame
         ends with the interval holding now.
 
-        Raises BadRequest for a timeframe that does not parse and NotFound for
-        a stat the user does not have (another user's stat included).
+        Raises BadRequest for a timeframe that does not parse or a ``start``
+        outside 0..``LATEST_START``, and NotFound for a stat the user does not
+        have (another user's stat included).
         """
         frame = parse_timeframe(timeframe)
+        if start is not None and not 0 <= start <= LATEST_START:
+            raise BadRequest(f"start {start} is not a unix time between 0 and {LATEST_START}")
         now = int(self.clock())
 
         def read(conn: Connection) -> tuple[Series, Series]:
@@ -175,7 +180,7 @@ def _value_of(point: Point | None) -> float | None:
 def summarize_series(series: Series) -> PeriodSummary:
     """The figures of one series (see ``PeriodSummary``)."""
     points = series.points
-    first, end = _bounds(series.timeframe, points)
+    first, end = points[0].time, points[-1].time + series.timeframe.interval
     received = sum(p.rcount for p in points)
     latest = _last_with_data(points)
     if latest is None:
@@ -199,12 +204,6 @@ def summarize_series(series: Series) -> PeriodSummary:
         "first": first,
         "end": end,
     }
-
-
-def _bounds(timeframe: Timeframe, points: list[Point]) -> tuple[int, int]:
-    """``(first, end)`` of a series read by ``read_series`` (its points start at ``first``)."""
-    first = points[0].time
-    return first, first + timeframe.points * timeframe.interval
 
 
 def percent_change(current: float | None, previous: float | None) -> float | None:

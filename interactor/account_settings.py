@@ -17,10 +17,17 @@ from sqlalchemy import Engine
 from aerie import accounts, sessions
 from aerie.accounts import NewToken, TokenInfo, User
 from aerie.clock import Clock
-from aerie.errors import BadRequest, NotAuthenticated, NotFound
+from aerie.errors import BadRequest, NotAuthenticated, NotFound, TooManyRequests
 from aerie.sessions import Session
 from interactor.base import off_loop
-from interactor.sessions import check_email, check_password, check_timezone
+from interactor.sessions import (
+    FAILURE_WINDOW,
+    MAX_FAILURES,
+    TOO_MANY_FAILURES,
+    check_email,
+    check_password,
+    check_timezone,
+)
 
 MAX_EZKEY = 255
 MAX_LABEL = 100
@@ -117,26 +124,38 @@ async def save_ezkey(engine: Engine, session: Session, ezkey: str, enabled: bool
     await off_loop(work)
 
 
-async def change_password(engine: Engine, session: Session, current: str, new: str) -> None:
+async def change_password(
+    engine: Engine, clock: Clock, session: Session, current: str, new: str
+) -> None:
     """Set a new password after checking the current one, then log out every other browser.
 
     Raises NotAuthenticated (nothing changed) when ``current`` is wrong, BadRequest
-    when ``new`` is too short or too long.
+    when ``new`` is too short or too long, and TooManyRequests after repeated wrong
+    guesses, so a borrowed session cannot be used to guess the password.
     """
     check_password(new)
     user = session.user
+    now = int(clock())
+    guesser = f"user:{user.id}"  # counted apart from log-in addresses
 
-    def work() -> None:
+    def work() -> bool:
         with engine.begin() as conn:
+            if sessions.recent_login_failures(conn, user.email, guesser, now - FAILURE_WINDOW) \
+                    >= MAX_FAILURES:
+                raise TooManyRequests(TOO_MANY_FAILURES)
             if accounts.check_password(conn, user.email, current) is None:
-                raise NotAuthenticated(WRONG_PASSWORD)
+                sessions.record_login_failure(conn, user.email, guesser, now)
+                return False
             accounts.set_password(conn, user.id, new)
             sessions.end_other_sessions(conn, user.id, session.token)
+            return True
 
-    await off_loop(work)
+    if not await off_loop(work):  # raised after the commit, so the failure stays counted
+        raise NotAuthenticated(WRONG_PASSWORD)
 
 
 def check_label(label: str) -> str:
+    """The label without surrounding spaces; it only helps people tell their tokens apart."""
     label = label.strip()
     if len(label) > MAX_LABEL:
         raise BadRequest(f"a token label may have at most {MAX_LABEL} characters")

@@ -24,6 +24,10 @@ MIN_PASSWORD = 8
 MAX_PASSWORD = 1024  # argon2 would hash more, but nobody types more
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 WRONG_LOGIN = "that e-mail and password do not match an account"
+TOO_MANY_FAILURES = (
+    "too many failed log-ins for this account or from this address; "
+    f"wait {FAILURE_WINDOW // 60} minutes and try again"
+)
 
 
 def check_email(email: str) -> str:
@@ -76,10 +80,7 @@ async def log_in(engine: Engine, clock: Clock, email: str, password: str, addres
         with engine.begin() as conn:
             failures = sessions.recent_login_failures(conn, email, address, now - FAILURE_WINDOW)
             if failures >= MAX_FAILURES:
-                raise TooManyRequests(
-                    "too many failed log-ins for this account or from this address; "
-                    f"wait {FAILURE_WINDOW // 60} minutes and try again"
-                )
+                raise TooManyRequests(TOO_MANY_FAILURES)
             user = accounts.check_password(conn, email, password)
             if user is None:
                 sessions.record_login_failure(conn, email, address, now)

@@ -27,7 +27,9 @@ from web_service.auth import Auth
 from web_service.responder import Responder, json_requested, see_other
 
 HOME = "/stats"
-TOKEN_SHOWN_ONCE = "Token created. Copy it now: Aerie keeps only a fingerprint and cannot show it again."
+TOKEN_SHOWN_ONCE = (
+    "Token created. Copy it now: Aerie keeps only a fingerprint and cannot show it again."
+)
 
 
 def safe_next(target: str | None) -> str:
@@ -70,7 +72,12 @@ class AccountPages:
         self._responder = responder
 
     def _anonymous_page(
-        self, request: Request, template: str, form: AccountForm, *, status: int = 200,
+        self,
+        request: Request,
+        template: str,
+        form: AccountForm,
+        *,
+        status: int = 200,
         flash: Flash | None = None,
     ) -> Response:
         """A log-in or sign-up page, whose form token is also set as the form cookie."""
@@ -135,14 +142,17 @@ class AccountPages:
         return response
 
     async def _settings(
-        self, request: Request, session: Session, *, status: int = 200,
-        flash: Flash | None = None, **changes: Any,
+        self,
+        request: Request,
+        session: Session,
+        *,
+        status: int = 200,
+        flash: Flash | None = None,
+        **changes: Any,
     ) -> Response:
         """The settings page (or its JSON twin); ``changes`` override what was loaded."""
         page = await account_settings.settings_page(self._services.engine, session.user.id)
-        page = replace(
-            page, now=self._services.now(), api_url=request.app.state.api_url, **changes
-        )
+        page = replace(page, now=self._services.now(), api_url=request.app.state.api_url, **changes)
         response = self._responder.page(
             request, session, "settings.html", page, present.settings, status=status, flash=flash
         )
@@ -188,7 +198,9 @@ class AccountPages:
         session, fields = await self._auth.form(request)
         current, new = fields.get("current_password", ""), fields.get("new_password", "")
         try:
-            await account_settings.change_password(self._services.engine, session, current, new)
+            await account_settings.change_password(
+                self._services.engine, self._services.clock, session, current, new
+            )
         except AerieError as mistake:
             return await self._settings_again(request, session, mistake)
         return see_other("/settings", done="password")

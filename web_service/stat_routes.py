@@ -6,6 +6,8 @@ responder; each page is also served as JSON at the same path plus ``.json``.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
@@ -94,18 +96,18 @@ def stat_router(services: Services, auth: Auth, responder: Responder) -> APIRout
     @router.get("/compare", response_model=None)
     @router.get("/compare.json", response_model=None)
     async def compare(
-        request: Request, ids: list[str] = Query([]), tf: str | None = None
+        request: Request, ids: Annotated[list[str] | None, Query()] = None, tf: str | None = None
     ) -> Response:
         session = await auth.require(request)
-        result = await stat_pages.compare_page(services, session.user, ids, tf)
+        result = await stat_pages.compare_page(services, session.user, ids or [], tf)
         return responder.page(request, session, "compare.html", result, present.compare_page)
 
     @router.get("/compare/graph.{fmt}", response_model=None)
     async def compare_graph(
-        request: Request, fmt: str, ids: list[str] = Query([]), tf: str | None = None
+        request: Request, fmt: str, ids: Annotated[list[str] | None, Query()] = None, tf: str | None = None
     ) -> Response:
         session = await auth.require(request)
-        image = await graph_image(services, session.user, ids, tf, fmt, previous=False)
+        image = await graph_image(services, session.user, ids or [], tf, fmt, previous=False)
         return _image_answer(request, image.content_type, image.body, image.etag)
 
     return router

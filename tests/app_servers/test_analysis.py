@@ -13,12 +13,11 @@ import pytest
 from sqlalchemy import Engine
 
 from aerie.errors import BadRequest, NotFound
-from aerie.rollups import Cells, add_point, write_cells
 from aerie.settings import Settings
 from aerie.stats import Stat
-from app_servers.analysis import AnalysisServer, create_app, percent_change
+from app_servers.analysis import LATEST_START, AnalysisServer, create_app, percent_change
 from rpc import RpcClient
-from tests.conftest import Account, make_stat
+from tests.conftest import Account, make_stat, put_points
 from tests.servers import serve
 
 pytestmark = pytest.mark.anyio
@@ -29,21 +28,8 @@ NOW = T0 + 4 * HOUR - 60
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def server(engine: Engine) -> AnalysisServer:
     return AnalysisServer(engine, clock=lambda: NOW)
-
-
-def put_points(engine: Engine, stat: Stat, points: list[tuple[int, float]]) -> None:
-    cells: Cells = {}
-    for t, x in points:
-        add_point(cells, stat.id, t, x)
-    with engine.begin() as conn:
-        write_cells(conn, cells)
 
 
 @pytest.fixture
@@ -162,6 +148,14 @@ async def test_a_bad_timeframe_is_a_bad_request(
 ) -> None:
     with pytest.raises(BadRequest, match="not understood"):
         await server.summarize(owner.user.id, signups.public_id, "1 week")
+
+
+@pytest.mark.parametrize("start", [-1, LATEST_START + 1])
+async def test_a_start_outside_the_calendar_is_a_bad_request(
+    server: AnalysisServer, owner: Account, signups: Stat, start: int
+) -> None:
+    with pytest.raises(BadRequest, match="not a unix time"):
+        await server.summarize(owner.user.id, signups.public_id, "1d", start)
 
 
 @pytest.mark.parametrize(

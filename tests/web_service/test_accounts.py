@@ -55,8 +55,9 @@ def client(web: RunningServer) -> Iterator[httpx.Client]:
         yield client
 
 
-def submit(client: httpx.Client, path: str, headers: dict[str, str] | None = None,
-           **fields: str) -> httpx.Response:
+def submit(
+    client: httpx.Client, path: str, headers: dict[str, str] | None = None, **fields: str
+) -> httpx.Response:
     """Fill in the log-in or sign-up form at ``path`` and send it, as a browser would."""
     form = client.get(path, headers=HTML)
     return client.post(
@@ -190,7 +191,8 @@ def test_log_in_never_goes_to_another_site(
     user = make_user(engine)
     form = client.get("/login", headers=HTML)
     answer = client.post(
-        "/login", params={"next": target},
+        "/login",
+        params={"next": target},
         data={"csrf": csrf_in(form.text), "email": user.email, "password": PASSWORD},
     )
     assert answer.status_code == 303
@@ -258,7 +260,8 @@ def test_form_without_the_session_csrf_token_is_refused_and_changes_nothing(
     fields = FORMS[path] if csrf is None else {"csrf": csrf, **FORMS[path]}
     # Sent as a browser sends a form, even an empty one (httpx would omit the content type).
     answer = owner_browser.client.post(
-        path, content=urlencode(fields),
+        path,
+        content=urlencode(fields),
         headers={**HTML, "content-type": "application/x-www-form-urlencoded"},
     )
     assert answer.status_code == 403
@@ -302,8 +305,20 @@ def test_settings_json_twin_has_the_account_and_no_secrets(owner_browser: Browse
     for answer in (owner_browser.json("/settings.json"), owner_browser.json("/settings")):
         assert answer.status_code == 200
         shape = answer.json()
-        assert set(shape) == {"email", "timezone", "ezkey", "ez_enabled", "ukey", "api_url", "tokens"}
-        assert (shape["email"], shape["ezkey"], shape["ukey"]) == (user.email, user.ezkey, user.ukey)
+        assert set(shape) == {
+            "email",
+            "timezone",
+            "ezkey",
+            "ez_enabled",
+            "ukey",
+            "api_url",
+            "tokens",
+        }
+        assert (shape["email"], shape["ezkey"], shape["ukey"]) == (
+            user.email,
+            user.ezkey,
+            user.ukey,
+        )
         assert (shape["timezone"], shape["ez_enabled"]) == ("UTC", True)
         [token] = shape["tokens"]
         assert set(token) == {"id", "prefix", "label", "created_at", "revoked_at"}
@@ -371,8 +386,12 @@ def test_ezkey_change_and_ez_switch_reach_the_ingestion_api(
 
 @pytest.mark.parametrize(
     ("ezkey", "status", "message"),
-    [(" padded", 400, "may not begin or end"), ("", 400, "choose an ezkey"),
-     ("x" * 256, 400, "at most 255"), ("OUTSIDER", 409, "is taken")],
+    [
+        (" padded", 400, "may not begin or end"),
+        ("", 400, "choose an ezkey"),
+        ("x" * 256, 400, "at most 255"),
+        ("OUTSIDER", 409, "is taken"),
+    ],
 )
 def test_ezkey_mistakes_change_nothing(
     owner_browser: Browser, outsider_browser: Browser, ezkey: str, status: int, message: str
@@ -477,3 +496,20 @@ def test_wrong_current_password_changes_nothing(owner_browser: Browser, web: Run
     assert "not my password" not in answer.text and "whatever123" not in answer.text
     with httpx.Client(base_url=web.url) as other:
         assert log_in(other, owner_browser.user.email, PASSWORD).status_code == 303
+
+
+def test_guessing_the_current_password_from_a_session_is_rate_limited(
+    owner_browser: Browser,
+) -> None:
+    for _ in range(5):
+        wrong = owner_browser.post(
+            "/settings/password", current_password="a guess", new_password="whatever123"
+        )
+        assert wrong.status_code == 401
+
+    right = owner_browser.post(
+        "/settings/password", current_password=PASSWORD, new_password="whatever123"
+    )
+
+    assert right.status_code == 429
+    assert "wait 15 minutes" in right.text
