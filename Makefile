@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@
 
-run: venv ## migrate the database, then run the API (:8001) and the web app (:8000)
+run: venv ## migrate, then run the API (:8001), the web app (:8000) and two copies of each app server
 	$(BIN)/aerie db upgrade
 	$(BIN)/aerie up
 
@@ -35,4 +35,4 @@ demo: venv ## create or refresh the demo account (demo@aerie.local / demo) with 
 
 lint: venv ## ruff and mypy
 	$(BIN)/ruff check .
-	$(BIN)/mypy aerie api_service web_service interactor presenters
+	$(BIN)/mypy aerie api_service web_service interactor presenters rpc app_servers

@@ -8,18 +8,19 @@ options only override it. Domain errors print ``aerie: <message>`` and exit
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import uvicorn
 from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
-from aerie import accounts, demo, stats
+from aerie import accounts, demo
 from aerie.db import make_engine
 from aerie.errors import AerieError, NotFound
 from aerie.migrate import upgrade
@@ -27,8 +28,12 @@ from aerie.retention import prune_expired
 from aerie.schema import COUNTER, VALUE
 from aerie.settings import Settings
 from aerie.supervisor import Role, roles_for, supervise
+from interactor import stat_changes
+from interactor.base import Services
+from rpc.client import RpcClient
 
 Command = Callable[[argparse.Namespace], int]
+T = TypeVar("T")
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -155,16 +160,32 @@ def cmd_user_create(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_stat_create(args: argparse.Namespace) -> int:
-    engine = _engine()
-    try:
-        with engine.begin() as conn:
-            user = accounts.user_by_email(conn, args.user)
+def _run_use_case(
+    user_email: str, use_case: Callable[[Services, accounts.User], Awaitable[T]]
+) -> T:
+    """Run one of the web app's use cases for the account with this e-mail, as the web does."""
+    settings = _settings()
+
+    async def run() -> T:
+        engine = make_engine(settings)
+        try:
+            with engine.connect() as conn:
+                user = accounts.user_by_email(conn, user_email)
             if user is None:
-                raise NotFound(f"no account with e-mail {args.user!r}")
-            stat = stats.create_stat(conn, user.id, args.name, args.kind, int(time.time()))
-    finally:
-        engine.dispose()
+                raise NotFound(f"no account with e-mail {user_email!r}")
+            async with RpcClient("graph", settings.graph_replicas) as graph, \
+                    RpcClient("analysis", settings.analysis_replicas) as analysis:
+                return await use_case(Services(engine, graph, analysis), user)
+        finally:
+            engine.dispose()
+
+    return asyncio.run(run())
+
+
+def cmd_stat_create(args: argparse.Namespace) -> int:
+    stat = _run_use_case(
+        args.user, lambda svc, user: stat_changes.create_stat(svc, user, args.name, args.kind)
+    )
     if args.json:
         _print_json({"id": stat.public_id, "name": stat.name, "kind": stat.kind,
                      "classic_key": stat.classic_key})
@@ -172,6 +193,19 @@ def cmd_stat_create(args: argparse.Namespace) -> int:
         print(f"created {stat.kind} stat {stat.name!r}")
         print(f"  id           {stat.public_id}")
         print(f"  classic key  {stat.classic_key}")
+    return 0
+
+
+def cmd_stat_trash(args: argparse.Namespace) -> int:
+    stat = _run_use_case(args.user, lambda svc, user: stat_changes.trash_stat(svc, user, args.id))
+    print(f"moved {stat.name!r} to the trash; `aerie stat restore {stat.public_id}` "
+          "brings it back within 48 hours")
+    return 0
+
+
+def cmd_stat_restore(args: argparse.Namespace) -> int:
+    stat = _run_use_case(args.user, lambda svc, user: stat_changes.restore_stat(svc, user, args.id))
+    print(f"restored {stat.name!r}")
     return 0
 
 
@@ -293,6 +327,12 @@ def build_parser() -> argparse.ArgumentParser:
     create_stat.add_argument("--user", required=True, metavar="EMAIL", help="the owner's e-mail")
     create_stat.add_argument("--json", action="store_true", help="print a JSON object")
     create_stat.set_defaults(run=cmd_stat_create)
+    for name, run, what in (("trash", cmd_stat_trash, "move a stat to the trash"),
+                            ("restore", cmd_stat_restore, "restore a stat from the trash")):
+        command = stat_commands.add_parser(name, help=what)
+        command.add_argument("id", help="the stat's id")
+        command.add_argument("--user", required=True, metavar="EMAIL", help="the owner's e-mail")
+        command.set_defaults(run=run)
 
     demo_parser = commands.add_parser("demo", help="create or refresh a demo account with data")
     demo_parser.add_argument("--json", action="store_true", help="print a JSON object")

@@ -75,8 +75,10 @@ class Auth:
     async def require(self, request: Request) -> Session:
         session = await self.session(request)
         if session is None:
+            # After logging in the browser GETs ``next``: only a page can be returned to,
+            # not a form's target.
             path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            raise LoginRequired(path)
+            raise LoginRequired(path if request.method == "GET" else "/stats")
         return session
 
     async def form(self, request: Request) -> tuple[Session, dict[str, str]]:

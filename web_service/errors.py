@@ -90,6 +90,10 @@ def _http_error(pages: ErrorPages) -> Callable[[Request, Exception], Awaitable[R
         assert isinstance(exc, HTTPException)
         if exc.status_code == 404 and not request.url.path.startswith("/x/"):
             return pages.answer(request, 404, "there is no page at this address")
+        if exc.status_code == 405 and not request.url.path.startswith("/x/"):
+            answer = pages.answer(request, 405, f"{request.method} is not allowed here")
+            answer.headers.update(exc.headers or {})
+            return answer
         return await _routing_error(request, exc)
 
     return handle

@@ -199,17 +199,20 @@ class Up:
     def __init__(self, database_url: str, tmp_path: Path) -> None:
         self.api = f"http://127.0.0.1:{free_port()}"
         self.web = f"http://127.0.0.1:{free_port()}"
+        # The app server copies on free ports too, not on the defaults (8010...).
+        copies = [f"http://127.0.0.1:{free_port()}" for _ in range(4)]
         self.stdout = open(tmp_path / "stdout", "w+")  # noqa: SIM115 (closed by the fixture)
         self.stderr = open(tmp_path / "stderr", "w+")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "aerie", "up", "--db", database_url,
-             "--api-port", self.api.rsplit(":", 1)[1], "--web-port", self.web.rsplit(":", 1)[1]],
+             "--api-port", self.api.rsplit(":", 1)[1], "--web-port", self.web.rsplit(":", 1)[1],
+             "--graph-urls", ",".join(copies[:2]), "--analysis-urls", ",".join(copies[2:])],
             stdout=self.stdout, stderr=self.stderr,
         )
 
     def wait_until_up(self) -> None:
         """Until both answer and the supervisor has said so (it then watches its children)."""
-        deadline = time.monotonic() + 40
+        deadline = time.monotonic() + 90  # six processes start: a guard, not a measure
         while not (
             answers(self.api + "/") and answers(self.web + "/") and "aerie is up" in self.output()
         ):
@@ -244,7 +247,7 @@ def test_up_serves_both_and_sigterm_stops_everything_keeping_acknowledged_points
     aerie(database_url, "user", "create", email)
     up.wait_until_up()
     children = children_of(up.process.pid)
-    assert len(children) == 2
+    assert len(children) == 6  # api, web and two copies of each app server
     assert up.api in up.output() and up.web in up.output()
     sent = httpx.post(up.api + "/ez", data={"ezkey": email, "stat": "clicks", "count": "3"})
     assert sent.status_code in (200, 204)
@@ -261,10 +264,11 @@ def test_up_serves_both_and_sigterm_stops_everything_keeping_acknowledged_points
     assert series.points[-1].value == 3
 
 
-def test_up_stops_the_others_and_exits_1_when_a_child_dies(up: Up) -> None:
+def test_up_stops_the_others_and_exits_1_when_the_api_dies(up: Up) -> None:
     up.wait_until_up()
     children = children_of(up.process.pid)
-    os.kill(children[0], signal.SIGKILL)
+    [api] = [pid for pid in children if Path(f"/proc/{pid}/cmdline").read_text().endswith("\0api\0")]
+    os.kill(api, signal.SIGKILL)
     assert up.process.wait(timeout=40) == 1
     assert not any(alive(pid) for pid in children)
     assert "exited unexpectedly" in up.output()
@@ -277,3 +281,19 @@ def test_up_on_a_busy_port_exits_1_naming_the_option(database_url: str) -> None:
                        str(free_port()))
     assert result.returncode == 1
     assert f"port {port} is already in use; choose another with --api-port" in result.stderr
+
+
+def test_stat_trash_and_restore_use_the_web_apps_use_cases(database_url: str, db: Engine) -> None:
+    email = unique_email()
+    assert aerie(database_url, "user", "create", email).returncode == 0
+    created = json.loads(aerie(database_url, "stat", "create", "jobs", "--kind", "counter",
+                               "--user", email, "--json").stdout)
+
+    trashed = aerie(database_url, "stat", "trash", created["id"], "--user", email)
+    outsider = aerie(database_url, "stat", "restore", created["id"], "--user", unique_email())
+    restored = aerie(database_url, "stat", "restore", created["id"], "--user", email)
+
+    assert trashed.returncode == 0 and "moved 'jobs' to the trash" in trashed.stdout
+    assert outsider.returncode == 1 and "no account with e-mail" in outsider.stderr
+    assert restored.returncode == 0 and "restored 'jobs'" in restored.stdout
+    assert aerie(database_url, "stat", "restore", created["id"], "--user", email).returncode == 1

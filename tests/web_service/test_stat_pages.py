@@ -247,3 +247,15 @@ def test_an_outsider_reaches_none_of_the_owners_stats_by_any_route(
     for path in ("/stats.json", "/stats.json?q=secret", "/trash.json", "/compare.json"):
         assert "secret revenue" not in outsider_browser.json(path).text, path
     assert owner_browser.json("/trash.json").json()["stats"][0]["name"] == "secret revenue"
+
+
+def test_a_form_posted_while_logged_out_returns_to_a_page_not_to_the_form_target(
+    web: RunningServer,
+) -> None:
+    with httpx.Client(base_url=web.url, headers={"accept": "text/html"}) as anonymous:
+        posted = anonymous.post("/settings/tokens", data={"label": "x"})
+        opened = anonymous.get("/settings/tokens")
+
+    assert posted.status_code == 303 and posted.headers["location"] == "/login?next=/stats"
+    assert opened.status_code == 405 and "text/html" in opened.headers["content-type"]
+    assert "GET is not allowed here" in opened.text
