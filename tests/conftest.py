@@ -12,6 +12,7 @@ import os
 import secrets
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,20 +142,62 @@ def api(settings: Settings) -> Iterator[RunningServer]:
         yield server
 
 
+class ServerPool:
+    """Servers kept for the whole session, one set per database.
+
+    The web app and the app servers hold no state between requests (each test makes
+    its own users, and caches are keyed by user), so sharing them between tests
+    loses no isolation and saves starting four servers per test.
+    """
+
+    def __init__(self) -> None:
+        self._stack = ExitStack()
+        self._started: dict[tuple[str, str], object] = {}
+
+    def app_server_settings(self, settings: Settings) -> Settings:
+        key = ("app servers", settings.database_url)
+        if key not in self._started:
+            from app_servers.analysis import create_app as analysis_app
+            from app_servers.graph import create_app as graph_app
+
+            graph = self._stack.enter_context(serve(graph_app(settings)))
+            analysis = self._stack.enter_context(serve(analysis_app(settings)))
+            self._started[key] = settings.model_copy(
+                update={"graph_urls": graph.url, "analysis_urls": analysis.url}
+            )
+        found = self._started[key]
+        assert isinstance(found, Settings)
+        return found
+
+    def web(self, settings: Settings) -> RunningServer:
+        key = ("web", settings.database_url)
+        if key not in self._started:
+            from web_service.app import create_app
+
+            app = create_app(self.app_server_settings(settings))
+            self._started[key] = self._stack.enter_context(serve(app))
+        found = self._started[key]
+        assert isinstance(found, RunningServer)
+        return found
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+@pytest.fixture(scope="session")
+def server_pool() -> Iterator[ServerPool]:
+    pool = ServerPool()
+    yield pool
+    pool.close()
+
+
 @pytest.fixture
-def app_server_settings(settings: Settings) -> Iterator[Settings]:
-    """``settings`` pointing at a graph and an analysis server, each served on a free port."""
-    from app_servers.analysis import create_app as analysis_app
-    from app_servers.graph import create_app as graph_app
-
-    with serve(graph_app(settings)) as graph, serve(analysis_app(settings)) as analysis:
-        yield settings.model_copy(update={"graph_urls": graph.url, "analysis_urls": analysis.url})
+def app_server_settings(settings: Settings, server_pool: ServerPool) -> Settings:
+    """``settings`` pointing at a graph and an analysis server for this database."""
+    return server_pool.app_server_settings(settings)
 
 
 @pytest.fixture
-def web(app_server_settings: Settings) -> Iterator[RunningServer]:
-    """The web app (export API included) and its app servers, over real HTTP on free ports."""
-    from web_service.app import create_app
-
-    with serve(create_app(app_server_settings)) as server:
-        yield server
+def web(settings: Settings, server_pool: ServerPool) -> RunningServer:
+    """The web app (export API included) and its app servers, over real HTTP."""
+    return server_pool.web(settings)

@@ -17,6 +17,15 @@ import httpx
 import uvicorn
 
 
+def alive(pid: int) -> bool:
+    """Whether a process with this pid still exists (signal 0 only checks)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

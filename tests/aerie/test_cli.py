@@ -22,7 +22,7 @@ from aerie.db import make_engine
 from aerie.series import read_series
 from aerie.settings import Settings
 from aerie.timeframes import parse_timeframe
-from tests.servers import free_port
+from tests.servers import alive, free_port
 
 
 def aerie(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -176,14 +176,6 @@ def children_of(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             found.append(int(stat.parent.name))
     return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def answers(url: str) -> bool:

@@ -27,7 +27,7 @@ from aerie.supervisor import (
     local_address,
     roles_for,
 )
-from tests.servers import free_port
+from tests.servers import alive, free_port
 
 ROLES = ("api", "web", "graph-1", "graph-2", "analysis-1", "analysis-2")
 # Generous, and only a guard against hanging: six Python processes start on a busy machine.
@@ -55,14 +55,6 @@ def command_line(pid: int) -> list[str]:
         return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
     except FileNotFoundError:  # exited since it was listed
         return []
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def distinct_free_ports(count: int) -> list[int]:
