@@ -219,8 +219,10 @@ def test_an_app_server_url_up_cannot_serve_itself_fails_start_naming_the_option(
 
 def test_two_roles_on_one_port_fail_start_naming_both() -> None:
     port = free_port()
+    # The API and web app on free ports too, so a running `aerie up` cannot get in the way.
     settings = Settings(graph_urls=f"http://127.0.0.1:{port}",
-                        analysis_urls=f"http://localhost:{port}")
+                        analysis_urls=f"http://localhost:{port}",
+                        api_port=free_port(), web_port=free_port())
 
     with pytest.raises(StartupFailed, match=f"port {port} is given to both graph-1 and analysis-1"):
         check_ports(roles_for(settings))

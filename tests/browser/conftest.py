@@ -41,7 +41,7 @@ class Stack:
     api: str
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(sqlite_database_url: str) -> Iterator[Stack]:
     """The API, the web app and one graph and one analysis server, over HTTP on free ports.
 
@@ -69,9 +69,14 @@ def stack(sqlite_database_url: str) -> Iterator[Stack]:
             yield Stack(web=web.url, api=api.url)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Browser]:
-    """One headless Chromium for the session; fails (not skips) when it is not installed."""
+    """One headless Chromium for the browser tests; fails (not skips) when not installed.
+
+    Package-scoped, not session-scoped: Playwright's sync API keeps an event loop
+    running in the main thread until it stops, and the async tests that run after
+    these must be able to start their own.
+    """
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(
             f"{CHROMIUM} not found: the browser tests drive Debian's Chromium; "
