@@ -18,6 +18,9 @@ UNITS: dict[str, tuple[int, str]] = {
 MAX_POINTS = 10_000
 # Longer frames are typos, and their bounds would overflow the 64-bit bucket column.
 MAX_DURATION = 100 * UNITS["y"][0]
+# The latest start a frame may have: 9999-12-31T23:59:59Z less the longest frame, so every
+# frame, and every local date in it, ends before the year 10000.
+LATEST_START = 253_402_300_799 - MAX_DURATION
 _PART = re.compile(r"(\d+)([mhdwMy])")
 _FRAME = re.compile(r"^(\d+[mhdwMy])(\d+[mhdwMy])?$")
 
@@ -80,3 +83,13 @@ def _label_seconds(seconds: int) -> str:
             number = seconds // size
             return f"{number} {word}{'' if number == 1 else 's'}"
     raise ValueError(seconds)
+
+
+def check_start(start: int | None) -> int | None:
+    """A frame's start as given (unix seconds), or BadRequest saying what is allowed."""
+    if start is not None and not 0 <= start <= LATEST_START:
+        raise BadRequest(
+            f"start must be a time in unix seconds from 0 to {LATEST_START}, "
+            f"such as 1700000000, not {start}"
+        )
+    return start

@@ -30,14 +30,12 @@ from aerie.errors import BadRequest, NotFound
 from aerie.series import Point, Series, frame_bounds, read_series
 from aerie.settings import Settings
 from aerie.stats import Stat, stat_by_public_id
-from aerie.timeframes import MAX_DURATION, parse_timeframe
+from aerie.timeframes import check_start, parse_timeframe
 from rpc.server import create_rpc_app
 
 T = TypeVar("T")
 
 MAX_OVERVIEW_STATS = 500
-# Frames must end before the year 10000, and their bounds must fit the 64-bit bucket column.
-LATEST_START = 253_402_300_799 - MAX_DURATION
 # The stat list's sparklines: the last 24 hours, one point an hour.
 SPARK_TIMEFRAME = parse_timeframe("1d1h")
 
@@ -94,12 +92,11 @@ class AnalysisServer:
         ends with the interval holding now.
 
         Raises BadRequest for a timeframe that does not parse or a ``start``
-        outside 0..``LATEST_START``, and NotFound for a stat the user does not
+        outside 0..``aerie.timeframes.LATEST_START``, and NotFound for a stat the user does not
         have (another user's stat included).
         """
         frame = parse_timeframe(timeframe)
-        if start is not None and not 0 <= start <= LATEST_START:
-            raise BadRequest(f"start {start} is not a unix time between 0 and {LATEST_START}")
+        check_start(start)
         now = int(self.clock())
 
         def read(conn: Connection) -> tuple[Series, Series]:

@@ -25,12 +25,11 @@ from aerie.errors import BadRequest, NotFound
 from aerie.series import Series, frame_bounds, read_series
 from aerie.settings import Settings
 from aerie.stats import Stat, stat_by_public_id
-from aerie.timeframes import MAX_DURATION, Timeframe, parse_timeframe
+from aerie.timeframes import Timeframe, check_start, parse_timeframe
 from app_servers.charts import ChartOptions, chart_options, render_chart
 from rpc.server import create_rpc_app
 
 MAX_STATS = 3
-LATEST_START = 253_402_300_799 - MAX_DURATION  # frames must end before the year 10000
 # api_service.writer updates data_received_at at most once a minute per stat
 # (its _RECEIVED_GRANULARITY), so points landing within a minute of the last
 # mark leave it unchanged; SETTLE_SECONDS adds commit time and clock skew.
@@ -122,8 +121,7 @@ class GraphServer:
         options = chart_options(format, width, height, timezone, style, title)
         frame = parse_timeframe(timeframe)
         ids = _check_stat_ids(stat_ids)
-        if start is not None and not 0 <= start <= LATEST_START:
-            raise BadRequest(f"start must be unix seconds from 0 to {LATEST_START}, not {start}")
+        check_start(start)
         now = int(self._clock())
         stats = await anyio.to_thread.run_sync(self._find_stats, user_id, ids)
         plan = _Plan(user_id, stats, frame, start, previous and len(stats) == 1 and style != "spark",

@@ -22,12 +22,11 @@ from aerie.clock import Clock, system_clock
 from aerie.errors import BadRequest, NotFound
 from aerie.series import Series, read_series
 from aerie.stats import Stat
-from aerie.timeframes import Timeframe, parse_timeframe
+from aerie.timeframes import Timeframe, check_start, parse_timeframe
 from interactor.base import off_loop
 
 PAGE_SIZE = 10_000  # stats in one statlist page, as StatHat pages them
 MAX_IDS = 5  # stats in one data request
-LATEST_START = 253_402_300_799  # 9999-12-31T23:59:59Z; later starts are typos
 _DURATION = re.compile(r"\d+[mhdwMy]")
 
 
@@ -116,12 +115,6 @@ def data_timeframe(t: str | None, summary: str | None) -> Timeframe:
         "add a timeframe: t=1w1h (one week in hourly points), t=1d5m, t=1M1d, ... "
         "or summary=1w for one point per day"
     )
-
-
-def check_start(start: int | None) -> int | None:
-    if start is not None and not 0 <= start <= LATEST_START:
-        raise BadRequest(f"start must be a time in unix seconds, such as 1700000000, not {start}")
-    return start
 
 
 async def stat_data(

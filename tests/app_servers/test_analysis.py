@@ -15,7 +15,8 @@ from sqlalchemy import Engine
 from aerie.errors import BadRequest, NotFound
 from aerie.settings import Settings
 from aerie.stats import Stat
-from app_servers.analysis import LATEST_START, AnalysisServer, create_app, percent_change
+from aerie.timeframes import LATEST_START
+from app_servers.analysis import AnalysisServer, create_app, percent_change
 from rpc import RpcClient
 from tests.conftest import Account, make_stat, put_points
 from tests.servers import serve
@@ -154,7 +155,7 @@ async def test_a_bad_timeframe_is_a_bad_request(
 async def test_a_start_outside_the_calendar_is_a_bad_request(
     server: AnalysisServer, owner: Account, signups: Stat, start: int
 ) -> None:
-    with pytest.raises(BadRequest, match="not a unix time"):
+    with pytest.raises(BadRequest, match="start must be a time in unix seconds"):
         await server.summarize(owner.user.id, signups.public_id, "1d", start)
 
 
