@@ -35,6 +35,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 from matplotlib.typing import RcKeyType
 
 from aerie.errors import BadRequest
+from aerie.numbers import compact_number
 from aerie.series import Series
 
 CONTENT_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
@@ -369,25 +370,6 @@ def _shorten(text: Text, pixels: float, renderer: RendererAgg) -> None:
 def _axes_px(options: ChartOptions) -> tuple[int, int]:
     look = options.look
     return (options.width - look.left - look.right, options.height - look.top - look.bottom)
-
-
-def compact_number(value: float) -> str:
-    """Tick labels people read at a glance: 950, 1.2k, 3.4M, 0.25, −12."""
-    if value == 0:
-        return "0"
-    sign = "−" if value < 0 else ""
-    size = abs(value)
-    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if size >= scale:
-            return sign + _short(size / scale) + suffix
-    return sign + _short(size)
-
-
-def _short(size: float) -> str:
-    if size < 0.01:
-        return f"{size:.2g}"
-    text = f"{size:.0f}" if size >= 100 else f"{size:.1f}" if size >= 10 else f"{size:.2f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 _SVG_SIZE = re.compile(rb'<svg([^>]*?) width="[\d.]+pt" height="[\d.]+pt"')

@@ -8,29 +8,16 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from aerie.numbers import compact_number
 from aerie.timeframes import parse_timeframe
-
-_SUFFIXES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
 
 
 def compact(value: float | None, unit: str | None = None) -> str:
-    """1234 -> '1.2k', 3_400_000 -> '3.4M', 0.0123 -> '0.0123'; no value is an em dash."""
+    """1234 -> '1.23k', 3_400_000 -> '3.4M'; no value is an em dash."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
-    text = _compact_number(value)
+    text = compact_number(value)
     return f"{text} {unit}" if unit else text
-
-
-def _compact_number(value: float) -> str:
-    size = abs(value)
-    for threshold, suffix in _SUFFIXES:
-        if size >= threshold:
-            scaled = value / threshold
-            digits = 0 if abs(scaled) >= 100 else 1
-            return f"{scaled:.{digits}f}".removesuffix(".0") + suffix
-    if size >= 100 or value == int(value):
-        return f"{value:.0f}"
-    return f"{value:.3g}"
 
 
 def relative_time(then: int | None, now: int) -> str:

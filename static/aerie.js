@@ -27,13 +27,19 @@ function tabs() {
   });
 }
 
+// The same rule as aerie/numbers.py's compact_number, so hover and page agree.
 function formatValue(value, unit) {
   if (value === null) return "no data";
+  const short = (size) => {
+    if (size < 0.01) return String(Number(size.toPrecision(2)));
+    const text = size.toFixed(size >= 100 ? 0 : size >= 10 ? 1 : 2);
+    return text.includes(".") ? text.replace(/0+$/, "").replace(/\.$/, "") : text;
+  };
+  const sign = value < 0 ? "−" : "";
   const size = Math.abs(value);
-  const steps = [[1e12, "T"], [1e9, "B"], [1e6, "M"], [1e3, "k"]];
-  let text = Number.isInteger(value) ? String(value) : value.toPrecision(3);
-  for (const [threshold, suffix] of steps) {
-    if (size >= threshold) { text = (value / threshold).toFixed(1).replace(/\.0$/, "") + suffix; break; }
+  let text = sign + short(size);
+  for (const [scale, suffix] of [[1e12, "T"], [1e9, "B"], [1e6, "M"], [1e3, "k"]]) {
+    if (size >= scale) { text = sign + short(size / scale) + suffix; break; }
   }
   return unit ? `${text} ${unit}` : text;
 }

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from aerie.errors import BadRequest
+from aerie.numbers import compact_number
 from aerie.series import Point, Series
 from aerie.stats import Stat
 from aerie.timeframes import parse_timeframe
@@ -15,7 +16,6 @@ from app_servers.charts import (
     PALETTE,
     ChartOptions,
     chart_options,
-    compact_number,
     render_chart,
 )
 
