@@ -107,11 +107,13 @@ class GraphServer:
     async def render(
         self, user_id: int, stat_ids: list[str], timeframe: str = "1w", start: int | None = None,
         previous: bool = True, format: str = "png", width: int = 800, height: int = 300,
-        timezone: str = "UTC", style: str = "full", title: str = "",
+        timezone: str = "UTC", style: str = "full", title: str = "", with_body: bool = True,
     ) -> dict[str, Any]:
         """Draw 1 to 3 of the user's stats over ``timeframe`` (ending now, or from ``start``).
 
-        Returns ``content_type``, ``body`` (base64), ``etag``, ``cached``,
+        Returns ``content_type``, ``body`` (base64; left out when ``with_body`` is
+        False, for a page that only needs the layout and warms the cache for its
+        image request), ``etag``, ``cached``,
         ``plot_area`` ([x0, y0, x1, y1], fractions of the image from its top
         left: the axes' data area), ``first`` and ``end`` (unix seconds of the
         frame drawn) and ``interval`` (seconds per point). Raises BadRequest for
@@ -129,7 +131,7 @@ class GraphServer:
         while (pending := self._drawing.get(plan.key)) is not None:
             await pending.wait()  # an equal render is under way: take its result
         if (hit := self._cache.get(plan.key, self._clock())) is not None:
-            return {**hit, "cached": True}
+            return _answer(hit, cached=True, with_body=with_body)
         self._drawing[plan.key] = Event()
         try:
             answer = await self._draw(plan)
@@ -138,7 +140,7 @@ class GraphServer:
             self._cache.put(plan.key, answer, now + FRESH_RENDER_SECONDS if fresh else None)
         finally:
             self._drawing.pop(plan.key).set()
-        return {**answer, "cached": False}
+        return _answer(answer, cached=False, with_body=with_body)
 
     def _find_stats(self, user_id: int, ids: list[str]) -> list[Stat]:
         """The user's stats, in the order asked; NotFound names the first id that is not."""
@@ -176,6 +178,13 @@ class GraphServer:
             before_start = plan.first - (plan.end - plan.first)
             before = read_series(conn, plan.stats[0], plan.frame, plan.now, before_start, zone)
         return current, before
+
+
+def _answer(render: dict[str, Any], *, cached: bool, with_body: bool) -> dict[str, Any]:
+    answer = {**render, "cached": cached}
+    if not with_body:
+        del answer["body"]
+    return answer
 
 
 @dataclass(frozen=True)

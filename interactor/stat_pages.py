@@ -2,8 +2,9 @@
 
 Each loads what its page needs at once: the stat and its series from the
 database, the summary from the analysis servers and the graph from the graph
-servers, all concurrently. The graph call also warms the graph server's cache,
-so the image the page then asks for is served without rendering again.
+servers, all concurrently. The graph call asks only for the image's layout (for
+hovering) and warms the graph server's cache, so the image the page then asks
+for is served without rendering again.
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ async def stat_page(
         svc.analysis.call("summarize", user_id=user.id, stat_id=public_id, timeframe=tf),
         svc.graph.call(
             "render", user_id=user.id, stat_ids=[public_id], timeframe=tf, previous=True,
-            timezone=user.timezone, **GRAPH_SIZE,
+            timezone=user.timezone, with_body=False, **GRAPH_SIZE,
         ),
     )
     return StatPage(
@@ -163,7 +164,7 @@ async def compare_page(svc: Services, user: User, ids: list[str], timeframe: str
     ]
     graph = svc.graph.call(
         "render", user_id=user.id, stat_ids=ids, timeframe=tf, previous=False,
-        timezone=user.timezone, **GRAPH_SIZE,
+        timezone=user.timezone, with_body=False, **GRAPH_SIZE,
     )
     choices, rendered, *summarized = await asyncio.gather(off_loop(load), graph, *summaries)
     by_id = {s.public_id: s for s in choices}

@@ -113,14 +113,18 @@ def make_stat(engine: Engine, account: Account, name: str, kind: str) -> stats.S
         return stats.create_stat(conn, account.user.id, name, kind, int(time.time()))
 
 
-def put_points(engine: Engine, stat: stats.Stat, points: list[tuple[int, float]]) -> None:
-    """Record points as the ingestion API does: rollups, then when data last arrived."""
+def put_points(
+    engine: Engine, stat: stats.Stat, points: list[tuple[int, float]], received: int | None = None
+) -> None:
+    """Record points as the ingestion API does: rollups, then when data last arrived
+    (``received``, unix seconds; now by default)."""
     cells: Cells = {}
     for t, x in points:
         add_point(cells, stat.id, t, x)
     with engine.begin() as conn:
         write_cells(conn, cells)
-        stats.mark_data_received(conn, [(stat.id, int(time.time()))])
+        at = int(time.time()) if received is None else received
+        stats.mark_data_received(conn, [(stat.id, at)])
 
 
 @pytest.fixture

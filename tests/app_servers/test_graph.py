@@ -13,14 +13,13 @@ import pytest
 from sqlalchemy import Engine
 
 from aerie.errors import BadRequest, NotFound
-from aerie.rollups import Cells, add_point, write_cells
 from aerie.series import frame_bounds
 from aerie.settings import Settings
-from aerie.stats import Stat, mark_data_received
+from aerie.stats import Stat
 from aerie.timeframes import parse_timeframe
 from app_servers.charts import EMPTY_MESSAGE
 from app_servers.graph import GraphServer, create_app
-from tests.conftest import Account, make_stat
+from tests.conftest import Account, make_stat, put_points
 from tests.servers import serve
 
 HOUR = 3600
@@ -30,11 +29,6 @@ SVG = "{http://www.w3.org/2000/svg}"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 class Clock:
@@ -55,16 +49,6 @@ def clock() -> Clock:
 @pytest.fixture
 def graphs(engine: Engine, clock: Clock) -> GraphServer:
     return GraphServer(engine, clock)
-
-
-def put_points(engine: Engine, stat: Stat, points: list[tuple[int, float]], received: int) -> None:
-    """Write points and mark them received, as the ingestion writer does."""
-    cells: Cells = {}
-    for t, x in points:
-        add_point(cells, stat.id, t, x)
-    with engine.begin() as conn:
-        write_cells(conn, cells)
-        mark_data_received(conn, [(stat.id, received)])
 
 
 def signups(engine: Engine, owner: Account, name: str = "signups") -> Stat:
@@ -131,6 +115,19 @@ async def test_an_identical_render_is_served_from_the_cache(
     assert (first["cached"], again["cached"]) == (False, True)
     assert again["etag"] == first["etag"]
     assert again["body"] == first["body"]
+
+
+async def test_a_layout_only_render_warms_the_cache_for_the_image(
+    graphs: GraphServer, engine: Engine, owner: Account
+) -> None:
+    stat = signups(engine, owner)
+
+    layout = await graphs.render(owner.user.id, [stat.public_id], with_body=False)
+    image = await graphs.render(owner.user.id, [stat.public_id])
+
+    assert "body" not in layout and layout["plot_area"] == image["plot_area"]
+    assert image["cached"] is True and image["etag"] == layout["etag"]
+    assert base64.b64decode(image["body"]).startswith(PNG_SIGNATURE)
 
 
 async def test_new_data_makes_a_new_render(

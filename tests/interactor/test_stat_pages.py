@@ -94,7 +94,7 @@ class SlowGraph:
         self._r = rendezvous
 
     def render(self, user_id: int, stat_ids: list[str], timeframe: str, previous: bool,
-               timezone: str, width: int, height: int) -> dict[str, Any]:
+               timezone: str, width: int, height: int, with_body: bool) -> dict[str, Any]:
         self._r.meet(self._r.graph_called, self._r.analysis_called)
         return {"plot_area": [0.1, 0.1, 0.9, 0.9], "first": 0, "end": 60}
 
