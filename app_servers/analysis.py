@@ -211,9 +211,6 @@ def percent_change(current: float | None, previous: float | None) -> float | Non
 
 
 def create_app(settings: Settings) -> Starlette:
-    """The analysis server as an ASGI app.
-
-    The engine is never disposed: ``create_rpc_app`` offers no shutdown hook,
-    and its pooled connections close when the process exits.
-    """
-    return create_rpc_app(AnalysisServer(make_engine(settings)), name="analysis")
+    """The analysis server as an ASGI app; its engine is disposed when it stops."""
+    engine = make_engine(settings)
+    return create_rpc_app(AnalysisServer(engine), name="analysis", on_shutdown=engine.dispose)

@@ -246,5 +246,7 @@ def _etag(key: Key) -> str:
 
 
 def create_app(settings: Settings) -> ASGIApp:
-    """The graph app server: ``GraphServer.render`` over JSON-RPC."""
-    return create_rpc_app(GraphServer(make_engine(settings)), name="graph")
+    """The graph app server: ``GraphServer.render`` over JSON-RPC; its engine is disposed
+    when it stops."""
+    engine = make_engine(settings)
+    return create_rpc_app(GraphServer(engine), name="graph", on_shutdown=engine.dispose)

@@ -32,7 +32,8 @@ import functools
 import inspect
 import logging
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import FunctionType
 from typing import Any, Literal
@@ -280,9 +281,27 @@ def json_response(content: Any) -> Response:
     return Response(encode(content), media_type="application/json")
 
 
-def create_rpc_app(service: object, *, name: str, max_body_bytes: int = MAX_BODY_BYTES) -> Starlette:
-    """An ASGI app serving ``service``'s public methods; ``name`` appears in errors and health."""
+def create_rpc_app(
+    service: object,
+    *,
+    name: str,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    on_shutdown: Callable[[], None] | None = None,
+) -> Starlette:
+    """An ASGI app serving ``service``'s public methods; ``name`` appears in errors and health.
+
+    ``on_shutdown`` runs when the server stops (an app server disposes its database
+    engine there); it is not a method of ``service``, so it is never served.
+    """
     rpc = RpcService(service, name)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if on_shutdown is not None:
+                on_shutdown()
 
     async def rpc_endpoint(request: Request) -> Response:
         body = await read_body(request, max_body_bytes)
@@ -296,6 +315,7 @@ def create_rpc_app(service: object, *, name: str, max_body_bytes: int = MAX_BODY
         return json_response({"status": "ok", "service": name, "methods": sorted(rpc.methods)})
 
     return Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/", rpc_endpoint, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),

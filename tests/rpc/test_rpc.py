@@ -393,3 +393,15 @@ async def test_replica_giving_no_jsonrpc_answer_is_failed_over_then_skipped(
         async with RpcClient("calculator", [sick.url, replica.url], cooldown=60) as client:
             assert [await client.call("add", a=n, b=0) for n in range(6)] == list(range(6))
     assert len(hits) == 1
+
+
+def test_on_shutdown_runs_when_the_server_stops_and_is_not_served() -> None:
+    stopped: list[str] = []
+    app = create_rpc_app(Calculator(), name="calculator", on_shutdown=lambda: stopped.append("x"))
+
+    with serve(app) as server:
+        methods = httpx.get(server.url + "/healthz", trust_env=False).json()["methods"]
+        assert stopped == []
+
+    assert stopped == ["x"]
+    assert "on_shutdown" not in methods
