@@ -50,7 +50,9 @@ USER_COLUMNS = (
 )
 
 
-def create_user(conn: Connection, email: str, password: str | None, now: int) -> User:
+def create_user(
+    conn: Connection, email: str, password: str | None, now: int, timezone: str = "UTC"
+) -> User:
     """Create an account whose ezkey is its e-mail; raises Conflict if either is taken."""
     email = email.strip()
     ukey = random_key()
@@ -59,14 +61,14 @@ def create_user(conn: Connection, email: str, password: str | None, now: int) ->
         with conn.begin_nested():
             result = conn.execute(
                 insert(users).values(
-                    email=email, ezkey=email, ez_enabled=True, ukey=ukey, timezone="UTC",
+                    email=email, ezkey=email, ez_enabled=True, ukey=ukey, timezone=timezone,
                     created_at=now, password_hash=password_hash,
                 )
             )
     except IntegrityError:
         raise Conflict(f"an account with e-mail or ezkey {email!r} already exists") from None
     user_id = result.inserted_primary_key[0]  # type: ignore[index]
-    return User(user_id, email, email, True, ukey, "UTC", now)
+    return User(user_id, email, email, True, ukey, timezone, now)
 
 
 def user_by_email(conn: Connection, email: str) -> User | None:
@@ -149,28 +151,30 @@ def set_password(conn: Connection, user_id: int, password: str) -> None:
     conn.execute(update(users).where(users.c.id == user_id).values(password_hash=_hasher.hash(password)))
 
 
-def update_profile(conn: Connection, user: User, *, email: str, timezone: str) -> User:
-    """Change e-mail and time zone; raises Conflict if the e-mail belongs to another account."""
+def _update_unique(conn: Connection, user: User, taken: str, **values: object) -> User:
+    """Change the user's columns (named as ``User``'s fields); raises Conflict(``taken``)
+    if a unique one clashes."""
     try:
         with conn.begin_nested():
-            conn.execute(
-                update(users).where(users.c.id == user.id).values(email=email, timezone=timezone)
-            )
+            conn.execute(update(users).where(users.c.id == user.id).values(**values))
     except IntegrityError:
-        raise Conflict(f"another account already uses {email!r}") from None
-    return replace(user, email=email, timezone=timezone)
+        raise Conflict(taken) from None
+    return replace(user, **values)  # type: ignore[arg-type]  # column names are User's fields
+
+
+def update_profile(conn: Connection, user: User, *, email: str, timezone: str) -> User:
+    """Change e-mail and time zone; raises Conflict if the e-mail belongs to another account."""
+    return _update_unique(
+        conn, user, f"another account already uses {email!r}", email=email, timezone=timezone
+    )
 
 
 def update_ezkey(conn: Connection, user: User, *, ezkey: str, enabled: bool) -> User:
     """Change the EZ key and whether EZ posting is on; raises Conflict if the key is taken."""
-    try:
-        with conn.begin_nested():
-            conn.execute(
-                update(users).where(users.c.id == user.id).values(ezkey=ezkey, ez_enabled=enabled)
-            )
-    except IntegrityError:
-        raise Conflict(f"the ezkey {ezkey!r} is taken; choose another") from None
-    return replace(user, ezkey=ezkey, ez_enabled=enabled)
+    return _update_unique(
+        conn, user, f"the ezkey {ezkey!r} is taken; choose another", ezkey=ezkey,
+        ez_enabled=enabled,
+    )
 
 
 def tokens_of_user(conn: Connection, user_id: int) -> list[TokenInfo]:

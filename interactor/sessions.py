@@ -65,8 +65,7 @@ async def sign_up(engine: Engine, clock: Clock, email: str, password: str, timez
 
     def work() -> Session:
         with engine.begin() as conn:
-            user = accounts.create_user(conn, email, password, now)
-            user = accounts.update_profile(conn, user, email=email, timezone=timezone)
+            user = accounts.create_user(conn, email, password, now, timezone)
             return sessions.start_session(conn, user, now, SESSION_SECONDS)
 
     return await off_loop(work)
