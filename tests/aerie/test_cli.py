@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from aerie.db import make_engine
 from aerie.series import read_series
 from aerie.settings import Settings
 from aerie.timeframes import parse_timeframe
+from tests.aerie.running_up import ROLES, Up, children_of, running_up
 from tests.servers import alive, free_port
 
 
@@ -166,70 +166,10 @@ def test_demo_fills_three_temperatures_and_signups(database_url: str, db: Engine
     assert all(p.value is not None and p.value > 0 for p in signups.points[:-1])
 
 
-def children_of(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
-def answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-class Up:
-    """``aerie up`` on free ports, its output in files (a pipe nobody reads could block it)."""
-
-    def __init__(self, database_url: str, tmp_path: Path) -> None:
-        self.api = f"http://127.0.0.1:{free_port()}"
-        self.web = f"http://127.0.0.1:{free_port()}"
-        # The app server copies on free ports too, not on the defaults (8010...).
-        copies = [f"http://127.0.0.1:{free_port()}" for _ in range(4)]
-        self.stdout = open(tmp_path / "stdout", "w+")  # noqa: SIM115 (closed by the fixture)
-        self.stderr = open(tmp_path / "stderr", "w+")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "aerie", "up", "--db", database_url,
-             "--api-port", self.api.rsplit(":", 1)[1], "--web-port", self.web.rsplit(":", 1)[1],
-             "--graph-urls", ",".join(copies[:2]), "--analysis-urls", ",".join(copies[2:])],
-            stdout=self.stdout, stderr=self.stderr,
-        )
-
-    def wait_until_up(self) -> None:
-        """Until both answer and the supervisor has said so (it then watches its children)."""
-        deadline = time.monotonic() + 90  # six processes start: a guard, not a measure
-        while not (
-            answers(self.api + "/") and answers(self.web + "/") and "aerie is up" in self.output()
-        ):
-            assert self.process.poll() is None, self.output()
-            assert time.monotonic() < deadline, "aerie up did not come up\n" + self.output()
-            time.sleep(0.1)
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=40)
-
-    def output(self) -> str:
-        return Path(self.stdout.name).read_text() + Path(self.stderr.name).read_text()
-
-
 @pytest.fixture
 def up(database_url: str, tmp_path: Path) -> Iterator[Up]:
-    running = Up(database_url, tmp_path)
-    yield running
-    if running.process.poll() is None:
-        running.process.kill()
-        running.process.wait()
-    running.stdout.close()
-    running.stderr.close()
+    with running_up(tmp_path, database_url) as running:
+        yield running
 
 
 def test_up_serves_both_and_sigterm_stops_everything_keeping_acknowledged_points(
@@ -239,9 +179,9 @@ def test_up_serves_both_and_sigterm_stops_everything_keeping_acknowledged_points
     aerie(database_url, "user", "create", email)
     up.wait_until_up()
     children = children_of(up.process.pid)
-    assert len(children) == 6  # api, web and two copies of each app server
-    assert up.api in up.output() and up.web in up.output()
-    sent = httpx.post(up.api + "/ez", data={"ezkey": email, "stat": "clicks", "count": "3"})
+    assert len(children) == len(ROLES)  # api, web and two copies of each app server
+    assert up.urls["api"] in up.output() and up.urls["web"] in up.output()
+    sent = httpx.post(up.urls["api"] + "/ez", data={"ezkey": email, "stat": "clicks", "count": "3"})
     assert sent.status_code in (200, 204)
 
     assert up.stop() == 0
@@ -254,16 +194,6 @@ def test_up_serves_both_and_sigterm_stops_everything_keeping_acknowledged_points
         assert clicks is not None
         series = read_series(conn, clicks, parse_timeframe("1h1h"), int(time.time()))
     assert series.points[-1].value == 3
-
-
-def test_up_stops_the_others_and_exits_1_when_the_api_dies(up: Up) -> None:
-    up.wait_until_up()
-    children = children_of(up.process.pid)
-    [api] = [pid for pid in children if Path(f"/proc/{pid}/cmdline").read_text().endswith("\0api\0")]
-    os.kill(api, signal.SIGKILL)
-    assert up.process.wait(timeout=40) == 1
-    assert not any(alive(pid) for pid in children)
-    assert "exited unexpectedly" in up.output()
 
 
 def test_up_on_a_busy_port_exits_1_naming_the_option(database_url: str) -> None:

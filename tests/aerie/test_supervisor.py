@@ -8,11 +8,9 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from aerie.settings import Settings
@@ -27,101 +25,22 @@ from aerie.supervisor import (
     local_address,
     roles_for,
 )
+from tests.aerie.running_up import (
+    DEADLINE_SECONDS,
+    ROLES,
+    Up,
+    answers,
+    children_of,
+    distinct_free_ports,
+    running_up,
+)
 from tests.servers import alive, free_port
-
-ROLES = ("api", "web", "graph-1", "graph-2", "analysis-1", "analysis-2")
-# Generous, and only a guard against hanging: six Python processes start on a busy machine.
-DEADLINE_SECONDS = 90
-
-
-def answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-def children_of(pid: int) -> list[int]:
-    """The supervisor's child processes, as Linux lists them for each of its threads."""
-    return [
-        int(child)
-        for task in Path(f"/proc/{pid}/task").iterdir()
-        for child in (task / "children").read_text().split()
-    ]
-
-
-def command_line(pid: int) -> list[str]:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
-    except FileNotFoundError:  # exited since it was listed
-        return []
-
-
-def distinct_free_ports(count: int) -> list[int]:
-    ports: set[int] = set()
-    while len(ports) < count:
-        ports.add(free_port())
-    return sorted(ports)
-
-
-class Up:
-    """``aerie up`` on six free ports in ``tmp_path`` (where the web app keeps its secret
-    key), its output in files (a pipe nobody reads could block it)."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        api, web, *copies = distinct_free_ports(len(ROLES))
-        self.urls = dict(zip(ROLES, [f"http://127.0.0.1:{port}" for port in [api, web, *copies]]))
-        self.stdout = open(tmp_path / "stdout", "w+")  # noqa: SIM115 (closed by the fixture)
-        self.stderr = open(tmp_path / "stderr", "w+")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "aerie", "up", "--db", f"sqlite:///{tmp_path / 'aerie.db'}",
-             "--api-port", str(api), "--web-port", str(web),
-             "--graph-urls", f"{self.urls['graph-1']},{self.urls['graph-2']}",
-             "--analysis-urls", f"{self.urls['analysis-1']},{self.urls['analysis-2']}"],
-            stdout=self.stdout, stderr=self.stderr, cwd=tmp_path,
-        )
-
-    def health_url(self, role: str) -> str:
-        return self.urls[role] + ("/" if role in ("api", "web") else "/healthz")
-
-    def wait_until(self, condition: str, met: Callable[[], bool]) -> None:
-        """Until ``met()`` holds, failing if the supervisor exits or the deadline passes."""
-        deadline = time.monotonic() + DEADLINE_SECONDS
-        while not met():
-            assert self.process.poll() is None, f"aerie up exited; waiting for {condition}\n" + (
-                self.output()
-            )
-            assert time.monotonic() < deadline, f"no {condition}\n" + self.output()
-            time.sleep(0.1)
-
-    def wait_until_up(self) -> None:
-        self.wait_until("start", lambda: "aerie is up" in self.output() and all(
-            answers(self.health_url(role)) for role in ROLES
-        ))
-
-    def child_serving(self, role: str) -> int | None:
-        """The pid of the child started for ``role``, found by its command line."""
-        for pid in children_of(self.process.pid):
-            line = command_line(pid)
-            if role in ("api", "web") and line[-1:] == [role]:
-                return pid
-            if "--port" in line and self.urls[role].endswith(":" + line[line.index("--port") + 1]):
-                return pid
-        return None
-
-    def output(self) -> str:
-        return Path(self.stdout.name).read_text() + Path(self.stderr.name).read_text()
 
 
 @pytest.fixture
 def up(tmp_path: Path) -> Iterator[Up]:
-    running = Up(tmp_path)
-    yield running
-    if running.process.poll() is None:
-        running.process.kill()
-        running.process.wait()
-    running.stdout.close()
-    running.stderr.close()
+    with running_up(tmp_path) as running:
+        yield running
 
 
 def test_a_killed_app_server_copy_is_restarted_while_the_other_serves(up: Up) -> None:
