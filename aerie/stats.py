@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from aerie.errors import BadRequest, Conflict
+from aerie.errors import BadRequest, Conflict, NotFound
 from aerie.keys import public_stat_id, random_key
 from aerie.schema import COUNTER, ROLLUPS, VALUE, stats, users
 
@@ -130,6 +130,15 @@ def stat_by_public_id(
         )
     ).first()
     return _stat(row) if row else None
+
+
+def owned_stat(conn: Connection, user_id: int, public_id: str, *, in_trash: bool = False) -> Stat:
+    """The user's stat with that id, or NotFound: the one rule every route keeps, so that
+    another user's stat answers exactly as a missing one does."""
+    stat = stat_by_public_id(conn, user_id, public_id, in_trash=in_trash)
+    if stat is None:
+        raise NotFound(f"no stat with id {public_id!r}{' in the trash' if in_trash else ''}")
+    return stat
 
 
 def stats_of_user(

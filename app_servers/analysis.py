@@ -26,10 +26,10 @@ from starlette.applications import Starlette
 
 from aerie.clock import Clock, system_clock
 from aerie.db import make_engine
-from aerie.errors import BadRequest, NotFound
+from aerie.errors import BadRequest
 from aerie.series import Point, Series, frame_bounds, read_series
 from aerie.settings import Settings
-from aerie.stats import Stat, stat_by_public_id
+from aerie.stats import owned_stat, stat_by_public_id
 from aerie.timeframes import check_start, parse_timeframe
 from rpc.server import create_rpc_app
 
@@ -100,7 +100,7 @@ class AnalysisServer:
         now = int(self.clock())
 
         def read(conn: Connection) -> tuple[Series, Series]:
-            stat = _owned_stat(conn, user_id, stat_id)
+            stat = owned_stat(conn, user_id, stat_id)
             current = read_series(conn, stat, frame, now, start)
             first, end = frame_bounds(frame, start, now)
             # ``first`` is on the frame's grid, so this frame ends exactly at it.
@@ -159,11 +159,6 @@ class AnalysisServer:
             return work(conn)
 
 
-def _owned_stat(conn: Connection, user_id: int, stat_id: str) -> Stat:
-    stat = stat_by_public_id(conn, user_id, stat_id)
-    if stat is None:
-        raise NotFound(f"no stat with id {stat_id!r}")
-    return stat
 
 
 def _last_with_data(points: list[Point]) -> Point | None:

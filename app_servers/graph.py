@@ -21,10 +21,10 @@ from starlette.types import ASGIApp
 
 from aerie.clock import Clock, system_clock
 from aerie.db import make_engine
-from aerie.errors import BadRequest, NotFound
+from aerie.errors import BadRequest
 from aerie.series import Series, frame_bounds, read_series
 from aerie.settings import Settings
-from aerie.stats import Stat, stat_by_public_id
+from aerie.stats import Stat, owned_stat
 from aerie.timeframes import Timeframe, check_start, parse_timeframe
 from app_servers.charts import ChartOptions, chart_options, render_chart
 from rpc.server import create_rpc_app
@@ -145,13 +145,7 @@ class GraphServer:
     def _find_stats(self, user_id: int, ids: list[str]) -> list[Stat]:
         """The user's stats, in the order asked; NotFound names the first id that is not."""
         with self._engine.connect() as conn:
-            found = []
-            for public_id in ids:
-                stat = stat_by_public_id(conn, user_id, public_id)
-                if stat is None:
-                    raise NotFound(f"no stat with id {public_id!r}")
-                found.append(stat)
-        return found
+            return [owned_stat(conn, user_id, public_id) for public_id in ids]
 
     async def _draw(self, plan: _Plan) -> dict[str, Any]:
         current, before = await anyio.to_thread.run_sync(self._read, plan)

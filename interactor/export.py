@@ -58,13 +58,6 @@ def _owner(conn: Connection, token: str) -> User:
     return user
 
 
-def _owned_stat(conn: Connection, user: User, public_id: str) -> Stat:
-    stat = stats.stat_by_public_id(conn, user.id, public_id)
-    if stat is None:
-        raise NotFound(f"no stat with id {public_id!r}")
-    return stat
-
-
 async def list_stats(ctx: ExportContext, token: str, offset: int = 0) -> StatList:
     """The token owner's stats by name, ``PAGE_SIZE`` at a time from row ``offset``."""
     if offset < 0:
@@ -148,7 +141,7 @@ async def stat_data(
 
     def one_series(public_id: str) -> Series:
         with ctx.engine.connect() as conn:
-            return read_series(conn, _owned_stat(conn, user, public_id), timeframe, now, start)
+            return read_series(conn, stats.owned_stat(conn, user.id, public_id), timeframe, now, start)
 
     return list(await asyncio.gather(*(off_loop(partial(one_series, i)) for i in public_ids)))
 
@@ -158,7 +151,7 @@ async def remove_stat(ctx: ExportContext, token: str, public_id: str) -> Deleted
 
     def work() -> DeletedStat:
         with ctx.engine.begin() as conn:
-            stat = _owned_stat(conn, _owner(conn, token), public_id)
+            stat = stats.owned_stat(conn, _owner(conn, token).id, public_id)
             stats.delete_stat(conn, stat)
         return DeletedStat(stat.public_id, stat.name)
 

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection
-
 from aerie import stats
 from aerie.accounts import User
-from aerie.errors import NotFound
 from aerie.stats import TRASH_SECONDS, Stat
 from interactor.base import Services, off_loop
 
@@ -31,18 +28,10 @@ async def create_stat(svc: Services, user: User, name: str, kind: str) -> Stat:
     return await off_loop(work)
 
 
-def _owned(conn: Connection, user: User, public_id: str, *, in_trash: bool = False) -> Stat:
-    stat = stats.stat_by_public_id(conn, user.id, public_id, in_trash=in_trash)
-    if stat is None:
-        where = " in the trash" if in_trash else ""
-        raise NotFound(f"no stat with id {public_id!r}{where}")
-    return stat
-
-
 async def rename_stat(svc: Services, user: User, public_id: str, name: str) -> Stat:
     def work() -> Stat:
         with svc.engine.begin() as conn:
-            return stats.rename_stat(conn, _owned(conn, user, public_id), name.strip())
+            return stats.rename_stat(conn, stats.owned_stat(conn, user.id, public_id), name.strip())
 
     return await off_loop(work)
 
@@ -52,7 +41,7 @@ async def trash_stat(svc: Services, user: User, public_id: str) -> Stat:
 
     def work() -> Stat:
         with svc.engine.begin() as conn:
-            return stats.trash_stat(conn, _owned(conn, user, public_id), now)
+            return stats.trash_stat(conn, stats.owned_stat(conn, user.id, public_id), now)
 
     return await off_loop(work)
 
@@ -60,7 +49,7 @@ async def trash_stat(svc: Services, user: User, public_id: str) -> Stat:
 async def restore_stat(svc: Services, user: User, public_id: str) -> Stat:
     def work() -> Stat:
         with svc.engine.begin() as conn:
-            return stats.restore_stat(conn, _owned(conn, user, public_id, in_trash=True))
+            return stats.restore_stat(conn, stats.owned_stat(conn, user.id, public_id, in_trash=True))
 
     return await off_loop(work)
 

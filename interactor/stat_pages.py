@@ -15,7 +15,7 @@ from typing import Any
 
 from aerie import stats
 from aerie.accounts import User
-from aerie.errors import BadRequest, NotFound
+from aerie.errors import BadRequest
 from aerie.series import Point, read_series
 from aerie.stats import Stat
 from aerie.timeframes import parse_timeframe
@@ -125,9 +125,7 @@ async def stat_page(
 
     def load() -> tuple[Stat, list[Point]]:
         with svc.engine.connect() as conn:
-            stat = stats.stat_by_public_id(conn, user.id, public_id)
-            if stat is None:
-                raise NotFound(f"no stat with id {public_id!r}")
+            stat = stats.owned_stat(conn, user.id, public_id)
             return stat, read_series(conn, stat, frame, now, timezone=user.timezone).points
 
     (stat, points), summary, rendered = await asyncio.gather(
