@@ -25,6 +25,9 @@ from interactor.snippets import Snippet, send_examples
 TIMEFRAMES = ("1h", "3h", "1d", "1w", "1M", "3M", "1y")
 DEFAULT_TIMEFRAME = "1w"
 MAX_COMPARE = 3
+# Stats on one list page (the analysis servers' overview takes up to 500 at a time);
+# past that, searching narrows the list.
+LIST_LIMIT = 500
 GRAPH_SIZE = {"width": 1100, "height": 380}
 
 
@@ -39,6 +42,7 @@ class StatRow:
 class StatList:
     rows: list[StatRow]
     search: str
+    more: bool  # more stats match than the page shows
     now: int
     timezone: str
     api_url: str
@@ -96,18 +100,20 @@ async def stat_list(svc: Services, user: User, search: str, api_url: str) -> Sta
 
     def load() -> list[Stat]:
         with svc.engine.connect() as conn:
-            return stats.stats_of_user(conn, user.id, search=search)
+            return stats.stats_of_user(conn, user.id, limit=LIST_LIMIT + 1, search=search)
 
     found = await off_loop(load)
+    shown = found[:LIST_LIMIT]
     overview: dict[str, dict[str, Any]] = {}
-    if found:
-        ids = [s.public_id for s in found[:500]]
+    if shown:
+        ids = [s.public_id for s in shown]
         overview = await svc.analysis.call("overview", user_id=user.id, stat_ids=ids)
-    rows = [
-        StatRow(s, overview.get(s.public_id, {}).get("latest"), overview.get(s.public_id, {}).get("spark", []))
-        for s in found
-    ]
-    return StatList(rows, search, svc.now(), user.timezone, api_url, user.ezkey)
+    rows = []
+    for stat in shown:
+        figures = overview.get(stat.public_id, {})
+        rows.append(StatRow(stat, figures.get("latest"), figures.get("spark", [])))
+    return StatList(rows, search, len(found) > LIST_LIMIT, svc.now(), user.timezone, api_url,
+                    user.ezkey)
 
 
 def _graph(path: str, query: str, rendered: dict[str, Any]) -> Graph:

@@ -17,6 +17,7 @@ def _graph(graph: Graph | None) -> dict[str, Any] | None:
 def stat_list(result: StatList) -> dict[str, Any]:
     return {
         "search": result.search,
+        "more": result.more,
         "stats": [
             {**stat_object(row.stat), "kind": row.stat.kind, "latest": row.latest,
              "spark": row.spark}

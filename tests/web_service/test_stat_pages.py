@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 
 import httpx
+import pytest
 from sqlalchemy import Engine
 
 from aerie.retention import prune_expired
 from aerie.settings import Settings
 from aerie.stats import TRASH_SECONDS
+from interactor import stat_pages
 from interactor.stat_pages import TIMEFRAMES
 from tests.conftest import Account, make_stat, put_points
 from tests.servers import RunningServer
@@ -28,7 +30,7 @@ def test_an_empty_list_shows_how_to_send_the_first_point(owner_browser: Browser)
     assert page.status_code == 200
     assert "No stats yet" in page.text
     assert f"ezkey={owner_browser.user.ezkey.replace('@', '%40')}&amp;stat=hello" in page.text
-    assert owner_browser.json("/stats.json").json() == {"search": "", "stats": []}
+    assert owner_browser.json("/stats.json").json() == {"search": "", "more": False, "stats": []}
 
 
 def test_the_list_shows_each_stat_with_kind_latest_value_and_sparkline(
@@ -48,6 +50,22 @@ def test_the_list_shows_each_stat_with_kind_latest_value_and_sparkline(
     assert "1.2k" in page.text  # numbers as people read them
     assert page.text.count('class="spark"') == 1  # only signups has data today
     assert "just now" in page.text
+
+
+def test_a_long_list_shows_its_first_page_and_says_search_finds_the_rest(
+    owner_browser: Browser, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stat_pages, "LIST_LIMIT", 2)  # the web app runs in this process
+    for name in ("a", "b", "c"):
+        make_stat(engine, account(owner_browser), name, "counter")
+
+    twin = owner_browser.json("/stats.json").json()
+    page = owner_browser.get("/stats")
+    searched = owner_browser.json("/stats.json", params={"q": "c"}).json()
+
+    assert [s["name"] for s in twin["stats"]] == ["a", "b"] and twin["more"] is True
+    assert "search to find the others" in page.text
+    assert [s["name"] for s in searched["stats"]] == ["c"] and searched["more"] is False
 
 
 def test_search_keeps_names_containing_the_text_in_any_case(
