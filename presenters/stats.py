@@ -5,9 +5,15 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from aerie.stats import Stat
 from interactor.stat_changes import TrashPage
 from interactor.stat_pages import ComparePage, Graph, StatList, StatPage
 from presenters.json import stat_object
+
+
+def _stat(stat: Stat) -> dict[str, Any]:
+    """The export API's stat object plus its kind, which the pages show."""
+    return {**stat_object(stat), "kind": stat.kind}
 
 
 def _graph(graph: Graph | None) -> dict[str, Any] | None:
@@ -19,8 +25,7 @@ def stat_list(result: StatList) -> dict[str, Any]:
         "search": result.search,
         "more": result.more,
         "stats": [
-            {**stat_object(row.stat), "kind": row.stat.kind, "latest": row.latest,
-             "spark": row.spark}
+            {**_stat(row.stat), "latest": row.latest, "spark": row.spark}
             for row in result.rows
         ],
     }
@@ -28,7 +33,7 @@ def stat_list(result: StatList) -> dict[str, Any]:
 
 def stat_page(result: StatPage) -> dict[str, Any]:
     return {
-        "stat": {**stat_object(result.stat), "kind": result.stat.kind},
+        "stat": _stat(result.stat),
         "timeframe": result.timeframe,
         "timeframe_label": result.timeframe_label,
         "timezone": result.timezone,
@@ -44,7 +49,7 @@ def compare_page(result: ComparePage) -> dict[str, Any]:
         "timeframe": result.timeframe,
         "timeframe_label": result.timeframe_label,
         "stats": [
-            {**stat_object(stat), "kind": stat.kind, "summary": summary}
+            {**_stat(stat), "summary": summary}
             for stat, summary in zip(result.chosen, result.summaries, strict=True)
         ],
         "graph": _graph(result.graph),
