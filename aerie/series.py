@@ -32,6 +32,7 @@ class Series:
     stat: Stat
     timeframe: Timeframe
     points: list[Point]
+    end: int  # where the last interval ends (a local day may be 23 or 25 hours long)
 
 
 def rollup_for(interval: int) -> tuple[int, Table]:
@@ -69,6 +70,23 @@ def frame_bounds(
         return end - span, end
     first = start - start % align
     return first, first + span
+
+
+def previous_start(
+    timeframe: Timeframe, start: int | None, now: int, timezone: str = "UTC"
+) -> int:
+    """The start of the period just before the frame: same timeframe, ending where it begins.
+
+    Local days step back by calendar days, so a 25-hour day in the frame does not
+    shift the previous period's start to 23:00 the day before.
+    """
+    first, end = frame_bounds(timeframe, start, now, timezone)
+    if not _in_local_days(timeframe, timezone):
+        return first - (end - first)
+    zone = ZoneInfo(timezone)
+    days = timeframe.interval // DAY * timeframe.points
+    day = datetime.fromtimestamp(first, zone).date() - timedelta(days=days)
+    return int(datetime.combine(day, dtime(0), zone).timestamp())
 
 
 def _in_local_days(timeframe: Timeframe, timezone: str) -> bool:
@@ -130,4 +148,4 @@ def read_series(
         else:
             value = total[i] / n[i] if n[i] else None
         points.append(Point(bounds[i], value, n[i]))
-    return Series(stat, timeframe, points)
+    return Series(stat, timeframe, points, bounds[-1])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aerie.errors import BadRequest
 
@@ -93,3 +94,14 @@ def check_start(start: int | None) -> int | None:
             f"such as 1700000000, not {start}"
         )
     return start
+
+
+def check_timezone(name: str) -> str:
+    """An IANA zone name such as Europe/Paris; raises BadRequest naming the mistake."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise BadRequest(
+            f"{name!r} is not a time zone; use an IANA name such as Europe/Paris or UTC"
+        ) from None
+    return name

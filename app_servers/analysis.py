@@ -27,10 +27,10 @@ from starlette.applications import Starlette
 from aerie.clock import Clock, system_clock
 from aerie.db import make_engine
 from aerie.errors import BadRequest
-from aerie.series import Point, Series, frame_bounds, read_series
+from aerie.series import Point, Series, previous_start, read_series
 from aerie.settings import Settings
 from aerie.stats import owned_stat, stat_by_public_id
-from aerie.timeframes import check_start, parse_timeframe
+from aerie.timeframes import check_start, check_timezone, parse_timeframe
 from rpc.server import create_rpc_app
 
 T = TypeVar("T")
@@ -82,14 +82,16 @@ class AnalysisServer:
         self.clock = clock
 
     async def summarize(
-        self, user_id: int, stat_id: str, timeframe: str = "1w", start: int | None = None
+        self, user_id: int, stat_id: str, timeframe: str = "1w", start: int | None = None,
+        timezone: str = "UTC",
     ) -> Summary:
         """Figures of the stat over ``timeframe`` and over the period just before it.
 
         The previous period is the same timeframe ending where this one starts,
         so ``change`` compares like with like. ``start`` (unix seconds) places
         the frame as ``aerie.series.frame_bounds`` does; without it the frame
-        ends with the interval holding now.
+        ends with the interval holding now. Whole-day intervals are ``timezone``'s
+        local days.
 
         Raises BadRequest for a timeframe that does not parse or a ``start``
         outside 0..``aerie.timeframes.LATEST_START``, and NotFound for a stat the user does not
@@ -97,15 +99,14 @@ class AnalysisServer:
         """
         frame = parse_timeframe(timeframe)
         check_start(start)
+        check_timezone(timezone)
         now = int(self.clock())
 
         def read(conn: Connection) -> tuple[Series, Series]:
             stat = owned_stat(conn, user_id, stat_id)
-            current = read_series(conn, stat, frame, now, start)
-            first, end = frame_bounds(frame, start, now)
-            # ``first`` is on the frame's grid, so this frame ends exactly at it.
-            previous = read_series(conn, stat, frame, now, first - (end - first))
-            return current, previous
+            current = read_series(conn, stat, frame, now, start, timezone)
+            before = previous_start(frame, start, now, timezone)
+            return current, read_series(conn, stat, frame, now, before, timezone)
 
         current, previous = await self._with_connection(read)
         now_figures, before = summarize_series(current), summarize_series(previous)
@@ -172,7 +173,7 @@ def _value_of(point: Point | None) -> float | None:
 def summarize_series(series: Series) -> PeriodSummary:
     """The figures of one series (see ``PeriodSummary``)."""
     points = series.points
-    first, end = points[0].time, points[-1].time + series.timeframe.interval
+    first, end = points[0].time, series.end
     received = sum(p.rcount for p in points)
     latest = _last_with_data(points)
     if latest is None:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import matplotlib
 import numpy as np
@@ -37,6 +37,7 @@ from matplotlib.typing import RcKeyType
 from aerie.errors import BadRequest
 from aerie.numbers import compact_number
 from aerie.series import Series
+from aerie.timeframes import check_timezone
 
 CONTENT_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
 STYLES = ("full", "mini", "spark")
@@ -135,12 +136,7 @@ def chart_options(
             raise BadRequest(
                 f"{what} must be {least} to {most} pixels for style {style!r}, not {size}{hint}"
             )
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise BadRequest(
-            f"unknown time zone {timezone!r}; use an IANA name such as 'Europe/Berlin' or 'UTC'"
-        ) from None
+    check_timezone(timezone)
     if len(title) > MAX_TITLE:
         raise BadRequest(f"title is {len(title)} characters; the limit is {MAX_TITLE}")
     return ChartOptions(format, width, height, timezone, style, title)

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp
 from aerie.clock import Clock, system_clock
 from aerie.db import make_engine
 from aerie.errors import BadRequest
-from aerie.series import Series, frame_bounds, read_series
+from aerie.series import Series, frame_bounds, previous_start, read_series
 from aerie.settings import Settings
 from aerie.stats import Stat, owned_stat
 from aerie.timeframes import Timeframe, check_start, parse_timeframe
@@ -169,7 +169,7 @@ class GraphServer:
                        for s in plan.stats]
             if not plan.with_previous:
                 return current, None
-            before_start = plan.first - (plan.end - plan.first)
+            before_start = previous_start(plan.frame, plan.start, plan.now, zone)
             before = read_series(conn, plan.stats[0], plan.frame, plan.now, before_start, zone)
         return current, before
 

@@ -19,6 +19,7 @@ from aerie.accounts import NewToken, TokenInfo, User
 from aerie.clock import Clock
 from aerie.errors import BadRequest, NotAuthenticated, NotFound, TooManyRequests
 from aerie.sessions import Session
+from aerie.timeframes import check_timezone
 from interactor.base import off_loop
 from interactor.sessions import (
     FAILURE_WINDOW,
@@ -26,7 +27,6 @@ from interactor.sessions import (
     TOO_MANY_FAILURES,
     check_email,
     check_password,
-    check_timezone,
 )
 
 MAX_EZKEY = 255

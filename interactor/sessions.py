@@ -7,7 +7,6 @@ web copy enforces the same limit: ``MAX_FAILURES`` in ``FAILURE_WINDOW`` seconds
 from __future__ import annotations
 
 import re
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Engine
 
@@ -15,6 +14,7 @@ from aerie import accounts, sessions
 from aerie.clock import Clock
 from aerie.errors import BadRequest, NotAuthenticated, TooManyRequests
 from aerie.sessions import Session
+from aerie.timeframes import check_timezone
 from interactor.base import off_loop
 
 SESSION_SECONDS = 30 * 86400
@@ -43,17 +43,6 @@ def check_password(password: str) -> str:
     if len(password) > MAX_PASSWORD:
         raise BadRequest(f"a password may have at most {MAX_PASSWORD} characters")
     return password
-
-
-def check_timezone(name: str) -> str:
-    """An IANA zone name such as Europe/Paris; raises BadRequest naming the mistake."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise BadRequest(
-            f"{name!r} is not a time zone; use an IANA name such as Europe/Paris or UTC"
-        ) from None
-    return name
 
 
 async def sign_up(engine: Engine, clock: Clock, email: str, password: str, timezone: str) -> Session:

@@ -136,7 +136,10 @@ async def stat_page(
 
     (stat, points), summary, rendered = await asyncio.gather(
         off_loop(load),
-        svc.analysis.call("summarize", user_id=user.id, stat_id=public_id, timeframe=tf),
+        svc.analysis.call(
+            "summarize", user_id=user.id, stat_id=public_id, timeframe=tf,
+            timezone=user.timezone,
+        ),
         svc.graph.call(
             "render", user_id=user.id, stat_ids=[public_id], timeframe=tf, previous=True,
             timezone=user.timezone, with_body=False, **GRAPH_SIZE,
@@ -164,7 +167,10 @@ async def compare_page(svc: Services, user: User, ids: list[str], timeframe: str
         return ComparePage([], await off_loop(load), tf, parse_timeframe(tf).label, [], None,
                            user.timezone)
     summaries = [
-        svc.analysis.call("summarize", user_id=user.id, stat_id=i, timeframe=tf) for i in ids
+        svc.analysis.call(
+            "summarize", user_id=user.id, stat_id=i, timeframe=tf, timezone=user.timezone
+        )
+        for i in ids
     ]
     graph = svc.graph.call(
         "render", user_id=user.id, stat_ids=ids, timeframe=tf, previous=False,

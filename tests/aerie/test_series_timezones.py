@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from aerie.series import read_series
+from aerie.series import frame_bounds, previous_start, read_series
 from aerie.timeframes import parse_timeframe
 from tests.conftest import Account, make_stat, put_points
 
@@ -46,3 +46,16 @@ def test_the_last_local_day_holds_now(engine: Engine, owner: Account) -> None:
 
     assert [p.time for p in series.points] == [local(2026, 10, 31), local(2026, 11, 1), local(2026, 11, 2)]
     assert [p.value for p in series.points] == [0, 25, 0]
+
+
+def test_the_period_before_local_days_starts_a_whole_number_of_days_earlier() -> None:
+    # Three local days ending November 2, 2026 hold New York's 25-hour November 1.
+    frame = parse_timeframe("3d1d")
+    now = local(2026, 11, 2, 9)
+
+    first, end = frame_bounds(frame, None, now, "America/New_York")
+    before = previous_start(frame, None, now, "America/New_York")
+
+    assert (first, end) == (local(2026, 10, 31), local(2026, 11, 3))
+    assert end - first == 3 * 86400 + 3600
+    assert before == local(2026, 10, 28)  # not 23:00 on October 27

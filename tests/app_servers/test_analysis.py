@@ -8,6 +8,8 @@ worked out by hand in each test.
 from __future__ import annotations
 
 import math
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine
@@ -227,3 +229,33 @@ async def test_create_app_serves_both_methods_with_domain_errors_intact(
 
     assert summary["current"]["received"] == 6 and summary["current"]["total"] == 14.0
     assert overview == {}
+
+
+async def test_whole_day_summaries_follow_the_viewers_local_days(
+    engine: Engine, owner: Account
+) -> None:
+    # One count an hour through New York's local days October 26 to November 1, 2026;
+    # November 1 has 25 hours. The clock stands on the morning of November 1.
+    zone = ZoneInfo("America/New_York")
+    start = int(datetime(2026, 10, 26, tzinfo=zone).timestamp())
+    end = int(datetime(2026, 11, 2, tzinfo=zone).timestamp())
+    hourly = make_stat(engine, owner, "hourly", "counter")
+    put_points(engine, hourly, [(t, 1) for t in range(start, end, HOUR)])
+    morning = int(datetime(2026, 11, 1, 9, tzinfo=zone).timestamp())
+    server = AnalysisServer(engine, clock=lambda: morning)
+
+    summary = await server.summarize(owner.user.id, hourly.public_id, "3d1d", timezone=zone.key)
+    utc = await server.summarize(owner.user.id, hourly.public_id, "3d1d")
+
+    assert summary["current"]["first"] == int(datetime(2026, 10, 30, tzinfo=zone).timestamp())
+    assert summary["current"]["total"] == 24 + 24 + 25  # October 30, 31 and November 1
+    assert summary["current"]["max"] == 25
+    assert summary["previous"]["total"] == 3 * 24  # October 27 to 29
+    assert utc["current"]["first"] % 86400 == 0  # without a zone, UTC days
+
+
+async def test_an_unknown_time_zone_is_a_bad_request(
+    server: AnalysisServer, owner: Account, signups: Stat
+) -> None:
+    with pytest.raises(BadRequest, match="IANA name"):
+        await server.summarize(owner.user.id, signups.public_id, "1d", timezone="Mars/Base")

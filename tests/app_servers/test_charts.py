@@ -33,7 +33,7 @@ def series(values: list[float | None], name: str = "load time", kind: str = "val
     points = [
         Point(T0 + i * 3600, v, 0 if v is None else 1) for i, v in enumerate(values)
     ]
-    return Series(stat(name, kind, unit), frame, points)
+    return Series(stat(name, kind, unit), frame, points, T0 + len(values) * 3600)
 
 
 def svg_options(style: str = "full", width: int = 800, height: int = 300) -> ChartOptions:

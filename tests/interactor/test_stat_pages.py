@@ -103,7 +103,7 @@ class SlowAnalysis:
     def __init__(self, rendezvous: Rendezvous) -> None:
         self._r = rendezvous
 
-    def summarize(self, user_id: int, stat_id: str, timeframe: str) -> dict[str, Any]:
+    def summarize(self, user_id: int, stat_id: str, timeframe: str, timezone: str) -> dict[str, Any]:
         self._r.meet(self._r.analysis_called, self._r.graph_called)
         return {"current": {}, "previous": {}}
 
