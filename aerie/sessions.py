@@ -14,6 +14,10 @@ from aerie.accounts import USER_COLUMNS, User, user_from_row
 from aerie.keys import hash_token, random_key
 from aerie.schema import login_failures, sessions, users
 
+# Log-in failures allowed per e-mail and per address within the window, on every web copy.
+MAX_FAILURES = 5
+FAILURE_WINDOW = 15 * 60
+
 
 @dataclass(frozen=True)
 class Session:
@@ -63,6 +67,11 @@ def record_login_failure(conn: Connection, email: str, address: str, now: int) -
     conn.execute(insert(login_failures).values(email=email.lower()[:255], address=address[:64], at=now))
 
 
+def too_many_failures(conn: Connection, email: str, address: str, now: int) -> bool:
+    """Whether this e-mail or address has failed ``MAX_FAILURES`` times in ``FAILURE_WINDOW``."""
+    return recent_login_failures(conn, email, address, now - FAILURE_WINDOW) >= MAX_FAILURES
+
+
 def recent_login_failures(conn: Connection, email: str, address: str, since: int) -> int:
     """Failures since ``since`` for this e-mail or from this address, whichever is more."""
     by_email, by_address = (
@@ -77,8 +86,12 @@ def recent_login_failures(conn: Connection, email: str, address: str, since: int
     return max(by_email, by_address)
 
 
-def forget_expired(conn: Connection, now: int, failure_window: int) -> None:
-    """Drop expired sessions and failures too old to count (run with the hourly prune)."""
-    conn.execute(delete(sessions).where(sessions.c.expires_at <= now))
-    conn.execute(delete(login_failures).where(login_failures.c.at < now - failure_window))
+def forget_expired(conn: Connection, now: int) -> int:
+    """Drop expired sessions and failures too old to count (run with the hourly prune);
+    returns the rows deleted."""
+    ended = conn.execute(delete(sessions).where(sessions.c.expires_at <= now)).rowcount
+    old = conn.execute(
+        delete(login_failures).where(login_failures.c.at < now - FAILURE_WINDOW)
+    ).rowcount
+    return ended + old
 

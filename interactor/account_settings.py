@@ -22,8 +22,6 @@ from aerie.sessions import Session
 from aerie.timeframes import check_timezone
 from interactor.base import off_loop
 from interactor.sessions import (
-    FAILURE_WINDOW,
-    MAX_FAILURES,
     TOO_MANY_FAILURES,
     check_email,
     check_password,
@@ -140,8 +138,7 @@ async def change_password(
 
     def work() -> bool:
         with engine.begin() as conn:
-            if sessions.recent_login_failures(conn, user.email, guesser, now - FAILURE_WINDOW) \
-                    >= MAX_FAILURES:
+            if sessions.too_many_failures(conn, user.email, guesser, now):
                 raise TooManyRequests(TOO_MANY_FAILURES)
             if accounts.check_password(conn, user.email, current) is None:
                 sessions.record_login_failure(conn, user.email, guesser, now)

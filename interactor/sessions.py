@@ -1,7 +1,7 @@
 """Signing up, logging in and out, and finding the session a cookie names.
 
 Log-in failures are counted in the database per e-mail and per address, so every
-web copy enforces the same limit: ``MAX_FAILURES`` in ``FAILURE_WINDOW`` seconds.
+web copy enforces the same limit (``aerie.sessions.MAX_FAILURES`` in ``FAILURE_WINDOW``).
 """
 
 from __future__ import annotations
@@ -13,13 +13,11 @@ from sqlalchemy import Engine
 from aerie import accounts, sessions
 from aerie.clock import Clock
 from aerie.errors import BadRequest, NotAuthenticated, TooManyRequests
-from aerie.sessions import Session
+from aerie.sessions import FAILURE_WINDOW, Session
 from aerie.timeframes import check_timezone
 from interactor.base import off_loop
 
 SESSION_SECONDS = 30 * 86400
-MAX_FAILURES = 5
-FAILURE_WINDOW = 15 * 60
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024  # argon2 would hash more, but nobody types more
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -66,8 +64,7 @@ async def log_in(engine: Engine, clock: Clock, email: str, password: str, addres
 
     def work() -> Session:
         with engine.begin() as conn:
-            failures = sessions.recent_login_failures(conn, email, address, now - FAILURE_WINDOW)
-            if failures >= MAX_FAILURES:
+            if sessions.too_many_failures(conn, email, address, now):
                 raise TooManyRequests(TOO_MANY_FAILURES)
             user = accounts.check_password(conn, email, password)
             if user is None:

@@ -57,15 +57,14 @@ class Responder:
         *,
         status: int = 200,
         flash: Flash | None = None,
-        page: Any = None,
     ) -> Response:
-        """HTML from ``template`` (given ``page``, or ``result`` itself), or ``to_json(result)``."""
+        """HTML from ``template`` given ``result``, or ``to_json(result)`` for the JSON twin."""
         if json_requested(request):
             return JSONAnswer(to_json(result), status_code=status)
         done = DONE_MESSAGES.get(request.query_params.get("done", ""))
         body = self.html.render(
             template,
-            result if page is None else page,
+            result,
             viewer=viewer_of(session),
             csrf=session.csrf_token if session else "",
             flash=flash or (Flash(done) if done else None),
