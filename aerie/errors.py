@@ -31,6 +31,12 @@ class NotFound(AerieError):
     status = 404
 
 
+class Gone(AerieError):
+    """A share its owner revoked: the key was real, and is no longer."""
+
+    status = 410
+
+
 class Conflict(AerieError):
     status = 409
 

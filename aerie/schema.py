@@ -103,7 +103,6 @@ stats = Table(
     Column("name", exact_string(255), nullable=False),
     Column("kind", String(8), nullable=False),
     Column("classic_key", exact_string(64), nullable=False, unique=True),
-    Column("embed_key", exact_string(64), nullable=False, unique=True),
     Column("unit", String(32), nullable=True),
     Column("public", Boolean, nullable=False, default=False),
     Column("created_at", BigInteger, nullable=False),
@@ -126,6 +125,71 @@ def _rollup(name: str) -> Table:
         Column("max", Double, nullable=False),
     )
 
+
+# A dashboard: cards in order, each a graph, number or table of 1 to 3 stats.
+dashboards = Table(
+    "dashboards",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("public_id", exact_string(16), nullable=False, unique=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "user_id"),
+)
+
+dashboard_cards = Table(
+    "dashboard_cards",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dashboard_id", Integer, ForeignKey("dashboards.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("kind", String(8), nullable=False),  # graph, number or table
+    Column("timeframe", String(16), nullable=False),
+    Column("title", String(255), nullable=False, default=""),
+    Index(None, "dashboard_id", "position"),
+)
+
+# A card's stats in order; purging a stat takes it off every card.
+card_stats = Table(
+    "card_stats",
+    metadata,
+    Column("card_id", Integer, ForeignKey("dashboard_cards.id", ondelete="CASCADE"),
+           primary_key=True, autoincrement=False),
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    Column("stat_id", Integer, ForeignKey("stats.id", ondelete="CASCADE"), nullable=False),
+    Index(None, "stat_id"),
+)
+
+# An embed key: shares one stat or one dashboard, read-only, with whoever holds it.
+# Revoking keeps the row, so the key answers "no longer shared" rather than "unknown".
+shares = Table(
+    "shares",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", exact_string(32), nullable=False, unique=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("stat_id", Integer, ForeignKey("stats.id", ondelete="CASCADE"), nullable=True),
+    Column("dashboard_id", Integer, ForeignKey("dashboards.id", ondelete="CASCADE"), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+    Index(None, "user_id"),
+    Index(None, "stat_id"),
+    Index(None, "dashboard_id"),
+)
+
+# A comment on a stat at a moment (StatHat's comments, Graphite's events): a graph marker.
+comments = Table(
+    "comments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("stat_id", Integer, ForeignKey("stats.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("text", String(1000), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "stat_id", "at"),
+)
 
 stat_minutes = _rollup("stat_minutes")
 stat_hours = _rollup("stat_hours")

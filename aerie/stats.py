@@ -30,7 +30,6 @@ class Stat:
     name: str
     kind: str
     classic_key: str
-    embed_key: str
     unit: str | None
     public: bool
     created_at: int
@@ -44,7 +43,7 @@ class Stat:
 
 _COLUMNS = (
     stats.c.id, stats.c.public_id, stats.c.user_id, stats.c.name, stats.c.kind,
-    stats.c.classic_key, stats.c.embed_key, stats.c.unit, stats.c.public,
+    stats.c.classic_key, stats.c.unit, stats.c.public,
     stats.c.created_at, stats.c.data_received_at, stats.c.deleted_at,
 )
 
@@ -52,9 +51,8 @@ _COLUMNS = (
 def _stat(row: object) -> Stat:
     m = row._mapping  # type: ignore[attr-defined]
     return Stat(
-        m["id"], m["public_id"], m["user_id"], m["name"], m["kind"], m["classic_key"],
-        m["embed_key"], m["unit"], bool(m["public"]), m["created_at"], m["data_received_at"],
-        m["deleted_at"],
+        m["id"], m["public_id"], m["user_id"], m["name"], m["kind"], m["classic_key"], m["unit"],
+        bool(m["public"]), m["created_at"], m["data_received_at"], m["deleted_at"],
     )
 
 
@@ -93,7 +91,7 @@ def create_stat(conn: Connection, user_id: int, name: str, kind: str, now: int) 
     for _attempt in range(5):
         stat = Stat(
             id=0, public_id=public_stat_id(), user_id=user_id, name=name, kind=kind,
-            classic_key=random_key(), embed_key=random_key(), unit=None, public=False,
+            classic_key=random_key(), unit=None, public=False,
             created_at=now, data_received_at=None,
         )
         values = {k: v for k, v in vars(stat).items() if k != "id"}

@@ -15,8 +15,10 @@ from typing import Any
 
 from aerie import stats
 from aerie.accounts import User
+from aerie.comments import Comment, comments_between
 from aerie.errors import BadRequest
-from aerie.series import Point, read_series
+from aerie.series import Point, frame_bounds, read_series
+from aerie.shares import Share, live_share_of_stat
 from aerie.stats import Stat
 from aerie.timeframes import parse_timeframe
 from interactor.base import Services, off_loop
@@ -72,6 +74,8 @@ class StatPage:
     snippets: list[Snippet]
     now: int
     timezone: str
+    share: Share | None  # the stat's live embed key, if it is shared
+    comments: list[Comment]  # the comments marking moments in the frame shown
 
 
 @dataclass(frozen=True)
@@ -129,12 +133,15 @@ async def stat_page(
     frame = parse_timeframe(tf)
     now = svc.now()
 
-    def load() -> tuple[Stat, list[Point]]:
+    def load() -> tuple[Stat, list[Point], Share | None, list[Comment]]:
         with svc.engine.connect() as conn:
             stat = stats.owned_stat(conn, user.id, public_id)
-            return stat, read_series(conn, stat, frame, now, timezone=user.timezone).points
+            series = read_series(conn, stat, frame, now, timezone=user.timezone)
+            first, end = frame_bounds(frame, None, now, user.timezone)
+            return (stat, series.points, live_share_of_stat(conn, stat.id),
+                    comments_between(conn, [stat.id], first, end))
 
-    (stat, points), summary, rendered = await asyncio.gather(
+    (stat, points, share, comments), summary, rendered = await asyncio.gather(
         off_loop(load),
         svc.analysis.call(
             "summarize", user_id=user.id, stat_id=public_id, timeframe=tf,
@@ -149,6 +156,7 @@ async def stat_page(
         stat=stat, timeframe=tf, timeframe_label=frame.label, choices=TIMEFRAMES, points=points,
         summary=summary, graph=_graph(f"/stats/{public_id}/graph", f"tf={tf}", rendered),
         snippets=send_examples(stat, user, api_url), now=now, timezone=user.timezone,
+        share=share, comments=comments,
     )
 
 

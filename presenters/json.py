@@ -29,7 +29,6 @@ def stat_object(stat: Stat) -> dict[str, JSONValue]:
         "counter": stat.counter,
         "unit": stat.unit,
         "classic_key": stat.classic_key,
-        "embed_key": stat.embed_key,
         "data_received_at": stat.data_received_at,
         "created_at": stat.created_at,
     }

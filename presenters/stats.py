@@ -41,6 +41,8 @@ def stat_page(result: StatPage) -> dict[str, Any]:
         "summary": result.summary,
         "graph": _graph(result.graph),
         "examples": {s.language: s.code for s in result.snippets},
+        "embed_key": result.share.key if result.share else None,
+        "comments": [{"id": c.id, "time": c.at, "text": c.text} for c in result.comments],
     }
 
 

@@ -25,7 +25,6 @@ STAT_FIELDS = {
     "counter",
     "unit",
     "classic_key",
-    "embed_key",
     "data_received_at",
     "created_at",
 }
