@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -189,6 +190,37 @@ comments = Table(
     Column("text", String(1000), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Index(None, "stat_id", "at"),
+)
+
+# Mail waiting to go out: written in the same transaction as whatever caused it, so a
+# relay outage delays mail and loses none. ``message`` is the whole RFC 5322 message.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    Column("recipient", String(255), nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("kind", String(16), nullable=False),  # alert, report, digest...
+    Column("message", LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb"),
+           nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("sent_at", BigInteger, nullable=True),
+    Column("sent_by", String(16), nullable=True),  # "smtp", or "dev" when kept for the dev page
+    Column("last_error", String(500), nullable=True),
+    Index(None, "sent_at", "next_attempt_at"),
+    Index(None, "user_id"),
+)
+
+# Who may act alone (the scheduler): a holder and when its claim lapses if not renewed.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("expires_at", Double, nullable=False),
 )
 
 stat_minutes = _rollup("stat_minutes")

@@ -47,6 +47,19 @@ class Settings(BaseSettings):
     )
     rpc_timeout_seconds: float = Field(10.0, gt=0, description="one call to one app server copy")
 
+    public_web_url: str = Field(
+        "", description="the web app's address as people see it, for links in mail; empty: web host:port"
+    )
+    smtp_host: str = Field(
+        "", description="mail relay; empty: development mode, mail is kept for the /dev/mail page"
+    )
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = Field(True, description="upgrade the relay connection with STARTTLS")
+    smtp_from: str = "Aerie <aerie@localhost>"
+    smtp_timeout_seconds: float = Field(10.0, gt=0)
+
     retention_minutes_days: int = Field(30, ge=0, description="0 keeps forever")
     retention_hours_days: int = Field(730, ge=0, description="0 keeps forever")
     retention_days_days: int = Field(0, ge=0, description="0 keeps forever")
@@ -54,6 +67,15 @@ class Settings(BaseSettings):
     @property
     def api_url(self) -> str:
         return self.public_api_url.rstrip("/") or f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def web_url(self) -> str:
+        return self.public_web_url.rstrip("/") or f"http://{self.web_host}:{self.web_port}"
+
+    @property
+    def dev_mail(self) -> bool:
+        """No relay configured: mail is kept for the development mail page, not sent."""
+        return not self.smtp_host
 
     @property
     def graph_replicas(self) -> list[str]:

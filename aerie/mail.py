@@ -1,0 +1,78 @@
+"""Composing mail and handing it to the SMTP relay (``AERIE_SMTP_*``).
+
+Messages carry a plain-text part and an HTML part whose images travel inline
+(``cid:`` references in a multipart/related), so graphs show in mail clients
+that block remote images and nothing in a mail points back at a private URL.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from collections.abc import Mapping
+from email.message import EmailMessage
+from email.utils import make_msgid, parseaddr
+
+from aerie.settings import Settings
+
+
+class DeliveryFailed(Exception):
+    """The relay did not take a message; ``permanent`` when retrying cannot help."""
+
+    def __init__(self, message: str, *, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+def compose(
+    settings: Settings, to: str, subject: str, text: str, html: str | None = None,
+    images: Mapping[str, bytes] | None = None,
+) -> EmailMessage:
+    """A message from ``AERIE_SMTP_FROM``; ``html`` refers to each PNG in ``images`` by
+    its name as ``cid:NAME``, which is rewritten to the image's unique content id."""
+    message = EmailMessage()
+    message["From"] = settings.smtp_from
+    message["To"] = to
+    message["Subject"] = subject
+    message["Message-ID"] = make_msgid(domain="aerie.local")
+    message.set_content(text)
+    if html is None:
+        return message
+    ids = {name: make_msgid(domain="aerie.local") for name in images or {}}
+    for name, cid in ids.items():
+        html = html.replace(f"cid:{name}", f"cid:{cid[1:-1]}")
+    message.add_alternative(html, subtype="html")
+    html_part = message.get_payload()[1]  # type: ignore[index]
+    for name, cid in ids.items():
+        html_part.add_related((images or {})[name], "image", "png", cid=cid,
+                              filename=f"{name}.png", disposition="inline")
+    return message
+
+
+def send(settings: Settings, recipient: str, message: bytes) -> None:
+    """Hand one message to the relay; DeliveryFailed says whether to try again."""
+    try:
+        with smtplib.SMTP(settings.smtp_host, settings.smtp_port,
+                          timeout=settings.smtp_timeout_seconds) as relay:
+            relay.ehlo()
+            if settings.smtp_starttls and relay.has_extn("starttls"):
+                relay.starttls(context=ssl.create_default_context())
+                relay.ehlo()
+            if settings.smtp_username:
+                relay.login(settings.smtp_username, settings.smtp_password)
+            relay.sendmail(_address(settings.smtp_from), [recipient], message)
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _text in exc.recipients.values()]
+        raise DeliveryFailed(f"relay refused {recipient}: {exc.recipients}",
+                             permanent=all(code >= 500 for code in codes)) from exc
+    except smtplib.SMTPResponseException as exc:
+        # Anything else the relay refuses (our sender, our log-in) is ours to fix: keep trying.
+        raise DeliveryFailed(f"relay answered {exc.smtp_code} {exc.smtp_error!r}",
+                             permanent=False) from exc
+    except (OSError, smtplib.SMTPException) as exc:
+        raise DeliveryFailed(f"relay unreachable: {exc}", permanent=False) from exc
+
+
+def _address(header: str) -> str:
+    """``Aerie <aerie@example.com>`` -> ``aerie@example.com`` for the envelope."""
+    return parseaddr(header)[1] or header
