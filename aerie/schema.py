@@ -51,6 +51,12 @@ users = Table(
     Column("ukey", exact_string(64), nullable=False, unique=True),
     Column("timezone", String(64), nullable=False, default="UTC"),
     Column("created_at", BigInteger, nullable=False),
+    # The daily report: the local hour it arrives (None: no report) and the local
+    # date of the last one sent, so a day is reported once whatever the restarts.
+    Column("report_hour", Integer, nullable=True),
+    Column("report_sent_for", String(10), nullable=True),
+    # When the last new-stat digest went out: at most one per few minutes.
+    Column("digest_sent_at", BigInteger, nullable=True),
 )
 
 access_tokens = Table(
@@ -211,6 +217,70 @@ outbox = Table(
     Column("sent_by", String(16), nullable=True),  # "smtp", or "dev" when kept for the dev page
     Column("last_error", String(500), nullable=True),
     Index(None, "sent_at", "next_attempt_at"),
+    Index(None, "user_id"),
+)
+
+# An alert on one stat (STATHAT_API.md, "Alerts"); ``state`` is ok or firing.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("public_id", exact_string(16), nullable=False, unique=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("stat_id", Integer, ForeignKey("stats.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(8), nullable=False),  # value, delta or data
+    Column("time_window", String(4), nullable=False),
+    Column("operator", String(16), nullable=True),
+    Column("threshold", Double, nullable=True),
+    Column("percentage", Double, nullable=True),
+    Column("time_delta", String(4), nullable=True),
+    Column("repeat_minutes", Integer, nullable=False, default=0),  # 0: notify once per firing
+    Column("email", Boolean, nullable=False, default=True),
+    Column("webhook_url", String(1000), nullable=True),
+    Column("state", String(8), nullable=False, default="ok"),
+    Column("state_since", BigInteger, nullable=False),
+    Column("last_value", Double, nullable=True),
+    Column("last_evaluated_at", BigInteger, nullable=True),
+    Column("last_notified_at", BigInteger, nullable=True),
+    Column("silenced_until", BigInteger, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "user_id"),
+    Index(None, "stat_id"),
+)
+
+# Every notification an alert sent (or held back while silenced): its history.
+alert_events = Table(
+    "alert_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("alert_id", Integer, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("event", String(10), nullable=False),  # firing, repeat or resolved
+    Column("value", Double, nullable=True),
+    Column("message", String(500), nullable=False),
+    Column("email_status", String(32), nullable=True),
+    Column("webhook_status", String(200), nullable=True),
+    Index(None, "alert_id", "at"),
+)
+
+# The stats in a user's daily report.
+report_stats = Table(
+    "report_stats",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True,
+           autoincrement=False),
+    Column("stat_id", Integer, ForeignKey("stats.id", ondelete="CASCADE"), primary_key=True,
+           autoincrement=False),
+)
+
+# Stats the EZ API created that their owner has not yet been told about.
+new_stat_notices = Table(
+    "new_stat_notices",
+    metadata,
+    Column("stat_id", Integer, ForeignKey("stats.id", ondelete="CASCADE"), primary_key=True,
+           autoincrement=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
     Index(None, "user_id"),
 )
 

@@ -130,6 +130,11 @@ def stat_by_public_id(
     return _stat(row) if row else None
 
 
+def stat_by_id(conn: Connection, stat_id: int) -> Stat:
+    """A stat by its row id, for internal work (the scheduler); never for a request's id."""
+    return _stat(conn.execute(select(*_COLUMNS).where(stats.c.id == stat_id)).one())
+
+
 def owned_stat(conn: Connection, user_id: int, public_id: str, *, in_trash: bool = False) -> Stat:
     """The user's stat with that id, or NotFound: the one rule every route keeps, so that
     another user's stat answers exactly as a missing one does."""

@@ -11,7 +11,7 @@ from aerie import outbox
 from aerie.delivery import deliver_due
 from aerie.mail import compose
 from aerie.settings import Settings
-from tests.mail.conftest import Relay
+from tests.smtp import Relay
 from tests.servers import free_port
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 32

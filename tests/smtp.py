@@ -1,4 +1,7 @@
-"""A real SMTP relay for mail tests: aiosmtpd on a free port, keeping what it is given."""
+"""A real SMTP relay for mail tests: aiosmtpd on a free port, keeping what it is given.
+
+A pytest plugin (named in tests/conftest.py), so every test folder has the ``relay`` fixture.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,68 @@
+"""What an alert says when it fires, repeats or resolves: the mail and the webhook body."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+from urllib.parse import urlsplit
+
+from aerie.alerts import Alert, AlertEvent
+from aerie.mail import compose
+from aerie.numbers import compact_number
+from aerie.settings import Settings
+from aerie.stats import Stat
+
+# The graph in an alert mail spans a few windows, so the change shows in context.
+GRAPH_TIMEFRAMES = {"5m": "3h", "1h": "1d", "3h": "1d", "1d": "1w", "1w": "1M", "1M": "1y",
+                    "1y": "1y"}
+_WINDOW_WORDS = {"5m": "5 minutes", "1h": "hour", "3h": "3 hours", "1d": "day", "1w": "week",
+                 "1M": "month", "1y": "year"}
+
+
+def condition(alert: Alert) -> str:
+    """The rule in words: "total over the last hour greater than 500"."""
+    window = _WINDOW_WORDS[alert.time_window]
+    if alert.kind == "data":
+        return f"no data for a {window}" if alert.time_window != "5m" else "no data for 5 minutes"
+    if alert.kind == "value":
+        return f"over the last {window}, {alert.operator} {compact_number(alert.threshold or 0)}"
+    earlier = _WINDOW_WORDS[alert.time_delta or alert.time_window]
+    return (f"the last {window} {alert.operator} {compact_number(alert.percentage or 0)}% "
+            f"from the {window} one {earlier} earlier")
+
+
+def headline(alert: Alert, stat: Stat, event: str, value: float | None) -> str:
+    """One line for a subject, a chat message or the history."""
+    what = {"firing": "ALERT", "repeat": "STILL FIRING", "resolved": "RESOLVED"}[event]
+    if alert.kind == "data":
+        figure = "no data arrived" if event != "resolved" else "data is arriving again"
+    elif alert.kind == "delta":
+        figure = f"changed {value:+.1f}%" if value is not None else "changed"
+    else:
+        figure = f"is {compact_number(value) if value is not None else 'unknown'}"
+    return f"{what}: {stat.name} {figure} ({condition(alert)})"
+
+
+def alert_mail(settings: Settings, to: str, alert: Alert, stat: Stat, event: AlertEvent,
+               graph_png: bytes | None) -> Any:
+    """The mail for one event, with the stat's graph inline when the graph server drew it."""
+    link = f"{settings.web_url}/alerts/{alert.public_id}"
+    text = f"{event.message}\n\nSee the alert and its history: {link}\n"
+    graph = ('<p><img src="cid:graph" alt="Graph of the stat" width="600" height="220"></p>'
+             if graph_png else "<p><em>The graph could not be drawn just now.</em></p>")
+    html = (f"<p><strong>{escape(event.message)}</strong></p>{graph}"
+            f'<p><a href="{escape(link)}">See the alert and its history</a></p>')
+    return compose(settings, to, f"[Aerie] {event.message}"[:250], text, html,
+                   {"graph": graph_png} if graph_png else None)
+
+
+def webhook_body(url: str, alert: Alert, stat: Stat, event: AlertEvent, link: str) -> dict[str, Any]:
+    """A Slack-compatible body for Slack's hooks, plain JSON for everyone else."""
+    if urlsplit(url).hostname == "hooks.slack.com":
+        return {"text": f"{event.message} <{link}|details>"}
+    return {
+        "alert_id": alert.public_id, "stat_name": stat.name, "event": event.event,
+        "state": "ok" if event.event == "resolved" else "firing", "value": event.value,
+        "kind": alert.kind, "time_window": alert.time_window, "message": event.message,
+        "at": event.at, "url": link,
+    }

@@ -1,0 +1,256 @@
+"""Alerts: their rules as STATHAT_API.md gives them, and the SQL that keeps them.
+
+Kinds: ``value`` (the window's total for a counter, its mean for a value stat,
+``greater than`` / ``less than`` a threshold), ``delta`` (the window against the
+same window ``time_delta`` earlier, by more than ``percentage``: ``different
+than``, ``greater than``, ``less than``) and ``data`` (no data within the
+window). The rules themselves live in ``aerie.alert_rules``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+
+from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from aerie.errors import BadRequest, Conflict, NotFound
+from aerie.keys import public_stat_id
+from aerie.schema import alert_events, alerts, stats
+
+KINDS = ("value", "delta", "data")
+WINDOWS = {"5m": 300, "1h": 3600, "3h": 3 * 3600, "1d": 86400, "1w": 7 * 86400,
+           "1M": 30 * 86400, "1y": 365 * 86400}
+OPERATORS = {"greater than": "greater than", "gt": "greater than",
+             "less than": "less than", "lt": "less than",
+             "different than": "different than", "dt": "different than"}
+MAX_REPEAT_MINUTES = 7 * 24 * 60
+MAX_WEBHOOK_LENGTH = 1000
+OK, FIRING = "ok", "firing"
+
+
+@dataclass(frozen=True)
+class Alert:
+    id: int
+    public_id: str
+    user_id: int
+    stat_id: int
+    kind: str
+    time_window: str
+    operator: str | None
+    threshold: float | None
+    percentage: float | None
+    time_delta: str | None
+    repeat_minutes: int
+    email: bool
+    webhook_url: str | None
+    state: str
+    state_since: int
+    last_value: float | None
+    last_evaluated_at: int | None
+    last_notified_at: int | None
+    silenced_until: int | None
+    created_at: int
+
+    @property
+    def window_seconds(self) -> int:
+        return WINDOWS[self.time_window]
+
+    @property
+    def delta_seconds(self) -> int:
+        return WINDOWS[self.time_delta or self.time_window]
+
+    def silenced(self, now: int) -> bool:
+        return self.silenced_until is not None and now < self.silenced_until
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    id: int
+    alert_id: int
+    at: int
+    event: str  # firing, repeat or resolved
+    value: float | None
+    message: str
+    email_status: str | None
+    webhook_status: str | None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """An alert's parameters, checked: what a form or the API may set."""
+
+    kind: str
+    time_window: str
+    operator: str | None = None
+    threshold: float | None = None
+    percentage: float | None = None
+    time_delta: str | None = None
+    repeat_minutes: int = 60
+    email: bool = True
+    webhook_url: str | None = None
+
+
+_COLUMNS = tuple(alerts.c[f.name] for f in fields(Alert))
+_EVENT_COLUMNS = tuple(alert_events.c[f.name] for f in fields(AlertEvent))
+
+
+def _number(form: Mapping[str, str], name: str) -> float:
+    text = (form.get(name) or "").strip()
+    try:
+        number = float(text)
+    except ValueError:
+        raise BadRequest(f"{name} must be a number, such as 500, not {text!r}") from None
+    if not math.isfinite(number):
+        raise BadRequest(f"{name} must be a finite number, not {text!r}")
+    return number
+
+
+def _choice(form: Mapping[str, str], name: str, allowed: Mapping[str, object] | tuple[str, ...],
+            default: str | None = None) -> str:
+    value = (form.get(name) or default or "").strip()
+    if value not in allowed:
+        options = ", ".join(repr(a) for a in allowed)
+        raise BadRequest(f"{name} must be one of {options}, not {value!r}")
+    return value
+
+
+def parse_rule(form: Mapping[str, str]) -> Rule:
+    """A Rule from form fields as StatHat's clients send them (``operator=gt`` included);
+    BadRequest names the field to fix."""
+    kind = _choice(form, "kind", KINDS)
+    window = _choice(form, "time_window", WINDOWS)
+    rule = Rule(kind, window, repeat_minutes=_repeat(form), email=_flag(form, "email", True),
+                webhook_url=_webhook(form))
+    if kind == "value":
+        operator = OPERATORS[_choice(form, "operator", OPERATORS)]
+        if operator == "different than":
+            raise BadRequest("a value alert's operator is 'greater than' or 'less than'")
+        return replace(rule, operator=operator, threshold=_number(form, "threshold"))
+    if kind == "delta":
+        operator = OPERATORS[_choice(form, "operator", OPERATORS)]
+        percentage = _number(form, "percentage")
+        if percentage <= 0:
+            raise BadRequest(f"percentage must be above 0, such as 25, not {percentage:g}")
+        delta = _choice(form, "time_delta", WINDOWS, default=window)
+        return replace(rule, operator=operator, percentage=percentage, time_delta=delta)
+    return rule
+
+
+def _repeat(form: Mapping[str, str]) -> int:
+    text = (form.get("repeat_minutes") or "60").strip()
+    if not text.isdigit() or int(text) > MAX_REPEAT_MINUTES:
+        raise BadRequest(
+            f"repeat_minutes must be 0 (notify once) to {MAX_REPEAT_MINUTES}, not {text!r}")
+    return int(text)
+
+
+def _flag(form: Mapping[str, str], name: str, default: bool) -> bool:
+    if name not in form:
+        return default
+    return form[name].strip().lower() in ("1", "true", "on", "yes")
+
+
+def _webhook(form: Mapping[str, str]) -> str | None:
+    url = (form.get("webhook_url") or "").strip()
+    if not url:
+        return None
+    if not url.startswith(("http://", "https://")) or len(url) > MAX_WEBHOOK_LENGTH:
+        raise BadRequest("webhook_url must be an http:// or https:// URL (up to 1000 characters)")
+    return url
+
+
+def create_alert(conn: Connection, user_id: int, stat_id: int, rule: Rule, now: int) -> Alert:
+    """A new alert, ok until its first evaluation says otherwise."""
+    values = {**vars(rule), "user_id": user_id, "stat_id": stat_id, "state": OK,
+              "state_since": now, "created_at": now}
+    for _attempt in range(5):
+        public_id = public_stat_id()
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(alerts).values(public_id=public_id, **values))
+        except IntegrityError:
+            continue  # a random id collided; draw again
+        return owned_alert(conn, user_id, public_id)
+    raise Conflict("could not draw a unique alert id; try again")
+
+
+def update_rule(conn: Connection, alert: Alert, rule: Rule) -> Alert:
+    """New parameters; the state starts afresh, so the next evaluation judges anew."""
+    conn.execute(update(alerts).where(alerts.c.id == alert.id).values(
+        **vars(rule), state=OK, last_value=None))
+    return owned_alert(conn, alert.user_id, alert.public_id)
+
+
+def owned_alert(conn: Connection, user_id: int, public_id: str) -> Alert:
+    """The user's alert, or NotFound: another user's alert looks exactly like a missing one."""
+    row = conn.execute(select(*_COLUMNS).where(
+        alerts.c.user_id == user_id, alerts.c.public_id == public_id)).first()
+    if row is None:
+        raise NotFound(f"no alert with id {public_id!r}")
+    return Alert(*row)
+
+
+def alert_by_id(conn: Connection, alert_id: int) -> Alert:
+    """An alert by row id, for the scheduler's own work."""
+    return Alert(*conn.execute(select(*_COLUMNS).where(alerts.c.id == alert_id)).one())
+
+
+def event_by_id(conn: Connection, event_id: int) -> AlertEvent:
+    return AlertEvent(*conn.execute(
+        select(*_EVENT_COLUMNS).where(alert_events.c.id == event_id)).one())
+
+
+def alerts_of_user(conn: Connection, user_id: int, stat_id: int | None = None) -> list[Alert]:
+    """The user's alerts on live stats (or on one stat), firing first."""
+    query = (select(*_COLUMNS).join(stats, stats.c.id == alerts.c.stat_id)
+             .where(alerts.c.user_id == user_id, stats.c.deleted_at.is_(None)))
+    if stat_id is not None:
+        query = query.where(alerts.c.stat_id == stat_id)
+    rows = conn.execute(query.order_by(alerts.c.state.desc(), alerts.c.id))
+    return [Alert(*r) for r in rows]
+
+
+def live_alerts(conn: Connection) -> list[Alert]:
+    """Every alert on a live stat: what the scheduler evaluates each minute."""
+    rows = conn.execute(select(*_COLUMNS).join(stats, stats.c.id == alerts.c.stat_id)
+                        .where(stats.c.deleted_at.is_(None)).order_by(alerts.c.id))
+    return [Alert(*r) for r in rows]
+
+
+def delete_alert(conn: Connection, alert: Alert) -> None:
+    conn.execute(delete(alerts).where(alerts.c.id == alert.id))
+
+
+def silence(conn: Connection, alert: Alert, until: int | None) -> Alert:
+    """Hold notifications back until ``until`` (None lifts the silence); states still change."""
+    conn.execute(update(alerts).where(alerts.c.id == alert.id).values(silenced_until=until))
+    return replace(alert, silenced_until=until)
+
+
+def record_evaluation(conn: Connection, alert: Alert, **changes: object) -> None:
+    """Store what an evaluation changed: state, last value, times."""
+    conn.execute(update(alerts).where(alerts.c.id == alert.id).values(**changes))
+
+
+def add_event(conn: Connection, alert: Alert, at: int, event: str, value: float | None,
+              message: str) -> int:
+    result = conn.execute(insert(alert_events).values(
+        alert_id=alert.id, at=at, event=event, value=value, message=message[:500]))
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def set_event_delivery(conn: Connection, event_id: int, *, email_status: str | None = None,
+                       webhook_status: str | None = None) -> None:
+    values = {k: v for k, v in (("email_status", email_status),
+                                ("webhook_status", webhook_status)) if v is not None}
+    if values:
+        conn.execute(update(alert_events).where(alert_events.c.id == event_id).values(**values))
+
+
+def events_of_alert(conn: Connection, alert: Alert, limit: int = 100) -> list[AlertEvent]:
+    rows = conn.execute(select(*_EVENT_COLUMNS).where(alert_events.c.alert_id == alert.id)
+                        .order_by(alert_events.c.at.desc(), alert_events.c.id.desc()).limit(limit))
+    return [AlertEvent(*r) for r in rows]

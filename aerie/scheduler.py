@@ -1,0 +1,203 @@
+"""The scheduler role: alerts each minute, mail from the outbox, under one database lease.
+
+Any number of schedulers may run; the one holding the lease acts, the others
+wait and take over within ``LEASE_SECONDS`` of its death. Everything a pass
+does is idempotent across a handover: an alert records the minute it was last
+judged, an event records whether its mail and webhook went out, and the outbox
+records each mail. So a new holder never repeats what the old one finished,
+and finishes what it left half done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+import socket
+from dataclasses import dataclass
+
+import anyio
+import anyio.to_thread
+import httpx
+from sqlalchemy import Connection, Engine, select
+
+from aerie import alerts, outbox
+from aerie.accounts import user_by_id
+from aerie.alert_notices import GRAPH_TIMEFRAMES, alert_mail, headline, webhook_body
+from aerie.alert_rules import evaluate
+from aerie.alerts import Alert, AlertEvent
+from aerie.clock import Clock, system_clock
+from aerie.delivery import deliver_due
+from aerie.errors import AerieError
+from aerie.keys import random_key
+from aerie.leases import release_lease, take_lease
+from aerie.schema import alert_events
+from aerie.settings import Settings
+from aerie.stats import Stat, stat_by_id
+from rpc.client import RpcClient
+
+log = logging.getLogger("aerie.scheduler")
+
+LEASE = "scheduler"
+LEASE_SECONDS = 30.0
+TICK_SECONDS = 5.0
+PENDING = "pending"
+WEBHOOK_ATTEMPTS = 3
+WEBHOOK_TIMEOUT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Pass:
+    """What one tick did: whether it held the lease, alerts judged, events, mail sent."""
+
+    leader: bool
+    judged: int = 0
+    events: int = 0
+    mailed: int = 0
+
+
+class Scheduler:
+    def __init__(self, settings: Settings, engine: Engine, graph: RpcClient,
+                 clock: Clock = system_clock, holder: str | None = None) -> None:
+        self._settings = settings
+        self._engine = engine
+        self._graph = graph
+        self._clock = clock
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{random_key(6)}"
+
+    async def run(self, stop: anyio.Event) -> None:
+        """Tick until ``stop`` is set, then give the lease up so a twin takes over at once."""
+        try:
+            while not stop.is_set():
+                try:
+                    await self.tick()
+                except AerieError as exc:  # the database is down: try again next tick
+                    log.warning("scheduler pass failed: %s", exc.message)
+                with anyio.move_on_after(TICK_SECONDS):
+                    await stop.wait()
+        finally:
+            await anyio.to_thread.run_sync(self._release)
+
+    async def tick(self) -> Pass:
+        now = int(self._clock())
+        if not await anyio.to_thread.run_sync(self._take_lease):
+            return Pass(leader=False)
+        judged, events = await anyio.to_thread.run_sync(self._judge_alerts, now)
+        await self._notify_pending()
+        mailed = await anyio.to_thread.run_sync(
+            lambda: deliver_due(self._engine, self._settings, self._clock).sent)
+        return Pass(True, judged, events, mailed)
+
+    def _take_lease(self) -> bool:
+        with self._engine.begin() as conn:
+            return take_lease(conn, LEASE, self.holder, self._clock(), LEASE_SECONDS)
+
+    def _release(self) -> None:
+        with self._engine.begin() as conn:
+            release_lease(conn, LEASE, self.holder)
+
+    def _judge_alerts(self, now: int) -> tuple[int, int]:
+        """Judge each alert not yet judged this minute; record its state and any event."""
+        minute = now - now % 60
+        with self._engine.connect() as conn:
+            due = [a for a in alerts.live_alerts(conn)
+                   if a.last_evaluated_at is None or a.last_evaluated_at < minute]
+        events = 0
+        for alert in due:
+            with self._engine.begin() as conn:
+                stat = stat_by_id(conn, alert.stat_id)
+                decided = evaluate(conn, alert, stat, now)
+                changes: dict[str, object] = {"last_evaluated_at": now,
+                                              "last_value": decided.value}
+                if decided.state != alert.state:
+                    changes |= {"state": decided.state, "state_since": now}
+                if decided.event is not None:
+                    changes["last_notified_at"] = now
+                    _record_event(conn, alert, stat, decided.event, decided.value, now)
+                    events += 1
+                alerts.record_evaluation(conn, alert, **changes)
+        return len(due), events
+
+    async def _notify_pending(self) -> None:
+        """Send the mail and webhook of every event still marked pending."""
+        todo = await anyio.to_thread.run_sync(self._pending_events)
+        await asyncio.gather(*(self._notify(alert, stat, event) for alert, stat, event in todo))
+
+    def _pending_events(self) -> list[tuple[Alert, Stat, AlertEvent]]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(alert_events.c.id, alert_events.c.alert_id).where(
+                (alert_events.c.email_status == PENDING) | (alert_events.c.webhook_status == PENDING)))
+            found = []
+            for event_id, alert_id in rows.fetchall():
+                alert = alerts.alert_by_id(conn, alert_id)
+                event = alerts.event_by_id(conn, event_id)
+                found.append((alert, stat_by_id(conn, alert.stat_id), event))
+        return found
+
+    async def _notify(self, alert: Alert, stat: Stat, event: AlertEvent) -> None:
+        if event.email_status == PENDING:
+            png = await self._graph_png(alert, stat)
+            await anyio.to_thread.run_sync(self._queue_mail, alert, stat, event, png)
+        if event.webhook_status == PENDING and alert.webhook_url:
+            status = await self._post_webhook(alert, stat, event)
+            await anyio.to_thread.run_sync(self._set_status, event.id, None, status)
+
+    async def _graph_png(self, alert: Alert, stat: Stat) -> bytes | None:
+        """The stat's graph around the alert's window; None if no graph server answers."""
+        with self._engine.connect() as conn:
+            owner = user_by_id(conn, alert.user_id)
+        try:
+            drawn = await self._graph.call(
+                "render", user_id=alert.user_id, stat_ids=[stat.public_id],
+                timeframe=GRAPH_TIMEFRAMES[alert.time_window], previous=False, format="png",
+                width=600, height=220, timezone=owner.timezone if owner else "UTC")
+        except AerieError as exc:
+            log.warning("alert %s: no graph for its mail: %s", alert.public_id, exc.message)
+            return None
+        return base64.b64decode(drawn["body"])
+
+    def _queue_mail(self, alert: Alert, stat: Stat, event: AlertEvent, png: bytes | None) -> None:
+        """Queue the mail and mark the event in one transaction: exactly one mail per event."""
+        with self._engine.begin() as conn:
+            owner = user_by_id(conn, alert.user_id)
+            if owner is not None:
+                message = alert_mail(self._settings, owner.email, alert, stat, event, png)
+                outbox.enqueue(conn, message, kind="alert", user_id=owner.id, now=int(self._clock()))
+            alerts.set_event_delivery(conn, event.id, email_status="queued" if owner else "no owner")
+
+    def _set_status(self, event_id: int, email: str | None, webhook: str | None) -> None:
+        with self._engine.begin() as conn:
+            alerts.set_event_delivery(conn, event_id, email_status=email, webhook_status=webhook)
+
+    async def _post_webhook(self, alert: Alert, stat: Stat, event: AlertEvent) -> str:
+        """POST the event, retrying a failure twice; the answer or last error, for the history."""
+        assert alert.webhook_url is not None
+        body = webhook_body(alert.webhook_url, alert, stat, event,
+                            f"{self._settings.web_url}/alerts/{alert.public_id}")
+        error = ""
+        async with httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT_SECONDS, trust_env=False) as http:
+            for attempt in range(WEBHOOK_ATTEMPTS):
+                try:
+                    answer = await http.post(alert.webhook_url, json=body)
+                except httpx.HTTPError as exc:
+                    error = f"failed: {type(exc).__name__}"
+                else:
+                    if answer.status_code < 500:
+                        return f"sent, answered {answer.status_code}"
+                    error = f"failed: answered {answer.status_code}"
+                await anyio.sleep(0.5 * 2 ** attempt)
+        return error
+
+
+def _record_event(conn: Connection, alert: Alert, stat: Stat, event: str, value: float | None,
+                  now: int) -> None:
+    """The event, pending its mail and webhook (held back while the alert is silenced)."""
+    silenced = alert.silenced(now)
+    message = headline(alert, stat, event, value)
+    event_id = alerts.add_event(conn, alert, now, event, value, message)
+    email = "silenced" if silenced and alert.email else (PENDING if alert.email else "off")
+    webhook = None
+    if alert.webhook_url:
+        webhook = "silenced" if silenced else PENDING
+    alerts.set_event_delivery(conn, event_id, email_status=email, webhook_status=webhook)
