@@ -42,7 +42,8 @@ def compose(
     for name, cid in ids.items():
         html = html.replace(f"cid:{name}", f"cid:{cid[1:-1]}")
     message.add_alternative(html, subtype="html")
-    html_part = message.get_payload()[1]  # type: ignore[index]
+    html_part = message.get_body(("html",))
+    assert isinstance(html_part, EmailMessage)
     for name, cid in ids.items():
         html_part.add_related((images or {})[name], "image", "png", cid=cid,
                               filename=f"{name}.png", disposition="inline")
