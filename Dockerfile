@@ -1,5 +1,9 @@
-# One image for every Aerie role; the command picks the role.
-FROM python:3.11-slim
+# Two images from one build: `app` runs every Aerie role (the command picks the
+# role), `nginx` is the front proxy with the static files and its configuration
+# rendered from deploy/nginx.conf.template for docker-compose.yml's services.
+#   docker build --target app -t aerie .     docker build --target nginx -t aerie-nginx .
+
+FROM python:3.11-slim AS app
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY aerie aerie
@@ -9,8 +13,22 @@ COPY app_servers app_servers
 COPY interactor interactor
 COPY presenters presenters
 COPY rpc rpc
+COPY deploy deploy
 COPY templates templates
-# Editable, so the top-level templates/ folder is found beside the code.
-RUN pip install --no-cache-dir -e .
-EXPOSE 8000 8001
+COPY static static
+# Editable, so the top-level templates/ and static/ folders are found beside the code.
+RUN pip install --no-cache-dir -e . \
+    && python -m deploy.nginx compose > /app/nginx.compose.conf \
+    && find static -type f \( -name '*.css' -o -name '*.js' -o -name '*.svg' \) \
+        -exec gzip -9 -k -n {} \;
+# Only nginx's address may set X-Forwarded-For/-Proto (compose's network: anyone on it).
+ENV FORWARDED_ALLOW_IPS="*"
+RUN useradd --system --home-dir /app aerie && mkdir -p /app/var && chown aerie /app/var
+USER aerie
+EXPOSE 8000 8001 8002 8003 8010 8011 8020 8021 8030
 CMD ["aerie", "up"]
+
+FROM nginx:1.27 AS nginx
+COPY --from=app /app/static /srv/aerie/static
+COPY --from=app /app/nginx.compose.conf /etc/nginx/nginx.conf
+EXPOSE 80

@@ -1,0 +1,83 @@
+"""Readiness: can this process do its work right now? (``GET /readyz`` on every role)
+
+``/healthz`` says the process is alive; ``/readyz`` says its dependencies answer,
+so a load balancer or an orchestrator sends it traffic only when that is so.
+A check is an async function returning None when all is well, or one line
+saying what is wrong; ``readiness`` runs a role's checks concurrently, each
+bounded by a short timeout, and says which are down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import httpx
+from sqlalchemy import Engine, text
+
+READY_TIMEOUT_SECONDS = 2.0
+
+ReadyCheck = Callable[[], Awaitable[str | None]]
+
+
+def database_check(engine: Engine, timeout: float = READY_TIMEOUT_SECONDS) -> ReadyCheck:
+    """A check that runs ``SELECT 1`` in a worker thread; a thread stuck past
+    ``timeout`` (a database host that does not answer) is abandoned, not waited for."""
+
+    def select_one() -> None:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    async def check() -> str | None:
+        try:
+            with anyio.fail_after(timeout):
+                await anyio.to_thread.run_sync(select_one, abandon_on_cancel=True)
+        except TimeoutError:
+            return f"no answer to SELECT 1 within {timeout:g} s"
+        except Exception as exc:  # noqa: BLE001 - any failure to reach the database: not ready
+            return _one_line(exc)
+        return None
+
+    return check
+
+
+def peers_check(
+    urls: Sequence[str], timeout: float = READY_TIMEOUT_SECONDS
+) -> ReadyCheck:
+    """A check that passes when at least one of ``urls`` answers ``GET /healthz`` with 200
+    (the RPC client fails over, so one live copy of a role is enough)."""
+
+    async def one(client: httpx.AsyncClient, url: str) -> bool:
+        try:
+            return (await client.get(url + "/healthz")).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    async def check() -> str | None:
+        async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
+            answers = await asyncio.gather(*(one(client, url) for url in urls))
+        if any(answers):
+            return None
+        return "no copy answers /healthz: " + ", ".join(urls)
+
+    return check
+
+
+async def readiness(checks: Mapping[str, ReadyCheck]) -> tuple[int, dict[str, Any]]:
+    """Run every check at once: ``(200, {"status": "ready", ...})`` when all pass, else
+    ``(503, {"status": "not ready", "down": {name: what is wrong}, ...})``."""
+    problems = await asyncio.gather(*(check() for check in checks.values()))
+    results = {name: problem or "ok" for name, problem in zip(checks, problems)}
+    down = {name: problem for name, problem in zip(checks, problems) if problem}
+    if down:
+        return 503, {"status": "not ready", "down": down, "checks": results}
+    return 200, {"status": "ready", "checks": results}
+
+
+def _one_line(exc: BaseException) -> str:
+    cause = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
+    message = " ".join(str(cause).split())
+    return f"{type(cause).__name__}: {message}"[:300]
