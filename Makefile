@@ -35,4 +35,4 @@ demo: venv ## create or refresh the demo account (demo@aerie.local / demo) with 
 
 lint: venv ## ruff and mypy
 	$(BIN)/ruff check .
-	$(BIN)/mypy aerie api_service web_service interactor presenters rpc app_servers
+	$(BIN)/mypy aerie api_service web_service interactor presenters rpc app_servers deploy

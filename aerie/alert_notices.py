@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from email.message import EmailMessage
 from html import escape
 from typing import Any
 from urllib.parse import urlsplit
@@ -44,7 +45,7 @@ def headline(alert: Alert, stat: Stat, event: str, value: float | None) -> str:
 
 
 def alert_mail(settings: Settings, to: str, alert: Alert, stat: Stat, event: AlertEvent,
-               graph_png: bytes | None) -> Any:
+               graph_png: bytes | None) -> EmailMessage:
     """The mail for one event, with the stat's graph inline when the graph server drew it."""
     link = f"{settings.web_url}/alerts/{alert.public_id}"
     text = f"{event.message}\n\nSee the alert and its history: {link}\n"

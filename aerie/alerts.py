@@ -162,6 +162,17 @@ def _webhook(form: Mapping[str, str]) -> str | None:
     return url
 
 
+def draft(rule: Rule, user_id: int, stat_id: int, now: int) -> Alert:
+    """An unsaved alert with this rule, ok, for a backtest before saving."""
+    return Alert(id=0, public_id="", user_id=user_id, stat_id=stat_id, **vars(rule), state=OK,
+                 state_since=now, last_value=None, last_evaluated_at=None, last_notified_at=None,
+                 silenced_until=None, created_at=now)
+
+
+def rule_of(alert: Alert) -> Rule:
+    return Rule(**{f.name: getattr(alert, f.name) for f in fields(Rule)})
+
+
 def create_alert(conn: Connection, user_id: int, stat_id: int, rule: Rule, now: int) -> Alert:
     """A new alert, ok until its first evaluation says otherwise."""
     values = {**vars(rule), "user_id": user_id, "stat_id": stat_id, "state": OK,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import sys
 import time
@@ -56,6 +57,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     settings = _settings(
         database_url=args.db, web_port=args.web_port, api_port=args.api_port,
         graph_urls=args.graph_urls, analysis_urls=args.analysis_urls,
+        scheduler_urls=args.scheduler_urls,
     )
     engine = make_engine(settings)
     try:
@@ -63,15 +65,17 @@ def cmd_up(args: argparse.Namespace) -> int:
         prune_expired(engine, settings, int(time.time()))
     finally:
         engine.dispose()
-    return supervise(settings, _announce)
+    return supervise(settings, functools.partial(_announce, settings))
 
 
-def _announce(roles: list[Role]) -> None:
+def _announce(settings: Settings, roles: list[Role]) -> None:
     urls = {role.name: role.url for role in roles}
     print("aerie is up:\n" + _role_table(roles))
     print(f'try:  curl -d "ezkey=YOUR_EMAIL&stat=hello&count=1" {urls["api"]}/ez'
-          "   (make an account with `aerie user create` or `aerie demo`; Ctrl-C stops)",
-          flush=True)
+          "   (make an account with `aerie user create` or `aerie demo`; Ctrl-C stops)")
+    if settings.dev_mail:
+        print(f"mail: no AERIE_SMTP_HOST, so alerts and reports appear at {urls['web']}/dev/mail",
+              flush=True)
 
 
 def _role_table(roles: list[Role]) -> str:
@@ -92,7 +96,8 @@ def cmd_web(args: argparse.Namespace) -> int:
     return 0
 
 
-APP_SERVERS = {"graph": "app_servers.main_graph:app", "analysis": "app_servers.main_analysis:app"}
+APP_SERVERS = {"graph": "app_servers.main_graph:app", "analysis": "app_servers.main_analysis:app",
+               "scheduler": "app_servers.main_scheduler:app"}
 
 
 def cmd_app_server(args: argparse.Namespace) -> int:
@@ -277,6 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="graph server copies, comma-separated (default AERIE_GRAPH_URLS)")
     up.add_argument("--analysis-urls", metavar="URLS",
                     help="analysis server copies, comma-separated (default AERIE_ANALYSIS_URLS)")
+    up.add_argument("--scheduler-urls", metavar="URLS",
+                    help="scheduler copies, comma-separated (default AERIE_SCHEDULER_URLS)")
     up.add_argument("--db", metavar="URL", help="database URL (default AERIE_DATABASE_URL)")
     up.set_defaults(run=cmd_up)
 

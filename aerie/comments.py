@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, delete, insert, select
 
 from aerie.errors import BadRequest
 from aerie.schema import comments
@@ -53,3 +53,12 @@ def comments_between(conn: Connection, stat_ids: Sequence[int], first: int, end:
         .order_by(comments.c.at, comments.c.id)
     )
     return [Comment(*r) for r in rows]
+
+
+def delete_comment(conn: Connection, user_id: int, stat_id: int, comment_id: int) -> bool:
+    """Remove the user's comment on the stat; False if there is no such comment of theirs."""
+    result = conn.execute(
+        delete(comments).where(comments.c.id == comment_id, comments.c.stat_id == stat_id,
+                               comments.c.user_id == user_id)
+    )
+    return result.rowcount == 1

@@ -15,6 +15,8 @@ from email.utils import make_msgid, parseaddr
 
 from aerie.settings import Settings
 
+IMPLICIT_TLS_PORT = 465
+
 
 class DeliveryFailed(Exception):
     """The relay did not take a message; ``permanent`` when retrying cannot help."""
@@ -53,10 +55,13 @@ def compose(
 def send(settings: Settings, recipient: str, message: bytes) -> None:
     """Hand one message to the relay; DeliveryFailed says whether to try again."""
     try:
-        with smtplib.SMTP(settings.smtp_host, settings.smtp_port,
-                          timeout=settings.smtp_timeout_seconds) as relay:
+        with _connect(settings) as relay:
             relay.ehlo()
-            if settings.smtp_starttls and relay.has_extn("starttls"):
+            if settings.smtp_starttls and not isinstance(relay, smtplib.SMTP_SSL):
+                if not relay.has_extn("starttls"):  # never send a password or mail in clear
+                    raise DeliveryFailed(
+                        "the relay offers no STARTTLS; fix the relay, or set "
+                        "AERIE_SMTP_STARTTLS=false to send unencrypted", permanent=False)
                 relay.starttls(context=ssl.create_default_context())
                 relay.ehlo()
             if settings.smtp_username:
@@ -72,6 +77,16 @@ def send(settings: Settings, recipient: str, message: bytes) -> None:
                              permanent=False) from exc
     except (OSError, smtplib.SMTPException) as exc:
         raise DeliveryFailed(f"relay unreachable: {exc}", permanent=False) from exc
+
+
+def _connect(settings: Settings) -> smtplib.SMTP:
+    """Port 465 speaks TLS from the first byte; any other port starts plain (then STARTTLS)."""
+    if settings.smtp_port == IMPLICIT_TLS_PORT:
+        return smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port,
+                                timeout=settings.smtp_timeout_seconds,
+                                context=ssl.create_default_context())
+    return smtplib.SMTP(settings.smtp_host, settings.smtp_port,
+                        timeout=settings.smtp_timeout_seconds)
 
 
 def _address(header: str) -> str:

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
         "http://127.0.0.1:8020,http://127.0.0.1:8021",
         description="analysis server copies, comma-separated",
     )
+    scheduler_urls: str = Field(
+        "http://127.0.0.1:8030,http://127.0.0.1:8031",
+        description="scheduler copies (one acts at a time, by a lease in the database)",
+    )
     rpc_timeout_seconds: float = Field(10.0, gt=0, description="one call to one app server copy")
 
     public_web_url: str = Field(
@@ -85,7 +89,11 @@ class Settings(BaseSettings):
     def analysis_replicas(self) -> list[str]:
         return _urls(self.analysis_urls)
 
-    @field_validator("graph_urls", "analysis_urls")
+    @property
+    def scheduler_replicas(self) -> list[str]:
+        return _urls(self.scheduler_urls)
+
+    @field_validator("graph_urls", "analysis_urls", "scheduler_urls")
     @classmethod
     def _some_urls(cls, urls: str) -> str:
         if not _urls(urls) or not all(u.startswith(("http://", "https://")) for u in _urls(urls)):

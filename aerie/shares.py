@@ -133,3 +133,14 @@ def shares_of_user(conn: Connection, user_id: int) -> list[ListedShare]:
     )
     listed += [ListedShare(_share(r[:7]), "dashboard", r.public_id, r.name) for r in rows]
     return listed
+
+
+def shared_stat_public_id(conn: Connection, share: Share) -> str:
+    """The public id of the stat a resolved share opens, for server-side lookups only
+    (embeds never show it); NotFound if the share opens a dashboard, not a stat."""
+    if share.stat_id is None:
+        raise NotFound("this key shares a dashboard, not a stat; embed a stat's key")
+    public_id = conn.execute(select(stats.c.public_id).where(stats.c.id == share.stat_id)).scalar()
+    if public_id is None:
+        raise NotFound("no graph is shared by this key; check the link")
+    return str(public_id)

@@ -41,14 +41,14 @@ class Stat:
         return self.kind == COUNTER
 
 
-_COLUMNS = (
+STAT_COLUMNS = (
     stats.c.id, stats.c.public_id, stats.c.user_id, stats.c.name, stats.c.kind,
     stats.c.classic_key, stats.c.unit, stats.c.public,
     stats.c.created_at, stats.c.data_received_at, stats.c.deleted_at,
 )
 
 
-def _stat(row: object) -> Stat:
+def stat_from_row(row: object) -> Stat:
     m = row._mapping  # type: ignore[attr-defined]
     return Stat(
         m["id"], m["public_id"], m["user_id"], m["name"], m["kind"], m["classic_key"], m["unit"],
@@ -108,9 +108,9 @@ def create_stat(conn: Connection, user_id: int, name: str, kind: str, now: int) 
 
 def stat_by_name(conn: Connection, user_id: int, name: str) -> Stat | None:
     row = conn.execute(
-        select(*_COLUMNS).where(stats.c.user_id == user_id, stats.c.name == name)
+        select(*STAT_COLUMNS).where(stats.c.user_id == user_id, stats.c.name == name)
     ).first()
-    return _stat(row) if row else None
+    return stat_from_row(row) if row else None
 
 
 def stat_by_public_id(
@@ -121,18 +121,26 @@ def stat_by_public_id(
     Another user's stat is None, exactly as if it did not exist.
     """
     row = conn.execute(
-        select(*_COLUMNS).where(
+        select(*STAT_COLUMNS).where(
             stats.c.user_id == user_id,
             stats.c.public_id == public_id,
             stats.c.deleted_at.is_not(None) if in_trash else stats.c.deleted_at.is_(None),
         )
     ).first()
-    return _stat(row) if row else None
+    return stat_from_row(row) if row else None
 
 
 def stat_by_id(conn: Connection, stat_id: int) -> Stat:
     """A stat by its row id, for internal work (the scheduler); never for a request's id."""
-    return _stat(conn.execute(select(*_COLUMNS).where(stats.c.id == stat_id)).one())
+    return stat_from_row(conn.execute(select(*STAT_COLUMNS).where(stats.c.id == stat_id)).one())
+
+
+def live_stats_by_ids(conn: Connection, user_id: int, stat_ids: Iterable[int]) -> list[Stat]:
+    """The user's live stats among these row ids, by name."""
+    rows = conn.execute(select(*STAT_COLUMNS).where(
+        stats.c.user_id == user_id, stats.c.id.in_(list(stat_ids)), stats.c.deleted_at.is_(None))
+        .order_by(stats.c.name, stats.c.id))
+    return [stat_from_row(r) for r in rows]
 
 
 def owned_stat(conn: Connection, user_id: int, public_id: str, *, in_trash: bool = False) -> Stat:
@@ -148,11 +156,11 @@ def stats_of_user(
     conn: Connection, user_id: int, offset: int = 0, limit: int = 10_000, search: str = ""
 ) -> list[Stat]:
     """The user's live stats by name; ``search`` keeps names containing it (any case)."""
-    query = select(*_COLUMNS).where(stats.c.user_id == user_id, stats.c.deleted_at.is_(None))
+    query = select(*STAT_COLUMNS).where(stats.c.user_id == user_id, stats.c.deleted_at.is_(None))
     if search:
         query = query.where(func.lower(stats.c.name).like(_contains(search), escape="\\"))
     rows = conn.execute(query.order_by(stats.c.name, stats.c.id).offset(offset).limit(limit))
-    return [_stat(r) for r in rows]
+    return [stat_from_row(r) for r in rows]
 
 
 def _contains(text: str) -> str:
@@ -165,11 +173,11 @@ def _contains(text: str) -> str:
 def trashed_stats_of_user(conn: Connection, user_id: int) -> list[Stat]:
     """The user's stats in the trash, most recently deleted first."""
     rows = conn.execute(
-        select(*_COLUMNS)
+        select(*STAT_COLUMNS)
         .where(stats.c.user_id == user_id, stats.c.deleted_at.is_not(None))
         .order_by(stats.c.deleted_at.desc(), stats.c.id)
     )
-    return [_stat(r) for r in rows]
+    return [stat_from_row(r) for r in rows]
 
 
 def rename_stat(conn: Connection, stat: Stat, name: str) -> Stat:
@@ -198,10 +206,10 @@ def restore_stat(conn: Connection, stat: Stat) -> Stat:
 def purge_trash(conn: Connection, now: int) -> int:
     """Delete, with their data, the stats trashed more than ``TRASH_SECONDS`` ago."""
     expired = conn.execute(
-        select(*_COLUMNS).where(stats.c.deleted_at < now - TRASH_SECONDS)
+        select(*STAT_COLUMNS).where(stats.c.deleted_at < now - TRASH_SECONDS)
     ).fetchall()
     for row in expired:
-        delete_stat(conn, _stat(row))
+        delete_stat(conn, stat_from_row(row))
     return len(expired)
 
 
@@ -228,10 +236,10 @@ def stats_by_names(conn: Connection, user_id: int, names: Iterable[str]) -> dict
     found: dict[str, Stat] = {}
     for i in range(0, len(wanted), 500):  # keep IN lists a sane size
         rows = conn.execute(
-            select(*_COLUMNS).where(stats.c.user_id == user_id, stats.c.name.in_(wanted[i : i + 500]))
+            select(*STAT_COLUMNS).where(stats.c.user_id == user_id, stats.c.name.in_(wanted[i : i + 500]))
         )
         for row in rows:
-            stat = _stat(row)
+            stat = stat_from_row(row)
             found[stat.name] = stat
     return found
 
@@ -239,8 +247,8 @@ def stats_by_names(conn: Connection, user_id: int, names: Iterable[str]) -> dict
 def classic_stat(conn: Connection, key: str) -> tuple[Stat, str] | None:
     """The stat with this classic key and its owner's user key, for checking a ``ukey``."""
     row = conn.execute(
-        select(*_COLUMNS, users.c.ukey)
+        select(*STAT_COLUMNS, users.c.ukey)
         .join(users, users.c.id == stats.c.user_id)
         .where(stats.c.classic_key == key)
     ).first()
-    return (_stat(row), row._mapping["ukey"]) if row else None
+    return (stat_from_row(row), row._mapping["ukey"]) if row else None

@@ -111,7 +111,8 @@ def roles_for(settings: Settings) -> list[Role]:
              option="--web-port", url=f"http://127.0.0.1:{settings.web_port}"),
     ]
     for service, urls in (("graph", settings.graph_replicas),
-                          ("analysis", settings.analysis_replicas)):
+                          ("analysis", settings.analysis_replicas),
+                          ("scheduler", settings.scheduler_replicas)):
         option = f"--{service}-urls"
         for number, url in enumerate(urls, start=1):
             host, port = local_address(url, option)

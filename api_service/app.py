@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from aerie.db import make_engine
+from aerie.readiness import database_check, readiness
 from aerie.settings import Settings
 from api_service.ingest import Ingestor
 from api_service.keycache import KeyCache
@@ -17,10 +18,11 @@ from api_service.writer import GroupCommitWriter
 
 
 def create_app(settings: Settings) -> IngestionRoutes:
-    """The API: StatHat's ``/ez``, ``/c`` and ``/v`` plus health checks.
+    """The API: StatHat's ``/ez``, ``/c`` and ``/v`` plus ``/healthz`` (alive) and
+    ``/readyz`` (the database answers).
 
     The ingestion routes are the outermost ASGI app, in front of FastAPI's
-    whole stack; everything else (lifespan, /healthz, /docs) falls through to
+    whole stack; everything else (lifespan, /healthz, /readyz, /docs) falls through to
     FastAPI. As a FastAPI middleware they ran under four layers of its own
     middleware and a per-request telemetry check, about 10 microseconds of a
     /c request's 70-80 (bench/ingest.py).
@@ -43,6 +45,14 @@ def create_app(settings: Settings) -> IngestionRoutes:
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok"})
+
+    ready_checks = {"database": database_check(engine)}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        """200 when the database answers ``SELECT 1``; 503 naming what is down otherwise."""
+        status, body = await readiness(ready_checks)
+        return JSONResponse(body, status_code=status)
 
     return IngestionRoutes(
         app,

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from aerie import accounts
 from aerie.accounts import User
+from aerie.digests import note_new_stat
 from aerie.errors import Conflict
 from aerie.stats import Stat, check_point_kind, classic_stat, create_stat, stats_by_names
 
@@ -114,6 +115,7 @@ class KeyCache:
                 # create_stat then raises Conflict and the row is read back.
                 try:
                     found[name] = create_stat(conn, user_id, name, kinds[name], now)
+                    note_new_stat(conn, found[name], now)  # its owner hears of it by mail
                 except Conflict:
                     again = stats_by_names(conn, user_id, [name]).get(name)
                     if again is None:

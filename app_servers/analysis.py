@@ -24,6 +24,8 @@ import anyio.to_thread
 from sqlalchemy import Connection, Engine
 from starlette.applications import Starlette
 
+from aerie.alert_rules import Backtest, backtest
+from aerie.alerts import draft, parse_rule
 from aerie.clock import Clock, system_clock
 from aerie.db import make_engine
 from aerie.errors import BadRequest
@@ -36,6 +38,7 @@ from rpc.server import create_rpc_app
 T = TypeVar("T")
 
 MAX_OVERVIEW_STATS = 500
+BACKTEST_DAYS = 30
 # The stat list's sparklines: the last 24 hours, one point an hour.
 SPARK_TIMEFRAME = parse_timeframe("1d1h")
 
@@ -150,6 +153,24 @@ class AnalysisServer:
             }
             for public_id, one in series.items()
         }
+
+    async def backtest(self, user_id: int, stat_id: str, rule: dict[str, str],
+                       days: int = 30) -> dict[str, object]:
+        """What an alert with ``rule`` (form fields, as ``aerie.alerts.parse_rule`` takes)
+        would have done on the stat over the last ``days`` days: when it would have fired
+        and resolved. BadRequest names a field to fix; NotFound for a stat not the user's."""
+        if not 1 <= days <= BACKTEST_DAYS:
+            raise BadRequest(f"a backtest covers 1 to {BACKTEST_DAYS} days, not {days}")
+        parsed = parse_rule(rule)
+        now = int(self.clock())
+
+        def run(conn: Connection) -> Backtest:
+            stat = owned_stat(conn, user_id, stat_id)
+            return backtest(conn, draft(parsed, user_id, stat.id, now), stat, now, days)
+
+        result = await self._with_connection(run)
+        return {"days": result.days, "firings": result.firings,
+                "resolutions": result.resolutions, "resolution": result.resolution}
 
     async def _with_connection(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` on one connection in a worker thread, so the loop keeps serving."""

@@ -6,6 +6,14 @@ point with ``plot_area`` and the frame's bounds, and graphs of one size line up.
 Point ``i`` is drawn at the middle of its interval and the x axis spans exactly
 ``[first, end)``, so the point under the mouse is ``floor((t - first) / interval)``.
 
+Styles: ``full`` (title, legend, labelled axes), ``mini`` (small axes), ``spark``
+(the line alone), and the embed styles ``fill`` (the area under the line
+shaded) and ``fill_bar`` (a bar per interval), which take full's labels where
+they fit and mini's below that. A ``histogram`` chart shows instead how many
+intervals fell in each value bin (binned and drawn by ``histograms``). Comments
+mark their moments on line charts (``markers``). Both draw on axes made and
+framed here and import nothing from this module.
+
 matplotlib keeps process-wide state (rcParams, font and text caches), so every
 render holds ``_MATPLOTLIB``; only the object-oriented API is used (a ``Figure``
 on an Agg canvas), never pyplot and its global figures.
@@ -34,13 +42,19 @@ from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 from matplotlib.typing import RcKeyType
 
+from aerie.comments import Comment
 from aerie.errors import BadRequest
 from aerie.numbers import compact_number
 from aerie.series import Series
 from aerie.timeframes import check_timezone
+from app_servers.histograms import draw_histogram, histogram, value_axis
+from app_servers.markers import mark_comments, with_tooltips
 
 CONTENT_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
-STYLES = ("full", "mini", "spark")
+STYLES = ("full", "mini", "spark", "fill", "fill_bar")
+EMBED_STYLES = ("fill", "fill_bar")
+EMBED_FULL_FROM = (400, 160)  # width and height from which embeds take full's labels
+CHARTS = ("line", "histogram")
 WIDTHS = (100, 2000)
 HEIGHTS = (40, 1200)
 MAX_TITLE = 200
@@ -48,6 +62,7 @@ EMPTY_MESSAGE = "no data in this timeframe yet"
 # First a strong blue; then orange and violet, which stay apart for colour-blind readers.
 PALETTE = ("#2563eb", "#ea580c", "#7c3aed")
 INK, MUTED, FAINT, GRID = "#111827", "#6b7280", "#d1d5db", "#eef0f3"
+DAY = 86400
 DPI = 100  # one inch of figure is 100 pixels, so pixel margins are exact
 
 _MATPLOTLIB = threading.Lock()  # matplotlib's global state is per process, so is its lock
@@ -96,6 +111,7 @@ class ChartOptions:
     timezone: str
     style: str
     title: str
+    chart: str = "line"
 
     @property
     def content_type(self) -> str:
@@ -106,8 +122,22 @@ class ChartOptions:
         return ZoneInfo(self.timezone)
 
     @property
+    def look_name(self) -> str:
+        """The embed styles draw full's labels where they fit and mini's below that, so
+        an embed of any size within limits is legible; the others are their own look."""
+        if self.style not in EMBED_STYLES:
+            return self.style
+        big = self.width >= EMBED_FULL_FROM[0] and self.height >= EMBED_FULL_FROM[1]
+        return "full" if big else "mini"
+
+    @property
     def look(self) -> Look:
-        return LOOKS[self.style]
+        return LOOKS[self.look_name]
+
+    @property
+    def marks_comments(self) -> bool:
+        """Comments are marked on line charts; a sparkline has no room, a histogram no time."""
+        return self.chart == "line" and self.style != "spark"
 
 
 @dataclass(frozen=True)
@@ -118,46 +148,66 @@ class Rendered:
 
 
 def chart_options(
-    format: str, width: int, height: int, timezone: str, style: str, title: str
+    format: str, width: int, height: int, timezone: str, style: str, title: str,
+    chart: str = "line",
 ) -> ChartOptions:
     """Check drawing options; raise BadRequest saying what to use instead."""
     if format not in CONTENT_TYPES:
         raise BadRequest(f"format must be 'png' or 'svg', not {format!r}")
     if style not in STYLES:
-        raise BadRequest(f"style must be 'full', 'mini' or 'spark', not {style!r}")
-    look = LOOKS[style]
-    for what, size, (least, most) in (
-        ("width", width, (max(WIDTHS[0], look.min_width), WIDTHS[1])),
-        ("height", height, (max(HEIGHTS[0], look.min_height), HEIGHTS[1])),
-    ):
-        if not least <= size <= most:
-            hint = {"full": "; use style 'mini' or 'spark' for small graphs",
-                    "mini": "; use 'spark'"}.get(style, "") if size < least else ""
-            raise BadRequest(
-                f"{what} must be {least} to {most} pixels for style {style!r}, not {size}{hint}"
-            )
+        names = ", ".join(repr(s) for s in STYLES[:-1])
+        raise BadRequest(f"style must be {names} or {STYLES[-1]!r}, not {style!r}")
+    if chart not in CHARTS:
+        raise BadRequest(f"chart must be 'line' or 'histogram', not {chart!r}")
+    options = ChartOptions(format, width, height, timezone, style, title, chart)
+    _check_size(options)
     check_timezone(timezone)
     if len(title) > MAX_TITLE:
         raise BadRequest(f"title is {len(title)} characters; the limit is {MAX_TITLE}")
-    return ChartOptions(format, width, height, timezone, style, title)
+    return options
+
+
+def _check_size(options: ChartOptions) -> None:
+    """Sizes within the drawn look's limits (an embed's smallest look is mini's)."""
+    look, style = options.look, options.style
+    for what, size, (least, most) in (
+        ("width", options.width, (max(WIDTHS[0], look.min_width), WIDTHS[1])),
+        ("height", options.height, (max(HEIGHTS[0], look.min_height), HEIGHTS[1])),
+    ):
+        if not least <= size <= most:
+            hint = "; use style 'mini' or 'spark' for small graphs" if style == "full" else (
+                "; use 'spark'" if style != "spark" else "")
+            raise BadRequest(
+                f"{what} must be {least} to {most} pixels for style {style!r}, "
+                f"not {size}{hint if size < least else ''}"
+            )
 
 
 def render_chart(
     current: Sequence[Series], previous: Series | None, options: ChartOptions,
-    unfinished: bool = False,
+    unfinished: bool = False, comments: Sequence[Comment] = (),
 ) -> Rendered:
     """Draw one to three series over the same frame, and ``previous`` (the period
     before the first series) dashed behind them; safe to call from any thread.
 
     ``unfinished`` says the last interval is still running: a counter's last sum
     is then only partial, and its drop is drawn faint rather than as news.
+    ``comments`` (in the frame) are marked where ``options.marks_comments``; in
+    SVG each marker carries its text as a tooltip. A histogram ignores ``previous``.
     """
     with _MATPLOTLIB, matplotlib.rc_context(_RC):
         figure = Figure(figsize=(options.width / DPI, options.height / DPI), dpi=DPI)
         FigureCanvasAgg(figure)
         axes = figure.add_axes(_axes_box(options))
-        _plot(axes, current, previous, options, unfinished)
+        if options.chart == "histogram":
+            _plot_histogram(axes, current, options, unfinished)
+        else:
+            _plot(axes, current, previous, options, unfinished)
+        marked = comments if options.marks_comments else ()
+        mark_comments(axes, _date_numbers([c.at for c in marked]), options.look.font)
         body = _save(figure, options)
+    if options.format == "svg" and marked:
+        body = with_tooltips(body, marked)
     box = axes.get_position()
     area = (box.x0, 1 - box.y1, box.x1, 1 - box.y0)
     x0, y0, x1, y1 = (round(float(v), 5) for v in area)  # plain floats: they go out as JSON
@@ -190,9 +240,13 @@ def _plot(
         axes.plot(x, before, color=PALETTE[0], alpha=0.45, lw=look.line * 0.8,
                   dashes=(3.5, 2.5), zorder=2)
     for i, (series, y) in enumerate(zip(current, lines)):
-        _draw_line(axes, x, y, PALETTE[i], look, 3 + i, unfinished and series.stat.counter)
-        if len(lines) == 1 and options.style != "spark":
-            axes.fill_between(x, y, low, color=PALETTE[i], alpha=0.07, lw=0, zorder=1)
+        partial = unfinished and series.stat.counter
+        if options.style == "fill_bar":
+            _draw_bars(axes, x, y, (i, len(lines)), _bar_base(low, high), interval / DAY, partial)
+        else:
+            _draw_line(axes, x, y, PALETTE[i], look, 3 + i, partial)
+        if shade := _shade(options.style, len(lines)):
+            axes.fill_between(x, y, low, color=PALETTE[i], alpha=shade, lw=0, zorder=1)
     axes.set_xlim(*_date_numbers([first, first + count * interval]))
     axes.set_ylim(low, high)
     empty = not any(p.rcount for s in current for p in s.points)
@@ -200,12 +254,67 @@ def _plot(
         _decorate_spark(axes, empty)
         return
     _decorate_axes(axes, options)
+    _time_axis(axes, options)
     if empty:
-        axes.yaxis.set_major_locator(NullLocator())  # no data, no scale to read
-        axes.text(0.5, 0.5, EMPTY_MESSAGE, transform=axes.transAxes, ha="center",
-                  va="center", color=MUTED, fontsize=look.font + 1)
-    if options.style == "full":
+        _say_empty(axes, look)
+    if options.look_name == "full":
         _decorate_full(axes, current, before is not None, options)
+
+
+def _shade(style: str, lines: int) -> float:
+    """The opacity under each line: the fill style's point; a hint under one line elsewhere."""
+    if style == "fill":
+        return 0.28 if lines == 1 else 0.14
+    return 0.07 if lines == 1 and style in ("full", "mini") else 0.0
+
+
+def _bar_base(low: float, high: float) -> float:
+    """Bars grow from zero where the axis shows it, else from the nearer edge."""
+    return min(max(0.0, low), high)
+
+
+def _draw_bars(
+    axes: Axes, x: Values, y: Values, slot: tuple[int, int], base: float, step: float,
+    partial_end: bool,
+) -> None:
+    """A bar per interval (``x`` their middles, ``step`` their width in days), compared
+    stats side by side; gaps draw nothing, a partial last sum draws faint."""
+    index, slots = slot
+    width = step * 0.8 / slots
+    left = x - step * 0.4 + index * width
+    whole = np.isfinite(y)
+    last = np.zeros_like(whole)
+    if partial_end:
+        last[-1], whole[-1] = whole[-1], False
+    for keep, alpha in ((whole, 1.0), (last, 0.35)):
+        if keep.any():
+            axes.bar(left[keep], y[keep] - base, width, bottom=base, align="edge",
+                     color=PALETTE[index], alpha=alpha, lw=0, zorder=3 + index)
+
+
+def _say_empty(axes: Axes, look: Look) -> None:
+    axes.yaxis.set_major_locator(NullLocator())  # no data, no scale to read
+    axes.text(0.5, 0.5, EMPTY_MESSAGE, transform=axes.transAxes, ha="center",
+              va="center", color=MUTED, fontsize=look.font + 1)
+
+
+def _plot_histogram(
+    axes: Axes, current: Sequence[Series], options: ChartOptions, unfinished: bool
+) -> None:
+    """The bars of ``histograms`` in this style's frame: intervals counted up the
+    side, values with their unit along the bottom."""
+    bins = histogram(current, unfinished)
+    draw_histogram(axes, bins, PALETTE)
+    if options.style == "spark":
+        _decorate_spark(axes, not bins.edges)
+        return
+    _decorate_axes(axes, options)
+    value_axis(axes, _most_x_ticks(options), _shared_unit(current))
+    if not bins.edges:
+        axes.xaxis.set_major_locator(NullLocator())
+        _say_empty(axes, options.look)
+    if options.look_name == "full":
+        _decorate_full(axes, current, False, options)
 
 
 def _values(series: Series) -> Values:
@@ -259,9 +368,11 @@ def _y_limits(
 
 
 def _y_locator(options: ChartOptions) -> MaxNLocator:
-    """At most one y tick per 45 pixels of plot height, on steps of 1, 2, 2.5 or 5."""
+    """At most one y tick per 45 pixels of plot height, on steps of 1, 2, 2.5 or 5;
+    whole numbers when the axis counts intervals."""
     ticks = max(2, min(options.look.most_y_ticks, _axes_px(options)[1] // 45))
-    return MaxNLocator(nbins=ticks, steps=[1, 2, 2.5, 5, 10])
+    return MaxNLocator(nbins=ticks, steps=[1, 2, 2.5, 5, 10],
+                       integer=options.chart == "histogram")
 
 
 def _decorate_spark(axes: Axes, empty: bool) -> None:
@@ -271,7 +382,7 @@ def _decorate_spark(axes: Axes, empty: bool) -> None:
 
 
 def _decorate_axes(axes: Axes, options: ChartOptions) -> None:
-    """Quiet axes: no box, light horizontal grid, muted ticks, times in the user's zone."""
+    """Quiet axes: no box, light horizontal grid, muted ticks, compact numbers up the side."""
     look = options.look
     for side in ("top", "right", "left"):
         axes.spines[side].set_visible(False)
@@ -283,9 +394,14 @@ def _decorate_axes(axes: Axes, options: ChartOptions) -> None:
     axes.tick_params(axis="y", length=0, pad=5, labelsize=look.font, labelcolor=MUTED)
     axes.tick_params(axis="x", length=3, width=0.8, color=FAINT, pad=3,
                      labelsize=look.font, labelcolor=MUTED)
+    axes.xaxis.set_minor_locator(NullLocator())
+
+
+def _time_axis(axes: Axes, options: ChartOptions) -> None:
+    """Time ticks in the user's zone, as many as fit."""
     # Asking for at least half the ticks that fit picks days over months for a
     # quarter and hours over days for a day or two.
-    most = max(3, _axes_px(options)[0] // look.px_per_x_tick)
+    most = _most_x_ticks(options)
     locator = mdates.AutoDateLocator(tz=options.tz, minticks=max(2, most // 2), maxticks=most)
     axes.xaxis.set_major_locator(locator)
     axes.xaxis.set_major_formatter(
@@ -295,7 +411,6 @@ def _decorate_axes(axes: Axes, options: ChartOptions) -> None:
             zero_formats=["", "%Y", "%b", "%b %-d", "%H:%M", "%H:%M"],
         )
     )
-    axes.xaxis.set_minor_locator(NullLocator())
 
 
 def _decorate_full(
@@ -305,11 +420,11 @@ def _decorate_full(
     look, figure = options.look, axes.get_figure()
     assert isinstance(figure, Figure) and isinstance(figure.canvas, FigureCanvasAgg)
     renderer = figure.canvas.get_renderer()
-    units = {s.stat.unit for s in current}
-    shared_unit = units.pop() if len(units) == 1 else None
-    if shared_unit:
+    shared_unit = _shared_unit(current)
+    y_label = "intervals" if options.chart == "histogram" else shared_unit
+    if y_label:
         # The label's baseline: one line of text in from the figure's left edge.
-        axes.set_ylabel(shared_unit, color=MUTED, fontsize=look.font)
+        axes.set_ylabel(y_label, color=MUTED, fontsize=look.font)
         axes.yaxis.set_label_coords(-(look.left - 17) / _axes_px(options)[0], 0.5)
     title = options.title or (current[0].stat.name if len(current) == 1 else "")
     room = _axes_px(options)[0]
@@ -361,6 +476,17 @@ def _shorten(text: Text, pixels: float, renderer: RendererAgg) -> None:
     while keep > 1 and (width := text.get_window_extent(renderer).width) > pixels:
         keep = max(1, min(keep - 1, int(keep * pixels / width)))
         text.set_text(whole[:keep].rstrip() + "…")
+
+
+def _shared_unit(current: Sequence[Series]) -> str | None:
+    """The unit every series is in, if they agree (None: none, or several)."""
+    units = {s.stat.unit for s in current}
+    return units.pop() if len(units) == 1 else None
+
+
+def _most_x_ticks(options: ChartOptions) -> int:
+    """As many x ticks as fit one per ``px_per_x_tick`` of plot width, and at least 3."""
+    return max(3, _axes_px(options)[0] // options.look.px_per_x_tick)
 
 
 def _axes_px(options: ChartOptions) -> tuple[int, int]:

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from starlette.types import ASGIApp
 
 from aerie.clock import Clock, system_clock
+from aerie.comments import Comment, comments_between
 from aerie.db import make_engine
 from aerie.errors import BadRequest
 from aerie.series import Series, frame_bounds, previous_start, read_series
@@ -77,13 +78,16 @@ class GraphServer:
     A render is cached under a key made of every parameter (normalised:
     ``previous`` counts only where it is drawn, the timeframe as its duration
     and interval), the frame's ``first`` and ``end``, whether its last interval
-    is still running, and each stat's id, name, unit, kind and
-    ``data_received_at``. The picture depends on nothing else. The frame moves
+    is still running, each stat's id, name, unit, kind and ``data_received_at``,
+    and, where comments are marked, the id, moment and text of each comment in
+    the frame. The picture depends on nothing else. The frame moves
     only when a new interval begins, which changes ``first`` and ``end``. New
     data changes ``data_received_at``, which is when data *arrived*, not the
     time of its points: a point written today for last month's timestamp still
     changes the key of last month's graph. A renamed stat or a new unit changes
-    the key too. Stats are looked up before series are read, so a render is
+    the key too. A comment added, edited or removed in the frame changes the
+    comments in the key; one outside the frame is not drawn, so it need not.
+    Stats and comments are looked up before series are read, so a render is
     never older than the key it is stored under.
 
     One gap needs care: the ingestion writer marks ``data_received_at`` at most
@@ -108,26 +112,38 @@ class GraphServer:
         self, user_id: int, stat_ids: list[str], timeframe: str = "1w", start: int | None = None,
         previous: bool = True, format: str = "png", width: int = 800, height: int = 300,
         timezone: str = "UTC", style: str = "full", title: str = "", with_body: bool = True,
+        chart: str = "line",
     ) -> dict[str, Any]:
-        """Draw 1 to 3 of the user's stats over ``timeframe`` (ending now, or from ``start``).
+        """Draw 1 to 3 of the user's stats over ``timeframe`` (ending now, or from ``start``):
+        a ``line`` chart over time, or a ``histogram`` of the interval values.
+
+        ``style`` is ``full``, ``mini``, ``spark``, or, for embeds, ``fill`` (the area
+        under the line shaded) or ``fill_bar`` (a bar per interval). The period
+        before is drawn dashed for one stat, except in sparklines and histograms.
 
         Returns ``content_type``, ``body`` (base64; left out when ``with_body`` is
         False, for a page that only needs the layout and warms the cache for its
         image request), ``etag``, ``cached``,
         ``plot_area`` ([x0, y0, x1, y1], fractions of the image from its top
         left: the axes' data area), ``first`` and ``end`` (unix seconds of the
-        frame drawn) and ``interval`` (seconds per point). Raises BadRequest for
-        parameters it cannot draw, NotFound for an id that is not one of the
-        user's stats (another user's stat looks exactly like a missing one).
+        frame drawn), ``interval`` (seconds per point) and ``comments``
+        (``[{"time", "text"}]``, oldest first: the comments marked, so none in
+        sparklines and histograms). Raises BadRequest for parameters it cannot
+        draw, NotFound for an id that is not one of the user's stats (another
+        user's stat looks exactly like a missing one).
         """
-        options = chart_options(format, width, height, timezone, style, title)
+        options = chart_options(format, width, height, timezone, style, title, chart)
         frame = parse_timeframe(timeframe)
         ids = _check_stat_ids(stat_ids)
         check_start(start)
         now = int(self._clock())
-        stats = await anyio.to_thread.run_sync(self._find_stats, user_id, ids)
-        plan = _Plan(user_id, stats, frame, start, previous and len(stats) == 1 and style != "spark",
-                     now, options)
+        first, end = frame_bounds(frame, start, now, timezone)
+        stats, comments = await anyio.to_thread.run_sync(
+            self._find_stats, user_id, ids, (first, end) if options.marks_comments else None
+        )
+        drawn_before = previous and len(stats) == 1 and style != "spark" and chart == "line"
+        plan = _Plan(user_id, stats, frame, start, drawn_before, now, options, first, end,
+                     tuple(comments))
         while (pending := self._drawing.get(plan.key)) is not None:
             await pending.wait()  # an equal render is under way: take its result
         if (hit := self._cache.get(plan.key, self._clock())) is not None:
@@ -142,15 +158,22 @@ class GraphServer:
             self._drawing.pop(plan.key).set()
         return _answer(answer, cached=False, with_body=with_body)
 
-    def _find_stats(self, user_id: int, ids: list[str]) -> list[Stat]:
-        """The user's stats, in the order asked; NotFound names the first id that is not."""
+    def _find_stats(
+        self, user_id: int, ids: list[str], frame: tuple[int, int] | None
+    ) -> tuple[list[Stat], list[Comment]]:
+        """The user's stats, in the order asked, and their comments in ``frame``
+        (``first``, ``end``; None: no comments wanted). NotFound names the first id
+        that is not the user's."""
         with self._engine.connect() as conn:
-            return [owned_stat(conn, user_id, public_id) for public_id in ids]
+            stats = [owned_stat(conn, user_id, public_id) for public_id in ids]
+            if frame is None:
+                return stats, []
+            return stats, comments_between(conn, [s.id for s in stats], *frame)
 
     async def _draw(self, plan: _Plan) -> dict[str, Any]:
         current, before = await anyio.to_thread.run_sync(self._read, plan)
         drawn = await anyio.to_thread.run_sync(
-            render_chart, current, before, plan.options, plan.unfinished
+            render_chart, current, before, plan.options, plan.unfinished, plan.comments
         )
         return {
             "content_type": drawn.content_type,
@@ -159,6 +182,7 @@ class GraphServer:
             "first": plan.first,
             "end": plan.end,
             "interval": plan.frame.interval,
+            "comments": [{"time": c.at, "text": c.text} for c in plan.comments],
         }
 
     def _read(self, plan: _Plan) -> tuple[list[Series], Series | None]:
@@ -189,17 +213,12 @@ class _Plan:
     stats: list[Stat]
     frame: Timeframe
     start: int | None
-    with_previous: bool  # previous periods are drawn for one stat, never in sparklines
+    with_previous: bool  # for one stat's line chart, never in sparklines
     now: int
     options: ChartOptions
-
-    @cached_property
-    def first(self) -> int:
-        return frame_bounds(self.frame, self.start, self.now, self.options.timezone)[0]
-
-    @cached_property
-    def end(self) -> int:
-        return frame_bounds(self.frame, self.start, self.now, self.options.timezone)[1]
+    first: int
+    end: int
+    comments: tuple[Comment, ...]  # in the frame, where options.marks_comments
 
     @property
     def unfinished(self) -> bool:
@@ -214,6 +233,7 @@ class _Plan:
             self.with_previous, self.options, self.first, self.end, self.unfinished,
             tuple((s.public_id, s.id, s.name, s.unit, s.kind, s.data_received_at)
                   for s in self.stats),
+            tuple((c.id, c.at, c.text) for c in self.comments),
         )
 
 

@@ -15,19 +15,24 @@ import base64
 import logging
 import os
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import anyio
 import anyio.to_thread
 import httpx
 from sqlalchemy import Connection, Engine, select
+from starlette.applications import Starlette
 
-from aerie import alerts, outbox
+from aerie import alerts, digests, outbox, reports
 from aerie.accounts import user_by_id
 from aerie.alert_notices import GRAPH_TIMEFRAMES, alert_mail, headline, webhook_body
 from aerie.alert_rules import evaluate
 from aerie.alerts import Alert, AlertEvent
 from aerie.clock import Clock, system_clock
+from aerie.db import make_engine
 from aerie.delivery import deliver_due
 from aerie.errors import AerieError
 from aerie.keys import random_key
@@ -36,6 +41,7 @@ from aerie.schema import alert_events
 from aerie.settings import Settings
 from aerie.stats import Stat, stat_by_id
 from rpc.client import RpcClient
+from rpc.server import create_rpc_app
 
 log = logging.getLogger("aerie.scheduler")
 
@@ -54,6 +60,8 @@ class Pass:
     leader: bool
     judged: int = 0
     events: int = 0
+    digests: int = 0
+    reports: int = 0
     mailed: int = 0
 
 
@@ -65,15 +73,20 @@ class Scheduler:
         self._graph = graph
         self._clock = clock
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{random_key(6)}"
+        self.last_pass: Pass | None = None
+        self.last_pass_at: float | None = None
 
     async def run(self, stop: anyio.Event) -> None:
         """Tick until ``stop`` is set, then give the lease up so a twin takes over at once."""
         try:
             while not stop.is_set():
                 try:
-                    await self.tick()
-                except AerieError as exc:  # the database is down: try again next tick
-                    log.warning("scheduler pass failed: %s", exc.message)
+                    self.last_pass = await self.tick()
+                    self.last_pass_at = self._clock()
+                except Exception:
+                    # the database down, a bug in one pass: log it and try again next
+                    # tick; the loop must outlive any one pass
+                    log.exception("scheduler pass failed; trying again in %.0f s", TICK_SECONDS)
                 with anyio.move_on_after(TICK_SECONDS):
                     await stop.wait()
         finally:
@@ -85,9 +98,11 @@ class Scheduler:
             return Pass(leader=False)
         judged, events = await anyio.to_thread.run_sync(self._judge_alerts, now)
         await self._notify_pending()
+        digests = await anyio.to_thread.run_sync(self._send_digests, now)
+        reports = await self._send_reports(now)
         mailed = await anyio.to_thread.run_sync(
             lambda: deliver_due(self._engine, self._settings, self._clock).sent)
-        return Pass(True, judged, events, mailed)
+        return Pass(True, judged, events, digests, reports, mailed)
 
     def _take_lease(self) -> bool:
         with self._engine.begin() as conn:
@@ -137,23 +152,26 @@ class Scheduler:
 
     async def _notify(self, alert: Alert, stat: Stat, event: AlertEvent) -> None:
         if event.email_status == PENDING:
-            png = await self._graph_png(alert, stat)
+            with self._engine.connect() as conn:
+                owner = user_by_id(conn, alert.user_id)
+            png = await self._graph_png(stat, owner.timezone if owner else "UTC",
+                                        GRAPH_TIMEFRAMES[alert.time_window], 600, 220)
             await anyio.to_thread.run_sync(self._queue_mail, alert, stat, event, png)
         if event.webhook_status == PENDING and alert.webhook_url:
             status = await self._post_webhook(alert, stat, event)
             await anyio.to_thread.run_sync(self._set_status, event.id, None, status)
 
-    async def _graph_png(self, alert: Alert, stat: Stat) -> bytes | None:
-        """The stat's graph around the alert's window; None if no graph server answers."""
-        with self._engine.connect() as conn:
-            owner = user_by_id(conn, alert.user_id)
+    async def _graph_png(self, stat: Stat, zone: str, timeframe: str, width: int, height: int,
+                         style: str = "full") -> bytes | None:
+        """The stat's graph for a mail; None if no graph server answers (the mail goes
+        without it rather than not at all)."""
         try:
             drawn = await self._graph.call(
-                "render", user_id=alert.user_id, stat_ids=[stat.public_id],
-                timeframe=GRAPH_TIMEFRAMES[alert.time_window], previous=False, format="png",
-                width=600, height=220, timezone=owner.timezone if owner else "UTC")
+                "render", user_id=stat.user_id, stat_ids=[stat.public_id], timeframe=timeframe,
+                previous=False, format="png", width=width, height=height, timezone=zone,
+                style=style)
         except AerieError as exc:
-            log.warning("alert %s: no graph for its mail: %s", alert.public_id, exc.message)
+            log.warning("no graph of stat %s for a mail: %s", stat.public_id, exc.message)
             return None
         return base64.b64decode(drawn["body"])
 
@@ -169,6 +187,52 @@ class Scheduler:
     def _set_status(self, event_id: int, email: str | None, webhook: str | None) -> None:
         with self._engine.begin() as conn:
             alerts.set_event_delivery(conn, event_id, email_status=email, webhook_status=webhook)
+
+    def _send_digests(self, now: int) -> int:
+        """Queue each due new-stat digest, forgetting its notices in the same transaction."""
+        with self._engine.begin() as conn:
+            due = digests.due_digests(conn, now)
+            for digest in due:
+                if digest.stats:  # all trashed meanwhile: nothing left to tell
+                    outbox.enqueue(conn, digests.digest_mail(self._settings, digest),
+                                   kind="digest", user_id=digest.user_id, now=now)
+                digests.mark_digest_sent(conn, digest, now)
+        return len(due)
+
+    async def _send_reports(self, now: int) -> int:
+        """Queue every daily report whose local hour has come, with a small graph per stat."""
+        sent = 0
+        with self._engine.connect() as conn:
+            found = reports.users_with_reports(conn)
+        for user_id, hour, sent_for, zone in found:
+            day = reports.due_day(hour, sent_for, zone, now)
+            if day is None:
+                continue
+            figures = await anyio.to_thread.run_sync(self._report_figures, user_id, day, zone)
+            graphs = {}
+            for figure in figures:
+                png = await self._graph_png(figure.stat, zone, "1w", 320, 90, style="mini")
+                if png is not None:
+                    graphs[figure.stat.public_id] = png
+            await anyio.to_thread.run_sync(self._queue_report, user_id, day, figures, graphs)
+            sent += 1
+        return sent
+
+    def _report_figures(self, user_id: int, day: date, zone: str) -> list[reports.DayFigure]:
+        with self._engine.connect() as conn:
+            chosen = reports.report_settings(conn, user_id).stats
+            return [reports.day_figure(conn, stat, day, zone) for stat in chosen]
+
+    def _queue_report(self, user_id: int, day: date, figures: list[reports.DayFigure],
+                      graphs: dict[str, bytes]) -> None:
+        """Queue the report and mark the day reported in one transaction: sent once."""
+        with self._engine.begin() as conn:
+            owner = user_by_id(conn, user_id)
+            if owner is not None and figures:
+                message = reports.report_mail(self._settings, owner.email, day, figures, graphs)
+                outbox.enqueue(conn, message, kind="report", user_id=user_id,
+                               now=int(self._clock()))
+            reports.mark_report_sent(conn, user_id, day + timedelta(days=1))
 
     async def _post_webhook(self, alert: Alert, stat: Stat, event: AlertEvent) -> str:
         """POST the event, retrying a failure twice; the answer or last error, for the history."""
@@ -188,6 +252,48 @@ class Scheduler:
                     error = f"failed: answered {answer.status_code}"
                 await anyio.sleep(0.5 * 2 ** attempt)
         return error
+
+
+class SchedulerStatus:
+    """What the scheduler role serves over JSON-RPC: its state, never its controls."""
+
+    def __init__(self, scheduler: Scheduler, engine: Engine) -> None:
+        self._scheduler = scheduler
+        self.engine = engine  # /readyz checks the database through it
+
+    async def status(self) -> dict[str, object]:
+        """Who this copy is, whether it held the lease at its last pass, and what it did."""
+        last = self._scheduler.last_pass
+        return {"holder": self._scheduler.holder, "leader": bool(last and last.leader),
+                "last_pass_at": self._scheduler.last_pass_at,
+                "last_pass": vars(last) if last else None}
+
+
+def create_app(settings: Settings) -> Starlette:
+    """The scheduler role: its loop runs for the app's lifetime; ``status`` over JSON-RPC."""
+    engine = make_engine(settings)
+    graph = RpcClient("graph", settings.graph_replicas, timeout=settings.rpc_timeout_seconds)
+    scheduler = Scheduler(settings, engine, graph)
+    app = create_rpc_app(SchedulerStatus(scheduler, engine), name="scheduler",
+                         on_shutdown=engine.dispose)
+    served = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with served(app):  # disposes the engine last, after the loop let go
+            stop = anyio.Event()
+            try:
+                async with anyio.create_task_group() as tasks:
+                    tasks.start_soon(scheduler.run, stop)
+                    try:
+                        yield
+                    finally:
+                        stop.set()
+            finally:
+                await graph.aclose()
+
+    app.router.lifespan_context = lifespan
+    return app
 
 
 def _record_event(conn: Connection, alert: Alert, stat: Stat, event: str, value: float | None,

@@ -33,6 +33,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
@@ -93,13 +94,20 @@ def main() -> int:
     args = parse_args()
     if shutil.which(args.wrk) is None:
         sys.exit(f"wrk not found ({args.wrk}); apt-get install wrk")
-    workdir = Path(tempfile.mkdtemp(prefix=f"aerie-bench-{os.getpid()}-"))
+    return in_scratch(args, "ingest", bench, keep=args.keep)
+
+
+def in_scratch(args: argparse.Namespace, name: str,
+               run: Callable[[argparse.Namespace, Path, str], int | None],
+               keep: bool = False) -> int:
+    """Run a bench in a fresh work folder and database, removing both afterwards."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"aerie-bench-{name}-{os.getpid()}-"))
     database_url, drop = prepare_database(args, workdir)
     try:
-        return bench(args, workdir, database_url)
+        return run(args, workdir, database_url) or 0
     finally:
         drop()
-        if not args.keep:
+        if not keep:
             shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -33,11 +33,9 @@ import asyncio
 import math
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,8 +57,8 @@ from bench.ingest import (
     MARIADB_SERVER,
     describe_db,
     free_port,
+    in_scratch,
     machine,
-    prepare_database,
     server_version,
 )
 from interactor.stat_pages import GRAPH_SIZE
@@ -100,15 +98,7 @@ class Figures:
 
 
 def main() -> int:
-    args = parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix=f"aerie-bench-web-{os.getpid()}-"))
-    database_url, drop = prepare_database(args, workdir)
-    try:
-        bench(args, workdir, database_url)
-    finally:
-        drop()
-        shutil.rmtree(workdir, ignore_errors=True)
-    return 0
+    return in_scratch(parse_args(), "web", bench)
 
 
 def parse_args() -> argparse.Namespace:

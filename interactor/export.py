@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 
 from sqlalchemy import Connection, Engine
 
-from aerie import accounts, stats
+from aerie import accounts, alerts, stats
 from aerie.accounts import User
+from aerie.alerts import Alert
 from aerie.clock import Clock, system_clock
 from aerie.errors import BadRequest, NotFound
 from aerie.series import Series, read_series
@@ -154,5 +156,59 @@ async def remove_stat(ctx: ExportContext, token: str, public_id: str) -> Deleted
             stat = stats.owned_stat(conn, _owner(conn, token).id, public_id)
             stats.delete_stat(conn, stat)
         return DeletedStat(stat.public_id, stat.name)
+
+    return await off_loop(work)
+
+
+@dataclass(frozen=True)
+class StatAlert:
+    """An alert with its stat, which the alert object names."""
+
+    alert: Alert
+    stat: Stat
+
+
+async def list_alerts(ctx: ExportContext, token: str) -> list[StatAlert]:
+    def work() -> list[StatAlert]:
+        with ctx.engine.connect() as conn:
+            user = _owner(conn, token)
+            return [StatAlert(a, stats.stat_by_id(conn, a.stat_id))
+                    for a in alerts.alerts_of_user(conn, user.id)]
+
+    return await off_loop(work)
+
+
+async def create_alert(ctx: ExportContext, token: str, form: Mapping[str, str]) -> StatAlert:
+    """An alert from StatHat's form (``stat_id=...&kind=value&time_window=1h&...``)."""
+    rule = alerts.parse_rule(form)
+    public_id = (form.get("stat_id") or "").strip()
+    if not public_id:
+        raise BadRequest("name the stat to watch: stat_id=ID (the id in /x/TOKEN/statlist)")
+    now = int(ctx.clock())
+
+    def work() -> StatAlert:
+        with ctx.engine.begin() as conn:
+            user = _owner(conn, token)
+            stat = stats.owned_stat(conn, user.id, public_id)
+            return StatAlert(alerts.create_alert(conn, user.id, stat.id, rule, now), stat)
+
+    return await off_loop(work)
+
+
+async def alert_of(ctx: ExportContext, token: str, alert_id: str) -> StatAlert:
+    def work() -> StatAlert:
+        with ctx.engine.connect() as conn:
+            alert = alerts.owned_alert(conn, _owner(conn, token).id, alert_id)
+            return StatAlert(alert, stats.stat_by_id(conn, alert.stat_id))
+
+    return await off_loop(work)
+
+
+async def remove_alert(ctx: ExportContext, token: str, alert_id: str) -> StatAlert:
+    def work() -> StatAlert:
+        with ctx.engine.begin() as conn:
+            alert = alerts.owned_alert(conn, _owner(conn, token).id, alert_id)
+            alerts.delete_alert(conn, alert)
+            return StatAlert(alert, stats.stat_by_id(conn, alert.stat_id))
 
     return await off_loop(work)

@@ -28,6 +28,16 @@ async def create_stat(svc: Services, user: User, name: str, kind: str) -> Stat:
     return await off_loop(work)
 
 
+async def stat_to_delete(svc: Services, user: User, public_id: str) -> Stat:
+    """The stat a delete link (as in the new-stat mail) asks to confirm deleting."""
+
+    def load() -> Stat:
+        with svc.engine.connect() as conn:
+            return stats.owned_stat(conn, user.id, public_id)
+
+    return await off_loop(load)
+
+
 async def rename_stat(svc: Services, user: User, public_id: str, name: str) -> Stat:
     def work() -> Stat:
         with svc.engine.begin() as conn:

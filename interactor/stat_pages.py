@@ -13,8 +13,9 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from aerie import stats
+from aerie import alerts, stats
 from aerie.accounts import User
+from aerie.alerts import Alert
 from aerie.comments import Comment, comments_between
 from aerie.errors import BadRequest
 from aerie.series import Point, frame_bounds, read_series
@@ -22,6 +23,7 @@ from aerie.shares import Share, live_share_of_stat
 from aerie.stats import Stat
 from aerie.timeframes import parse_timeframe
 from interactor.base import Services, off_loop
+from interactor.sharing import ShareCodes, share_codes
 from interactor.snippets import Snippet, send_examples
 
 TIMEFRAMES = ("1h", "3h", "1d", "1w", "1M", "3M", "1y")
@@ -74,8 +76,9 @@ class StatPage:
     snippets: list[Snippet]
     now: int
     timezone: str
-    share: Share | None  # the stat's live embed key, if it is shared
+    share: ShareCodes | None  # how to embed the stat, if it is shared
     comments: list[Comment]  # the comments marking moments in the frame shown
+    alerts: list[Alert]
 
 
 @dataclass(frozen=True)
@@ -126,22 +129,23 @@ def _graph(path: str, query: str, rendered: dict[str, Any]) -> Graph:
 
 
 async def stat_page(
-    svc: Services, user: User, public_id: str, timeframe: str | None, api_url: str
+    svc: Services, user: User, public_id: str, timeframe: str | None, api_url: str, web_url: str
 ) -> StatPage:
     """One stat over a timeframe against the period before: NotFound if not the user's."""
     tf = check_timeframe(timeframe)
     frame = parse_timeframe(tf)
     now = svc.now()
 
-    def load() -> tuple[Stat, list[Point], Share | None, list[Comment]]:
+    def load() -> tuple[Stat, list[Point], Share | None, list[Comment], list[Alert]]:
         with svc.engine.connect() as conn:
             stat = stats.owned_stat(conn, user.id, public_id)
             series = read_series(conn, stat, frame, now, timezone=user.timezone)
             first, end = frame_bounds(frame, None, now, user.timezone)
             return (stat, series.points, live_share_of_stat(conn, stat.id),
-                    comments_between(conn, [stat.id], first, end))
+                    comments_between(conn, [stat.id], first, end),
+                    alerts.alerts_of_user(conn, user.id, stat.id))
 
-    (stat, points, share, comments), summary, rendered = await asyncio.gather(
+    (stat, points, share, comments, stat_alerts), summary, rendered = await asyncio.gather(
         off_loop(load),
         svc.analysis.call(
             "summarize", user_id=user.id, stat_id=public_id, timeframe=tf,
@@ -156,7 +160,8 @@ async def stat_page(
         stat=stat, timeframe=tf, timeframe_label=frame.label, choices=TIMEFRAMES, points=points,
         summary=summary, graph=_graph(f"/stats/{public_id}/graph", f"tf={tf}", rendered),
         snippets=send_examples(stat, user, api_url), now=now, timezone=user.timezone,
-        share=share, comments=comments,
+        share=share_codes(share.key, stat.name, web_url) if share else None,
+        comments=comments, alerts=stat_alerts,
     )
 
 

@@ -87,7 +87,16 @@ def point_pairs(points: Iterable[Any]) -> list[list[float | None]]:
     return [[p.time, p.value] for p in points]
 
 
+def graph_left(when: int, graph: Any) -> float:
+    """Where ``when`` falls across a graph image, in percent of its width, from the plot
+    area the graph server reported: for marks laid over the picture."""
+    x0, _y0, x1, _y1 = graph.plot_area
+    share = (when - graph.first) / max(1, graph.end - graph.first)
+    return round(100 * (x0 + min(1.0, max(0.0, share)) * (x1 - x0)), 3)
+
+
 FILTERS = {
+    "graph_left": graph_left,
     "compact": compact,
     "relative_time": relative_time,
     "timeframe_label": timeframe_label,

@@ -11,12 +11,12 @@ from interactor.stat_pages import ComparePage, Graph, StatList, StatPage
 from presenters.json import stat_object
 
 
-def _stat(stat: Stat) -> dict[str, Any]:
+def stat_with_kind(stat: Stat) -> dict[str, Any]:
     """The export API's stat object plus its kind, which the pages show."""
     return {**stat_object(stat), "kind": stat.kind}
 
 
-def _graph(graph: Graph | None) -> dict[str, Any] | None:
+def graph_object(graph: Graph | None) -> dict[str, Any] | None:
     return asdict(graph) if graph else None
 
 
@@ -25,7 +25,7 @@ def stat_list(result: StatList) -> dict[str, Any]:
         "search": result.search,
         "more": result.more,
         "stats": [
-            {**_stat(row.stat), "latest": row.latest, "spark": row.spark}
+            {**stat_with_kind(row.stat), "latest": row.latest, "spark": row.spark}
             for row in result.rows
         ],
     }
@@ -33,16 +33,20 @@ def stat_list(result: StatList) -> dict[str, Any]:
 
 def stat_page(result: StatPage) -> dict[str, Any]:
     return {
-        "stat": _stat(result.stat),
+        "stat": stat_with_kind(result.stat),
         "timeframe": result.timeframe,
         "timeframe_label": result.timeframe_label,
         "timezone": result.timezone,
         "points": [{"time": p.time, "value": p.value} for p in result.points],
         "summary": result.summary,
-        "graph": _graph(result.graph),
+        "graph": graph_object(result.graph),
         "examples": {s.language: s.code for s in result.snippets},
         "embed_key": result.share.key if result.share else None,
+        "embed": ({"script": result.share.script, "png": result.share.png_url,
+                   "svg": result.share.svg_url, "markdown": result.share.markdown}
+                  if result.share else None),
         "comments": [{"id": c.id, "time": c.at, "text": c.text} for c in result.comments],
+        "alerts": [{"id": a.public_id, "kind": a.kind, "state": a.state} for a in result.alerts],
     }
 
 
@@ -51,10 +55,10 @@ def compare_page(result: ComparePage) -> dict[str, Any]:
         "timeframe": result.timeframe,
         "timeframe_label": result.timeframe_label,
         "stats": [
-            {**_stat(stat), "summary": summary}
+            {**stat_with_kind(stat), "summary": summary}
             for stat, summary in zip(result.chosen, result.summaries, strict=True)
         ],
-        "graph": _graph(result.graph),
+        "graph": graph_object(result.graph),
         "choices": [{"id": s.public_id, "name": s.name} for s in result.choices],
     }
 

@@ -1,8 +1,10 @@
 """Serve one service object's public methods as JSON-RPC 2.0 over HTTP.
 
 ``create_rpc_app(service, name=...)`` answers ``POST /`` with JSON-RPC 2.0
-(single requests and batches) and ``GET /healthz`` with the service's name and
-methods. As Go's net/rpc registers a value's exported methods, every method
+(single requests and batches), ``GET /healthz`` with the service's name and
+methods, and ``GET /readyz`` with 200 when its dependencies answer (by default
+the database of any SQLAlchemy engine the service holds), 503 naming them if
+not. As Go's net/rpc registers a value's exported methods, every method
 whose name does not start with ``_`` is served. ``async def`` methods are
 awaited; plain functions run in a worker thread, so a blocking method never
 stalls the event loop (and several may run at once: they must be thread-safe).
@@ -32,7 +34,7 @@ import functools
 import inspect
 import logging
 import typing
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import FunctionType
@@ -41,12 +43,14 @@ from typing import Any, Literal
 import anyio.to_thread
 import orjson
 from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr, TypeAdapter, ValidationError
+from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from aerie.errors import AerieError
+from aerie.readiness import ReadyCheck, database_check, readiness
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -287,13 +291,17 @@ def create_rpc_app(
     name: str,
     max_body_bytes: int = MAX_BODY_BYTES,
     on_shutdown: Callable[[], None] | None = None,
+    ready_checks: Mapping[str, ReadyCheck] | None = None,
 ) -> Starlette:
     """An ASGI app serving ``service``'s public methods; ``name`` appears in errors and health.
 
     ``on_shutdown`` runs when the server stops (an app server disposes its database
     engine there); it is not a method of ``service``, so it is never served.
+    ``ready_checks`` are what ``/readyz`` runs; None means a database check for
+    each SQLAlchemy ``Engine`` among the service's attributes (none: always ready).
     """
     rpc = RpcService(service, name)
+    checks = engine_checks(service) if ready_checks is None else dict(ready_checks)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -314,10 +322,26 @@ def create_rpc_app(
     async def healthz(request: Request) -> Response:
         return json_response({"status": "ok", "service": name, "methods": sorted(rpc.methods)})
 
+    async def readyz(request: Request) -> Response:
+        status, body = await readiness(checks)
+        return Response(encode({**body, "service": name}), status_code=status,
+                        media_type="application/json")
+
     return Starlette(
         lifespan=lifespan,
         routes=[
             Route("/", rpc_endpoint, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
         ]
     )
+
+
+def engine_checks(service: object) -> dict[str, ReadyCheck]:
+    """A database check per ``Engine`` the service holds (app servers keep one), so
+    ``/readyz`` knows the database without each app server wiring it up."""
+    attributes = getattr(service, "__dict__", {}).values()
+    engines = [value for value in attributes if isinstance(value, Engine)]
+    if len(engines) == 1:
+        return {"database": database_check(engines[0])}
+    return {f"database{i}": database_check(engine) for i, engine in enumerate(engines, 1)}

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from aerie.settings import Settings
 from tests.servers import free_port
 
 
@@ -24,6 +25,12 @@ class Relay:
     port: int
     received: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)
+
+    def settings_for(self, settings: Settings) -> Settings:
+        """``settings`` sending through this relay (plain SMTP: it offers no STARTTLS)."""
+        return settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": self.port,
+                                           "smtp_starttls": False,
+                                           "smtp_from": "Aerie <alerts@aerie.test>"})
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           options: list[str]) -> str:

@@ -23,6 +23,11 @@ def error_answer(status: int, message: str) -> JSONAnswer:
     return JSONAnswer(present.error(status, message), status_code=status)
 
 
+def web_url_of(request: Request) -> str:
+    """This app's origin as the request reached it, for links pasted into other pages."""
+    return str(request.base_url).rstrip("/")
+
+
 def wants_json(request: Request) -> bool:
     """True when the client asks for JSON rather than HTML (a page's JSON twin)."""
     accept = request.headers.get("accept", "")

@@ -11,18 +11,26 @@ from starlette.staticfiles import StaticFiles
 
 from aerie.clock import Clock, system_clock
 from aerie.db import make_engine
+from aerie.readiness import database_check, peers_check, readiness
 from aerie.secret_key import load_secret_key
 from aerie.settings import Settings
 from interactor.base import Services
 from interactor.export import ExportContext
 from presenters.html import HtmlPresenter, make_environment
 from rpc.client import RpcClient
+from web_service.a1_routes import a1_router
 from web_service.account_routes import account_router
+from web_service.alert_routes import alert_router
 from web_service.answers import JSONAnswer
 from web_service.auth import Auth
+from web_service.comment_routes import comment_router
+from web_service.dashboard_routes import dashboard_router
+from web_service.dev_routes import dev_router
+from web_service.embed_routes import embed_router
 from web_service.errors import install_error_handlers
 from web_service.export_routes import export_router
 from web_service.pages import page_router
+from web_service.report_routes import report_router
 from web_service.responder import Responder
 from web_service.stat_routes import stat_router
 
@@ -57,12 +65,32 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
     install_error_handlers(app, html)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(export_router(ExportContext(engine, clock)))
+    app.include_router(a1_router(ExportContext(engine, clock)))
     app.include_router(account_router(services, auth, responder))
     app.include_router(stat_router(services, auth, responder))
+    app.include_router(comment_router(services, auth, responder))
+    app.include_router(alert_router(services, auth, responder))
+    app.include_router(report_router(services, auth, responder))
+    if settings.dev_mail:
+        app.include_router(dev_router(services, auth, responder))
+    app.include_router(dashboard_router(services, auth, responder))
+    app.include_router(embed_router(services, auth, responder))
     app.include_router(page_router(settings, auth, responder))
 
     @app.get("/healthz")
     async def healthz() -> JSONAnswer:
         return JSONAnswer({"status": "ok"})
+
+    ready_checks = {
+        "database": database_check(engine),
+        "graph": peers_check(settings.graph_replicas),
+        "analysis": peers_check(settings.analysis_replicas),
+    }
+
+    @app.get("/readyz")
+    async def readyz() -> JSONAnswer:
+        """200 when the database and at least one copy of each app server answer, else 503."""
+        status, body = await readiness(ready_checks)
+        return JSONAnswer(body, status_code=status)
 
     return app

@@ -33,7 +33,8 @@ _PARAMETER_HINTS = {
 
 _TITLES = {
     400: "That request needs fixing", 401: "Please log in", 403: "Not allowed",
-    404: "Not found", 405: "Not allowed here", 409: "Already exists", 413: "Too large",
+    404: "Not found", 405: "Not allowed here", 409: "Already exists", 410: "No longer shared",
+    413: "Too large",
     429: "Slow down", 503: "Temporarily unavailable",
 }
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from interactor import export
 from interactor.export import ExportContext
 from presenters import json as present
+from presenters.alerts import alert_object
 from web_service.answers import JSONAnswer
+from web_service.auth import read_form
 
 
 def export_router(ctx: ExportContext) -> APIRouter:
@@ -37,5 +39,26 @@ def export_router(ctx: ExportContext) -> APIRouter:
     @router.delete("/stats/{public_id}")
     async def delete_stat(token: str, public_id: str) -> JSONAnswer:
         return JSONAnswer(present.deleted(await export.remove_stat(ctx, token, public_id)))
+
+    @router.get("/alerts")
+    async def alert_list(token: str) -> JSONAnswer:
+        found = await export.list_alerts(ctx, token)
+        return JSONAnswer([alert_object(a.alert, a.stat) for a in found])
+
+    @router.post("/alerts")
+    async def create_alert(token: str, request: Request) -> JSONAnswer:
+        form = await read_form(request)
+        made = await export.create_alert(ctx, token, form)
+        return JSONAnswer(alert_object(made.alert, made.stat))
+
+    @router.get("/alerts/{alert_id}")
+    async def alert(token: str, alert_id: str) -> JSONAnswer:
+        found = await export.alert_of(ctx, token, alert_id)
+        return JSONAnswer(alert_object(found.alert, found.stat))
+
+    @router.delete("/alerts/{alert_id}")
+    async def delete_alert(token: str, alert_id: str) -> JSONAnswer:
+        await export.remove_alert(ctx, token, alert_id)
+        return JSONAnswer({"msg": "alert deleted."})
 
     return router

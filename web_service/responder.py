@@ -30,6 +30,24 @@ DONE_MESSAGES = {
     "password": "Password changed.",
     "revoked": "Token revoked; it no longer opens anything.",
     "welcome": "Welcome to Aerie! Send your first point with the example below.",
+    "alert_created": "Alert saved. It is judged every minute from now on.",
+    "alert_saved": "Alert saved; its state starts afresh.",
+    "alert_silenced": "Alert silenced: it still changes state, but sends nothing until then.",
+    "alert_unsilenced": "Silence lifted: notifications are on again.",
+    "alert_deleted": "Alert deleted.",
+    "report_saved": "Daily report saved.",
+    "shared": "Shared: the codes below show this graph to whoever you give them.",
+    "share_revoked": "Sharing stopped: the key now answers \"no longer shared\".",
+    "dashboard_created": "Dashboard created. Add a card to show your stats on it.",
+    "dashboard_renamed": "Dashboard renamed.",
+    "dashboard_deleted": "Dashboard deleted; its stats are untouched.",
+    "card_added": "Card added.",
+    "card_removed": "Card removed.",
+    "card_moved": "Card moved.",
+    "dashboard_shared": "Dashboard shared: anyone with the link below can see it.",
+    "dashboard_unshared": "Sharing stopped; the old link no longer opens this dashboard.",
+    "comment_added": "Comment added.",
+    "comment_deleted": "Comment deleted.",
 }
 
 
@@ -74,6 +92,7 @@ class Responder:
 
 def see_other(path: str, done: str = "") -> RedirectResponse:
     """Post/redirect/get: after a form, send the browser to a page (with a done message)."""
+    path, hash_, fragment = path.partition("#")
     if done:
         path += ("&" if "?" in path else "?") + f"done={done}"
-    return RedirectResponse(path, status_code=303)
+    return RedirectResponse(path + hash_ + fragment, status_code=303)

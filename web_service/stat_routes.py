@@ -18,6 +18,7 @@ from interactor.base import Services
 from interactor.graph_images import graph_image
 from presenters import stats as present
 from presenters.html import Flash
+from web_service.answers import web_url_of
 from web_service.auth import Auth
 from web_service.responder import Responder, see_other
 
@@ -56,7 +57,7 @@ def stat_router(services: Services, auth: Auth, responder: Responder) -> APIRout
     async def stat_page(request: Request, public_id: str, tf: str | None = None) -> Response:
         session = await auth.require(request)
         result = await stat_pages.stat_page(
-            services, session.user, public_id, tf, request.app.state.api_url
+            services, session.user, public_id, tf, request.app.state.api_url, web_url_of(request)
         )
         return responder.page(request, session, "stat.html", result, present.stat_page)
 
@@ -73,6 +74,13 @@ def stat_router(services: Services, auth: Auth, responder: Responder) -> APIRout
         session, form = await auth.form(request)
         stat = await stat_changes.rename_stat(services, session.user, public_id, form.get("name", ""))
         return see_other(f"/stats/{stat.public_id}", "renamed")
+
+    @router.get("/stats/{public_id}/delete", response_model=None)
+    async def confirm_trash(request: Request, public_id: str) -> Response:
+        """The page a new-stat mail's delete link opens: one click, never a GET, deletes."""
+        session = await auth.require(request)
+        stat = await stat_changes.stat_to_delete(services, session.user, public_id)
+        return responder.page(request, session, "stat_delete.html", stat, present.stat_with_kind)
 
     @router.post("/stats/{public_id}/delete", response_model=None)
     async def trash(request: Request, public_id: str) -> Response:

@@ -14,7 +14,8 @@ import httpx
 
 from tests.servers import free_port
 
-ROLES = ("api", "web", "graph-1", "graph-2", "analysis-1", "analysis-2")
+ROLES = ("api", "web", "graph-1", "graph-2", "analysis-1", "analysis-2", "scheduler-1",
+         "scheduler-2")
 # Generous, and only a guard against hanging: six Python processes start on a busy machine.
 DEADLINE_SECONDS = 90
 
@@ -50,7 +51,7 @@ def distinct_free_ports(count: int) -> list[int]:
 
 
 class Up:
-    """``aerie up`` on six free ports in ``tmp_path`` (where the web app keeps its secret
+    """``aerie up`` on eight free ports in ``tmp_path`` (where the web app keeps its secret
     key), its output in files (a pipe nobody reads could block it)."""
 
     def __init__(self, tmp_path: Path, database_url: str | None = None) -> None:
@@ -62,7 +63,8 @@ class Up:
             [sys.executable, "-m", "aerie", "up", "--db", database_url or f"sqlite:///{tmp_path / 'aerie.db'}",
              "--api-port", str(api), "--web-port", str(web),
              "--graph-urls", f"{self.urls['graph-1']},{self.urls['graph-2']}",
-             "--analysis-urls", f"{self.urls['analysis-1']},{self.urls['analysis-2']}"],
+             "--analysis-urls", f"{self.urls['analysis-1']},{self.urls['analysis-2']}",
+             "--scheduler-urls", f"{self.urls['scheduler-1']},{self.urls['scheduler-2']}"],
             stdout=self.stdout, stderr=self.stderr, cwd=tmp_path,
         )
 

@@ -179,7 +179,7 @@ def test_up_serves_both_and_sigterm_stops_everything_keeping_acknowledged_points
     aerie(database_url, "user", "create", email)
     up.wait_until_up()
     children = children_of(up.process.pid)
-    assert len(children) == len(ROLES)  # api, web and two copies of each app server
+    assert len(children) == len(ROLES)  # api, web and two copies of each app server role
     assert up.urls["api"] in up.output() and up.urls["web"] in up.output()
     sent = httpx.post(up.urls["api"] + "/ez", data={"ezkey": email, "stat": "clicks", "count": "3"})
     assert sent.status_code in (200, 204)

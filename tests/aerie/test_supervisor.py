@@ -112,7 +112,8 @@ def test_up_with_a_busy_app_server_port_exits_1_naming_the_option(tmp_path: Path
 
 def test_roles_are_the_api_the_web_app_and_one_per_app_server_url() -> None:
     settings = Settings(api_port=9001, web_port=9000, graph_urls="http://localhost:9010",
-                        analysis_urls="http://127.0.0.1:9020, http://127.0.0.1:9021/")
+                        analysis_urls="http://127.0.0.1:9020, http://127.0.0.1:9021/",
+                        scheduler_urls="http://127.0.0.1:9030")
 
     roles = roles_for(settings)
 
@@ -122,6 +123,7 @@ def test_roles_are_the_api_the_web_app_and_one_per_app_server_url() -> None:
         ("graph-1", "http://localhost:9010", True),
         ("analysis-1", "http://127.0.0.1:9020", True),
         ("analysis-2", "http://127.0.0.1:9021", True),
+        ("scheduler-1", "http://127.0.0.1:9030", True),
     ]
     assert roles[2].args == ("graph", "--host", "localhost", "--port", "9010")
     assert roles[2].health_url == "http://localhost:9010/healthz"
@@ -137,11 +139,11 @@ def test_an_app_server_url_up_cannot_serve_itself_fails_start_naming_the_option(
 
 
 def test_two_roles_on_one_port_fail_start_naming_both() -> None:
-    port = free_port()
-    # The API and web app on free ports too, so a running `aerie up` cannot get in the way.
+    # The others on free ports too, so a running `aerie up` cannot get in the way.
+    port, scheduler, api, web = distinct_free_ports(4)
     settings = Settings(graph_urls=f"http://127.0.0.1:{port}",
                         analysis_urls=f"http://localhost:{port}",
-                        api_port=free_port(), web_port=free_port())
+                        scheduler_urls=f"http://127.0.0.1:{scheduler}", api_port=api, web_port=web)
 
     with pytest.raises(StartupFailed, match=f"port {port} is given to both graph-1 and analysis-1"):
         check_ports(roles_for(settings))

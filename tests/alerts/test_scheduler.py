@@ -16,9 +16,9 @@ from starlette.routing import Route
 from aerie import alerts
 from aerie.alert_notices import webhook_body
 from aerie.alerts import FIRING, OK, AlertEvent, parse_rule
-from aerie.scheduler import Scheduler
 from aerie.settings import Settings
 from aerie.stats import Stat
+from app_servers.scheduler import Scheduler
 from rpc.client import RpcClient
 from tests.conftest import Account, make_stat, put_points
 from tests.servers import RunningServer, free_port, serve
@@ -65,8 +65,7 @@ async def scheduler() -> AsyncIterator[Make]:
     def make(settings: Settings, engine: Engine, clock: Clock, relay: Relay | None = None,
              graph_urls: list[str] | None = None) -> Scheduler:
         if relay is not None:
-            settings = settings.model_copy(
-                update={"smtp_host": "127.0.0.1", "smtp_port": relay.port})
+            settings = relay.settings_for(settings)
         clients.append(RpcClient("graph", graph_urls or settings.graph_replicas, timeout=10))
         return Scheduler(settings, engine, clients[-1], clock)
 
@@ -89,7 +88,8 @@ def alert_now(engine: Engine, alert: alerts.Alert) -> tuple[alerts.Alert, list[a
 @pytest.fixture(autouse=True)
 def _only_this_tests_alerts(engine: Engine) -> None:
     """Schedulers judge every alert in the database: start each test with none."""
-    from aerie.schema import alerts as table, leases, outbox
+    from aerie.schema import alerts as table
+    from aerie.schema import leases, outbox
 
     with engine.begin() as conn:
         for t in (table, leases, outbox):
@@ -146,7 +146,7 @@ async def test_only_the_lease_holder_acts_and_a_twin_takes_over_when_it_dies(
     assert (await first.tick()).leader  # renewed
     assert (await second.tick()).leader is False
 
-    clock.ahead += 31  # the first stops renewing, as if it died
+    clock.ahead += 60  # the first stopped renewing 60 s ago, as if it died: a new minute
     taken = await second.tick()
     assert taken.leader and taken.judged == 1  # a new minute: judged once, by the twin
     assert (await first.tick()).leader is False

@@ -14,6 +14,7 @@ from aerie.timeframes import parse_timeframe
 from app_servers.charts import (
     EMPTY_MESSAGE,
     PALETTE,
+    STYLES,
     ChartOptions,
     chart_options,
     render_chart,
@@ -24,7 +25,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 def stat(name: str = "load time", kind: str = "value", unit: str | None = None) -> Stat:
-    return Stat(1, "s1", 1, name, kind, "ck", "ek", unit, False, T0, None)
+    return Stat(1, "s1", 1, name, kind, "ck", unit, False, T0, None)
 
 
 def series(values: list[float | None], name: str = "load time", kind: str = "value",
@@ -36,8 +37,10 @@ def series(values: list[float | None], name: str = "load time", kind: str = "val
     return Series(stat(name, kind, unit), frame, points, T0 + len(values) * 3600)
 
 
-def svg_options(style: str = "full", width: int = 800, height: int = 300) -> ChartOptions:
-    return chart_options("svg", width, height, "UTC", style, "")
+def svg_options(
+    style: str = "full", width: int = 800, height: int = 300, chart: str = "line"
+) -> ChartOptions:
+    return chart_options("svg", width, height, "UTC", style, "", chart)
 
 
 def texts(body: bytes) -> list[str]:
@@ -57,7 +60,10 @@ def test_tick_numbers_are_compact(value: float, label: str) -> None:
     ("change", "hint"),
     [
         ({"format": "gif"}, "'png' or 'svg'"),
-        ({"style": "fancy"}, "'full', 'mini' or 'spark'"),
+        ({"style": "fancy"}, "'full', 'mini', 'spark', 'fill' or 'fill_bar', not 'fancy'"),
+        ({"chart": "pie"}, "chart must be 'line' or 'histogram', not 'pie'"),
+        ({"style": "fill", "width": 119}, "width must be 120 to 2000 pixels for style 'fill'"),
+        ({"style": "fill_bar", "height": 59}, "60 to 1200 pixels for style 'fill_bar'"),
         ({"width": 5000}, "width must be"),
         ({"height": 10}, "height must be"),
         ({"timezone": "Mars/Olympus"}, "IANA name"),
@@ -108,7 +114,7 @@ def test_plot_area_depends_on_style_and_size_not_on_data() -> None:
     ).plot_area
 
     assert small == large == compare
-    for style in ("full", "mini", "spark"):
+    for style in STYLES:
         x0, y0, x1, y1 = render_chart([series([1.0, 2.0])], None, svg_options(style)).plot_area
         assert 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1
 
@@ -164,3 +170,18 @@ def test_a_counters_unfinished_last_interval_is_drawn_faint() -> None:
 
     assert b"stroke-opacity: 0.35" in running.body
     assert b"stroke-opacity: 0.35" not in finished.body
+
+
+def test_embed_styles_label_what_fits() -> None:
+    """fill and fill_bar take full's title and legend when big, mini's bare axes when small."""
+    for style in ("fill", "fill_bar"):
+        big = render_chart([series([1.0, 3.0, 2.0])], None, svg_options(style, 760, 235))
+        small = render_chart([series([1.0, 3.0, 2.0])], None, svg_options(style, 300, 100))
+        assert "load time" in texts(big.body)
+        assert "load time" not in texts(small.body)
+
+
+def test_fill_bar_draws_a_bar_per_interval_with_data() -> None:
+    drawn = render_chart([series([1.0, None, 3.0, 2.0])], None, svg_options("fill_bar"))
+
+    assert drawn.body.count(f"fill: {PALETTE[0]}".encode()) == 3  # the gap draws no bar

@@ -102,6 +102,8 @@ async def test_answer_reports_the_frame_and_a_plot_area_inside_the_image(
     x0, y0, x1, y1 = answer["plot_area"]
     assert 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1
     assert all(type(v) is float for v in answer["plot_area"])  # JSON numbers, not numpy's
+    assert answer["interval"] == parse_timeframe("1w").interval
+    assert answer["comments"] == []
 
 
 async def test_an_identical_render_is_served_from_the_cache(
@@ -208,7 +210,8 @@ async def test_one_to_three_stats_may_be_drawn(
     [
         ({"timezone": "Atlantis/Capital"}, "IANA name"),
         ({"format": "jpeg"}, "'png' or 'svg'"),
-        ({"style": "pie"}, "'full', 'mini' or 'spark'"),
+        ({"style": "pie"}, "'full', 'mini', 'spark', 'fill' or 'fill_bar'"),
+        ({"chart": "pie"}, "'line' or 'histogram'"),
         ({"width": 50}, "width must be"),
         ({"timeframe": "1fortnight"}, "not understood"),
         ({"start": -5}, "start must be"),

@@ -43,7 +43,8 @@ class Stack:
 
 @pytest.fixture(scope="package")
 def stack(sqlite_database_url: str) -> Iterator[Stack]:
-    """The API, the web app and one graph and one analysis server, over HTTP on free ports.
+    """The API, the web app, one graph and one analysis server and the scheduler (mail kept
+    for /dev/mail), over HTTP on free ports.
 
     The API is served first so the web app's ``public_api_url`` is its real address:
     the copy-paste examples on the pages must reach the live API.
@@ -51,6 +52,7 @@ def stack(sqlite_database_url: str) -> Iterator[Stack]:
     from api_service.app import create_app as api_app
     from app_servers.analysis import create_app as analysis_app
     from app_servers.graph import create_app as graph_app
+    from app_servers.scheduler import create_app as scheduler_app
     from web_service.app import create_app as web_app
 
     settings = Settings(
@@ -65,7 +67,7 @@ def stack(sqlite_database_url: str) -> Iterator[Stack]:
             update={"graph_urls": graph.url, "analysis_urls": analysis.url,
                     "public_api_url": api.url}
         )
-        with serve(web_app(web_settings)) as web:
+        with serve(web_app(web_settings)) as web, serve(scheduler_app(web_settings)):
             yield Stack(web=web.url, api=api.url)
 
 

@@ -24,6 +24,7 @@ from tests.servers import free_port, serve
 
 pytestmark = pytest.mark.anyio
 API_URL = "http://api.example"
+WEB_URL = "http://aerie.example"
 
 
 @asynccontextmanager
@@ -50,12 +51,12 @@ async def test_the_stat_page_survives_losing_a_graph_copy_and_says_when_all_are_
     dead = f"http://127.0.0.1:{free_port()}"
 
     async with services(engine, [dead, graph[0]], analysis) as svc:
-        page = await stat_page(svc, owner.user, stat.public_id, "1d", API_URL)
+        page = await stat_page(svc, owner.user, stat.public_id, "1d", API_URL, WEB_URL)
         assert page.summary["current"]["total"] == 4
         assert page.graph.png_url == f"/stats/{stat.public_id}/graph.png?tf=1d"
         graph_stack.close()  # both graph copies gone
         with pytest.raises(AllReplicasDown, match="graph service is unavailable"):
-            await stat_page(svc, owner.user, stat.public_id, "1d", API_URL)
+            await stat_page(svc, owner.user, stat.public_id, "1d", API_URL, WEB_URL)
 
 
 async def test_stat_list_and_compare_belong_to_the_user_only(
@@ -68,7 +69,7 @@ async def test_stat_list_and_compare_belong_to_the_user_only(
     async with services(engine, graph, analysis) as svc:
         listed = await stat_list(svc, owner.user, "", API_URL)
         with pytest.raises(NotFound):
-            await stat_page(svc, outsider.user, mine.public_id, None, API_URL)
+            await stat_page(svc, outsider.user, mine.public_id, None, API_URL, WEB_URL)
         with pytest.raises(NotFound):
             await compare_page(svc, outsider.user, [mine.public_id], "1d")
 
@@ -116,6 +117,6 @@ async def test_the_stat_page_asks_for_graph_and_summary_at_the_same_time(
     with serve(create_rpc_app(SlowGraph(rendezvous), name="graph")) as graph, \
             serve(create_rpc_app(SlowAnalysis(rendezvous), name="analysis")) as analysis:
         async with services(engine, [graph.url], [analysis.url]) as svc:
-            page = await stat_page(svc, owner.user, stat.public_id, "1h", API_URL)
+            page = await stat_page(svc, owner.user, stat.public_id, "1h", API_URL, WEB_URL)
 
     assert page.graph.plot_area == [0.1, 0.1, 0.9, 0.9]

@@ -11,8 +11,8 @@ from aerie import outbox
 from aerie.delivery import deliver_due
 from aerie.mail import compose
 from aerie.settings import Settings
-from tests.smtp import Relay
 from tests.servers import free_port
+from tests.smtp import Relay
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 32
 NOW = 1_800_000_000
@@ -26,9 +26,10 @@ class Clock:
         return self.now
 
 
-def smtp_settings(settings: Settings, port: int) -> Settings:
-    return settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port,
-                                       "smtp_from": "Aerie <alerts@aerie.test>"})
+def unreachable(settings: Settings) -> Settings:
+    """Settings naming a relay where nothing listens."""
+    return settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": free_port(),
+                                       "smtp_starttls": False})
 
 
 def queue(engine: Engine, settings: Settings, to: str = "ann@example.com") -> int:
@@ -41,7 +42,7 @@ def queue(engine: Engine, settings: Settings, to: str = "ann@example.com") -> in
 def test_a_queued_mail_reaches_the_relay_with_its_graph_inline(
     engine: Engine, settings: Settings, relay: Relay
 ) -> None:
-    settings = smtp_settings(settings, relay.port)
+    settings = relay.settings_for(settings)
     mail_id = queue(engine, settings)
 
     assert deliver_due(engine, settings, Clock()).sent == 1
@@ -64,7 +65,7 @@ def test_a_queued_mail_reaches_the_relay_with_its_graph_inline(
 def test_a_relay_outage_delays_mail_with_back_off_and_loses_none(
     engine: Engine, settings: Settings, relay: Relay
 ) -> None:
-    down = smtp_settings(settings, free_port())  # nothing listens there
+    down = unreachable(settings)
     mail_id = queue(engine, down)
     clock = Clock()
 
@@ -81,8 +82,23 @@ def test_a_relay_outage_delays_mail_with_back_off_and_loses_none(
         assert outbox.pending_count(conn) == 1
 
     clock.now += 2 * outbox.FIRST_RETRY_SECONDS
-    assert deliver_due(engine, smtp_settings(settings, relay.port), clock).sent == 1
+    assert deliver_due(engine, relay.settings_for(settings), clock).sent == 1
     assert len(relay.received) == 1
+
+
+def test_a_relay_without_starttls_gets_no_mail_in_clear_unless_told(
+    engine: Engine, settings: Settings, relay: Relay
+) -> None:
+    wants_tls = relay.settings_for(settings).model_copy(update={"smtp_starttls": True})
+    mail_id = queue(engine, wants_tls)
+
+    assert deliver_due(engine, wants_tls, Clock()).failed == 1
+
+    assert relay.received == []
+    with engine.connect() as conn:
+        waiting = outbox.mail_by_id(conn, mail_id)
+    assert waiting is not None and waiting.sent_at is None  # kept, to retry
+    assert "offers no STARTTLS" in (waiting.last_error or "")
 
 
 def test_retry_delays_double_up_to_an_hour() -> None:
@@ -92,7 +108,7 @@ def test_retry_delays_double_up_to_an_hour() -> None:
 def test_a_refused_recipient_is_given_up_and_the_rest_still_go(
     engine: Engine, settings: Settings, relay: Relay
 ) -> None:
-    settings = smtp_settings(settings, relay.port)
+    settings = relay.settings_for(settings)
     relay.refuse.add("gone@example.com")
     refused = queue(engine, settings, "gone@example.com")
     queue(engine, settings, "ann@example.com")
@@ -121,7 +137,7 @@ def test_without_a_relay_mail_is_kept_for_the_development_page(
 def test_two_deliverers_at_once_send_each_mail_exactly_once(
     engine: Engine, settings: Settings, relay: Relay
 ) -> None:
-    settings = smtp_settings(settings, relay.port)
+    settings = relay.settings_for(settings)
     for n in range(12):
         queue(engine, settings, f"user{n}@example.com")
     clock = Clock()

@@ -277,3 +277,17 @@ def test_a_form_posted_while_logged_out_returns_to_a_page_not_to_the_form_target
     assert posted.status_code == 303 and posted.headers["location"] == "/login?next=/stats"
     assert opened.status_code == 405 and "text/html" in opened.headers["content-type"]
     assert "GET is not allowed here" in opened.text
+
+
+def test_a_delete_link_asks_before_deleting_and_only_the_owner_gets_the_page(
+    owner_browser: Browser, outsider_browser: Browser, engine: Engine
+) -> None:
+    stat = make_stat(engine, account(owner_browser), "sigups", "counter")
+
+    page = owner_browser.get(f"/stats/{stat.public_id}/delete")
+
+    assert page.status_code == 200 and "Delete sigups?" in page.text
+    assert owner_browser.json(f"/stats/{stat.public_id}.json").status_code == 200  # not yet
+    assert outsider_browser.get(f"/stats/{stat.public_id}/delete").status_code == 404
+    assert owner_browser.post(f"/stats/{stat.public_id}/delete").status_code == 303
+    assert owner_browser.json(f"/stats/{stat.public_id}.json").status_code == 404

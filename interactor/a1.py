@@ -1,0 +1,161 @@
+"""The ``/a1/`` API's use cases (the one StatHat's command-line client speaks).
+
+The caller is named by an access token, as in the export API; here an unknown
+or revoked token is NotAuthenticated (the routes answer 401 and ask for HTTP
+Basic), and a stat the token's owner does not own answers exactly as a missing
+one (NotFound). Times are unix seconds and whole days are UTC days, as in the
+export API. The token is never compared with anything: its SHA-256 is looked up
+(see ``accounts.user_by_token``), so answer times say nothing about it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from aerie import accounts, comments, stats
+from aerie.accounts import User
+from aerie.comments import Comment
+from aerie.errors import BadRequest, NotAuthenticated
+from aerie.schema import DAY
+from aerie.series import Series, read_series
+from aerie.stats import Stat
+from aerie.timeframes import LATEST_START, MAX_POINTS, Timeframe, check_start, parse_timeframe
+from interactor.base import off_loop
+from interactor.export import PAGE_SIZE, ExportContext
+
+
+@dataclass(frozen=True)
+class StatComments:
+    """Comments on one stat, oldest first (the stat gives them their public stat id)."""
+
+    stat: Stat
+    comments: list[Comment]
+
+
+def _owner(conn: Connection, token: str) -> User:
+    user = accounts.user_by_token(conn, token) if token else None
+    if user is None:
+        raise NotAuthenticated("unknown or revoked access token; create one in your settings")
+    return user
+
+
+async def list_stats(ctx: ExportContext, token: str) -> list[Stat]:
+    """All the token owner's live stats, by name."""
+
+    def work() -> list[Stat]:
+        with ctx.engine.connect() as conn:
+            user = _owner(conn, token)
+            found: list[Stat] = []
+            while True:
+                page = stats.stats_of_user(conn, user.id, len(found), PAGE_SIZE)
+                found += page
+                if len(page) < PAGE_SIZE:
+                    return found
+
+    return await off_loop(work)
+
+
+async def dataset(
+    ctx: ExportContext, token: str, public_id: str, t: str | None, start: int | None = None
+) -> Series:
+    """The stat over timeframe ``t`` (``1w3h``), ending now or beginning at ``start``.
+
+    Raises BadRequest for a missing or bad timeframe or start, NotAuthenticated
+    for a bad token, NotFound for a stat the owner does not have.
+    """
+    now = int(ctx.clock())
+
+    def work() -> Series:
+        with ctx.engine.connect() as conn:
+            user = _owner(conn, token)  # a bad token is 401 before a bad parameter is 400
+            if not t:
+                raise BadRequest(
+                    "add a timeframe: t=1w1h (one week in hourly points), t=1d5m, t=1M1d, ..."
+                )
+            timeframe = parse_timeframe(t)
+            check_start(start)
+            return read_series(conn, stats.owned_stat(conn, user.id, public_id), timeframe, now,
+                               start)
+
+    return await off_loop(work)
+
+
+async def dataset_full(ctx: ExportContext, token: str, public_id: str) -> Series:
+    """The stat's whole history in UTC days, from the day of its first data to today.
+
+    Daily points, because day rollups are kept forever while finer ones expire,
+    and a day is the finest resolution whole histories fit in under the
+    timeframe limit (``MAX_POINTS`` days, over 27 years; the ingestion API takes
+    points at most 10 years old by default). The history starts at the earlier of
+    the first day with data and the day the stat was created; data older than
+    ``MAX_POINTS`` days is left out. The answer has the same shape as
+    :func:`dataset`, labelled like ``"12 days @ 1 day"``.
+    """
+    now = int(ctx.clock())
+    widest = Timeframe(MAX_POINTS * DAY, DAY, "")
+
+    def work() -> Series:
+        with ctx.engine.connect() as conn:
+            stat = stats.owned_stat(conn, _owner(conn, token).id, public_id)
+            return read_series(conn, stat, widest, now)
+
+    everything = await off_loop(work)
+    points = everything.points
+    created = max(0, min(len(points) - 1, (everything.stat.created_at - points[0].time) // DAY))
+    first = next((i for i, p in enumerate(points) if p.rcount), created)
+    kept = points[min(first, created):]
+    days = len(kept)
+    label = f"{days} day{'' if days == 1 else 's'} @ 1 day"
+    return Series(everything.stat, Timeframe(days * DAY, DAY, label), kept, everything.end)
+
+
+async def add_comment(
+    ctx: ExportContext, token: str, public_id: str, text: str, time: str | None = None
+) -> StatComments:
+    """Mark ``time`` (unix seconds; absent or blank is now) on the stat with ``text``.
+
+    Raises BadRequest for a missing id, empty or too long text or a bad time
+    (nothing is written), NotAuthenticated, or NotFound.
+    """
+    now = int(ctx.clock())
+
+    def work() -> StatComments:
+        with ctx.engine.begin() as conn:
+            user = _owner(conn, token)
+            if not public_id:
+                raise BadRequest("add id=... with the stat's id")
+            checked = comments.check_text(text)
+            at = _unix_time(time) if time and time.strip() else now
+            stat = stats.owned_stat(conn, user.id, public_id)
+            made = comments.add_comment(conn, user.id, stat.id, at, checked, now)
+            return StatComments(stat, [made])
+
+    return await off_loop(work)
+
+
+async def list_comments(ctx: ExportContext, token: str, public_id: str) -> StatComments:
+    """Every comment on the stat, oldest first."""
+    def work() -> StatComments:
+        with ctx.engine.connect() as conn:
+            user = _owner(conn, token)
+            if not public_id:
+                raise BadRequest("add id=... with the stat's id, such as /a1/comments?id=VP6Z")
+            stat = stats.owned_stat(conn, user.id, public_id)
+            found = comments.comments_between(conn, [stat.id], 0, LATEST_START + 1)
+            return StatComments(stat, found)
+
+    return await off_loop(work)
+
+
+def _unix_time(text: str) -> int:
+    try:
+        at = int(float(text.strip()))
+    except (ValueError, OverflowError):
+        raise BadRequest(
+            f"time must be unix seconds, such as time=1700000000, not {text!r}"
+        ) from None
+    if not 0 <= at <= LATEST_START:
+        raise BadRequest(f"time must be unix seconds from 0 to {LATEST_START}, not {text!r}")
+    return at

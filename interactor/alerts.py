@@ -1,0 +1,166 @@
+"""Alerts' use cases: list, preview with a 30-day backtest, create, edit, silence, delete.
+
+The backtest runs on the analysis servers (``AnalysisServer.backtest``), the
+graph on the graph servers, and the database reads meanwhile, all at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aerie import alerts, stats
+from aerie.accounts import User
+from aerie.alerts import Alert, AlertEvent
+from aerie.errors import BadRequest
+from aerie.stats import Stat
+from interactor.base import Services, off_loop
+from interactor.stat_pages import GRAPH_SIZE, Graph
+
+BACKTEST_TIMEFRAME = "1M"  # the graph a backtest is marked on: the same 30 days
+MAX_SILENCE_MINUTES = 30 * 24 * 60
+
+
+@dataclass(frozen=True)
+class ListedAlert:
+    alert: Alert
+    stat: Stat
+
+
+@dataclass(frozen=True)
+class AlertsPage:
+    alerts: list[ListedAlert]
+    now: int
+    timezone: str
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What an alert would have done over the last 30 days, marked on the stat's graph."""
+
+    stat: Stat
+    form: dict[str, str]
+    backtest: dict[str, Any] | None  # None: the rule needs fixing first
+    graph: Graph | None
+    timezone: str
+
+
+@dataclass(frozen=True)
+class AlertPage:
+    alert: Alert
+    stat: Stat
+    events: list[AlertEvent]
+    preview: Preview
+    now: int
+    timezone: str
+
+
+def rule_form(alert: Alert) -> dict[str, str]:
+    """The alert's rule as the form fields that would create it."""
+    rule = alerts.rule_of(alert)
+    form = {k: "" if v is None else str(v) for k, v in vars(rule).items()}
+    form["email"] = "1" if rule.email else "0"
+    if rule.threshold is not None:
+        form["threshold"] = f"{rule.threshold:g}"
+    if rule.percentage is not None:
+        form["percentage"] = f"{rule.percentage:g}"
+    return form
+
+
+async def alerts_page(svc: Services, user: User) -> AlertsPage:
+    def load() -> list[ListedAlert]:
+        with svc.engine.connect() as conn:
+            found = alerts.alerts_of_user(conn, user.id)
+            return [ListedAlert(a, stats.stat_by_id(conn, a.stat_id)) for a in found]
+
+    return AlertsPage(await off_loop(load), svc.now(), user.timezone)
+
+
+async def preview(svc: Services, user: User, public_id: str, form: Mapping[str, str]) -> Preview:
+    """The backtest of an unsaved rule; BadRequest names the field to fix."""
+    alerts.parse_rule(form)  # fail fast, before any call
+
+    def load() -> Stat:
+        with svc.engine.connect() as conn:
+            return stats.owned_stat(conn, user.id, public_id)
+
+    stat, tested, rendered = await asyncio.gather(
+        off_loop(load),
+        svc.analysis.call("backtest", user_id=user.id, stat_id=public_id, rule=dict(form)),
+        svc.graph.call("render", user_id=user.id, stat_ids=[public_id],
+                       timeframe=BACKTEST_TIMEFRAME, previous=False, timezone=user.timezone,
+                       with_body=False, **GRAPH_SIZE),
+    )
+    query = f"tf={BACKTEST_TIMEFRAME}&prev=0"
+    graph = Graph(f"/stats/{public_id}/graph.png?{query}", f"/stats/{public_id}/graph.svg?{query}",
+                  rendered["plot_area"], rendered["first"], rendered["end"])
+    return Preview(stat, dict(form), tested, graph, user.timezone)
+
+
+async def rule_to_fix(svc: Services, user: User, public_id: str, form: Mapping[str, str]) -> Preview:
+    """The alert form again, as sent, for a rule that needs fixing (no backtest)."""
+
+    def load() -> Stat:
+        with svc.engine.connect() as conn:
+            return stats.owned_stat(conn, user.id, public_id)
+
+    return Preview(await off_loop(load), dict(form), None, None, user.timezone)
+
+
+async def create_alert(svc: Services, user: User, public_id: str, form: Mapping[str, str]) -> Alert:
+    rule = alerts.parse_rule(form)
+    now = svc.now()
+
+    def work() -> Alert:
+        with svc.engine.begin() as conn:
+            stat = stats.owned_stat(conn, user.id, public_id)
+            return alerts.create_alert(conn, user.id, stat.id, rule, now)
+
+    return await off_loop(work)
+
+
+async def alert_page(svc: Services, user: User, alert_id: str) -> AlertPage:
+    def load() -> tuple[Alert, Stat, list[AlertEvent]]:
+        with svc.engine.connect() as conn:
+            alert = alerts.owned_alert(conn, user.id, alert_id)
+            return alert, stats.stat_by_id(conn, alert.stat_id), alerts.events_of_alert(conn, alert)
+
+    alert, stat, events = await off_loop(load)
+    tested = await preview(svc, user, stat.public_id, rule_form(alert))
+    return AlertPage(alert, stat, events, tested, svc.now(), user.timezone)
+
+
+async def edit_alert(svc: Services, user: User, alert_id: str, form: Mapping[str, str]) -> Alert:
+    rule = alerts.parse_rule(form)
+
+    def work() -> Alert:
+        with svc.engine.begin() as conn:
+            return alerts.update_rule(conn, alerts.owned_alert(conn, user.id, alert_id), rule)
+
+    return await off_loop(work)
+
+
+async def silence_alert(svc: Services, user: User, alert_id: str, minutes: str) -> Alert:
+    """Hold notifications back for ``minutes`` (0 lifts the silence)."""
+    text = minutes.strip()
+    if not text.isdigit() or int(text) > MAX_SILENCE_MINUTES:
+        raise BadRequest(f"silence for 0 to {MAX_SILENCE_MINUTES} minutes, not {minutes!r}")
+    until = svc.now() + int(text) * 60 if int(text) else None
+
+    def work() -> Alert:
+        with svc.engine.begin() as conn:
+            return alerts.silence(conn, alerts.owned_alert(conn, user.id, alert_id), until)
+
+    return await off_loop(work)
+
+
+async def delete_alert(svc: Services, user: User, alert_id: str) -> Alert:
+    def work() -> Alert:
+        with svc.engine.begin() as conn:
+            alert = alerts.owned_alert(conn, user.id, alert_id)
+            alerts.delete_alert(conn, alert)
+            return alert
+
+    return await off_loop(work)

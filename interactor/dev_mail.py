@@ -1,0 +1,64 @@
+"""The development mail page: mail Aerie would have sent, read back from the outbox.
+
+Only when no relay is configured (``Settings.dev_mail``), and only the viewer's
+own mail: the page is for trying Aerie on one machine, not a mail archive.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+from aerie import outbox
+from aerie.accounts import User
+from aerie.errors import NotFound
+from aerie.outbox import Mail
+from interactor.base import Services, off_loop
+
+
+@dataclass(frozen=True)
+class MailPage:
+    mail: list[Mail]
+    now: int
+    timezone: str
+
+
+@dataclass(frozen=True)
+class OpenedMail:
+    mail: Mail
+    text: str
+    html: str  # images inlined as data: URLs, for a sandboxed frame
+    timezone: str
+
+
+async def mail_page(svc: Services, user: User) -> MailPage:
+    def load() -> list[Mail]:
+        with svc.engine.connect() as conn:
+            return outbox.recent_mail(conn, user_id=user.id)
+
+    return MailPage(await off_loop(load), svc.now(), user.timezone)
+
+
+async def open_mail(svc: Services, user: User, mail_id: int) -> OpenedMail:
+    def load() -> Mail | None:
+        with svc.engine.connect() as conn:
+            return outbox.mail_by_id(conn, mail_id)
+
+    mail = await off_loop(load)
+    if mail is None or mail.user_id != user.id:
+        raise NotFound(f"no mail with id {mail_id}")
+    message = message_from_bytes(mail.message, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    text_part = message.get_body(("plain",))
+    html_part = message.get_body(("html",))
+    text = text_part.get_content() if isinstance(text_part, EmailMessage) else ""
+    html = html_part.get_content() if isinstance(html_part, EmailMessage) else ""
+    for part in message.walk():
+        cid = (part["Content-ID"] or "").strip("<>")
+        payload = part.get_payload(decode=True)
+        if cid and part.get_content_maintype() == "image" and isinstance(payload, bytes):
+            data = base64.b64encode(payload).decode()
+            html = html.replace(f"cid:{cid}", f"data:{part.get_content_type()};base64,{data}")
+    return OpenedMail(mail, text, html, user.timezone)

@@ -1,0 +1,54 @@
+"""A new user sets an alert, sees its backtest, trips it, and reads the mail on /dev/mail."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import httpx
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import Stack
+
+
+def sign_up(page: Page, email: str) -> None:
+    page.goto("/signup")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", "correct horse battery")
+    page.click("button[type=submit]")
+    expect(page.locator("h1")).to_have_text("Your stats")
+
+
+def test_an_alert_is_previewed_saved_tripped_and_mailed(page: Page, stack: Stack) -> None:
+    email = f"alerts-{time.time_ns()}@example.com"
+    sign_up(page, email)
+    now = int(time.time())
+    # A week of a quiet counter with one burst three days ago, then the stat page.
+    batch = [{"stat": "errors", "count": 2, "t": now - h * 3600} for h in range(1, 24 * 7)]
+    batch.append({"stat": "errors", "count": 900, "t": now - 72 * 3600})
+    assert httpx.post(f"{stack.api}/ez", json={"ezkey": email, "data": batch}).is_success
+    page.goto("/stats")
+    page.click("text=errors")
+
+    page.select_option("select[name=time_window]", "1h")
+    page.fill("input[name=threshold]", "500")
+    page.click("button:has-text('Preview the last 30 days')")
+    expect(page.locator(".backtest-summary")).to_contain_text("would have fired 1 time")
+    expect(page.locator(".graph.backtest .fired")).to_have_count(1)
+    page.click("button:has-text('Save this alert')")
+    expect(page.locator(".flash")).to_contain_text("Alert saved")
+
+    assert httpx.post(f"{stack.api}/ez", data={"ezkey": email, "stat": "errors",
+                                                "count": "750"}).is_success
+    page.goto("/dev/mail")
+    deadline = time.monotonic() + 30
+    while not page.locator("a:has-text('ALERT: errors')").count():
+        assert time.monotonic() < deadline, "no alert mail within 30 s"
+        page.wait_for_timeout(1000)
+        page.reload()
+    page.click("a:has-text('ALERT: errors')")
+    expect(page.locator("pre")).to_contain_text("over the last hour, greater than 500")
+    frame = page.frame_locator("iframe.mail-body")
+    expect(frame.locator("img")).to_have_attribute("src", re.compile(r"^data:image/png;base64,"))
+    page.goto("/alerts")
+    expect(page.locator(".state.firing")).to_have_count(1)

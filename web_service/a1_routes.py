@@ -1,0 +1,130 @@
+"""The ``/a1/`` API, authorised by HTTP Basic: the access token as the user name.
+
+StatHat's command-line client sends an empty password; any password is ignored.
+Every answer is JSON, errors included (``{"status", "msg"}``), whatever the
+client accepts; a missing, malformed, unknown or revoked token answers 401 with
+``WWW-Authenticate: Basic realm="Aerie"`` so that clients know to send one.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.routing import APIRoute
+from starlette.responses import Response
+
+from aerie.errors import AerieError, NotAuthenticated
+from interactor import a1, export
+from interactor.export import ExportContext
+from presenters import a1 as present
+from presenters.alerts import alert_object
+from web_service.answers import JSONAnswer, error_answer
+from web_service.auth import read_form
+from web_service.comment_routes import csv_download
+
+CHALLENGE = 'Basic realm="Aerie"'
+
+
+class A1Route(APIRoute):
+    """Answers domain errors as JSON here, with the Basic challenge on a 401."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def answer(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except AerieError as exc:
+                response = error_answer(exc.status, exc.message)
+                if exc.status == 401:
+                    response.headers["WWW-Authenticate"] = CHALLENGE
+                return response
+
+        return answer
+
+
+def basic_token(request: Request) -> str:
+    """The user name of the request's HTTP Basic credentials; NotAuthenticated if none."""
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic" or not encoded.strip():
+        raise NotAuthenticated(
+            "send your access token as the HTTP Basic user name, with an empty password "
+            "(curl -u TOKEN: ...)"
+        )
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise NotAuthenticated("the Basic credentials are not valid base64 of TOKEN:") from None
+    token, colon, _password = decoded.partition(":")
+    if not colon or not token:
+        raise NotAuthenticated(
+            "the Basic credentials must be TOKEN: (the token, a colon, no password)"
+        )
+    return token
+
+
+async def _fields(request: Request) -> dict[str, str]:
+    """Query parameters and, when there is a form body, its fields (the body wins)."""
+    fields = dict(request.query_params)
+    if request.headers.get("content-type"):
+        fields.update(await read_form(request))
+    return fields
+
+
+def a1_router(ctx: ExportContext) -> APIRouter:
+    """The ``/a1/`` routes, bound to one context (no module-level state)."""
+    router = APIRouter(prefix="/a1", default_response_class=JSONAnswer, route_class=A1Route)
+
+    @router.get("/stats")
+    async def stats(request: Request) -> JSONAnswer:
+        return JSONAnswer(present.stat_list(await a1.list_stats(ctx, basic_token(request))))
+
+    @router.get("/stats/{public_id}/dataset")
+    async def dataset(
+        request: Request, public_id: str, t: str | None = None, start: int | None = Query(None)
+    ) -> JSONAnswer:
+        series = await a1.dataset(ctx, basic_token(request), public_id, t, start)
+        return JSONAnswer(present.dataset(series))
+
+    @router.get("/stats/{public_id}/dataset.csv", response_model=None)
+    async def dataset_csv(
+        request: Request, public_id: str, t: str | None = None, start: int | None = Query(None)
+    ) -> Response:
+        series = await a1.dataset(ctx, basic_token(request), public_id, t, start)
+        return csv_download(*present.dataset_csv(series, t or ""))
+
+    @router.get("/stats/{public_id}/dataset_full")
+    async def dataset_full(request: Request, public_id: str) -> JSONAnswer:
+        series = await a1.dataset_full(ctx, basic_token(request), public_id)
+        return JSONAnswer(present.dataset(series))
+
+    @router.get("/comments")
+    async def comments(request: Request, stat_id: str = Query("", alias="id")) -> JSONAnswer:
+        found = await a1.list_comments(ctx, basic_token(request), stat_id)
+        return JSONAnswer(present.comment_list(found))
+
+    @router.post("/comments")
+    async def add_comment(request: Request) -> JSONAnswer:
+        token = basic_token(request)
+        form = await _fields(request)
+        made = await a1.add_comment(
+            ctx, token, form.get("id", ""), form.get("text", ""), form.get("time")
+        )
+        return JSONAnswer(present.comment(made))
+
+    @router.get("/alerts")
+    async def alert_list(request: Request) -> JSONAnswer:
+        found = await export.list_alerts(ctx, basic_token(request))
+        return JSONAnswer([alert_object(a.alert, a.stat) for a in found])
+
+    @router.post("/alerts")
+    async def create_alert(request: Request) -> JSONAnswer:
+        token = basic_token(request)
+        made = await export.create_alert(ctx, token, await _fields(request))
+        return JSONAnswer(alert_object(made.alert, made.stat))
+
+    return router

@@ -1,0 +1,75 @@
+"""The stat page's comment forms and its CSV download (owner only; others get 404).
+
+A comment form that fails (empty or too long text, a bad time) shows the stat
+page again with the message and a 400, having written nothing; one that works
+returns to the page, at the timeframe it was sent from, with a done message.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from aerie.errors import BadRequest
+from interactor import comments as use
+from interactor import stat_pages
+from interactor.base import Services
+from presenters import a1 as present
+from presenters import stats as present_stats
+from presenters.html import Flash
+from web_service.answers import web_url_of
+from web_service.auth import Auth
+from web_service.responder import Responder, see_other
+
+
+def _back_to(public_id: str, tf: str) -> str:
+    """The stat page at the timeframe the form was on (if it names a good one)."""
+    try:
+        return f"/stats/{public_id}?" + urlencode({"tf": stat_pages.check_timeframe(tf)})
+    except BadRequest:
+        return f"/stats/{public_id}"
+
+
+def csv_download(filename: str, body: str) -> Response:
+    """A CSV file the browser saves (``filename`` holds only safe characters)."""
+    return Response(
+        body, media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                 "Cache-Control": "private, no-cache"},
+    )
+
+
+def comment_router(services: Services, auth: Auth, responder: Responder) -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/stats/{public_id}/comments", response_model=None)
+    async def add(request: Request, public_id: str) -> Response:
+        session, form = await auth.form(request)
+        try:
+            await use.add_stat_comment(
+                services, session.user, public_id, form.get("text", ""), form.get("time", "")
+            )
+        except BadRequest as exc:
+            page = await stat_pages.stat_page(
+                services, session.user, public_id, form.get("tf") or None,
+                request.app.state.api_url, web_url_of(request),
+            )
+            return responder.page(request, session, "stat.html", page, present_stats.stat_page,
+                                  flash=Flash(exc.message, "error"), status=exc.status)
+        return see_other(_back_to(public_id, form.get("tf", "")), "comment_added")
+
+    @router.post("/stats/{public_id}/comments/{comment_id}/delete", response_model=None)
+    async def delete(request: Request, public_id: str, comment_id: str) -> Response:
+        session, form = await auth.form(request)
+        await use.remove_stat_comment(services, session.user, public_id, comment_id)
+        return see_other(_back_to(public_id, form.get("tf", "")), "comment_deleted")
+
+    @router.get("/stats/{public_id}/data.csv", response_model=None)
+    async def data_csv(request: Request, public_id: str, tf: str | None = None) -> Response:
+        session = await auth.require(request)
+        data = await use.stat_data(services, session.user, public_id, tf)
+        return csv_download(*present.stat_data_csv(data))
+
+    return router

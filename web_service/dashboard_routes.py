@@ -1,0 +1,158 @@
+"""Dashboards: the owner's pages and forms, and the read-only pages an embed key opens.
+
+Every ``/dashboards`` route answers another user's dashboard or card exactly as
+a missing one (404). ``/d/KEY`` and ``/embed/dashboard/KEY`` need no session
+and never show the visitor's own account: they are rendered without one. The
+embed page sends no framing restrictions, so any site can put it in an iframe.
+
+The app must include this router before ``embed_router``: that router's
+``/embed/{kind}/{keys:path}`` would otherwise answer ``/embed/dashboard/KEY``.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from aerie.errors import AerieError
+from aerie.sessions import Session
+from interactor import dashboards as use
+from interactor.base import Services
+from interactor.graph_images import GraphImage
+from presenters import dashboards as present
+from presenters.html import Flash
+from web_service.auth import Auth
+from web_service.responder import Responder, see_other
+
+# Shared pages and images may be cached briefly by browsers and proxies; a revoked
+# key stops working everywhere within this long.
+SHARED_CACHE = "public, max-age=60"
+
+
+def dashboard_router(services: Services, auth: Auth, responder: Responder) -> APIRouter:
+    router = APIRouter()
+
+    async def list_page(request: Request, session: Session, flash: Flash | None = None,
+                        status: int = 200) -> Response:
+        result = await use.dashboard_list(services, session.user)
+        return responder.page(request, session, "dashboards.html", result,
+                              present.dashboard_list, flash=flash, status=status)
+
+    async def one_page(request: Request, session: Session, public_id: str,
+                       flash: Flash | None = None, status: int = 200) -> Response:
+        result = await use.dashboard_page(services, session.user, public_id, request.url.netloc)
+        return responder.page(request, session, "dashboard.html", result,
+                              present.dashboard_page, flash=flash, status=status)
+
+    @router.get("/dashboards", response_model=None)
+    @router.get("/dashboards.json", response_model=None)
+    async def dashboards(request: Request) -> Response:
+        return await list_page(request, await auth.require(request))
+
+    @router.post("/dashboards", response_model=None)
+    async def create(request: Request) -> Response:
+        session, form = await auth.form(request)
+        try:
+            made = await use.create_dashboard(services, session.user, form.get("name", ""))
+        except AerieError as exc:
+            return await list_page(request, session, Flash(exc.message, "error"), exc.status)
+        return see_other(f"/dashboards/{made.public_id}", "dashboard_created")
+
+    @router.get("/dashboards/{public_id}", response_model=None)
+    @router.get("/dashboards/{public_id}.json", response_model=None)
+    async def dashboard(request: Request, public_id: str) -> Response:
+        return await one_page(request, await auth.require(request), public_id)
+
+    @router.post("/dashboards/{public_id}/rename", response_model=None)
+    async def rename(request: Request, public_id: str) -> Response:
+        session, form = await auth.form(request)
+        try:
+            await use.rename_dashboard(services, session.user, public_id, form.get("name", ""))
+        except AerieError as exc:
+            return await one_page(request, session, public_id, Flash(exc.message, "error"),
+                                  exc.status)
+        return see_other(f"/dashboards/{public_id}", "dashboard_renamed")
+
+    @router.post("/dashboards/{public_id}/delete", response_model=None)
+    async def delete(request: Request, public_id: str) -> Response:
+        session, _form = await auth.form(request)
+        await use.delete_dashboard(services, session.user, public_id)
+        return see_other("/dashboards", "dashboard_deleted")
+
+    @router.post("/dashboards/{public_id}/cards", response_model=None)
+    async def add_card(request: Request, public_id: str) -> Response:
+        """Stats come as ``stat1``..``stat3`` (the page's selects) and/or ``stats``, ids
+        separated by commas (for scripts)."""
+        session, form = await auth.form(request)
+        stat_ids = [form.get(f"stat{i}", "") for i in (1, 2, 3)]
+        stat_ids += form.get("stats", "").replace(" ", ",").split(",")
+        try:
+            await use.add_card(services, session.user, public_id, form.get("kind", ""),
+                               form.get("timeframe", ""), form.get("title", ""), stat_ids)
+        except AerieError as exc:
+            return await one_page(request, session, public_id, Flash(exc.message, "error"),
+                                  exc.status)
+        return see_other(f"/dashboards/{public_id}", "card_added")
+
+    @router.post("/dashboards/{public_id}/cards/{card_id}/remove", response_model=None)
+    async def remove_card(request: Request, public_id: str, card_id: int) -> Response:
+        session, _form = await auth.form(request)
+        await use.remove_card(services, session.user, public_id, card_id)
+        return see_other(f"/dashboards/{public_id}", "card_removed")
+
+    @router.post("/dashboards/{public_id}/cards/{card_id}/move", response_model=None)
+    async def move_card(request: Request, public_id: str, card_id: int) -> Response:
+        session, form = await auth.form(request)
+        await use.move_card(services, session.user, public_id, card_id,
+                            form.get("direction", ""), form.get("position", ""))
+        return see_other(f"/dashboards/{public_id}", "card_moved")
+
+    @router.get("/dashboards/{public_id}/cards/{card_id}/graph.{fmt}", response_model=None)
+    async def card_graph(request: Request, public_id: str, card_id: int, fmt: str) -> Response:
+        session = await auth.require(request)
+        image = await use.card_graph(services, session.user, public_id, card_id, fmt)
+        return _image_answer(request, image, "private, no-cache")
+
+    @router.post("/dashboards/{public_id}/share", response_model=None)
+    async def share(request: Request, public_id: str) -> Response:
+        session, _form = await auth.form(request)
+        await use.share(services, session.user, public_id)
+        return see_other(f"/dashboards/{public_id}", "dashboard_shared")
+
+    @router.post("/dashboards/{public_id}/unshare", response_model=None)
+    async def unshare(request: Request, public_id: str) -> Response:
+        session, _form = await auth.form(request)
+        await use.unshare(services, session.user, public_id)
+        return see_other(f"/dashboards/{public_id}", "dashboard_unshared")
+
+    @router.get("/d/{key}", response_model=None)
+    @router.get("/d/{key}.json", response_model=None)
+    async def shared(request: Request, key: str) -> Response:
+        result = await use.shared_dashboard(services, key, embed=False)
+        answer = responder.page(request, None, "shared_dashboard.html", result,
+                                present.shared_dashboard)
+        answer.headers["Cache-Control"] = SHARED_CACHE
+        return answer
+
+    @router.get("/embed/dashboard/{key}", response_model=None)
+    async def embedded(request: Request, key: str) -> Response:
+        result = await use.shared_dashboard(services, key, embed=True)
+        answer = responder.page(request, None, "shared_dashboard.html", result,
+                                present.shared_dashboard)
+        answer.headers["Cache-Control"] = SHARED_CACHE
+        return answer
+
+    @router.get("/d/{key}/cards/{card_id}/graph.{fmt}", response_model=None)
+    async def shared_graph(request: Request, key: str, card_id: int, fmt: str) -> Response:
+        image = await use.shared_card_graph(services, key, card_id, fmt)
+        return _image_answer(request, image, SHARED_CACHE)
+
+    return router
+
+
+def _image_answer(request: Request, image: GraphImage, cache: str) -> Response:
+    """The image, or 304 when the browser already holds this render (its ETag matches)."""
+    headers = {"ETag": f'"{image.etag}"', "Cache-Control": cache}
+    if request.headers.get("if-none-match", "").strip() == headers["ETag"]:
+        return Response(status_code=304, headers=headers)
+    return Response(image.body, media_type=image.content_type, headers=headers)

@@ -1,0 +1,127 @@
+"""Sharing pages (owner only) and embeds (anyone holding a key), and embed.js itself.
+
+Embeds answer without a session and set no cookie: the key in the path is the
+only credential. Their failures are answered here, not by the app's error
+handler, because an embed's answer must stay what the page embedding it asked
+for: an HTML fragment for embed.js (readable cross-origin), or an image for an
+``<img>`` in a page, a mail or a chat, which then shows the message itself.
+
+Caching: a successful embed is ``Cache-Control: public, max-age=60`` with a strong
+ETag (the graph server's for images, a hash of the fragment otherwise), and
+``If-None-Match`` answers 304. Shares are public by nature, so shared caches may
+keep them; a minute matches embed.js's default refresh and the minute in which the
+ingestion API marks new data, and bounds how long a revoked key keeps showing
+(at most 60 s, in a cache that already held it; the app itself answers 410 at
+once). Failures are ``no-store``: a key fixed or shared again must show at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from starlette.responses import FileResponse, Response
+
+from aerie.errors import AerieError, BadRequest
+from interactor import embeds, sharing
+from interactor.base import Services
+from presenters import embeds as present
+from web_service.answers import web_url_of
+from web_service.auth import Auth
+from web_service.responder import Responder, see_other
+
+EMBED_JS = Path(__file__).resolve().parent.parent / "static" / "embed.js"
+CACHE_SHARED = "public, max-age=60"
+CORS = {"Access-Control-Allow-Origin": "*"}
+# Where a revoke form may send the browser back to (never a URL from the form as is).
+_BACK = re.compile(r"^/stats/[A-Za-z0-9]{1,32}$")
+
+
+def embed_router(services: Services, auth: Auth, responder: Responder) -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/stats/{public_id}/share", response_model=None)
+    async def share(request: Request, public_id: str) -> Response:
+        session, _form = await auth.form(request)
+        await sharing.share_stat(services, session.user, public_id)
+        return see_other(f"/stats/{public_id}#sharing", "shared")
+
+    @router.post("/sharing/{key}/revoke", response_model=None)
+    async def revoke(request: Request, key: str) -> Response:
+        session, form = await auth.form(request)
+        await sharing.revoke_key(services, session.user, key)
+        back = form.get("back", "")
+        return see_other(f"{back}#sharing" if _BACK.match(back) else "/sharing", "share_revoked")
+
+    @router.get("/sharing", response_model=None)
+    @router.get("/sharing.json", response_model=None)
+    async def sharing_page(request: Request) -> Response:
+        session = await auth.require(request)
+        result = await sharing.sharing_page(services, session.user, web_url_of(request))
+        return responder.page(request, session, "sharing.html", result, present.sharing_page)
+
+    @router.get("/javascripts/embed.js", response_model=None)
+    async def embed_js() -> Response:
+        return FileResponse(EMBED_JS, media_type="text/javascript",
+                            headers={**CORS, "Cache-Control": "public, max-age=300"})
+
+    @router.get("/embed/{kind}/{keys:path}", response_model=None)
+    async def embed(
+        request: Request, kind: str, keys: str, w: str | None = None, h: str | None = None,
+        tf: str | None = None, style: str | None = None, title: str | None = None,
+    ) -> Response:
+        names = keys.split("/")
+        names[-1], dot, fmt = names[-1].partition(".")
+        try:
+            asked = embeds.embed_request(kind, names, w, h, tf, style, title)
+        except AerieError as exc:
+            return _failure(exc, fmt if dot else None, w, h)
+        if dot:
+            try:
+                image = await embeds.embed_image(services, asked, fmt)
+            except AerieError as exc:
+                return _failure(exc, fmt, w, h)
+            return _cached(request, image.body, image.content_type, image.etag)
+        try:
+            content = await embeds.embed_content(services, asked)
+        except AerieError as exc:
+            return _failure(exc, None, w, h)
+        body = present.fragment(responder.html, content, web_url_of(request))
+        etag = hashlib.sha256(body.encode()).hexdigest()[:32]
+        return _cached(request, body.encode(), "text/html; charset=utf-8", etag)
+
+    return router
+
+
+def _cached(request: Request, body: bytes, content_type: str, etag: str) -> Response:
+    """The answer, or 304 when the client's ``If-None-Match`` names this ETag."""
+    tag = f'"{etag}"'
+    headers = {**CORS, "ETag": tag, "Cache-Control": CACHE_SHARED}
+    held = {t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")}
+    if tag in held or "*" in held:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=content_type, headers=headers)
+
+
+def _failure(exc: AerieError, fmt: str | None, w: str | None, h: str | None) -> Response:
+    """Why the embed cannot be shown, in the form that was asked for.
+
+    Chromium shows an image's body whatever the status (checked by
+    tests/browser/test_embed_browser.py), so image URLs keep the real status too.
+    """
+    headers = {**CORS, "Cache-Control": "no-store"}
+    status = exc.status
+    if fmt is None:
+        return Response(present.error_fragment(status, exc.message), status_code=status,
+                        media_type="text/html; charset=utf-8", headers=headers)
+    width = int(w) if w and w.isdigit() and len(w) < 6 else embeds.DEFAULT_SIZE[0]
+    height = int(h) if h and h.isdigit() and len(h) < 6 else embeds.DEFAULT_SIZE[1]
+    if fmt == "svg":
+        return Response(present.error_svg(exc.message, width, height), status_code=status,
+                        media_type="image/svg+xml", headers=headers)
+    if fmt != "png":
+        exc = BadRequest(f"embed images come as .png or .svg, not .{fmt}")
+    return Response(present.error_png(exc.message, width, height), status_code=exc.status,
+                    media_type="image/png", headers=headers)
