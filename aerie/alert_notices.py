@@ -14,8 +14,9 @@ from aerie.settings import Settings
 from aerie.stats import Stat
 
 # The graph in an alert mail spans a few windows, so the change shows in context.
-GRAPH_TIMEFRAMES = {"5m": "3h", "1h": "1d", "3h": "1d", "1d": "1w", "1w": "1M", "1M": "1y",
-                    "1y": "1y"}
+# Intervals coarse enough that sparse data still draws lines, not lonely dots.
+GRAPH_TIMEFRAMES = {"5m": "3h5m", "1h": "1d15m", "3h": "2d1h", "1d": "1w3h", "1w": "1M1d",
+                    "1M": "3M1d", "1y": "1y1w"}
 _WINDOW_WORDS = {"5m": "5 minutes", "1h": "hour", "3h": "3 hours", "1d": "day", "1w": "week",
                  "1M": "month", "1y": "year"}
 

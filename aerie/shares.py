@@ -15,6 +15,7 @@ from sqlalchemy import Connection, insert, select, update
 from aerie.errors import Gone, NotFound
 from aerie.keys import random_key
 from aerie.schema import dashboards, shares, stats
+from aerie.stats import STAT_COLUMNS, Stat, stat_from_row
 
 KEY_LENGTH = 22
 
@@ -135,12 +136,19 @@ def shares_of_user(conn: Connection, user_id: int) -> list[ListedShare]:
     return listed
 
 
-def shared_stat_public_id(conn: Connection, share: Share) -> str:
-    """The public id of the stat a resolved share opens, for server-side lookups only
-    (embeds never show it); NotFound if the share opens a dashboard, not a stat."""
-    if share.stat_id is None:
-        raise NotFound("this key shares a dashboard, not a stat; embed a stat's key")
-    public_id = conn.execute(select(stats.c.public_id).where(stats.c.id == share.stat_id)).scalar()
-    if public_id is None:
+def shared_stat(conn: Connection, key: str) -> Stat:
+    """The stat a key shares, in one query (embeds are read often): NotFound if the key is
+    unknown or shares a dashboard, Gone if it was revoked or the stat trashed."""
+    row = conn.execute(
+        select(shares.c.revoked_at, *STAT_COLUMNS)
+        .join(stats, stats.c.id == shares.c.stat_id)
+        .where(shares.c.key == key)
+    ).first()
+    if row is None:
+        if conn.execute(select(shares.c.id).where(shares.c.key == key)).first() is not None:
+            raise NotFound("this key shares a dashboard, not a stat; embed a stat's key")
         raise NotFound("no graph is shared by this key; check the link")
-    return str(public_id)
+    stat = stat_from_row(row)
+    if row.revoked_at is not None or stat.deleted_at is not None:
+        raise Gone("this graph is no longer shared; ask its owner for a new link")
+    return stat

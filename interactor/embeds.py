@@ -1,7 +1,7 @@
 """Embeds: what a shared stat shows to anyone holding its embed key, without a session.
 
 The key is the only credential. A request names one to three keys; each must be a
-live share of a live stat (``aerie.shares.resolve_share``: NotFound for an unknown
+live share of a live stat (``aerie.shares.shared_stat``: NotFound for an unknown
 key, Gone for a revoked key or a trashed stat), and all must belong to one owner.
 Everything is then read as the owner (their user id and time zone), and nothing
 that identifies the owner or opens other data (public ids, classic keys, e-mail,
@@ -39,7 +39,7 @@ from aerie import accounts, shares
 from aerie.accounts import User
 from aerie.errors import BadRequest, NotFound, Unavailable
 from aerie.series import Point, read_series
-from aerie.stats import Stat, stat_by_public_id
+from aerie.stats import Stat
 from aerie.timeframes import parse_timeframe
 from interactor.base import Services, off_loop
 from rpc.client import RpcError
@@ -156,15 +156,13 @@ async def resolve(svc: Services, keys: tuple[str, ...]) -> Shared:
 
     def load() -> Shared:
         with svc.engine.connect() as conn:
-            found = [shares.resolve_share(conn, key) for key in keys]
-            if len({share.user_id for share in found}) > 1:
+            listed = [shares.shared_stat(conn, key) for key in keys]
+            if len({stat.user_id for stat in listed}) > 1:
                 raise BadRequest("the stats of one embed must all be shared by the same account")
-            owner = accounts.user_by_id(conn, found[0].user_id)
-            listed = [stat_by_public_id(conn, s.user_id, shares.shared_stat_public_id(conn, s))
-                      for s in found]
-        if owner is None or any(stat is None for stat in listed):
+            owner = accounts.user_by_id(conn, listed[0].user_id)
+        if owner is None:
             raise NotFound("no graph is shared by this key; check the link")
-        return Shared(owner, [stat for stat in listed if stat is not None])
+        return Shared(owner, listed)
 
     return await off_loop(load)
 
