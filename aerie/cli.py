@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import getpass
 import json
 import sys
 import time
@@ -29,6 +30,7 @@ from aerie.retention import prune_expired
 from aerie.schema import COUNTER, VALUE
 from aerie.settings import Settings
 from aerie.supervisor import Role, roles_for, supervise
+from aerie.system_account import ensure_system_account
 from interactor import stat_changes
 from interactor.base import Services
 from rpc.client import RpcClient
@@ -163,6 +165,39 @@ def cmd_user_create(args: argparse.Namespace) -> int:
         print(f"  ukey   {user.ukey}")
         print(f"  token  {token.token}   (shown only now)")
     return 0
+
+
+def cmd_system_password(_args: argparse.Namespace) -> int:
+    """Give the system account a password, so an operator can log in and open its
+    "Aerie health" dashboard. Read from the terminal (twice) or, piped, from stdin."""
+    settings = _settings()
+    password = _read_new_password()
+    if password is None:
+        return 1
+    engine = make_engine(settings)
+    try:
+        with engine.begin() as conn:
+            user = ensure_system_account(conn, settings, int(time.time()))
+            accounts.set_password(conn, user.id, password)
+    finally:
+        engine.dispose()
+    print(f"the system account {user.email} has a new password; log in at "
+          f"{settings.web_url}/login and open Dashboards, then \"Aerie health\"")
+    return 0
+
+
+def _read_new_password() -> str | None:
+    if sys.stdin.isatty():
+        password = getpass.getpass("new password for the system account: ")
+        if getpass.getpass("again: ") != password:
+            print("aerie: the two passwords differ; nothing changed", file=sys.stderr)
+            return None
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        print("aerie: an empty password; nothing changed", file=sys.stderr)
+        return None
+    return password
 
 
 def _run_use_case(
@@ -340,6 +375,13 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("id", help="the stat's id")
         command.add_argument("--user", required=True, metavar="EMAIL", help="the owner's e-mail")
         command.set_defaults(run=run)
+
+    system = commands.add_parser("system", help="the system account Aerie's own stats belong to")
+    system_commands = system.add_subparsers(dest="system_command", required=True,
+                                            metavar="COMMAND")
+    system_commands.add_parser(
+        "password", help="set its password (read from stdin), to open the Aerie health dashboard"
+    ).set_defaults(run=cmd_system_password)
 
     demo_parser = commands.add_parser("demo", help="create or refresh a demo account with data")
     demo_parser.add_argument("--json", action="store_true", help="print a JSON object")

@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     smtp_from: str = "Aerie <aerie@localhost>"
     smtp_timeout_seconds: float = Field(10.0, gt=0)
 
+    monitor_seconds: float = Field(
+        60.0, ge=0, description="how often each process reports its own figures; 0 turns it off"
+    )
+    system_email: str = Field(
+        "system@aerie.local", min_length=3, description="the account Aerie's own stats belong to"
+    )
+
     retention_minutes_days: int = Field(30, ge=0, description="0 keeps forever")
     retention_hours_days: int = Field(730, ge=0, description="0 keeps forever")
     retention_days_days: int = Field(0, ge=0, description="0 keeps forever")

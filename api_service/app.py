@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from aerie.db import make_engine
+from aerie.monitor import Metrics, Reporter
 from aerie.readiness import database_check, readiness
 from aerie.settings import Settings
 from api_service.ingest import Ingestor
@@ -28,15 +29,19 @@ def create_app(settings: Settings) -> IngestionRoutes:
     /c request's 70-80 (bench/ingest.py).
     """
     engine = make_engine(settings)
-    writer = GroupCommitWriter(engine, settings.commit_interval_ms / 1000)
+    metrics = Metrics("api")
+    writer = GroupCommitWriter(engine, settings.commit_interval_ms / 1000, metrics)
     ingestor = Ingestor(settings, KeyCache(engine, settings.key_cache_seconds), writer)
+    reporter = Reporter(metrics, settings, engine)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await writer.start()
+        await reporter.start()
         try:
             yield
         finally:
+            await reporter.stop()
             await writer.stop()
             engine.dispose()
 
@@ -59,4 +64,5 @@ def create_app(settings: Settings) -> IngestionRoutes:
         ingestor=ingestor,
         verbose=settings.verbose_answers,
         max_body_bytes=settings.max_body_bytes,
+        metrics=metrics,
     )

@@ -7,12 +7,14 @@ path falls through to the FastAPI app.
 
 from __future__ import annotations
 
+from time import perf_counter
 from typing import Any
 
 import orjson
 from sqlalchemy.exc import DBAPIError
 
 from aerie.errors import AerieError, TooLarge, Unavailable
+from aerie.monitor import Metrics
 from aerie.schema import COUNTER, VALUE
 from api_service.ingest import Ingestor, Recorded
 from api_service.parsing import merged_params, wants_body
@@ -28,11 +30,16 @@ _INGEST_PATHS = {"/ez", "/c", "/v"}
 
 
 class IngestionRoutes:
-    def __init__(self, app: Any, ingestor: Ingestor, verbose: bool, max_body_bytes: int) -> None:
+    def __init__(self, app: Any, ingestor: Ingestor, verbose: bool, max_body_bytes: int,
+                 metrics: Metrics) -> None:
         self._app = app
         self._ingestor = ingestor
         self._verbose = verbose
         self._max_body = max_body_bytes
+        self._metrics = metrics
+        # names built once: the hot path only looks them up
+        self._names = {path: (f"aerie api requests {path}", f"aerie api latency ms {path}")
+                       for path in _INGEST_PATHS}
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         path = scope.get("path")
@@ -50,9 +57,22 @@ class IngestionRoutes:
         elif method not in ("GET", "POST"):
             await _error(send, 405, f"{method} is not allowed; use GET or POST")
         else:
-            await self._ingest(scope, receive, send)
+            started = perf_counter()
+            status = await self._ingest(scope, receive, send)
+            self._count_request(path, status, perf_counter() - started, scope)
 
-    async def _ingest(self, scope: Scope, receive: Any, send: Any) -> None:
+    def _count_request(self, path: str, status: int, seconds: float, scope: Scope) -> None:
+        metrics = self._metrics
+        requests, latency = self._names[path]
+        metrics.count(requests)
+        metrics.observe(latency, seconds * 1000)
+        if status >= 400:
+            metrics.count("aerie api errors 4xx" if status < 500 else "aerie api errors 5xx")
+        if metrics.port is None:
+            metrics.learn_port(scope)
+
+    async def _ingest(self, scope: Scope, receive: Any, send: Any) -> int:
+        """Serve one ingestion request; returns the status answered."""
         try:
             content_type, length = _headers(scope)
             if length > self._max_body:
@@ -61,18 +81,21 @@ class IngestionRoutes:
             params = merged_params(scope["query_string"], content_type, body)
             recorded = await self._record(scope["path"], params)
         except AerieError as exc:
+            self._metrics.count(f"aerie api errors {type(exc).__name__}")
             await _error(send, exc.status, exc.message)
-            return
+            return exc.status
         except DBAPIError:
+            self._metrics.count("aerie api errors database")
             await _error(send, 503, Unavailable.default_message)
-            return
+            return 503
         if not (self._verbose or wants_body(params)):
             await _answer(send, 204, None)
-            return
+            return 204
         answer: dict[str, Any] = {"status": 200, "msg": "ok"}
         if recorded.batch:
             answer["multiple"] = recorded.items
         await _answer(send, 200, orjson.dumps(answer), _JSON)
+        return 200
 
     async def _record(self, path: str, params: dict[str, Any]) -> Recorded:
         if path == "/ez":

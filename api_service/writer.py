@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -19,6 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from aerie.errors import Unavailable
+from aerie.monitor import Metrics
 from aerie.rollups import Cells, add_point, write_cells
 from aerie.stats import mark_data_received
 
@@ -41,8 +43,10 @@ class Batch:
 
 
 class GroupCommitWriter:
-    def __init__(self, engine: Engine, commit_interval: float = 0.0) -> None:
+    def __init__(self, engine: Engine, commit_interval: float = 0.0,
+                 metrics: Metrics | None = None) -> None:
         self._engine = engine
+        self._metrics = metrics or Metrics("api")
         self._interval = commit_interval
         self._open: Batch | None = None
         self._wakeup = asyncio.Event()
@@ -91,16 +95,27 @@ class GroupCommitWriter:
                 if self._closing:
                     return
                 continue
+            started = time.perf_counter()
             try:
                 await loop.run_in_executor(self._thread, self._commit, batch)
             except Exception as exc:  # noqa: BLE001 - whatever failed, no waiter may hang
                 log.warning("group commit of %d points failed: %s", batch.points, exc)
+                self._metrics.count("aerie api commit failures")
                 batch.done.set_exception(Unavailable(Unavailable.default_message))
                 batch.done.exception()  # mark retrieved: waiters may all have gone
             else:
                 batch.done.set_result(None)
+                self._record_commit(batch.points, time.perf_counter() - started)
             if self._open is not None:
                 self._wakeup.set()
+
+    def _record_commit(self, points: int, seconds: float) -> None:
+        """On the event loop, after the commit thread is done: Metrics takes no locks."""
+        metrics = self._metrics
+        metrics.count("aerie api points ingested", points)
+        metrics.count("aerie api commits")
+        metrics.observe("aerie api commit points", points)
+        metrics.observe("aerie api commit ms", seconds * 1000)
 
     def _commit(self, batch: Batch) -> None:
         marks = [

@@ -29,6 +29,7 @@ from aerie.alerts import draft, parse_rule
 from aerie.clock import Clock, system_clock
 from aerie.db import make_engine
 from aerie.errors import BadRequest
+from aerie.monitor import Metrics, Reporter
 from aerie.series import Point, Series, previous_start, read_series
 from aerie.settings import Settings
 from aerie.stats import owned_stat, stat_by_public_id
@@ -230,4 +231,6 @@ def percent_change(current: float | None, previous: float | None) -> float | Non
 def create_app(settings: Settings) -> Starlette:
     """The analysis server as an ASGI app; its engine is disposed when it stops."""
     engine = make_engine(settings)
-    return create_rpc_app(AnalysisServer(engine), name="analysis", on_shutdown=engine.dispose)
+    reporter = Reporter(Metrics("analysis"), settings, engine)
+    return create_rpc_app(AnalysisServer(engine), name="analysis", on_shutdown=engine.dispose,
+                          reporter=reporter)

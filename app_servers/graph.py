@@ -23,11 +23,13 @@ from aerie.clock import Clock, system_clock
 from aerie.comments import Comment, comments_between
 from aerie.db import make_engine
 from aerie.errors import BadRequest
+from aerie.monitor import Metrics, Reporter
 from aerie.series import Series, frame_bounds, previous_start, read_series
 from aerie.settings import Settings
 from aerie.stats import Stat, owned_stat
 from aerie.timeframes import Timeframe, check_start, parse_timeframe
-from app_servers.charts import ChartOptions, chart_options, render_chart
+from app_servers.chart_options import ChartOptions, chart_options
+from app_servers.charts import render_chart
 from rpc.server import create_rpc_app
 
 MAX_STATS = 3
@@ -263,4 +265,6 @@ def create_app(settings: Settings) -> ASGIApp:
     """The graph app server: ``GraphServer.render`` over JSON-RPC; its engine is disposed
     when it stops."""
     engine = make_engine(settings)
-    return create_rpc_app(GraphServer(engine), name="graph", on_shutdown=engine.dispose)
+    reporter = Reporter(Metrics("graph"), settings, engine)
+    return create_rpc_app(GraphServer(engine), name="graph", on_shutdown=engine.dispose,
+                          reporter=reporter)

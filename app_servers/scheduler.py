@@ -35,11 +35,14 @@ from aerie.clock import Clock, system_clock
 from aerie.db import make_engine
 from aerie.delivery import deliver_due
 from aerie.errors import AerieError
+from aerie.health_dashboard import ensure_health_dashboard
 from aerie.keys import random_key
 from aerie.leases import release_lease, take_lease
+from aerie.monitor import Metrics, Reporter
 from aerie.schema import alert_events
 from aerie.settings import Settings
 from aerie.stats import Stat, stat_by_id
+from aerie.system_account import ensure_system_account
 from rpc.client import RpcClient
 from rpc.server import create_rpc_app
 
@@ -51,6 +54,7 @@ TICK_SECONDS = 5.0
 PENDING = "pending"
 WEBHOOK_ATTEMPTS = 3
 WEBHOOK_TIMEOUT_SECONDS = 5.0
+HEALTH_DASHBOARD_SECONDS = 60  # how often the lease holder adds cards for new system stats
 
 
 @dataclass(frozen=True)
@@ -67,8 +71,11 @@ class Pass:
 
 class Scheduler:
     def __init__(self, settings: Settings, engine: Engine, graph: RpcClient,
-                 clock: Clock = system_clock, holder: str | None = None) -> None:
+                 clock: Clock = system_clock, holder: str | None = None,
+                 metrics: Metrics | None = None) -> None:
         self._settings = settings
+        self._metrics = metrics or Metrics("scheduler")
+        self._dashboard_at = 0.0
         self._engine = engine
         self._graph = graph
         self._clock = clock
@@ -97,12 +104,35 @@ class Scheduler:
         if not await anyio.to_thread.run_sync(self._take_lease):
             return Pass(leader=False)
         judged, events = await anyio.to_thread.run_sync(self._judge_alerts, now)
+        if judged:
+            self._metrics.observe("aerie scheduler alert lag s", self._clock() - (now - now % 60))
         await self._notify_pending()
         digests = await anyio.to_thread.run_sync(self._send_digests, now)
         reports = await self._send_reports(now)
         mailed = await anyio.to_thread.run_sync(
             lambda: deliver_due(self._engine, self._settings, self._clock).sent)
+        depth = await anyio.to_thread.run_sync(self._watch_itself, now)
+        if depth is not None:
+            self._metrics.observe("aerie scheduler outbox depth", depth)
         return Pass(True, judged, events, digests, reports, mailed)
+
+    def _watch_itself(self, now: int) -> int | None:
+        """With self-monitoring on: the outbox depth (None when off) and, once a minute, a
+        card on the health dashboard for each new system stat. Runs in a worker thread;
+        the caller records the depth on the event loop (Metrics takes no locks)."""
+        if self._settings.monitor_seconds <= 0:
+            return None
+        with self._engine.connect() as conn:
+            depth = outbox.pending_count(conn)
+        if now - self._dashboard_at >= HEALTH_DASHBOARD_SECONDS:
+            self._dashboard_at = now
+            try:
+                with self._engine.begin() as conn:
+                    system_user = ensure_system_account(conn, self._settings, now)
+                    ensure_health_dashboard(conn, system_user, now)
+            except Exception:  # the dashboard must never cost a pass its work
+                log.exception("could not update the health dashboard; trying again in a minute")
+        return depth
 
     def _take_lease(self) -> bool:
         with self._engine.begin() as conn:
@@ -273,9 +303,11 @@ def create_app(settings: Settings) -> Starlette:
     """The scheduler role: its loop runs for the app's lifetime; ``status`` over JSON-RPC."""
     engine = make_engine(settings)
     graph = RpcClient("graph", settings.graph_replicas, timeout=settings.rpc_timeout_seconds)
-    scheduler = Scheduler(settings, engine, graph)
+    metrics = Metrics("scheduler")
+    scheduler = Scheduler(settings, engine, graph, metrics=metrics)
     app = create_rpc_app(SchedulerStatus(scheduler, engine), name="scheduler",
-                         on_shutdown=engine.dispose)
+                         on_shutdown=engine.dispose,
+                         reporter=Reporter(metrics, settings, engine))
     served = app.router.lifespan_context
 
     @asynccontextmanager

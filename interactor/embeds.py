@@ -41,18 +41,16 @@ from aerie.errors import BadRequest, NotFound, Unavailable
 from aerie.series import Point, read_series
 from aerie.stats import Stat
 from aerie.timeframes import parse_timeframe
+from app_servers.chart_options import MAX_TITLE, STYLES  # the graph server's own limits
 from interactor.base import Services, off_loop
 from rpc.client import RpcError
 
 KINDS = ("graph", "histogram", "data", "table", "text")
 IMAGE_KINDS = ("graph", "histogram")
 FORMATS = ("png", "svg")
-# "full" is what an embed without ``style`` gets: axes, labels and a legend.
-STYLES = ("full", "mini", "spark", "fill", "fill_bar")
 MAX_STATS = 3
 DEFAULT_SIZE = (760, 235)
 SIZE_LIMITS = {"w": (16, 2000), "h": (16, 1200)}
-MAX_TITLE = 200
 DEFAULT_TIMEFRAME = "week_compare"
 NAMED_TIMEFRAMES: dict[str, tuple[str, bool]] = {
     "week_compare": ("1w", True),

@@ -33,6 +33,7 @@ import asyncio
 import functools
 import inspect
 import logging
+import time
 import typing
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
@@ -50,6 +51,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from aerie.errors import AerieError
+from aerie.monitor import Metrics, Reporter, RequestMetrics
 from aerie.readiness import ReadyCheck, database_check, readiness
 
 PARSE_ERROR = -32700
@@ -211,8 +213,9 @@ def id_of(raw: object) -> RequestId:
 class RpcService:
     """Dispatches JSON-RPC requests to one service object's methods."""
 
-    def __init__(self, service: object, name: str) -> None:
+    def __init__(self, service: object, name: str, metrics: Metrics | None = None) -> None:
         self.name = name
+        self.metrics = metrics
         self.methods = {
             method_name: ServedMethod.of(method_name, function)
             for method_name, function in public_methods(service)
@@ -255,17 +258,31 @@ class RpcService:
             arguments = method.bind(request.params)
         except InvalidParams as exc:
             return error_answer(request.id, INVALID_PARAMS, str(exc))
+        started = time.perf_counter()
         try:
             # Encoded here so an unencodable result is this call's error, not the batch's.
             result = orjson.Fragment(encode(await method.invoke(arguments)))
         except AerieError as exc:
+            self._record(method.name, started, type(exc).__name__)
             data = {"status": exc.status, "kind": type(exc).__name__}
             return error_answer(request.id, DOMAIN_ERROR, exc.message, data)
         except Exception:
+            self._record(method.name, started, "internal")
             logger.exception("internal error in %s.%s", self.name, method.name)
             message = f"internal error in {self.name}.{method.name}"
             return error_answer(request.id, INTERNAL_ERROR, message)
+        self._record(method.name, started, None)
         return {"jsonrpc": "2.0", "id": request.id, "result": result}
+
+    def _record(self, method: str, started: float, error: str | None) -> None:
+        """Calls and latency per served method (a bounded set), errors per kind."""
+        if self.metrics is None:
+            return
+        self.metrics.count(f"aerie {self.name} calls {method}")
+        self.metrics.observe(f"aerie {self.name} call ms {method}",
+                             (time.perf_counter() - started) * 1000)
+        if error is not None:
+            self.metrics.count(f"aerie {self.name} errors {error}")
 
 
 async def read_body(request: Request, limit: int) -> bytes | None:
@@ -292,6 +309,7 @@ def create_rpc_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     on_shutdown: Callable[[], None] | None = None,
     ready_checks: Mapping[str, ReadyCheck] | None = None,
+    reporter: Reporter | None = None,
 ) -> Starlette:
     """An ASGI app serving ``service``'s public methods; ``name`` appears in errors and health.
 
@@ -299,15 +317,21 @@ def create_rpc_app(
     engine there); it is not a method of ``service``, so it is never served.
     ``ready_checks`` are what ``/readyz`` runs; None means a database check for
     each SQLAlchemy ``Engine`` among the service's attributes (none: always ready).
+    ``reporter``, if given, runs for the app's lifetime, and requests are counted into
+    its metrics (see ``aerie.monitor``).
     """
-    rpc = RpcService(service, name)
+    rpc = RpcService(service, name, reporter.metrics if reporter is not None else None)
     checks = engine_checks(service) if ready_checks is None else dict(ready_checks)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if reporter is not None:
+            await reporter.start()
         try:
             yield
         finally:
+            if reporter is not None:
+                await reporter.stop()
             if on_shutdown is not None:
                 on_shutdown()
 
@@ -327,7 +351,7 @@ def create_rpc_app(
         return Response(encode({**body, "service": name}), status_code=status,
                         media_type="application/json")
 
-    return Starlette(
+    app = Starlette(
         lifespan=lifespan,
         routes=[
             Route("/", rpc_endpoint, methods=["POST"]),
@@ -335,6 +359,9 @@ def create_rpc_app(
             Route("/readyz", readyz, methods=["GET"]),
         ]
     )
+    if reporter is not None:
+        app.add_middleware(RequestMetrics, metrics=reporter.metrics)
+    return app
 
 
 def engine_checks(service: object) -> dict[str, ReadyCheck]:

@@ -31,6 +31,10 @@ pytest_plugins = ["tests.smtp"]
 
 MYSQL_URL = os.environ.get("AERIE_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
 
+# Self-monitoring off for every Settings a test builds and every process it starts;
+# a test that watches it passes monitor_seconds itself.
+os.environ.setdefault("AERIE_MONITOR_SECONDS", "0")
+
 
 @pytest.fixture
 def anyio_backend() -> str:
@@ -75,7 +79,8 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, db_timeout_seconds=2, secret_key="tests-only-key")
+    return Settings(database_url=database_url, db_timeout_seconds=2, secret_key="tests-only-key",
+                    monitor_seconds=0)
 
 
 @pytest.fixture

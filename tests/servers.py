@@ -39,9 +39,10 @@ class RunningServer:
 
 
 @contextmanager
-def serve(app: Any) -> Iterator[RunningServer]:
-    """Run ``app`` under uvicorn (with its lifespan) until the block ends."""
-    port = free_port()
+def serve(app: Any, port: int | None = None) -> Iterator[RunningServer]:
+    """Run ``app`` under uvicorn (with its lifespan) until the block ends, on ``port`` or a
+    free one."""
+    port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -62,7 +63,8 @@ def serve(app: Any) -> Iterator[RunningServer]:
 def api_process(database_url: str, **env: str) -> Iterator[tuple[RunningServer, subprocess.Popen[bytes]]]:
     """The ingestion API as a separate uvicorn process, as production runs it."""
     port = free_port()
-    environment = {**os.environ, "AERIE_DATABASE_URL": database_url, **env}
+    environment = {**os.environ, "AERIE_DATABASE_URL": database_url, "AERIE_MONITOR_SECONDS": "0",
+                   **env}
     process = subprocess.Popen(
         [
             sys.executable, "-m", "uvicorn", "api_service.main:app", "--host", "127.0.0.1",

@@ -11,6 +11,7 @@ from starlette.staticfiles import StaticFiles
 
 from aerie.clock import Clock, system_clock
 from aerie.db import make_engine
+from aerie.monitor import Metrics, Reporter, RequestMetrics
 from aerie.readiness import database_check, peers_check, readiness
 from aerie.secret_key import load_secret_key
 from aerie.settings import Settings
@@ -50,18 +51,23 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
     html = HtmlPresenter(make_environment())
     auth = Auth(engine, clock, load_secret_key(settings))
     responder = Responder(html)
+    metrics = Metrics("web")
+    reporter = Reporter(metrics, settings, engine)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await reporter.start()
         try:
             yield
         finally:
+            await reporter.stop()
             await services.graph.aclose()
             await services.analysis.aclose()
             engine.dispose()
 
     app = FastAPI(title="Aerie", lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.state.api_url = settings.api_url
+    app.add_middleware(RequestMetrics, metrics=metrics)  # inside the router's error handling
     install_error_handlers(app, html)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(export_router(ExportContext(engine, clock)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -66,6 +67,7 @@ class Up:
              "--analysis-urls", f"{self.urls['analysis-1']},{self.urls['analysis-2']}",
              "--scheduler-urls", f"{self.urls['scheduler-1']},{self.urls['scheduler-2']}"],
             stdout=self.stdout, stderr=self.stderr, cwd=tmp_path,
+            env={**os.environ, "AERIE_MONITOR_SECONDS": "0"},  # no self-monitoring traffic
         )
 
     def health_url(self, role: str) -> str:

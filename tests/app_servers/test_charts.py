@@ -1,4 +1,4 @@
-"""Drawing graphs from series in memory: options, layout and what the pictures contain."""
+"""Drawing graphs from series in memory: layout and what the pictures contain."""
 
 from __future__ import annotations
 
@@ -6,19 +6,12 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from aerie.errors import BadRequest
 from aerie.numbers import compact_number
 from aerie.series import Point, Series
 from aerie.stats import Stat
 from aerie.timeframes import parse_timeframe
-from app_servers.charts import (
-    EMPTY_MESSAGE,
-    PALETTE,
-    STYLES,
-    ChartOptions,
-    chart_options,
-    render_chart,
-)
+from app_servers.chart_options import STYLES, ChartOptions, chart_options
+from app_servers.charts import EMPTY_MESSAGE, PALETTE, render_chart
 
 T0 = 1_700_006_400  # 2023-11-15 00:00 UTC
 SVG = "{http://www.w3.org/2000/svg}"
@@ -54,38 +47,6 @@ def texts(body: bytes) -> list[str]:
 )
 def test_tick_numbers_are_compact(value: float, label: str) -> None:
     assert compact_number(value) == label
-
-
-@pytest.mark.parametrize(
-    ("change", "hint"),
-    [
-        ({"format": "gif"}, "'png' or 'svg'"),
-        ({"style": "fancy"}, "'full', 'mini', 'spark', 'fill' or 'fill_bar', not 'fancy'"),
-        ({"chart": "pie"}, "chart must be 'line' or 'histogram', not 'pie'"),
-        ({"style": "fill", "width": 119}, "width must be 120 to 2000 pixels for style 'fill'"),
-        ({"style": "fill_bar", "height": 59}, "60 to 1200 pixels for style 'fill_bar'"),
-        ({"width": 5000}, "width must be"),
-        ({"height": 10}, "height must be"),
-        ({"timezone": "Mars/Olympus"}, "IANA name"),
-        ({"timezone": "../etc/passwd"}, "IANA name"),
-        ({"title": "x" * 201}, "limit is 200"),
-    ],
-)
-def test_options_that_cannot_be_drawn_say_what_to_use(change: dict[str, object], hint: str) -> None:
-    asked: dict[str, object] = {
-        "format": "png", "width": 800, "height": 300, "timezone": "UTC", "style": "full",
-        "title": "",
-    }
-    with pytest.raises(BadRequest) as caught:
-        chart_options(**{**asked, **change})  # type: ignore[arg-type]
-    assert hint in caught.value.message
-
-
-def test_a_full_graph_too_small_for_its_labels_points_to_smaller_styles() -> None:
-    with pytest.raises(BadRequest) as caught:
-        chart_options("png", 800, 60, "UTC", "full", "")
-    assert "use style 'mini' or 'spark'" in caught.value.message
-    assert chart_options("png", 120, 40, "UTC", "spark", "").height == 40
 
 
 def test_svg_is_sized_in_pixels_and_keeps_text_as_text() -> None:

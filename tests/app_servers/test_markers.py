@@ -7,7 +7,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from aerie.comments import Comment
-from app_servers.charts import chart_options, render_chart
+from app_servers.chart_options import chart_options
+from app_servers.charts import render_chart
 from app_servers.markers import with_tooltips
 from tests.app_servers.test_charts import SVG, T0, series, svg_options
 

@@ -56,7 +56,8 @@ def stack(sqlite_database_url: str) -> Iterator[Stack]:
     from web_service.app import create_app as web_app
 
     settings = Settings(
-        database_url=sqlite_database_url, db_timeout_seconds=2, secret_key="tests-only-key"
+        database_url=sqlite_database_url, db_timeout_seconds=2, secret_key="tests-only-key",
+        monitor_seconds=0,
     )
     with (
         serve(graph_app(settings)) as graph,
