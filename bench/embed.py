@@ -39,12 +39,11 @@ from aerie.settings import Settings
 from bench.ingest import (
     MARIADB_SERVER,
     describe_db,
-    free_port,
     in_scratch,
     machine,
     server_version,
 )
-from bench.web import PNG, WARMUP, Figures, Server
+from bench.web import PNG, WARMUP, Figures, web_stack
 
 DAYS = 14
 
@@ -88,22 +87,8 @@ def bench(args: argparse.Namespace, workdir: Path, database_url: str) -> None:
     key, version = load(database_url)
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f} before the servers start")
     print(f"database: {describe_db(args.db, version)}; one counter, {DAYS} days of minute points\n")
-    ports = {"graph": [free_port(), free_port()], "analysis": [free_port(), free_port()]}
-    env = dict(
-        os.environ, AERIE_DATABASE_URL=database_url, AERIE_SECRET_KEY="bench-only-key",
-        AERIE_GRAPH_URLS=",".join(f"http://127.0.0.1:{p}" for p in ports["graph"]),
-        AERIE_ANALYSIS_URLS=",".join(f"http://127.0.0.1:{p}" for p in ports["analysis"]),
-    )
-    servers = [Server(f"app_servers.main_{service}:app", port, "/healthz", env, workdir)
-               for service, copies in ports.items() for port in copies]
-    web = Server("web_service.main:app", free_port(), "/healthz", env, workdir)
-    try:
-        for server in [*servers, web]:
-            server.start()
-        results = asyncio.run(measure_all(web.url, key, args))
-    finally:
-        for server in [web, *servers]:
-            server.stop()
+    with web_stack(database_url, workdir) as (web, _graph):
+        results = asyncio.run(measure_all(web, key, args))
     report(results, args)
 
 

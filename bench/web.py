@@ -37,7 +37,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -125,6 +126,21 @@ def bench(args: argparse.Namespace, workdir: Path, database_url: str) -> None:
     print(f"loaded {points:,} minute points (one counter stat, {YEAR_DAYS} days) in "
           f"{load_seconds:.1f} s ({points / load_seconds:,.0f} points/s)\n")
 
+    with web_stack(database_url, workdir) as (web, graph_url):
+        with httpx.Client(base_url=web, timeout=60, headers={"accept": "text/html"}) as client:
+            log_in(client)
+            results = measure_all(client, stat.public_id, args.requests)
+        first = args.requests + WARMUP  # past every timeframe the web route asked for
+        results["rpc cold"] = asyncio.run(
+            cold_rpc(graph_url, user.id, stat.public_id, args.requests, first)
+        )
+    report(results, args)
+
+
+@contextmanager
+def web_stack(database_url: str, workdir: Path) -> Iterator[tuple[str, str]]:
+    """The web app and two copies each of the graph and analysis servers, as separate
+    processes; yields the web app's URL and the first graph copy's."""
     ports = {"graph": [free_port(), free_port()], "analysis": [free_port(), free_port()]}
     env = dict(
         os.environ, AERIE_DATABASE_URL=database_url, AERIE_SECRET_KEY="bench-only-key",
@@ -137,18 +153,10 @@ def bench(args: argparse.Namespace, workdir: Path, database_url: str) -> None:
     try:
         for server in [*servers, web]:
             server.start()
-        with httpx.Client(base_url=web.url, timeout=60, headers={"accept": "text/html"}) as client:
-            log_in(client)
-            results = measure_all(client, stat.public_id, args.requests)
-        graph_url = f"http://127.0.0.1:{ports['graph'][0]}"
-        first = args.requests + WARMUP  # past every timeframe the web route asked for
-        results["rpc cold"] = asyncio.run(
-            cold_rpc(graph_url, user.id, stat.public_id, args.requests, first)
-        )
+        yield web.url, f"http://127.0.0.1:{ports['graph'][0]}"
     finally:
         for server in [web, *servers]:
             server.stop()
-    report(results, args)
 
 
 def measure_all(client: httpx.Client, sid: str, n: int) -> dict[str, Figures]:
