@@ -31,23 +31,21 @@ the compare page, three stats and their three pasts would be unreadable).
 from __future__ import annotations
 
 import asyncio
-import base64
 from dataclasses import dataclass
 from typing import Any
 
 from aerie import accounts, shares
 from aerie.accounts import User
-from aerie.errors import BadRequest, NotFound, Unavailable
+from aerie.errors import BadRequest, NotFound
 from aerie.series import Point, read_series
 from aerie.stats import Stat
 from aerie.timeframes import parse_timeframe
 from app_servers.chart_options import MAX_TITLE, STYLES  # the graph server's own limits
 from interactor.base import Services, off_loop
-from rpc.client import RpcError
+from interactor.graph_images import GraphImage, draw, render
 
 KINDS = ("graph", "histogram", "data", "table", "text")
 IMAGE_KINDS = ("graph", "histogram")
-FORMATS = ("png", "svg")
 MAX_STATS = 3
 DEFAULT_SIZE = (760, 235)
 SIZE_LIMITS = {"w": (16, 2000), "h": (16, 1200)}
@@ -165,45 +163,19 @@ async def resolve(svc: Services, keys: tuple[str, ...]) -> Shared:
     return await off_loop(load)
 
 
-def _render_params(request: EmbedRequest, shared: Shared) -> dict[str, Any]:
-    params: dict[str, Any] = {
-        "user_id": shared.owner.id, "stat_ids": [s.public_id for s in shared.stats],
-        "timeframe": request.timeframe, "previous": request.previous,
-        "width": request.width, "height": request.height, "timezone": shared.owner.timezone,
-        "style": request.style, "title": request.title,
-    }
-    if request.kind == "histogram":
-        params["chart"] = "histogram"
-    return params
+def _render_options(request: EmbedRequest) -> dict[str, Any]:
+    return {"timeframe": request.timeframe, "previous": request.previous,
+            "width": request.width, "height": request.height, "style": request.style,
+            "title": request.title, "chart": "histogram" if request.kind == "histogram" else "line"}
 
 
-@dataclass(frozen=True)
-class EmbedImage:
-    content_type: str
-    body: bytes
-    etag: str  # the graph server's: equal for equal renders in every copy
-
-
-async def embed_image(svc: Services, request: EmbedRequest, fmt: str) -> EmbedImage:
+async def embed_image(svc: Services, request: EmbedRequest, fmt: str) -> GraphImage:
     """The shared graph (or histogram) as PNG or SVG, drawn as its owner sees it."""
     if request.kind not in IMAGE_KINDS:
         raise BadRequest(f"only graph and histogram embeds come as images, not {request.kind}")
-    if fmt not in FORMATS:
-        raise BadRequest(f"embed images come as .png or .svg, not .{fmt}")
     shared = await resolve(svc, request.keys)
-    rendered = await _draw(svc, format=fmt, **_render_params(request, shared))
-    return EmbedImage(rendered["content_type"], base64.b64decode(rendered["body"]),
-                      rendered["etag"])
-
-
-async def _draw(svc: Services, **params: Any) -> dict[str, Any]:
-    """The graph server's render; a graph server too old to know a parameter (``chart``,
-    a new style) answers a JSON-RPC error, which becomes a 503 rather than a 500."""
-    try:
-        rendered: dict[str, Any] = await svc.graph.call("render", **params)
-    except RpcError as exc:
-        raise Unavailable(f"the graph service cannot draw this embed yet ({exc.message})") from exc
-    return rendered
+    return await draw(svc, shared.owner, [s.public_id for s in shared.stats], fmt,
+                      **_render_options(request))
 
 
 @dataclass(frozen=True)
@@ -236,8 +208,8 @@ async def embed_content(svc: Services, request: EmbedRequest) -> EmbedContent:
     label = parse_timeframe(request.timeframe).label
     if request.kind in IMAGE_KINDS:
         # Warms the graph server's cache for the image the fragment points at.
-        rendered = await _draw(svc, format="png", with_body=False,
-                               **_render_params(request, shared))
+        rendered = await render(svc, owner, [s.public_id for s in shared.stats],
+                                format="png", with_body=False, **_render_options(request))
         figures = [StatFigures(s.name, s.unit, s.counter, None, None, []) for s in shared.stats]
         return EmbedContent(request, label, owner.timezone, figures, rendered["etag"][:16])
     summaries = await asyncio.gather(*(

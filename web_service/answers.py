@@ -23,6 +23,18 @@ def error_answer(status: int, message: str) -> JSONAnswer:
     return JSONAnswer(present.error(status, message), status_code=status)
 
 
+def etag_answer(request: Request, body: bytes, content_type: str, etag: str,
+                headers: dict[str, str]) -> Response:
+    """The body with its ETag, or 304 when ``If-None-Match`` names it (or ``*``): a
+    browser or cache holding this render gets no bytes again."""
+    tag = f'"{etag}"'
+    headers = {**headers, "ETag": tag}
+    held = {t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")}
+    if tag in held or "*" in held:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=content_type, headers=headers)
+
+
 def web_url_of(request: Request) -> str:
     """This app's origin as the request reached it, for links pasted into other pages."""
     return str(request.base_url).rstrip("/")

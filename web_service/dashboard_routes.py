@@ -21,6 +21,7 @@ from interactor.base import Services
 from interactor.graph_images import GraphImage
 from presenters import dashboards as present
 from presenters.html import Flash
+from web_service.answers import etag_answer
 from web_service.auth import Auth
 from web_service.responder import Responder, see_other
 
@@ -151,8 +152,5 @@ def dashboard_router(services: Services, auth: Auth, responder: Responder) -> AP
 
 
 def _image_answer(request: Request, image: GraphImage, cache: str) -> Response:
-    """The image, or 304 when the browser already holds this render (its ETag matches)."""
-    headers = {"ETag": f'"{image.etag}"', "Cache-Control": cache}
-    if request.headers.get("if-none-match", "").strip() == headers["ETag"]:
-        return Response(status_code=304, headers=headers)
-    return Response(image.body, media_type=image.content_type, headers=headers)
+    return etag_answer(request, image.body, image.content_type, image.etag,
+                       {"Cache-Control": cache})

@@ -28,7 +28,7 @@ from aerie.errors import AerieError, BadRequest
 from interactor import embeds, sharing
 from interactor.base import Services
 from presenters import embeds as present
-from web_service.answers import web_url_of
+from web_service.answers import etag_answer, web_url_of
 from web_service.auth import Auth
 from web_service.responder import Responder, see_other
 
@@ -96,13 +96,8 @@ def embed_router(services: Services, auth: Auth, responder: Responder) -> APIRou
 
 
 def _cached(request: Request, body: bytes, content_type: str, etag: str) -> Response:
-    """The answer, or 304 when the client's ``If-None-Match`` names this ETag."""
-    tag = f'"{etag}"'
-    headers = {**CORS, "ETag": tag, "Cache-Control": CACHE_SHARED}
-    held = {t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")}
-    if tag in held or "*" in held:
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type=content_type, headers=headers)
+    return etag_answer(request, body, content_type, etag,
+                       {**CORS, "Cache-Control": CACHE_SHARED})
 
 
 def _failure(exc: AerieError, fmt: str | None, w: str | None, h: str | None) -> Response:

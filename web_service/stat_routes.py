@@ -15,10 +15,10 @@ from aerie.errors import AerieError
 from aerie.sessions import Session
 from interactor import stat_changes, stat_pages
 from interactor.base import Services
-from interactor.graph_images import graph_image
+from interactor.graph_images import GraphImage, graph_image
 from presenters import stats as present
 from presenters.html import Flash
-from web_service.answers import web_url_of
+from web_service.answers import etag_answer, web_url_of
 from web_service.auth import Auth
 from web_service.responder import Responder, see_other
 
@@ -67,7 +67,7 @@ def stat_router(services: Services, auth: Auth, responder: Responder) -> APIRout
     ) -> Response:
         session = await auth.require(request)
         image = await graph_image(services, session.user, [public_id], tf, fmt, prev != 0)
-        return _image_answer(request, image.content_type, image.body, image.etag)
+        return _image_answer(request, image)
 
     @router.post("/stats/{public_id}/rename", response_model=None)
     async def rename(request: Request, public_id: str) -> Response:
@@ -116,14 +116,12 @@ def stat_router(services: Services, auth: Auth, responder: Responder) -> APIRout
     ) -> Response:
         session = await auth.require(request)
         image = await graph_image(services, session.user, ids or [], tf, fmt, previous=False)
-        return _image_answer(request, image.content_type, image.body, image.etag)
+        return _image_answer(request, image)
 
     return router
 
 
-def _image_answer(request: Request, content_type: str, body: bytes, etag: str) -> Response:
-    """The image, or 304 when the browser already holds this render (its ETag matches)."""
-    headers = {"ETag": f'"{etag}"', "Cache-Control": "private, no-cache"}
-    if request.headers.get("if-none-match", "").strip() == headers["ETag"]:
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type=content_type, headers=headers)
+def _image_answer(request: Request, image: GraphImage) -> Response:
+    """The image, or 304 when the browser already holds this render."""
+    return etag_answer(request, image.body, image.content_type, image.etag,
+                       {"Cache-Control": "private, no-cache"})
