@@ -167,9 +167,10 @@ class Scheduler:
     async def _notify_pending(self) -> None:
         """Send the mail and webhook of every event still marked pending."""
         todo = await anyio.to_thread.run_sync(self._pending_events)
-        await asyncio.gather(*(self._notify(alert, stat, event) for alert, stat, event in todo))
+        await asyncio.gather(*(self._notify(*pending) for pending in todo))
 
-    def _pending_events(self) -> list[tuple[Alert, Stat, AlertEvent]]:
+    def _pending_events(self) -> list[tuple[Alert, Stat, AlertEvent, str]]:
+        """Each pending event with its alert, stat and the owner's time zone (for the graph)."""
         with self._engine.connect() as conn:
             rows = conn.execute(select(alert_events.c.id, alert_events.c.alert_id).where(
                 (alert_events.c.email_status == PENDING) | (alert_events.c.webhook_status == PENDING)))
@@ -177,15 +178,14 @@ class Scheduler:
             for event_id, alert_id in rows.fetchall():
                 alert = alerts.alert_by_id(conn, alert_id)
                 event = alerts.event_by_id(conn, event_id)
-                found.append((alert, stat_by_id(conn, alert.stat_id), event))
+                owner = user_by_id(conn, alert.user_id)
+                zone = owner.timezone if owner else "UTC"
+                found.append((alert, stat_by_id(conn, alert.stat_id), event, zone))
         return found
 
-    async def _notify(self, alert: Alert, stat: Stat, event: AlertEvent) -> None:
+    async def _notify(self, alert: Alert, stat: Stat, event: AlertEvent, zone: str) -> None:
         if event.email_status == PENDING:
-            with self._engine.connect() as conn:
-                owner = user_by_id(conn, alert.user_id)
-            png = await self._graph_png(stat, owner.timezone if owner else "UTC",
-                                        GRAPH_TIMEFRAMES[alert.time_window], 600, 220)
+            png = await self._graph_png(stat, zone, GRAPH_TIMEFRAMES[alert.time_window], 600, 220)
             await anyio.to_thread.run_sync(self._queue_mail, alert, stat, event, png)
         if event.webhook_status == PENDING and alert.webhook_url:
             status = await self._post_webhook(alert, stat, event)
@@ -232,21 +232,23 @@ class Scheduler:
     async def _send_reports(self, now: int) -> int:
         """Queue every daily report whose local hour has come, with a small graph per stat."""
         sent = 0
-        with self._engine.connect() as conn:
-            found = reports.users_with_reports(conn)
+        found = await anyio.to_thread.run_sync(self._users_with_reports)
         for user_id, hour, sent_for, zone in found:
             day = reports.due_day(hour, sent_for, zone, now)
             if day is None:
                 continue
             figures = await anyio.to_thread.run_sync(self._report_figures, user_id, day, zone)
-            graphs = {}
-            for figure in figures:
-                png = await self._graph_png(figure.stat, zone, "1w", 320, 90, style="mini")
-                if png is not None:
-                    graphs[figure.stat.public_id] = png
+            drawn = await asyncio.gather(*(
+                self._graph_png(f.stat, zone, "1w", 320, 90, style="mini") for f in figures))
+            graphs = {f.stat.public_id: png for f, png in zip(figures, drawn, strict=True)
+                      if png is not None}
             await anyio.to_thread.run_sync(self._queue_report, user_id, day, figures, graphs)
             sent += 1
         return sent
+
+    def _users_with_reports(self) -> list[tuple[int, int, str | None, str]]:
+        with self._engine.connect() as conn:
+            return reports.users_with_reports(conn)
 
     def _report_figures(self, user_id: int, day: date, zone: str) -> list[reports.DayFigure]:
         with self._engine.connect() as conn:
