@@ -65,24 +65,28 @@ def enqueue(
 
 def claim_due(conn: Connection, now: int, limit: int = 20) -> list[Mail]:
     """Unsent mail whose time has come, oldest first, claimed for ``CLAIM_SECONDS``."""
+    return [mail for mail in due_mail(conn, now, limit) if claim(conn, mail, now)]
+
+
+def due_mail(conn: Connection, now: int, limit: int) -> list[Mail]:
     rows = conn.execute(
         select(*_COLUMNS)
         .where(outbox.c.sent_at.is_(None), outbox.c.next_attempt_at <= now)
         .order_by(outbox.c.next_attempt_at, outbox.c.id)
         .limit(limit)
-    ).fetchall()
-    claimed = []
-    for row in rows:
-        mail = _mail(row)
-        won = conn.execute(
-            update(outbox)
-            .where(outbox.c.id == mail.id, outbox.c.next_attempt_at == mail.next_attempt_at,
-                   outbox.c.sent_at.is_(None))
-            .values(next_attempt_at=now + CLAIM_SECONDS)
-        ).rowcount
-        if won:
-            claimed.append(mail)
-    return claimed
+    )
+    return [_mail(row) for row in rows]
+
+
+def claim(conn: Connection, mail: Mail, now: int) -> bool:
+    """Move the mail's next attempt past ``CLAIM_SECONDS`` if nobody has since it was read;
+    False when another deliverer claimed it first."""
+    return conn.execute(
+        update(outbox)
+        .where(outbox.c.id == mail.id, outbox.c.next_attempt_at == mail.next_attempt_at,
+               outbox.c.sent_at.is_(None))
+        .values(next_attempt_at=now + CLAIM_SECONDS)
+    ).rowcount == 1
 
 
 def mark_sent(conn: Connection, mail_id: int, now: int, by: str) -> None:

@@ -134,6 +134,20 @@ def test_without_a_relay_mail_is_kept_for_the_development_page(
     assert b"CPU went over 90." in newest.message
 
 
+def test_a_mail_read_by_two_deliverers_is_claimed_by_one(
+    engine: Engine, settings: Settings
+) -> None:
+    queue(engine, settings)
+    with engine.connect() as conn:
+        [seen_by_a] = outbox.due_mail(conn, NOW, 10)
+        [seen_by_b] = outbox.due_mail(conn, NOW, 10)  # both read it before either claimed
+
+    with engine.begin() as conn:
+        assert outbox.claim(conn, seen_by_a, NOW)
+    with engine.begin() as conn:
+        assert not outbox.claim(conn, seen_by_b, NOW)  # its read is stale: A has it
+
+
 def test_two_deliverers_at_once_send_each_mail_exactly_once(
     engine: Engine, settings: Settings, relay: Relay
 ) -> None:
