@@ -28,6 +28,7 @@ from aerie.errors import AerieError, NotFound
 from aerie.migrate import upgrade
 from aerie.retention import prune_expired
 from aerie.schema import COUNTER, VALUE
+from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
 from aerie.supervisor import Role, roles_for, supervise
 from aerie.system_account import ensure_system_account
@@ -213,8 +214,9 @@ def _run_use_case(
                 user = accounts.user_by_email(conn, user_email)
             if user is None:
                 raise NotFound(f"no account with e-mail {user_email!r}")
-            async with RpcClient("graph", settings.graph_replicas) as graph, \
-                    RpcClient("analysis", settings.analysis_replicas) as analysis:
+            secret = load_rpc_secret(settings)
+            async with RpcClient("graph", settings.graph_replicas, secret=secret) as graph, \
+                    RpcClient("analysis", settings.analysis_replicas, secret=secret) as analysis:
                 return await use_case(Services(engine, graph, analysis), user)
         finally:
             engine.dispose()

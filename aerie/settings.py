@@ -49,6 +49,11 @@ class Settings(BaseSettings):
         "http://127.0.0.1:8030,http://127.0.0.1:8031",
         description="scheduler copies (one acts at a time, by a lease in the database)",
     )
+    rpc_secret: str = Field(
+        "",
+        description="signs JSON-RPC calls to the app servers, the same on every host; "
+        "empty: generated once into var/rpc_secret",
+    )
     rpc_timeout_seconds: float = Field(10.0, gt=0, description="one call to one app server copy")
 
     public_web_url: str = Field(

@@ -18,7 +18,7 @@ import functools
 import math
 import statistics
 from collections.abc import Callable
-from typing import TypedDict, TypeVar
+from typing import ClassVar, TypedDict, TypeVar
 
 import anyio.to_thread
 from sqlalchemy import Connection, Engine
@@ -30,6 +30,7 @@ from aerie.clock import Clock, system_clock
 from aerie.db import make_engine
 from aerie.errors import BadRequest
 from aerie.monitor import Metrics, Reporter
+from aerie.secret_key import load_rpc_secret
 from aerie.series import Point, Series, previous_start, read_series
 from aerie.settings import Settings
 from aerie.stats import owned_stat, stat_by_public_id
@@ -80,6 +81,8 @@ class StatOverview(TypedDict):
 
 class AnalysisServer:
     """Summaries of a user's stats; each method uses one database connection, off the loop."""
+
+    rpc_methods: ClassVar[tuple[str, ...]] = ("summarize", "overview", "backtest")
 
     def __init__(self, engine: Engine, clock: Clock = system_clock) -> None:
         self.engine = engine
@@ -232,5 +235,6 @@ def create_app(settings: Settings) -> Starlette:
     """The analysis server as an ASGI app; its engine is disposed when it stops."""
     engine = make_engine(settings)
     reporter = Reporter(Metrics("analysis"), settings, engine)
-    return create_rpc_app(AnalysisServer(engine), name="analysis", on_shutdown=engine.dispose,
+    return create_rpc_app(AnalysisServer(engine), name="analysis",
+                          secret=load_rpc_secret(settings), on_shutdown=engine.dispose,
                           reporter=reporter)

@@ -12,7 +12,7 @@ import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, ClassVar
 
 import anyio.to_thread
 from anyio import Event
@@ -24,6 +24,7 @@ from aerie.comments import Comment, comments_between
 from aerie.db import make_engine
 from aerie.errors import BadRequest
 from aerie.monitor import Metrics, Reporter
+from aerie.secret_key import load_rpc_secret
 from aerie.series import Series, frame_bounds, previous_start, read_series
 from aerie.settings import Settings
 from aerie.stats import Stat, owned_stat
@@ -103,6 +104,8 @@ class GraphServer:
     The cache and the table of renders under way live on the event loop; only
     database reads and drawing run in worker threads.
     """
+
+    rpc_methods: ClassVar[tuple[str, ...]] = ("render",)
 
     def __init__(self, engine: Engine, clock: Clock = system_clock, cache_entries: int = 512) -> None:
         self._engine = engine
@@ -266,5 +269,5 @@ def create_app(settings: Settings) -> ASGIApp:
     when it stops."""
     engine = make_engine(settings)
     reporter = Reporter(Metrics("graph"), settings, engine)
-    return create_rpc_app(GraphServer(engine), name="graph", on_shutdown=engine.dispose,
-                          reporter=reporter)
+    return create_rpc_app(GraphServer(engine), name="graph", secret=load_rpc_secret(settings),
+                          on_shutdown=engine.dispose, reporter=reporter)

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import ClassVar
 
 import anyio
 import anyio.to_thread
@@ -40,6 +41,7 @@ from aerie.keys import random_key
 from aerie.leases import release_lease, take_lease
 from aerie.monitor import Metrics, Reporter
 from aerie.schema import alert_events
+from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
 from aerie.stats import Stat, stat_by_id
 from aerie.system_account import ensure_system_account
@@ -289,6 +291,8 @@ class Scheduler:
 class SchedulerStatus:
     """What the scheduler role serves over JSON-RPC: its state, never its controls."""
 
+    rpc_methods: ClassVar[tuple[str, ...]] = ("status",)
+
     def __init__(self, scheduler: Scheduler, engine: Engine) -> None:
         self._scheduler = scheduler
         self.engine = engine  # /readyz checks the database through it
@@ -304,10 +308,12 @@ class SchedulerStatus:
 def create_app(settings: Settings) -> Starlette:
     """The scheduler role: its loop runs for the app's lifetime; ``status`` over JSON-RPC."""
     engine = make_engine(settings)
-    graph = RpcClient("graph", settings.graph_replicas, timeout=settings.rpc_timeout_seconds)
+    secret = load_rpc_secret(settings)
+    graph = RpcClient("graph", settings.graph_replicas, secret=secret,
+                      timeout=settings.rpc_timeout_seconds)
     metrics = Metrics("scheduler")
     scheduler = Scheduler(settings, engine, graph, metrics=metrics)
-    app = create_rpc_app(SchedulerStatus(scheduler, engine), name="scheduler",
+    app = create_rpc_app(SchedulerStatus(scheduler, engine), name="scheduler", secret=secret,
                          on_shutdown=engine.dispose,
                          reporter=Reporter(metrics, settings, engine))
     served = app.router.lifespan_context

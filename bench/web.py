@@ -144,6 +144,7 @@ def web_stack(database_url: str, workdir: Path) -> Iterator[tuple[str, str]]:
     ports = {"graph": [free_port(), free_port()], "analysis": [free_port(), free_port()]}
     env = dict(
         os.environ, AERIE_DATABASE_URL=database_url, AERIE_SECRET_KEY="bench-only-key",
+        AERIE_RPC_SECRET=BENCH_RPC_SECRET.decode(),
         AERIE_GRAPH_URLS=",".join(f"http://127.0.0.1:{p}" for p in ports["graph"]),
         AERIE_ANALYSIS_URLS=",".join(f"http://127.0.0.1:{p}" for p in ports["analysis"]),
     )
@@ -278,6 +279,10 @@ def measure(label: str, request: Callable[[int], None], n: int) -> Figures:
     return Figures(label, seconds)
 
 
+# Given to the servers it starts, so its own RPC client can sign as the web app does.
+BENCH_RPC_SECRET = b"bench-only-rpc-secret"
+
+
 def cold_hours(i: int) -> int:
     """The ``i``-th cold timeframe, in hours (``i`` from ``-WARMUP``): each a new cache key."""
     return 24 + WARMUP + i
@@ -289,7 +294,7 @@ async def cold_rpc(url: str, user_id: int, stat_id: str, n: int, first: int) -> 
     Timeframes continue from ``first`` where the web route's stopped, so none is cached.
     """
     seconds = []
-    async with RpcClient("graph", [url], timeout=60) as graph:
+    async with RpcClient("graph", [url], secret=BENCH_RPC_SECRET, timeout=60) as graph:
         for i in range(-WARMUP, n):
             began = time.perf_counter()
             answer = await graph.call(

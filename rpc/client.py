@@ -10,6 +10,9 @@ The contract of ``RpcClient.call``:
   not slow every call; if every replica is cooling down, all are still tried.
 - Once every replica has failed, ``AllReplicasDown`` (an ``Unavailable``, so a
   503 to the web tier's handler) is raised, naming the service and each attempt.
+- Every attempt is signed with the shared RPC secret (``rpc.signing``). A
+  replica that refuses the signature (HTTP 401: a different secret, or a clock
+  too far off) is failed over like a dead one, and its reason names the cause.
 - An answer the server gave is never retried. A domain error raised remotely
   (JSON-RPC code -32000 carrying ``data.status``) is raised again here as the
   same ``AerieError`` subclass with the remote message, so use cases see
@@ -35,6 +38,7 @@ from pydantic import BaseModel, StrictInt, StrictStr, ValidationError, model_val
 from aerie import errors
 from aerie.errors import AerieError, Unavailable
 from rpc.server import DOMAIN_ERROR, encode
+from rpc.signing import sign
 
 COOLDOWN_SECONDS = 2.0
 
@@ -137,6 +141,15 @@ def transport_failure(exc: httpx.TransportError) -> str:
     return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
 
 
+def refusal(reply: httpx.Response) -> str:
+    """The server's reason for refusing a call, from its JSON-RPC error if it gave one."""
+    try:
+        error = RpcResponse.model_validate_json(reply.content).error
+    except ValidationError:
+        return "no reason given"
+    return error.message if error is not None else "no reason given"
+
+
 class RpcClient:
     """JSON-RPC calls to one service's replicas over one shared HTTP client.
 
@@ -149,6 +162,7 @@ class RpcClient:
         service: str,
         urls: Sequence[str],
         *,
+        secret: bytes,
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
         cooldown: float = COOLDOWN_SECONDS,
@@ -157,6 +171,7 @@ class RpcClient:
             raise ValueError(f"the {service} service needs at least one replica URL")
         self.service = service
         self.urls = tuple(urls)
+        self._secret = secret
         self._cooldown = cooldown
         self._cooling_until: dict[str, float] = {}
         self._turn = itertools.count()
@@ -201,10 +216,13 @@ class RpcClient:
         """The replica's JSON-RPC answer to this call; raises ReplicaFailed when there is none."""
         try:
             reply = await self._http.post(
-                url, content=body, headers={"content-type": "application/json"}
+                url, content=body,
+                headers={"content-type": "application/json", **sign(self._secret, body)},
             )
         except httpx.TransportError as exc:
             raise ReplicaFailed(transport_failure(exc)) from exc
+        if reply.status_code == 401:
+            raise ReplicaFailed(f"HTTP 401, call refused: {refusal(reply)}")
         if reply.status_code in FAILOVER_STATUSES:
             raise ReplicaFailed(f"HTTP {reply.status_code}")
         try:

@@ -4,10 +4,16 @@
 (single requests and batches), ``GET /healthz`` with the service's name and
 methods, and ``GET /readyz`` with 200 when its dependencies answer (by default
 the database of any SQLAlchemy engine the service holds), 503 naming them if
-not. As Go's net/rpc registers a value's exported methods, every method
-whose name does not start with ``_`` is served. ``async def`` methods are
-awaited; plain functions run in a worker thread, so a blocking method never
-stalls the event loop (and several may run at once: they must be thread-safe).
+not. Only the methods the service's class names in ``rpc_methods`` are served,
+so an attribute added for the service's own use (its clock, its engine) never
+becomes callable. ``async def`` methods are awaited; plain functions run in a
+worker thread, so a blocking method never stalls the event loop (and several
+may run at once: they must be thread-safe).
+
+Every ``POST /`` must be signed with the shared RPC secret (``rpc.signing``):
+an unsigned, stale, replayed or wrongly signed call gets HTTP 401 with a
+JSON-RPC error (-32001) and runs nothing. The health routes need no signature;
+they tell nothing about anyone's data.
 
 Params are an object (by name) or an array (by position) and are validated
 against the method's annotations with pydantic before the method runs. What
@@ -53,6 +59,7 @@ from starlette.routing import Route
 from aerie.errors import AerieError
 from aerie.monitor import Metrics, Reporter, RequestMetrics
 from aerie.readiness import ReadyCheck, database_check, readiness
+from rpc.signing import Unsigned, Verifier
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -60,6 +67,7 @@ METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 DOMAIN_ERROR = -32000
+UNAUTHENTICATED = -32001
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 
@@ -170,15 +178,23 @@ def describe(exc: ValidationError) -> str:
     return ", ".join(parts)
 
 
-def public_methods(service: object) -> Iterator[tuple[str, Callable[..., Any]]]:
-    """The service's methods whose names do not start with ``_``.
+def declared_methods(service: object) -> Iterator[tuple[str, Callable[..., Any]]]:
+    """The methods named in the service's ``rpc_methods``; TypeError at start-up if it
+    declares none, or names something that is not a method.
 
     Looked up statically first so that properties are never evaluated and
     plain attributes are never mistaken for methods.
     """
-    for name, static in inspect.getmembers_static(service):
-        if not name.startswith("_") and isinstance(static, FunctionType | staticmethod | classmethod):
-            yield name, getattr(service, name)
+    names = getattr(service, "rpc_methods", None)
+    kind = type(service).__name__
+    if not isinstance(names, tuple) or not names:
+        raise TypeError(f"{kind} cannot be served over RPC: list its served methods in a "
+                        "class attribute rpc_methods = ('name', ...)")
+    for name in names:
+        static = inspect.getattr_static(service, name, None)
+        if not isinstance(static, FunctionType | staticmethod | classmethod):
+            raise TypeError(f"{kind}.rpc_methods names {name!r}, which is not a method")
+        yield name, getattr(service, name)
 
 
 def to_json(value: Any) -> Any:
@@ -218,7 +234,7 @@ class RpcService:
         self.metrics = metrics
         self.methods = {
             method_name: ServedMethod.of(method_name, function)
-            for method_name, function in public_methods(service)
+            for method_name, function in declared_methods(service)
         }
 
     async def answer_body(self, body: bytes) -> dict[str, Any] | list[dict[str, Any]] | None:
@@ -306,12 +322,14 @@ def create_rpc_app(
     service: object,
     *,
     name: str,
+    secret: bytes,
     max_body_bytes: int = MAX_BODY_BYTES,
     on_shutdown: Callable[[], None] | None = None,
     ready_checks: Mapping[str, ReadyCheck] | None = None,
     reporter: Reporter | None = None,
 ) -> Starlette:
-    """An ASGI app serving ``service``'s public methods; ``name`` appears in errors and health.
+    """An ASGI app serving ``service``'s declared ``rpc_methods`` to callers holding ``secret``;
+    ``name`` appears in errors and health.
 
     ``on_shutdown`` runs when the server stops (an app server disposes its database
     engine there); it is not a method of ``service``, so it is never served.
@@ -321,6 +339,7 @@ def create_rpc_app(
     its metrics (see ``aerie.monitor``).
     """
     rpc = RpcService(service, name, reporter.metrics if reporter is not None else None)
+    verifier = Verifier(secret)
     checks = engine_checks(service) if ready_checks is None else dict(ready_checks)
 
     @asynccontextmanager
@@ -340,6 +359,11 @@ def create_rpc_app(
         if body is None:
             message = f"invalid request: body over {max_body_bytes} bytes"
             return json_response(error_answer(None, INVALID_REQUEST, message))
+        try:
+            verifier.verify(request.headers, body)
+        except Unsigned as exc:
+            return Response(encode(error_answer(None, UNAUTHENTICATED, str(exc))),
+                            status_code=401, media_type="application/json")
         answer = await rpc.answer_body(body)
         return Response(status_code=204) if answer is None else json_response(answer)
 

@@ -13,7 +13,7 @@ from aerie.clock import Clock, system_clock
 from aerie.db import make_engine
 from aerie.monitor import Metrics, Reporter, RequestMetrics
 from aerie.readiness import database_check, peers_check, readiness
-from aerie.secret_key import load_secret_key
+from aerie.secret_key import load_rpc_secret, load_secret_key
 from aerie.settings import Settings
 from interactor.base import Services
 from interactor.export import ExportContext
@@ -42,10 +42,12 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
     """Build the web app; its engine and RPC clients close when the app shuts down."""
     engine = make_engine(settings)
     timeout = settings.rpc_timeout_seconds
+    rpc_secret = load_rpc_secret(settings)
     services = Services(
         engine=engine,
-        graph=RpcClient("graph", settings.graph_replicas, timeout=timeout),
-        analysis=RpcClient("analysis", settings.analysis_replicas, timeout=timeout),
+        graph=RpcClient("graph", settings.graph_replicas, secret=rpc_secret, timeout=timeout),
+        analysis=RpcClient("analysis", settings.analysis_replicas, secret=rpc_secret,
+                           timeout=timeout),
         clock=clock,
     )
     html = HtmlPresenter(make_environment())

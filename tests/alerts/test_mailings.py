@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine
 
 from aerie.reports import save_report_settings
+from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
 from aerie.stats import stats_by_names
 from app_servers.scheduler import Scheduler
@@ -31,7 +32,8 @@ async def scheduler(relay: Relay) -> AsyncIterator[Make]:
 
     def make(settings: Settings, engine: Engine, clock: Callable[[], float]) -> Scheduler:
         settings = relay.settings_for(settings)
-        clients.append(RpcClient("graph", settings.graph_replicas, timeout=10))
+        clients.append(RpcClient("graph", settings.graph_replicas,
+                                 secret=load_rpc_secret(settings), timeout=10))
         return Scheduler(settings, engine, clients[-1], clock, holder="only")
 
     yield make

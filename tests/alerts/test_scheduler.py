@@ -16,6 +16,7 @@ from starlette.routing import Route
 from aerie import alerts
 from aerie.alert_notices import webhook_body
 from aerie.alerts import FIRING, OK, AlertEvent, parse_rule
+from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
 from aerie.stats import Stat
 from app_servers.scheduler import Scheduler
@@ -66,7 +67,8 @@ async def scheduler() -> AsyncIterator[Make]:
              graph_urls: list[str] | None = None) -> Scheduler:
         if relay is not None:
             settings = relay.settings_for(settings)
-        clients.append(RpcClient("graph", graph_urls or settings.graph_replicas, timeout=10))
+        clients.append(RpcClient("graph", graph_urls or settings.graph_replicas,
+                                 secret=load_rpc_secret(settings), timeout=10))
         return Scheduler(settings, engine, clients[-1], clock)
 
     yield make

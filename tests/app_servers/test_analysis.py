@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import Engine
 
 from aerie.errors import BadRequest, NotFound
+from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
 from aerie.stats import Stat
 from aerie.timeframes import LATEST_START
@@ -217,7 +218,7 @@ async def test_create_app_serves_both_methods_with_domain_errors_intact(
     settings: Settings, owner: Account, outsider: Account, signups: Stat
 ) -> None:
     with serve(create_app(settings)) as replica:
-        async with RpcClient("analysis", [replica.url]) as client:
+        async with RpcClient("analysis", [replica.url], secret=load_rpc_secret(settings)) as client:
             summary = await client.call("summarize", user_id=owner.user.id,
                                         stat_id=signups.public_id, timeframe="1d1h",
                                         start=T0 - 4 * HOUR)

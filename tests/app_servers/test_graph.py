@@ -9,16 +9,19 @@ from typing import Any
 
 import anyio
 import httpx
+import orjson
 import pytest
 from sqlalchemy import Engine
 
 from aerie.errors import BadRequest, NotFound
+from aerie.secret_key import load_rpc_secret
 from aerie.series import frame_bounds
 from aerie.settings import Settings
 from aerie.stats import Stat
 from aerie.timeframes import parse_timeframe
 from app_servers.charts import EMPTY_MESSAGE
 from app_servers.graph import GraphServer, create_app
+from rpc.signing import sign
 from tests.conftest import Account, make_stat, put_points
 from tests.servers import serve
 
@@ -318,11 +321,16 @@ async def test_the_app_serves_render_over_json_rpc(
     stat = signups(engine, owner)
     call = {"jsonrpc": "2.0", "id": 1, "method": "render"}
     mine = {"user_id": owner.user.id, "stat_ids": [stat.public_id], "format": "svg"}
+    secret = load_rpc_secret(settings)
+
+    async def post(params: dict[str, Any]) -> Any:
+        body = orjson.dumps({**call, "params": params})
+        return (await client.post("/", content=body, headers=sign(secret, body))).json()
+
     with serve(create_app(settings)) as server:
         async with httpx.AsyncClient(base_url=server.url) as client:
-            drawn = (await client.post("/", json={**call, "params": mine})).json()
-            refused = (await client.post("/", json={
-                **call, "params": {**mine, "stat_ids": ["nope"]}})).json()
+            drawn = await post(mine)
+            refused = await post({**mine, "stat_ids": ["nope"]})
 
     result = drawn["result"]
     assert result["content_type"] == "image/svg+xml"

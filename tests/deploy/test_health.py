@@ -19,7 +19,9 @@ from sqlalchemy.engine import make_url
 
 from aerie.db import make_engine
 from aerie.readiness import database_check, readiness
+from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
+from rpc.signing import sign
 from tests.conftest import MYSQL_URL
 from tests.servers import RunningServer, free_port, serve
 
@@ -165,6 +167,8 @@ def test_readyz_gives_up_on_a_database_that_does_not_answer_within_the_timeout()
 
 
 class Echo:
+    rpc_methods = ("echo",)
+
     def echo(self, text: str) -> str:
         return text
 
@@ -175,9 +179,10 @@ def test_an_rpc_service_without_a_database_is_ready_and_its_own_checks_count() -
     async def broken() -> str | None:
         return "the disk is full"
 
-    with serve(create_rpc_app(Echo(), name="echo")) as plain:
+    with serve(create_rpc_app(Echo(), name="echo", secret=b"tests-only")) as plain:
         assert _get(plain, "/readyz").json() == {"status": "ready", "checks": {}, "service": "echo"}
-    with serve(create_rpc_app(Echo(), name="echo", ready_checks={"disk": broken})) as checked:
+    with serve(create_rpc_app(Echo(), name="echo", secret=b"tests-only",
+                              ready_checks={"disk": broken})) as checked:
         answer = _get(checked, "/readyz")
     assert answer.status_code == 503
     assert answer.json()["down"] == {"disk": "the disk is full"}
@@ -200,7 +205,9 @@ def test_a_scheduler_acts_again_once_its_database_is_back(tmp_path: Any) -> None
         status: dict[str, Any] = {}
         while time.monotonic() < deadline and not status.get("leader"):
             time.sleep(0.5)
-            status = httpx.post(server.url, json={"jsonrpc": "2.0", "method": "status", "id": 1},
+            body = b'{"jsonrpc": "2.0", "method": "status", "id": 1}'
+            status = httpx.post(server.url, content=body,
+                                headers=sign(load_rpc_secret(settings), body),
                                 timeout=5, trust_env=False).json()["result"]
         assert _get(server, "/healthz").status_code == 200
     assert status["leader"], status

@@ -29,6 +29,7 @@ from deploy.control import read_env_file
 from deploy.nginx import layout_for, render
 from deploy.package import PackagingError, build_release, release_stamp
 from deploy.roles import RoleMapError, load_role_map, parse_role_map
+from rpc.signing import sign
 from tests.servers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -132,8 +133,12 @@ def test_the_release_carries_a_wheel_of_aerie(tmp_path: Path, role_map: Path) ->
     assert wheel.stat().st_size > 10_000
 
 
+RPC_SECRET = "tests-only-rpc-secret"
+
+
 def scheduler_status(url: str) -> dict[str, object]:
-    answer = httpx.post(url, json={"jsonrpc": "2.0", "method": "status", "id": 1},
+    body = b'{"jsonrpc": "2.0", "method": "status", "id": 1}'
+    answer = httpx.post(url, content=body, headers=sign(RPC_SECRET.encode(), body),
                         timeout=5, trust_env=False)
     result: dict[str, object] = answer.json()["result"]
     return result
@@ -165,6 +170,7 @@ def test_control_starts_checks_and_stops_every_copy_of_one_host(
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AERIE_")}
     env.update(AERIE_DATABASE_URL=own_database_url, AERIE_SECRET_KEY="tests-only-key",
+               AERIE_RPC_SECRET=RPC_SECRET,
                PYTHONPATH=str(release / "app"))
 
     started = control(release, "start", env)

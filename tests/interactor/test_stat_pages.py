@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine
 
 from aerie.errors import NotFound
+from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
 from app_servers.analysis import create_app as analysis_app
 from app_servers.graph import create_app as graph_app
@@ -28,8 +29,11 @@ WEB_URL = "http://aerie.example"
 
 
 @asynccontextmanager
-async def services(engine: Engine, graph: list[str], analysis: list[str]) -> AsyncIterator[Services]:
-    async with RpcClient("graph", graph, timeout=5) as g, RpcClient("analysis", analysis, timeout=5) as a:
+async def services(settings: Settings, engine: Engine, graph: list[str], analysis: list[str]
+                   ) -> AsyncIterator[Services]:
+    secret = load_rpc_secret(settings)
+    async with RpcClient("graph", graph, secret=secret, timeout=5) as g, \
+            RpcClient("analysis", analysis, secret=secret, timeout=5) as a:
         yield Services(engine, g, a)
 
 
@@ -43,14 +47,14 @@ def copies(settings: Settings) -> Iterator[tuple[ExitStack, list[str], list[str]
 
 
 async def test_the_stat_page_survives_losing_a_graph_copy_and_says_when_all_are_gone(
-    engine: Engine, owner: Account, copies: tuple[ExitStack, list[str], list[str]]
+    settings: Settings, engine: Engine, owner: Account, copies: tuple[ExitStack, list[str], list[str]]
 ) -> None:
     graph_stack, graph, analysis = copies
     stat = make_stat(engine, owner, "orders", "counter")
     put_points(engine, stat, [(int(time.time()) - 90, 4)])
     dead = f"http://127.0.0.1:{free_port()}"
 
-    async with services(engine, [dead, graph[0]], analysis) as svc:
+    async with services(settings, engine, [dead, graph[0]], analysis) as svc:
         page = await stat_page(svc, owner.user, stat.public_id, "1d", API_URL, WEB_URL)
         assert page.summary["current"]["total"] == 4
         assert page.graph.png_url == f"/stats/{stat.public_id}/graph.png?tf=1d"
@@ -60,13 +64,14 @@ async def test_the_stat_page_survives_losing_a_graph_copy_and_says_when_all_are_
 
 
 async def test_stat_list_and_compare_belong_to_the_user_only(
-    engine: Engine, owner: Account, outsider: Account, copies: tuple[ExitStack, list[str], list[str]]
+    settings: Settings, engine: Engine, owner: Account, outsider: Account,
+    copies: tuple[ExitStack, list[str], list[str]],
 ) -> None:
     _stack, graph, analysis = copies
     mine = make_stat(engine, owner, "mine", "value")
     make_stat(engine, outsider, "theirs", "value")
 
-    async with services(engine, graph, analysis) as svc:
+    async with services(settings, engine, graph, analysis) as svc:
         listed = await stat_list(svc, owner.user, "", API_URL)
         with pytest.raises(NotFound):
             await stat_page(svc, outsider.user, mine.public_id, None, API_URL, WEB_URL)
@@ -91,6 +96,8 @@ class Rendezvous:
 
 
 class SlowGraph:
+    rpc_methods = ("render",)
+
     def __init__(self, rendezvous: Rendezvous) -> None:
         self._r = rendezvous
 
@@ -101,6 +108,8 @@ class SlowGraph:
 
 
 class SlowAnalysis:
+    rpc_methods = ("summarize",)
+
     def __init__(self, rendezvous: Rendezvous) -> None:
         self._r = rendezvous
 
@@ -110,13 +119,14 @@ class SlowAnalysis:
 
 
 async def test_the_stat_page_asks_for_graph_and_summary_at_the_same_time(
-    engine: Engine, owner: Account
+    settings: Settings, engine: Engine, owner: Account
 ) -> None:
     stat = make_stat(engine, owner, "orders", "counter")
     rendezvous = Rendezvous()
-    with serve(create_rpc_app(SlowGraph(rendezvous), name="graph")) as graph, \
-            serve(create_rpc_app(SlowAnalysis(rendezvous), name="analysis")) as analysis:
-        async with services(engine, [graph.url], [analysis.url]) as svc:
+    secret = load_rpc_secret(settings)
+    with serve(create_rpc_app(SlowGraph(rendezvous), name="graph", secret=secret)) as graph, \
+            serve(create_rpc_app(SlowAnalysis(rendezvous), name="analysis", secret=secret)) as analysis:
+        async with services(settings, engine, [graph.url], [analysis.url]) as svc:
             page = await stat_page(svc, owner.user, stat.public_id, "1h", API_URL, WEB_URL)
 
     assert page.graph.plot_area == [0.1, 0.1, 0.9, 0.9]

@@ -13,6 +13,7 @@ from aerie.accounts import User
 from aerie.health_dashboard import HEALTH_DASHBOARD, ensure_health_dashboard
 from aerie.leases import release_lease
 from aerie.schema import COUNTER, VALUE
+from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
 from aerie.stats import create_stat
 from aerie.system_account import ensure_system_account
@@ -78,7 +79,7 @@ async def test_the_scheduler_pass_keeps_the_health_dashboard(
     settings = settings.model_copy(update={"system_email": system_email, "monitor_seconds": 60})
     user = system_user(engine, settings)
     add_stat(engine, user, "aerie web requests /stats/{public_id}", COUNTER)
-    graph = RpcClient("graph", settings.graph_replicas, timeout=1)
+    graph = RpcClient("graph", settings.graph_replicas, secret=load_rpc_secret(settings), timeout=1)
     try:
         scheduler = Scheduler(settings, engine, graph, holder=f"test {system_email}")
         # another test's scheduler may hold the lease for a moment

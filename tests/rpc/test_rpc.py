@@ -22,9 +22,12 @@ from starlette.routing import Route
 
 from aerie.errors import AerieError, NotFound, Unavailable
 from rpc import AllReplicasDown, RpcClient, RpcError, create_rpc_app
+from rpc.signing import sign
 from tests.servers import RunningServer, free_port, serve
 
 pytestmark = pytest.mark.anyio
+
+SECRET = b"tests-only-rpc-secret"
 
 
 class Point(BaseModel):
@@ -46,6 +49,8 @@ class Teapot(AerieError):
 
 class Calculator:
     """The example service; ``calls`` records which methods this copy ran."""
+
+    rpc_methods = ("add", "echo", "where", "summarize", "find", "brew", "explode")
 
     def __init__(self) -> None:
         self.calls: list[str] = []
@@ -103,7 +108,7 @@ def calculator() -> Calculator:
 
 @pytest.fixture
 def replica(calculator: Calculator) -> Iterator[RunningServer]:
-    with serve(create_rpc_app(calculator, name="calculator")) as server:
+    with serve(create_rpc_app(calculator, name="calculator", secret=SECRET)) as server:
         yield server
 
 
@@ -113,10 +118,11 @@ def dead_url() -> str:
 
 
 async def post(url: str, payload: Any) -> httpx.Response:
-    """POST a raw body (bytes as they are, anything else as JSON)."""
+    """POST a raw body (bytes as they are, anything else as JSON), signed as a client signs."""
     body = payload if isinstance(payload, bytes) else orjson.dumps(payload)
+    headers = {"content-type": "application/json", **sign(SECRET, body)}
     async with httpx.AsyncClient(trust_env=False) as http:
-        return await http.post(url, content=body, headers={"content-type": "application/json"})
+        return await http.post(url, content=body, headers=headers)
 
 
 def request(method: str, params: Any = None, id: int | None = 1) -> dict[str, Any]:
@@ -132,7 +138,7 @@ def request(method: str, params: Any = None, id: int | None = 1) -> dict[str, An
 
 
 async def test_call_by_name_returns_the_result(replica: RunningServer) -> None:
-    async with RpcClient("calculator", [replica.url]) as client:
+    async with RpcClient("calculator", [replica.url], secret=SECRET) as client:
         assert await client.call("add", a=2, b=3) == 5
         assert await client.call("echo", text="ab", times=2) == "abab"
 
@@ -143,20 +149,20 @@ async def test_call_by_position_binds_params_in_declared_order(replica: RunningS
 
 
 async def test_plain_method_runs_in_a_worker_thread(replica: RunningServer) -> None:
-    async with RpcClient("calculator", [replica.url]) as client:
+    async with RpcClient("calculator", [replica.url], secret=SECRET) as client:
         assert await client.call("where") == "worker thread"
 
 
 async def test_pydantic_params_and_dataclass_results_cross_the_wire(
     replica: RunningServer,
 ) -> None:
-    async with RpcClient("calculator", [replica.url]) as client:
+    async with RpcClient("calculator", [replica.url], secret=SECRET) as client:
         summary = await client.call("summarize", point=Point(stat="temp", value=1.5))
     assert summary == {"stat": "temp", "doubled": 3.0}
 
 
 async def test_unknown_method_answers_32601_listing_the_methods(replica: RunningServer) -> None:
-    async with RpcClient("calculator", [replica.url]) as client:
+    async with RpcClient("calculator", [replica.url], secret=SECRET) as client:
         with pytest.raises(RpcError) as raised:
             await client.call("divide", a=1, b=2)
     assert raised.value.code == -32601
@@ -165,7 +171,7 @@ async def test_unknown_method_answers_32601_listing_the_methods(replica: Running
 
 
 async def test_private_method_is_not_served(replica: RunningServer) -> None:
-    async with RpcClient("calculator", [replica.url]) as client:
+    async with RpcClient("calculator", [replica.url], secret=SECRET) as client:
         with pytest.raises(RpcError) as raised:
             await client.call("_private")
     assert raised.value.code == -32601
@@ -185,7 +191,7 @@ async def test_private_method_is_not_served(replica: RunningServer) -> None:
 async def test_invalid_params_answer_32602_naming_the_parameter(
     replica: RunningServer, params: dict[str, Any], expected: str
 ) -> None:
-    async with RpcClient("calculator", [replica.url]) as client:
+    async with RpcClient("calculator", [replica.url], secret=SECRET) as client:
         with pytest.raises(RpcError) as raised:
             await client.call("add", **params)
     assert raised.value.code == -32602
@@ -202,8 +208,8 @@ async def test_domain_error_is_raised_again_and_not_failed_over(
     replica: RunningServer, calculator: Calculator
 ) -> None:
     other = Calculator()
-    with serve(create_rpc_app(other, name="calculator")) as second:
-        async with RpcClient("calculator", [replica.url, second.url]) as client:
+    with serve(create_rpc_app(other, name="calculator", secret=SECRET)) as second:
+        async with RpcClient("calculator", [replica.url, second.url], secret=SECRET) as client:
             with pytest.raises(NotFound, match="no stat named 'temp'"):
                 await client.call("find", stat="temp")
     assert len(calculator.calls + other.calls) == 1
@@ -212,7 +218,7 @@ async def test_domain_error_is_raised_again_and_not_failed_over(
 async def test_domain_error_without_a_local_class_keeps_its_status(
     replica: RunningServer,
 ) -> None:
-    async with RpcClient("calculator", [replica.url]) as client:
+    async with RpcClient("calculator", [replica.url], secret=SECRET) as client:
         with pytest.raises(AerieError, match="I'm a teapot") as raised:
             await client.call("brew")
     assert raised.value.status == 418
@@ -221,7 +227,7 @@ async def test_domain_error_without_a_local_class_keeps_its_status(
 async def test_internal_error_answers_32603_and_logs_the_traceback(
     replica: RunningServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with RpcClient("calculator", [replica.url]) as client:
+    async with RpcClient("calculator", [replica.url], secret=SECRET) as client:
         with pytest.raises(RpcError) as raised:
             await client.call("explode")
     assert raised.value.code == -32603
@@ -282,9 +288,9 @@ async def test_request_that_is_not_jsonrpc_answers_32600(
 
 
 async def test_body_over_the_limit_is_refused() -> None:
-    app = create_rpc_app(Calculator(), name="calculator", max_body_bytes=128)
+    app = create_rpc_app(Calculator(), name="calculator", secret=SECRET, max_body_bytes=128)
     with serve(app) as server:
-        async with RpcClient("calculator", [server.url]) as client:
+        async with RpcClient("calculator", [server.url], secret=SECRET) as client:
             assert await client.call("echo", text="short") == "short"
             with pytest.raises(RpcError) as raised:
                 await client.call("echo", text="x" * 200)
@@ -304,11 +310,13 @@ async def test_healthz_names_the_service_and_its_methods(replica: RunningServer)
 
 def test_method_taking_var_args_cannot_be_served() -> None:
     class Sloppy:
+        rpc_methods = ("total",)
+
         def total(self, *values: int) -> int:
             return sum(values)
 
     with pytest.raises(TypeError, match="total\\(\\) cannot be served"):
-        create_rpc_app(Sloppy(), name="sloppy")
+        create_rpc_app(Sloppy(), name="sloppy", secret=SECRET)
 
 
 # The client's spreading and failover
@@ -326,8 +334,8 @@ def misbehaving_app(status: int, body: str, hits: list[str]) -> Starlette:
 
 async def test_calls_are_spread_round_robin(replica: RunningServer, calculator: Calculator) -> None:
     other = Calculator()
-    with serve(create_rpc_app(other, name="calculator")) as second:
-        async with RpcClient("calculator", [replica.url, second.url]) as client:
+    with serve(create_rpc_app(other, name="calculator", secret=SECRET)) as second:
+        async with RpcClient("calculator", [replica.url, second.url], secret=SECRET) as client:
             for n in range(10):
                 assert await client.call("add", a=n, b=1) == n + 1
     assert calculator.calls == ["add"] * 5
@@ -335,7 +343,7 @@ async def test_calls_are_spread_round_robin(replica: RunningServer, calculator: 
 
 
 async def test_replica_nobody_listens_on_is_failed_over(replica: RunningServer) -> None:
-    async with RpcClient("calculator", [dead_url(), replica.url]) as client:
+    async with RpcClient("calculator", [dead_url(), replica.url], secret=SECRET) as client:
         for n in range(4):
             assert await client.call("add", a=n, b=n) == 2 * n
 
@@ -345,8 +353,8 @@ async def test_replica_stopped_mid_test_is_failed_over(
 ) -> None:
     other = Calculator()
     with ExitStack() as stack:
-        second = stack.enter_context(serve(create_rpc_app(other, name="calculator")))
-        async with RpcClient("calculator", [replica.url, second.url]) as client:
+        second = stack.enter_context(serve(create_rpc_app(other, name="calculator", secret=SECRET)))
+        async with RpcClient("calculator", [replica.url, second.url], secret=SECRET) as client:
             assert [await client.call("add", a=1, b=n) for n in range(2)] == [1, 2]
             stack.close()
             assert [await client.call("add", a=1, b=n) for n in range(4)] == [1, 2, 3, 4]
@@ -356,7 +364,7 @@ async def test_replica_stopped_mid_test_is_failed_over(
 
 async def test_all_replicas_down_raises_naming_the_service() -> None:
     urls = [dead_url(), dead_url()]
-    async with RpcClient("graph", urls) as client:
+    async with RpcClient("graph", urls, secret=SECRET) as client:
         for _ in range(2):  # the second call finds both cooling down and still tries both
             with pytest.raises(AllReplicasDown) as raised:
                 await client.call("add", a=1, b=2)
@@ -370,11 +378,11 @@ async def test_all_replicas_down_raises_naming_the_service() -> None:
 
 async def test_replica_slower_than_the_timeout_is_failed_over(calculator: Calculator) -> None:
     stuck = StuckCalculator()
-    with serve(create_rpc_app(stuck, name="calculator")) as slow, serve(
-        create_rpc_app(calculator, name="calculator")
+    with serve(create_rpc_app(stuck, name="calculator", secret=SECRET)) as slow, serve(
+        create_rpc_app(calculator, name="calculator", secret=SECRET)
     ) as fast:
         try:
-            async with RpcClient("calculator", [slow.url, fast.url], timeout=0.5) as client:
+            async with RpcClient("calculator", [slow.url, fast.url], secret=SECRET, timeout=0.5) as client:
                 assert [await client.call("add", a=2, b=n) for n in range(2)] == [2, 3]
         finally:
             stuck.release.set()
@@ -390,14 +398,15 @@ async def test_replica_giving_no_jsonrpc_answer_is_failed_over_then_skipped(
 ) -> None:
     hits: list[str] = []
     with serve(misbehaving_app(status, body, hits)) as sick:
-        async with RpcClient("calculator", [sick.url, replica.url], cooldown=60) as client:
+        async with RpcClient("calculator", [sick.url, replica.url], secret=SECRET, cooldown=60) as client:
             assert [await client.call("add", a=n, b=0) for n in range(6)] == list(range(6))
     assert len(hits) == 1
 
 
 def test_on_shutdown_runs_when_the_server_stops_and_is_not_served() -> None:
     stopped: list[str] = []
-    app = create_rpc_app(Calculator(), name="calculator", on_shutdown=lambda: stopped.append("x"))
+    app = create_rpc_app(Calculator(), name="calculator", secret=SECRET,
+                         on_shutdown=lambda: stopped.append("x"))
 
     with serve(app) as server:
         methods = httpx.get(server.url + "/healthz", trust_env=False).json()["methods"]
