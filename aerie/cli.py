@@ -299,7 +299,7 @@ def _up_description() -> str:
         "move them):\n\n"
         + _role_table(roles_for(Settings.model_construct()))
         + "\n\nThe app servers run one copy per URL; a copy that dies is restarted while\n"
-        "the others serve. If the API or the web app dies, everything stops (exit 1)."
+        "the others serve. A dead API or web app is restarted too, on the same port."
     )
 
 

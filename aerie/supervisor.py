@@ -4,10 +4,14 @@ Each role runs as its own process (``python -m aerie api`` / ``web`` /
 ``graph`` / ``analysis``), as in production, so a crash in one is visible
 rather than silently taking another down. The app servers run as several
 copies, one per URL in ``AERIE_GRAPH_URLS`` / ``AERIE_ANALYSIS_URLS``: the web
-app's RPC client fails over between them, so a copy that dies is logged and
-restarted after a back-off (doubling while it keeps crashing) while the
-others serve. The API and the web app have no twin, so either one dying stops
-everything with exit 1, for whatever runs ``aerie up`` to notice.
+app's RPC client fails over between them. Any child that dies, the API and
+the web app included, is logged and restarted on its own port after a
+back-off (doubling while it keeps crashing) while the others keep serving; only
+a failure to start at all stops ``aerie up`` with exit 1.
+
+Every child gets the same ``AERIE_RPC_SECRET`` (the configured one, else the
+one in ``var/rpc_secret``), so the web app's and the scheduler's calls are
+accepted by every app server copy.
 
 On Ctrl-C or SIGTERM every child gets one SIGTERM and is waited for: uvicorn
 then finishes in-flight requests and runs the lifespan shutdown, which
@@ -37,6 +41,7 @@ from sqlalchemy.exc import DBAPIError
 
 from aerie.db import make_engine
 from aerie.retention import prune_expired
+from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
 
 PRUNE_EVERY_SECONDS = 3600.0
@@ -63,8 +68,9 @@ class Role:
     """One child: how to run it, where it listens and answers, and whether it has twins.
 
     ``args`` is the ``aerie`` subcommand with its options; ``option`` is the
-    ``aerie up`` option that moves its port. A ``replica`` (an app server copy)
-    is restarted when it dies; ``restart_at`` is set while it waits out its back-off.
+    ``aerie up`` option that moves its port. Every role is restarted when it dies;
+    ``restart_at`` is set while it waits out its back-off. A ``replica`` (an app
+    server copy) has twins that serve meanwhile.
     """
 
     name: str
@@ -281,15 +287,16 @@ def prune_now(settings: Settings) -> None:
 
 
 def supervise(settings: Settings, announce: Callable[[list[Role]], None]) -> int:
-    """Run every role until SIGINT/SIGTERM (exit 0) or a start-up failure or the death of
-    the API or the web app (exit 1); an app server copy that dies is restarted instead."""
+    """Run every role until SIGINT/SIGTERM (exit 0) or a start-up failure (exit 1); a role
+    that dies later is restarted instead."""
     stopping = StopRequest()
     previous = {s: signal.signal(s, stopping) for s in (signal.SIGINT, signal.SIGTERM)}
     roles: list[Role] = []
     try:
         roles = roles_for(settings)
         check_ports(roles)
-        env = child_environment(settings, os.environ)
+        shared = settings.model_copy(update={"rpc_secret": load_rpc_secret(settings).decode()})
+        env = child_environment(shared, os.environ)
         for role in roles:
             start(role, env)
         if wait_until_answering(roles, stopping):
@@ -310,12 +317,11 @@ def supervise(settings: Settings, announce: Callable[[list[Role]], None]) -> int
 def _watch(
     roles: list[Role], settings: Settings, env: Mapping[str, str], stopping: StopRequest
 ) -> int:
-    """Look after the children and prune hourly until a stop (0) or an unasked exit of
-    the API or the web app (1)."""
+    """Look after the children and prune hourly until a stop (then 0)."""
     next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
     while stopping.reason is None:
-        if not all(_look_after(role, env) for role in roles):
-            return 1
+        for role in roles:
+            _look_after(role, env)
         if time.monotonic() >= next_prune:
             prune_now(settings)
             next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
@@ -323,27 +329,23 @@ def _watch(
     return 0
 
 
-def _look_after(role: Role, env: Mapping[str, str]) -> bool:
-    """Notice an exit, restart a copy whose back-off is over; False if a role without
-    twins (the API, the web app) has exited."""
+def _look_after(role: Role, env: Mapping[str, str]) -> None:
+    """Notice an exit and plan its restart; restart a role whose back-off is over."""
     now = time.monotonic()
     if role.restart_at is not None:
         if now >= role.restart_at:
             _log(f"aerie: restarting {role.name} ({role.url})")
             start(role, env)
-        return True
+        return
     assert role.process is not None
     code = role.process.poll()
     if code is None:
-        return True
-    if not role.replica:
-        _log(f"aerie: the {role.name} process exited unexpectedly with code {code}; "
-             "stopping the others")
-        return False
+        return
     delay = role.plan_restart(now)
+    meanwhile = ("the web app's calls fail over to the other copies" if role.replica
+                 else f"{role.url} is down until then")
     _log(f"aerie: the {role.name} process exited unexpectedly with code {code}; restarting it "
-         f"in {delay:.0f} s (the web app's calls fail over to the other copies meanwhile)")
-    return True
+         f"in {delay:.0f} s ({meanwhile})")
 
 
 def _log(message: str) -> None:
