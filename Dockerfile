@@ -25,7 +25,9 @@ RUN pip install --no-cache-dir -e . \
 ENV FORWARDED_ALLOW_IPS="*"
 RUN useradd --system --home-dir /app aerie && mkdir -p /app/var && chown aerie /app/var
 USER aerie
-EXPOSE 8000 8001 8002 8003 8010 8011 8020 8021 8030
+# Only the web app and the API: the app servers (8010-8030) are for the other copies on the
+# private network (docker-compose.yml binds each to its own service name), never published.
+EXPOSE 8000 8001 8002 8003
 CMD ["aerie", "up"]
 
 FROM nginx:1.27 AS nginx

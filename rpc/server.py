@@ -1,6 +1,6 @@
-"""Serve one service object's public methods as JSON-RPC 2.0 over HTTP.
+"""Serve the methods a service object declares as JSON-RPC 2.0 over HTTP, to signed calls only.
 
-``create_rpc_app(service, name=...)`` answers ``POST /`` with JSON-RPC 2.0
+``create_rpc_app(service, name=..., secret=...)`` answers ``POST /`` with JSON-RPC 2.0
 (single requests and batches), ``GET /healthz`` with the service's name and
 methods, and ``GET /readyz`` with 200 when its dependencies answer (by default
 the database of any SQLAlchemy engine the service holds), 503 naming them if
@@ -108,7 +108,7 @@ class Parameter:
 
 @dataclass(frozen=True)
 class ServedMethod:
-    """A public method with its parameters, ready to validate params and be called."""
+    """A declared method with its parameters, ready to validate params and be called."""
 
     name: str
     function: Callable[..., Any]

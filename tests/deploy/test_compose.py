@@ -1,8 +1,8 @@
 """docker-compose.yml has the production shape of the role map (no Docker engine needed).
 
 Host app1 of deploy/roles.toml, one compose service per copy (``api1``, ``api2``...,
-``scheduler1``), each running the command deploy.control runs, with a health check on
-its own port; nginx is built from the same template (Dockerfile, target nginx).
+``scheduler1``), each running the command deploy.control runs, bound to its own name
+(its address on compose's private network), with a health check on its own port; nginx is built from the same template (Dockerfile, target nginx).
 """
 
 from __future__ import annotations
@@ -46,13 +46,14 @@ def test_every_copy_of_the_role_map_is_a_service_and_nothing_else_is(
 
 
 @pytest.mark.parametrize("name, role, port", copies())
-def test_each_copy_runs_its_role_on_its_port_with_a_health_check_there(
+def test_each_copy_runs_its_role_on_its_private_address_with_a_health_check_there(
     services: dict[str, Any], name: str, role: str, port: int
 ) -> None:
     service = services[name]
-    assert service["command"] == role_command(role, "0.0.0.0", port)
+    assert service["command"] == role_command(role, name, port)
     [url] = re.findall(r"http://[^']+", " ".join(service["healthcheck"]["test"]))
-    assert url == f"http://127.0.0.1:{port}/healthz"
+    assert url == f"http://{name}:{port}/healthz"
+    assert "ports" not in service
     assert service["depends_on"] == {"migrate": {"condition": "service_completed_successfully"}}
     assert service["environment"]["AERIE_DATABASE_URL"].startswith("mysql+pymysql://")
 
@@ -74,6 +75,15 @@ def test_the_scheduler_draws_on_every_graph_copy_and_nothing_calls_it(
     # Only `aerie up` reads AERIE_SCHEDULER_URLS (which copies to start); compose says that.
     assert not any("AERIE_SCHEDULER_URLS" in service.get("environment", {})
                    for service in services.values())
+
+
+def test_every_copy_signs_and_checks_rpc_calls_with_one_required_secret(
+    services: dict[str, Any],
+) -> None:
+    """Each container has its own var/, so a generated secret would differ per copy."""
+    secrets = {services[name]["environment"]["AERIE_RPC_SECRET"] for name, _, _ in copies()}
+    assert len(secrets) == 1
+    assert secrets.pop().startswith("${AERIE_RPC_SECRET:?")
 
 
 def test_every_copy_has_the_same_mail_settings(services: dict[str, Any]) -> None:
