@@ -319,6 +319,29 @@ def test_method_taking_var_args_cannot_be_served() -> None:
         create_rpc_app(Sloppy(), name="sloppy", secret=SECRET)
 
 
+def test_a_service_that_declares_no_methods_cannot_be_served() -> None:
+    class Undeclared:
+        def total(self, a: int) -> int:
+            return a
+
+    with pytest.raises(TypeError, match="list its served methods in a class attribute rpc_methods"):
+        create_rpc_app(Undeclared(), name="undeclared", secret=SECRET)
+
+
+def test_a_declared_name_that_is_not_a_method_cannot_be_served() -> None:
+    class Clocked:
+        rpc_methods = ("now", "clock")
+
+        def __init__(self) -> None:
+            self.clock = 12.5
+
+        def now(self) -> float:
+            return self.clock
+
+    with pytest.raises(TypeError, match="Clocked.rpc_methods names 'clock', which is not a method"):
+        create_rpc_app(Clocked(), name="clocked", secret=SECRET)
+
+
 # The client's spreading and failover
 
 

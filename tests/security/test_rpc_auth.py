@@ -17,8 +17,10 @@ import orjson
 import pytest
 from sqlalchemy import Engine
 
+from aerie.cli import build_parser
 from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
+from aerie.supervisor import roles_for
 from rpc import AllReplicasDown, RpcClient
 from rpc.signing import WINDOW_SECONDS, sign
 from tests.conftest import Account, make_stat, put_points
@@ -138,3 +140,10 @@ def test_without_a_setting_the_rpc_secret_is_made_once_into_a_private_file(
     assert file_mode.S_IMODE(path.stat().st_mode) == 0o600
     assert load_rpc_secret(Settings(rpc_secret=""), path) == first
     assert load_rpc_secret(Settings(rpc_secret="configured"), path) == b"configured"
+
+
+def test_every_role_binds_to_loopback_unless_told_otherwise() -> None:
+    defaults = Settings.model_construct()  # the defaults, whatever AERIE_* says here
+    assert {role.host for role in roles_for(defaults)} == {"127.0.0.1"}
+    for service in ("graph", "analysis", "scheduler"):
+        assert build_parser().parse_args([service, "--port", "8010"]).host == "127.0.0.1"
