@@ -7,7 +7,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv run test bench demo lint
+# pytest-xdist workers: the suite mostly waits on servers, so two cores keep four busy.
+WORKERS ?= 4
+# Left out of `make check`: what needs MariaDB, Chromium or nginx, or starts whole processes.
+QUICK := not mariadb and not browser and not nginx and not processes
+
+.PHONY: help venv run test check bench demo lint
 
 help: ## list the tasks
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
@@ -24,8 +29,13 @@ run: venv ## migrate, then run the API (:8001), the web app (:8000) and two copi
 	$(BIN)/aerie db upgrade
 	$(BIN)/aerie up
 
-test: venv ## run the test suite (SQLite, and MariaDB where one answers)
-	$(BIN)/pytest
+test: venv ## run the whole suite (SQLite, and MariaDB where one answers)
+	$(BIN)/pytest -n $(WORKERS) $(PYTEST_ARGS)
+
+check: venv ## the quick loop after every change: ruff, mypy, and the SQLite tests that need nothing else
+	$(BIN)/ruff check .
+	$(BIN)/mypy aerie api_service web_service interactor presenters rpc app_servers deploy
+	$(BIN)/pytest -n $(WORKERS) -q -m "$(QUICK)" $(PYTEST_ARGS)
 
 bench: venv ## print ingestion throughput and latency figures
 	$(BIN)/python bench/ingest.py

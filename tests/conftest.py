@@ -1,9 +1,14 @@
 """Shared fixtures: every database test runs on SQLite and on MariaDB.
 
 ``AERIE_TEST_MYSQL_URL`` names the MariaDB server (default: root on
-127.0.0.1:3306, database ``test``). Each test session creates its own
-database on that server, migrates it once and drops it at the end; tests stay
-isolated by creating their own users, whose keys are unique.
+127.0.0.1:3306, database ``test``). Each test session (each xdist worker) creates
+its own database on that server, migrates it once and drops it at the end; tests
+stay isolated by creating their own users, whose keys are unique.
+
+When no MariaDB answers, the MariaDB half is skipped with one reason, unless
+``AERIE_TEST_REQUIRE_MARIADB=1`` (CI sets it), which makes it an error instead.
+Every test is marked by what it needs (``mariadb``, ``browser``, ``nginx``), so
+``make check`` can leave those out.
 """
 
 from __future__ import annotations
@@ -15,10 +20,12 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError
 
 from aerie import accounts, stats
 from aerie.db import make_engine
@@ -40,6 +47,54 @@ os.environ.setdefault("AERIE_MONITOR_SECONDS", "0")
 def anyio_backend() -> str:
     """Async tests run on anyio's pytest plugin, on asyncio only (what uvicorn serves on)."""
     return "asyncio"
+
+
+_MARIADB_MISSING = pytest.StashKey[str | None]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ask once whether MariaDB answers; CI (``AERIE_TEST_REQUIRE_MARIADB=1``) insists."""
+    missing = _mariadb_missing(make_url(MYSQL_URL))
+    if missing and os.environ.get("AERIE_TEST_REQUIRE_MARIADB") == "1":
+        raise pytest.UsageError(f"{missing}, and AERIE_TEST_REQUIRE_MARIADB=1 requires it")
+    config.stash[_MARIADB_MISSING] = missing
+
+
+def _mariadb_missing(server: URL) -> str | None:
+    """Why the MariaDB server cannot be used, or None when it answers."""
+    admin = create_engine(server, connect_args={"connect_timeout": 3})
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError as error:
+        return f"MariaDB at {server.render_as_string()} did not answer ({error.orig})"
+    finally:
+        admin.dispose()
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test by the outside services it needs (from where it lives and its database
+    parameter), and leave the MariaDB half out when no MariaDB answers."""
+    for item in items:
+        path = item.path.as_posix()
+        if "/tests/browser/" in path:
+            item.add_marker(pytest.mark.browser)
+        if path.endswith(("/tests/deploy/test_nginx.py", "/tests/deploy/test_package.py")):
+            item.add_marker(pytest.mark.nginx)
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("database_url") == "mariadb":
+            item.add_marker(pytest.mark.mariadb)
+    if config.stash[_MARIADB_MISSING]:
+        skipped = [item for item in items if item.get_closest_marker("mariadb")]
+        items[:] = [item for item in items if not item.get_closest_marker("mariadb")]
+        config.hook.pytest_deselected(items=skipped)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    missing = config.stash.get(_MARIADB_MISSING, None)
+    if missing:
+        terminalreporter.write_line(f"The MariaDB half was left out: {missing}.", yellow=True)
 
 
 @pytest.fixture(scope="session")
