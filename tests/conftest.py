@@ -50,6 +50,12 @@ def anyio_backend() -> str:
 
 
 _MARIADB_MISSING = pytest.StashKey[str | None]()
+# Test files that start Aerie as whole processes (aerie up, uvicorn, the CLI).
+_PROCESS_TESTS = (
+    "/tests/aerie/test_cli.py", "/tests/aerie/test_supervisor.py",
+    "/tests/api_service/test_durability.py", "/tests/deploy/test_health.py",
+    "/tests/deploy/test_nginx_conf.py", "/tests/monitor/test_system_password.py",
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -82,6 +88,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.browser)
         if path.endswith(("/tests/deploy/test_nginx.py", "/tests/deploy/test_package.py")):
             item.add_marker(pytest.mark.nginx)
+        if path.endswith(_PROCESS_TESTS):
+            item.add_marker(pytest.mark.processes)
         callspec = getattr(item, "callspec", None)
         if callspec is not None and callspec.params.get("database_url") == "mariadb":
             item.add_marker(pytest.mark.mariadb)
