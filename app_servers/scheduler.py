@@ -123,6 +123,7 @@ class Scheduler:
             reports = await self._send_reports(now)
             await anyio.to_thread.run_sync(self._keep_lease)
             await deliver_webhooks(self._engine, self._settings, self._clock)
+            await anyio.to_thread.run_sync(self._keep_lease)
             mailed = await anyio.to_thread.run_sync(lambda: deliver_due(
                 self._engine, self._settings, self._clock, before_each=self._keep_lease).sent)
         except LeaseLost:
