@@ -15,7 +15,7 @@ from aerie import alerts
 from aerie.alerts import parse_rule
 from aerie.schema import alerts as alerts_table
 from aerie.settings import Settings
-from aerie.stats import Stat
+from aerie.stats import Stat, stat_by_name
 from tests.conftest import Account, make_stat, put_points
 from tests.security.receivers import receiver
 from tests.security.scheduling import clear_scheduler_work, schedulers
@@ -162,6 +162,20 @@ async def test_a_webhook_saved_while_allowed_is_refused_at_send_once_it_is_not(
             await scheduler(settings).tick()  # no AERIE_WEBHOOK_ALLOW
 
         assert hook.received == []
+    assert webhook_history(engine, alert) == ["refused: internal address"]
+
+
+async def test_annas_alert_cannot_write_into_bobs_account_through_the_local_api(
+    settings: Settings, engine: Engine, owner: Account, outsider: Account, api: RunningServer
+) -> None:
+    hijack = f"{api.url}/ez?ezkey={outsider.ezkey}&stat=hijacked&count=1"
+    alert = saved_alert(engine, owner, firing_stat(engine, owner), hijack)
+
+    async with schedulers(engine, Clock()) as scheduler:
+        await scheduler(settings).tick()
+
+    with engine.connect() as conn:
+        assert stat_by_name(conn, outsider.user.id, "hijacked") is None
     assert webhook_history(engine, alert) == ["refused: internal address"]
 
 
