@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(True, description="upgrade the relay connection with STARTTLS")
     smtp_from: str = "Aerie <aerie@localhost>"
     smtp_timeout_seconds: float = Field(10.0, gt=0)
+    smtp_deadline_seconds: float = Field(
+        60.0, gt=0, description="the most handing one mail to the relay may take"
+    )
     webhook_allow: str = Field(
         "", description="internal CIDRs or host names webhooks may reach, comma-separated; "
         "empty: the public internet only"

@@ -64,17 +64,22 @@ def receiver(**answer: Any) -> Iterator[Receiver]:
         server.server_close()
 
 
+HTTP_ANSWER = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 10_000
+SMTP_GREETING = b"220 " + b"a" * 10_000
+
+
 @contextmanager
-def trickling_server() -> Iterator[str]:
-    """A server that reads a request and then answers one byte every 2 seconds, for ever
-    (until the block ends): per-read timeouts never fire on it, only a deadline does."""
+def trickling_server(answer: bytes = HTTP_ANSWER, reads_first: bool = True) -> Iterator[int]:
+    """A server on the port it yields that reads a request (unless it speaks first, as
+    SMTP does) and then answers one byte every 2 seconds, for ever (until the block ends):
+    per-read timeouts never fire on it, only a deadline does."""
     listener = socket.create_server(("127.0.0.1", 0))
     stop = threading.Event()
 
     def trickle(conn: socket.socket) -> None:
         with conn:
-            conn.recv(65536)
-            answer = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 10_000
+            if reads_first:
+                conn.recv(65536)
             for byte in answer:
                 if stop.wait(2.0):  # the trickle's pace, and the way to end it
                     return
@@ -93,7 +98,7 @@ def trickling_server() -> Iterator[str]:
 
     threading.Thread(target=accept, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+        yield int(listener.getsockname()[1])
     finally:
         stop.set()
         try:

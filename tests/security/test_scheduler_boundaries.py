@@ -10,13 +10,15 @@ import anyio
 import pytest
 from sqlalchemy import Engine, update
 
-from aerie import alerts
+from aerie import alerts, outbox
+from aerie.delivery import deliver_due
+from aerie.mail import compose
 from aerie.schema import stats
 from aerie.settings import Settings
 from app_servers.scheduler import Pass
 from tests.alerts.test_scheduler import Clock, alert_now, make_alert
 from tests.conftest import Account, make_account, make_stat, put_points
-from tests.security.receivers import receiver, trickling_server
+from tests.security.receivers import SMTP_GREETING, receiver, trickling_server
 from tests.security.scheduling import clear_scheduler_work, schedulers
 from tests.smtp import Relay
 
@@ -58,7 +60,8 @@ async def test_another_users_alert_mail_arrives_in_one_pass_despite_three_bad_it
         update={"webhook_allow": "127.0.0.1", "webhook_deadline_seconds": 2})
 
     with trickling_server() as slow:
-        trickled = firing_alert(engine, owner, "queue", email="0", webhook_url=f"{slow}/hook")
+        trickled = firing_alert(engine, owner, "queue", email="0",
+                                webhook_url=f"http://127.0.0.1:{slow}/hook")
         wanted = firing_alert(engine, bob, "jobs")
         async with schedulers(engine, Clock()) as scheduler:
             with anyio.fail_after(PASS_LIMIT_SECONDS):
@@ -119,3 +122,24 @@ async def test_the_lease_is_renewed_during_a_long_pass_so_no_twin_takes_it_meanw
             clock.ahead += 10  # 35 s after the pass began
 
             assert (await twin.tick()).leader is False
+
+
+async def test_a_relay_that_trickles_its_greeting_costs_its_mail_an_attempt_not_the_pass(
+    engine: Engine, settings: Settings
+) -> None:
+    message = compose(settings, "ann@example.com", "CPU is high", "CPU went over 90.")
+    with engine.begin() as conn:
+        mail_id = outbox.enqueue(conn, message, kind="alert", user_id=None, now=int(Clock()()))
+
+    with trickling_server(SMTP_GREETING, reads_first=False) as port:
+        slow_relay = settings.model_copy(update={
+            "smtp_host": "127.0.0.1", "smtp_port": port, "smtp_starttls": False,
+            "smtp_timeout_seconds": 5, "smtp_deadline_seconds": 2})
+        with anyio.fail_after(PASS_LIMIT_SECONDS):
+            done = await anyio.to_thread.run_sync(
+                lambda: deliver_due(engine, slow_relay, Clock()), abandon_on_cancel=True)
+
+    assert (done.sent, done.failed) == (0, 1)
+    with engine.connect() as conn:
+        mail = outbox.mail_by_id(conn, mail_id)
+    assert mail is not None and mail.sent_at is None and mail.attempts == 1  # tried again later
