@@ -249,6 +249,23 @@ def silence(conn: Connection, alert: Alert, until: int | None) -> Alert:
     return replace(alert, silenced_until=until)
 
 
+def claim_evaluation(conn: Connection, alert: Alert, minute: int, now: int) -> bool:
+    """Mark the alert judged at ``now`` unless someone judged it since ``minute`` began;
+    False when another scheduler got there first (its transaction decides the event)."""
+    return conn.execute(update(alerts).where(
+        alerts.c.id == alert.id,
+        (alerts.c.last_evaluated_at.is_(None)) | (alerts.c.last_evaluated_at < minute),
+    ).values(last_evaluated_at=now)).rowcount == 1
+
+
+def settle_pending_mail(conn: Connection, event_id: int, status: str) -> bool:
+    """Move the event's mail from pending to ``status``; False when another scheduler
+    settled it first (so it queues no second mail)."""
+    return conn.execute(update(alert_events).where(
+        alert_events.c.id == event_id, alert_events.c.email_status == "pending",
+    ).values(email_status=status)).rowcount == 1
+
+
 def record_evaluation(conn: Connection, alert: Alert, **changes: object) -> None:
     """Store what an evaluation changed: state, last value, times."""
     conn.execute(update(alerts).where(alerts.c.id == alert.id).values(**changes))

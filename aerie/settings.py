@@ -66,14 +66,16 @@ class Settings(BaseSettings):
     smtp_from: str = "Aerie <aerie@localhost>"
     smtp_timeout_seconds: float = Field(10.0, gt=0)
     smtp_deadline_seconds: float = Field(
-        60.0, gt=0, description="the most handing one mail to the relay may take"
+        60.0, gt=0, le=240, description="the most handing one mail to the relay may take "
+        "(well under the outbox's 300 s claim, so no other deliverer sends it meanwhile)"
     )
     webhook_allow: str = Field(
         "", description="internal CIDRs or host names webhooks may reach, comma-separated; "
         "empty: the public internet only"
     )
     webhook_deadline_seconds: float = Field(
-        10.0, gt=0, description="the most one webhook delivery may take, answer included"
+        10.0, gt=0, le=240, description="the most one webhook delivery may take, answer "
+        "included (well under a delivery's 300 s claim)"
     )
 
     monitor_seconds: float = Field(

@@ -191,6 +191,8 @@ class Scheduler:
         """Judge one alert, recording its state, any event and that event's webhook in one
         transaction; the number of events (0 or 1)."""
         with self._engine.begin() as conn:
+            if not alerts.claim_evaluation(conn, alert, now - now % 60, now):
+                return 0  # a twin judged it this minute, after we read it
             stat = stat_by_id(conn, alert.stat_id)
             decided = evaluate(conn, alert, stat, now)
             changes: dict[str, object] = {"last_evaluated_at": now, "last_value": decided.value}
@@ -250,17 +252,19 @@ class Scheduler:
         """Queue the mail and mark the event in one transaction: exactly one mail per event."""
         with self._engine.begin() as conn:
             owner = user_by_id(conn, alert.user_id)
-            status = "queued" if owner else "no owner"
+            message, status = None, "no owner"
             if owner is not None:
                 try:
                     message = alert_mail(self._settings, owner.email, alert, stat, event, png)
+                    status = "queued"
                 except Exception:  # will fail the same way every time: record it, move on
                     log.exception("the mail of alert %s could not be composed", alert.public_id)
                     status = "failed (could not compose)"
-                else:
-                    outbox.enqueue(conn, message, kind="alert", user_id=owner.id,
-                                   now=int(self._clock()))
-            alerts.set_event_delivery(conn, event.id, email_status=status)
+            if not alerts.settle_pending_mail(conn, event.id, status):
+                return  # a twin queued it first
+            if owner is not None and message is not None:
+                outbox.enqueue(conn, message, kind="alert", user_id=owner.id,
+                               now=int(self._clock()))
 
     def _send_digests(self, now: int) -> int:
         """Queue each due new-stat digest, forgetting its notices in the same transaction;
