@@ -20,6 +20,7 @@ from tests.alerts.test_scheduler import Clock, alert_now, make_alert
 from tests.conftest import Account, make_account, make_stat, put_points
 from tests.security.receivers import SMTP_GREETING, receiver, trickling_server
 from tests.security.scheduling import clear_scheduler_work, schedulers
+from tests.servers import free_port
 from tests.smtp import Relay
 
 pytestmark = pytest.mark.anyio
@@ -143,3 +144,28 @@ async def test_a_relay_that_trickles_its_greeting_costs_its_mail_an_attempt_not_
     with engine.connect() as conn:
         mail = outbox.mail_by_id(conn, mail_id)
     assert mail is not None and mail.sent_at is None and mail.attempts == 1  # tried again later
+
+
+async def test_a_twin_that_takes_over_while_a_mail_is_composed_does_not_mail_the_event_twice(
+    engine: Engine, settings: Settings, owner: Account, relay: Relay
+) -> None:
+    clock = Clock()
+    with receiver(release=threading.Event()) as slow_graph:
+        assert slow_graph.release is not None
+        alert = firing_alert(engine, owner, "jobs")
+        stalled = relay.settings_for(settings).model_copy(update={"graph_urls": slow_graph.url})
+        dead_graph = f"http://127.0.0.1:{free_port()}"
+        twin_settings = relay.settings_for(settings).model_copy(update={"graph_urls": dead_graph})
+        async with schedulers(engine, clock) as scheduler, anyio.create_task_group() as tasks:
+            first, twin = scheduler(stalled), scheduler(twin_settings)
+            tasks.start_soon(first.tick)
+            await until(lambda: len(slow_graph.received) == 1)  # drawing the mail's graph...
+            clock.ahead += 60  # ...so long that the twin takes over and mails the event
+
+            await twin.tick()
+            slow_graph.release.set()
+
+    assert [to for to, _mail in relay.received] == [[owner.user.email]]
+    assert [e.email_status for e in alert_now(engine, alert)[1]] == ["queued"]
+    with engine.connect() as conn:  # and no second copy waits to go out later
+        assert len(outbox.recent_mail(conn, user_id=owner.user.id)) == 1
