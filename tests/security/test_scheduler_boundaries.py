@@ -69,8 +69,10 @@ async def test_another_users_alert_mail_arrives_in_one_pass_despite_three_bad_it
                 done = await scheduler(settings).tick()
 
     assert done.leader and done.events == 4
-    assert [to for to, _mail in relay.received] == [[bob.user.email]]
-    assert "[Aerie] ALERT: jobs is 97" in relay.received[0][1]["Subject"]
+    # (the CR/LF stat's mail fails to compose today; once names are made safe it may go)
+    [(_to, mail)] = [(to, m) for to, m in relay.received if to == [bob.user.email]]
+    assert "[Aerie] ALERT: jobs is 97" in mail["Subject"]
+    assert [outsider.user.email] not in [to for to, _mail in relay.received]
     assert alert_now(engine, wanted)[1][0].email_status == "queued"
     assert alert_now(engine, trickled)[1][0].webhook_status == "failed (timed out), retrying"
     assert alert_now(engine, broken)[0].state == alerts.FIRING  # judged all the same
