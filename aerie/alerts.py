@@ -16,9 +16,11 @@ from dataclasses import dataclass, fields, replace
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from aerie import webhook_targets
 from aerie.errors import BadRequest, Conflict, NotFound
 from aerie.keys import public_stat_id
 from aerie.schema import alert_events, alerts, stats
+from aerie.webhook_targets import AllowList
 
 KINDS = ("value", "delta", "data")
 WINDOWS = {"5m": 300, "1h": 3600, "3h": 3 * 3600, "1d": 86400, "1w": 7 * 86400,
@@ -27,7 +29,6 @@ OPERATORS = {"greater than": "greater than", "gt": "greater than",
              "less than": "less than", "lt": "less than",
              "different than": "different than", "dt": "different than"}
 MAX_REPEAT_MINUTES = 7 * 24 * 60
-MAX_WEBHOOK_LENGTH = 1000
 OK, FIRING = "ok", "firing"
 
 
@@ -154,12 +155,19 @@ def _flag(form: Mapping[str, str], name: str, default: bool) -> bool:
 
 
 def _webhook(form: Mapping[str, str]) -> str | None:
+    """The URL's form only; where it leads is checked when it is saved (``check_webhook``)."""
     url = (form.get("webhook_url") or "").strip()
     if not url:
         return None
-    if not url.startswith(("http://", "https://")) or len(url) > MAX_WEBHOOK_LENGTH:
-        raise BadRequest("webhook_url must be an http:// or https:// URL (up to 1000 characters)")
+    webhook_targets.parse_url(url)
     return url
+
+
+def check_webhook(rule: Rule, allow: AllowList) -> None:
+    """Refuse a webhook whose host is internal or unknown (BadRequest says so). Blocking
+    (DNS): call it from a worker thread."""
+    if rule.webhook_url:
+        webhook_targets.check(rule.webhook_url, allow)
 
 
 def draft(rule: Rule, user_id: int, stat_id: int, now: int) -> Alert:
@@ -239,6 +247,23 @@ def silence(conn: Connection, alert: Alert, until: int | None) -> Alert:
     """Hold notifications back until ``until`` (None lifts the silence); states still change."""
     conn.execute(update(alerts).where(alerts.c.id == alert.id).values(silenced_until=until))
     return replace(alert, silenced_until=until)
+
+
+def claim_evaluation(conn: Connection, alert: Alert, minute: int, now: int) -> bool:
+    """Mark the alert judged at ``now`` unless someone judged it since ``minute`` began;
+    False when another scheduler got there first (its transaction decides the event)."""
+    return conn.execute(update(alerts).where(
+        alerts.c.id == alert.id,
+        (alerts.c.last_evaluated_at.is_(None)) | (alerts.c.last_evaluated_at < minute),
+    ).values(last_evaluated_at=now)).rowcount == 1
+
+
+def settle_pending_mail(conn: Connection, event_id: int, status: str) -> bool:
+    """Move the event's mail from pending to ``status``; False when another scheduler
+    settled it first (so it queues no second mail)."""
+    return conn.execute(update(alert_events).where(
+        alert_events.c.id == event_id, alert_events.c.email_status == "pending",
+    ).values(email_status=status)).rowcount == 1
 
 
 def record_evaluation(conn: Connection, alert: Alert, **changes: object) -> None:

@@ -8,10 +8,13 @@ that block remote images and nothing in a mail points back at a private URL.
 from __future__ import annotations
 
 import smtplib
+import socket
 import ssl
+import threading
 from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import make_msgid, parseaddr
+from typing import Any
 
 from aerie.settings import Settings
 
@@ -79,14 +82,47 @@ def send(settings: Settings, recipient: str, message: bytes) -> None:
         raise DeliveryFailed(f"relay unreachable: {exc}", permanent=False) from exc
 
 
+class _Relay(smtplib.SMTP):
+    """A relay connection cut at an overall deadline: smtplib's timeout bounds each read,
+    so a relay that trickles its answers a byte at a time would hold a send (and the
+    scheduler) for ever. The watchdog starts before the connection, so it covers the
+    greeting, and shuts whatever socket is current (STARTTLS replaces it)."""
+
+    def __init__(self, host: str, port: int, *, deadline: float, **kwargs: Any) -> None:
+        self._watchdog = threading.Timer(deadline, self._cut)
+        self._watchdog.daemon = True
+        self._watchdog.start()
+        try:
+            super().__init__(host, port, **kwargs)
+        except BaseException:
+            self._watchdog.cancel()
+            raise
+
+    def _cut(self) -> None:
+        if self.sock is not None:
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked read: it fails
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self._watchdog.cancel()
+        super().close()
+
+
+class _TlsRelay(_Relay, smtplib.SMTP_SSL):
+    """The same, speaking TLS from the first byte."""
+
+
 def _connect(settings: Settings) -> smtplib.SMTP:
     """Port 465 speaks TLS from the first byte; any other port starts plain (then STARTTLS)."""
     if settings.smtp_port == IMPLICIT_TLS_PORT:
-        return smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port,
-                                timeout=settings.smtp_timeout_seconds,
-                                context=ssl.create_default_context())
-    return smtplib.SMTP(settings.smtp_host, settings.smtp_port,
-                        timeout=settings.smtp_timeout_seconds)
+        return _TlsRelay(settings.smtp_host, settings.smtp_port,
+                         deadline=settings.smtp_deadline_seconds,
+                         timeout=settings.smtp_timeout_seconds,
+                         context=ssl.create_default_context())
+    return _Relay(settings.smtp_host, settings.smtp_port, deadline=settings.smtp_deadline_seconds,
+                  timeout=settings.smtp_timeout_seconds)
 
 
 def _address(header: str) -> str:

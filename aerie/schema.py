@@ -19,6 +19,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.dialects import mysql
@@ -200,6 +201,23 @@ comments = Table(
 
 # Mail waiting to go out: written in the same transaction as whatever caused it, so a
 # relay outage delays mail and loses none. ``message`` is the whole RFC 5322 message.
+webhook_deliveries = Table(
+    # the webhook outbox: written with its event, claimed and posted by the scheduler
+    "webhook_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", Integer, ForeignKey("alert_events.id", ondelete="CASCADE"), nullable=False),
+    Column("url", String(1000), nullable=False),
+    Column("body", Text, nullable=False),  # the JSON posted, composed when the event happened
+    Column("created_at", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("done_at", BigInteger, nullable=True),  # delivered, or given up
+    Index(None, "done_at", "next_attempt_at"),
+    Index(None, "event_id"),
+)
+
+
 outbox = Table(
     "outbox",
     metadata,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from aerie.webhook_targets import AllowList
+
 DEFAULT_DATABASE_URL = "sqlite:///var/aerie.db"
 
 
@@ -68,6 +70,18 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(True, description="upgrade the relay connection with STARTTLS")
     smtp_from: str = "Aerie <aerie@localhost>"
     smtp_timeout_seconds: float = Field(10.0, gt=0)
+    smtp_deadline_seconds: float = Field(
+        60.0, gt=0, le=240, description="the most handing one mail to the relay may take "
+        "(well under the outbox's 300 s claim, so no other deliverer sends it meanwhile)"
+    )
+    webhook_allow: str = Field(
+        "", description="internal CIDRs or host names webhooks may reach, comma-separated; "
+        "empty: the public internet only"
+    )
+    webhook_deadline_seconds: float = Field(
+        10.0, gt=0, le=240, description="the most one webhook delivery may take, answer "
+        "included (well under a delivery's 300 s claim)"
+    )
 
     monitor_seconds: float = Field(
         60.0, ge=0, description="how often each process reports its own figures; 0 turns it off"
@@ -111,6 +125,16 @@ class Settings(BaseSettings):
         if not _urls(urls) or not all(u.startswith(("http://", "https://")) for u in _urls(urls)):
             raise ValueError(f"give one or more http:// URLs separated by commas, not {urls!r}")
         return urls
+
+    @property
+    def webhook_targets(self) -> AllowList:
+        return AllowList.parse(self.webhook_allow)
+
+    @field_validator("webhook_allow")
+    @classmethod
+    def _allow_list(cls, text: str) -> str:
+        AllowList.parse(text)  # ValueError names the entry that is neither CIDR nor host
+        return text
 
     @field_validator("database_url")
     @classmethod

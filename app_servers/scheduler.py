@@ -3,9 +3,16 @@
 Any number of schedulers may run; the one holding the lease acts, the others
 wait and take over within ``LEASE_SECONDS`` of its death. Everything a pass
 does is idempotent across a handover: an alert records the minute it was last
-judged, an event records whether its mail and webhook went out, and the outbox
-records each mail. So a new holder never repeats what the old one finished,
-and finishes what it left half done.
+judged, an event records whether its mail went out, and the mail and webhook
+outboxes record each delivery. So a new holder never repeats what the old one
+finished, and finishes what it left half done.
+
+Each alert, event, digest, report, mail and webhook is its own error boundary:
+what one of them raises is logged (and recorded on it where it has a status),
+and the pass goes on with the rest. The holder renews its lease between items,
+and stops the pass the moment it finds the lease taken; every delivery is
+claimed atomically and has a deadline far shorter than a claim, so two copies
+never deliver one event twice.
 """
 
 from __future__ import annotations
@@ -23,18 +30,17 @@ from typing import ClassVar
 
 import anyio
 import anyio.to_thread
-import httpx
 from sqlalchemy import Connection, Engine, select
 from starlette.applications import Starlette
 
-from aerie import alerts, digests, outbox, reports
+from aerie import alerts, digests, outbox, reports, webhook_outbox
 from aerie.accounts import user_by_id
 from aerie.alert_notices import GRAPH_TIMEFRAMES, alert_mail, headline, webhook_body
 from aerie.alert_rules import evaluate
 from aerie.alerts import Alert, AlertEvent
 from aerie.clock import Clock, system_clock
 from aerie.db import make_engine
-from aerie.delivery import deliver_due
+from aerie.delivery import deliver_due, deliver_webhooks
 from aerie.errors import AerieError
 from aerie.health_dashboard import ensure_health_dashboard
 from aerie.keys import random_key
@@ -52,10 +58,9 @@ log = logging.getLogger("aerie.scheduler")
 
 LEASE = "scheduler"
 LEASE_SECONDS = 30.0
+RENEW_SECONDS = 10.0  # renew between items once this old: a long pass never lets it lapse
 TICK_SECONDS = 5.0
 PENDING = "pending"
-WEBHOOK_ATTEMPTS = 3
-WEBHOOK_TIMEOUT_SECONDS = 5.0
 HEALTH_DASHBOARD_SECONDS = 60  # how often the lease holder adds cards for new system stats
 
 
@@ -71,6 +76,10 @@ class Pass:
     mailed: int = 0
 
 
+class LeaseLost(Exception):
+    """Another copy holds the lease now: this one stops its pass at once."""
+
+
 class Scheduler:
     def __init__(self, settings: Settings, engine: Engine, graph: RpcClient,
                  clock: Clock = system_clock, holder: str | None = None,
@@ -82,6 +91,7 @@ class Scheduler:
         self._graph = graph
         self._clock = clock
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{random_key(6)}"
+        self._renewed_at = 0.0
         self.last_pass: Pass | None = None
         self.last_pass_at: float | None = None
 
@@ -105,14 +115,22 @@ class Scheduler:
         now = int(self._clock())
         if not await anyio.to_thread.run_sync(self._take_lease):
             return Pass(leader=False)
-        judged, events = await anyio.to_thread.run_sync(self._judge_alerts, now)
-        if judged:
-            self._metrics.observe("aerie scheduler alert lag s", self._clock() - (now - now % 60))
-        await self._notify_pending()
-        digests = await anyio.to_thread.run_sync(self._send_digests, now)
-        reports = await self._send_reports(now)
-        mailed = await anyio.to_thread.run_sync(
-            lambda: deliver_due(self._engine, self._settings, self._clock).sent)
+        try:
+            judged, events = await anyio.to_thread.run_sync(self._judge_alerts, now)
+            if judged:
+                self._metrics.observe("aerie scheduler alert lag s",
+                                      self._clock() - (now - now % 60))
+            await self._notify_pending()
+            digests = await anyio.to_thread.run_sync(self._send_digests, now)
+            reports = await self._send_reports(now)
+            await anyio.to_thread.run_sync(self._keep_lease)
+            await deliver_webhooks(self._engine, self._settings, self._clock)
+            await anyio.to_thread.run_sync(self._keep_lease)
+            mailed = await anyio.to_thread.run_sync(lambda: deliver_due(
+                self._engine, self._settings, self._clock, before_each=self._keep_lease).sent)
+        except LeaseLost:
+            log.warning("another scheduler took the lease; this one stops its pass")
+            return Pass(leader=False)
         depth = await anyio.to_thread.run_sync(self._watch_itself, now)
         if depth is not None:
             self._metrics.observe("aerie scheduler outbox depth", depth)
@@ -137,8 +155,17 @@ class Scheduler:
         return depth
 
     def _take_lease(self) -> bool:
+        at = self._clock()
         with self._engine.begin() as conn:
-            return take_lease(conn, LEASE, self.holder, self._clock(), LEASE_SECONDS)
+            taken = take_lease(conn, LEASE, self.holder, at, LEASE_SECONDS)
+        if taken:
+            self._renewed_at = at
+        return taken
+
+    def _keep_lease(self) -> None:
+        """Renew the lease if it is getting old; LeaseLost if another copy took it."""
+        if self._clock() - self._renewed_at >= RENEW_SECONDS and not self._take_lease():
+            raise LeaseLost
 
     def _release(self) -> None:
         with self._engine.begin() as conn:
@@ -152,22 +179,36 @@ class Scheduler:
                    if a.last_evaluated_at is None or a.last_evaluated_at < minute]
         events = 0
         for alert in due:
-            with self._engine.begin() as conn:
-                stat = stat_by_id(conn, alert.stat_id)
-                decided = evaluate(conn, alert, stat, now)
-                changes: dict[str, object] = {"last_evaluated_at": now,
-                                              "last_value": decided.value}
-                if decided.state != alert.state:
-                    changes |= {"state": decided.state, "state_since": now}
-                if decided.event is not None:
-                    changes["last_notified_at"] = now
-                    _record_event(conn, alert, stat, decided.event, decided.value, now)
-                    events += 1
-                alerts.record_evaluation(conn, alert, **changes)
+            self._keep_lease()
+            try:
+                events += self._judge_alert(alert, now)
+            except Exception:
+                log.exception("alert %s could not be judged; trying again next minute",
+                              alert.public_id)
+                with self._engine.begin() as conn:  # judged, as far as this minute goes
+                    alerts.record_evaluation(conn, alert, last_evaluated_at=now)
         return len(due), events
 
+    def _judge_alert(self, alert: Alert, now: int) -> int:
+        """Judge one alert, recording its state, any event and that event's webhook in one
+        transaction; the number of events (0 or 1)."""
+        with self._engine.begin() as conn:
+            if not alerts.claim_evaluation(conn, alert, now - now % 60, now):
+                return 0  # a twin judged it this minute, after we read it
+            stat = stat_by_id(conn, alert.stat_id)
+            decided = evaluate(conn, alert, stat, now)
+            changes: dict[str, object] = {"last_evaluated_at": now, "last_value": decided.value}
+            if decided.state != alert.state:
+                changes |= {"state": decided.state, "state_since": now}
+            if decided.event is not None:
+                changes["last_notified_at"] = now
+                _record_event(conn, self._settings, alert, stat, decided.event, decided.value,
+                              now)
+            alerts.record_evaluation(conn, alert, **changes)
+        return int(decided.event is not None)
+
     async def _notify_pending(self) -> None:
-        """Send the mail and webhook of every event still marked pending."""
+        """Queue the mail of every event still marked pending, each on its own."""
         todo = await anyio.to_thread.run_sync(self._pending_events)
         await asyncio.gather(*(self._notify(*pending) for pending in todo))
 
@@ -175,7 +216,7 @@ class Scheduler:
         """Each pending event with its alert, stat and the owner's time zone (for the graph)."""
         with self._engine.connect() as conn:
             rows = conn.execute(select(alert_events.c.id, alert_events.c.alert_id).where(
-                (alert_events.c.email_status == PENDING) | (alert_events.c.webhook_status == PENDING)))
+                alert_events.c.email_status == PENDING))
             found = []
             for event_id, alert_id in rows.fetchall():
                 alert = alerts.alert_by_id(conn, alert_id)
@@ -186,12 +227,14 @@ class Scheduler:
         return found
 
     async def _notify(self, alert: Alert, stat: Stat, event: AlertEvent, zone: str) -> None:
-        if event.email_status == PENDING:
+        """Queue one event's mail; a failure stays on this event (pending: tried again
+        next pass), never on the others."""
+        try:
             png = await self._graph_png(stat, zone, GRAPH_TIMEFRAMES[alert.time_window], 600, 220)
             await anyio.to_thread.run_sync(self._queue_mail, alert, stat, event, png)
-        if event.webhook_status == PENDING and alert.webhook_url:
-            status = await self._post_webhook(alert, stat, event)
-            await anyio.to_thread.run_sync(self._set_status, event.id, None, status)
+        except Exception:
+            log.exception("the mail of alert %s's event %d could not be queued",
+                          alert.public_id, event.id)
 
     async def _graph_png(self, stat: Stat, zone: str, timeframe: str, width: int, height: int,
                          style: str = "full") -> bytes | None:
@@ -211,24 +254,38 @@ class Scheduler:
         """Queue the mail and mark the event in one transaction: exactly one mail per event."""
         with self._engine.begin() as conn:
             owner = user_by_id(conn, alert.user_id)
+            message, status = None, "no owner"
             if owner is not None:
-                message = alert_mail(self._settings, owner.email, alert, stat, event, png)
-                outbox.enqueue(conn, message, kind="alert", user_id=owner.id, now=int(self._clock()))
-            alerts.set_event_delivery(conn, event.id, email_status="queued" if owner else "no owner")
-
-    def _set_status(self, event_id: int, email: str | None, webhook: str | None) -> None:
-        with self._engine.begin() as conn:
-            alerts.set_event_delivery(conn, event_id, email_status=email, webhook_status=webhook)
+                try:
+                    message = alert_mail(self._settings, owner.email, alert, stat, event, png)
+                    status = "queued"
+                except Exception:  # will fail the same way every time: record it, move on
+                    log.exception("the mail of alert %s could not be composed", alert.public_id)
+                    status = "failed (could not compose)"
+            if not alerts.settle_pending_mail(conn, event.id, status):
+                return  # a twin queued it first
+            if owner is not None and message is not None:
+                outbox.enqueue(conn, message, kind="alert", user_id=owner.id,
+                               now=int(self._clock()))
 
     def _send_digests(self, now: int) -> int:
-        """Queue each due new-stat digest, forgetting its notices in the same transaction."""
-        with self._engine.begin() as conn:
+        """Queue each due new-stat digest, forgetting its notices in the same transaction;
+        one that cannot be composed is forgotten (logged) rather than tried every pass."""
+        with self._engine.connect() as conn:
             due = digests.due_digests(conn, now)
-            for digest in due:
-                if digest.stats:  # all trashed meanwhile: nothing left to tell
-                    outbox.enqueue(conn, digests.digest_mail(self._settings, digest),
-                                   kind="digest", user_id=digest.user_id, now=now)
-                digests.mark_digest_sent(conn, digest, now)
+        for digest in due:
+            self._keep_lease()
+            try:
+                with self._engine.begin() as conn:
+                    if digest.stats:  # all trashed meanwhile: nothing left to tell
+                        outbox.enqueue(conn, digests.digest_mail(self._settings, digest),
+                                       kind="digest", user_id=digest.user_id, now=now)
+                    digests.mark_digest_sent(conn, digest, now)
+            except Exception:
+                log.exception("the digest for user %d could not be queued; dropped",
+                              digest.user_id)
+                with self._engine.begin() as conn:
+                    digests.mark_digest_sent(conn, digest, now)
         return len(due)
 
     async def _send_reports(self, now: int) -> int:
@@ -239,14 +296,28 @@ class Scheduler:
             day = reports.due_day(hour, sent_for, zone, now)
             if day is None:
                 continue
-            figures = await anyio.to_thread.run_sync(self._report_figures, user_id, day, zone)
-            drawn = await asyncio.gather(*(
-                self._graph_png(f.stat, zone, "1w", 320, 90, style="mini") for f in figures))
-            graphs = {f.stat.public_id: png for f, png in zip(figures, drawn, strict=True)
-                      if png is not None}
-            await anyio.to_thread.run_sync(self._queue_report, user_id, day, figures, graphs)
+            await anyio.to_thread.run_sync(self._keep_lease)
+            try:
+                await self._send_report(user_id, day, zone)
+            except Exception:  # skip the day rather than fail the same way every pass
+                log.exception("the report of user %d for %s could not be queued; skipped",
+                              user_id, day)
+                await anyio.to_thread.run_sync(self._skip_report, user_id, day)
+                continue
             sent += 1
         return sent
+
+    async def _send_report(self, user_id: int, day: date, zone: str) -> None:
+        figures = await anyio.to_thread.run_sync(self._report_figures, user_id, day, zone)
+        drawn = await asyncio.gather(*(
+            self._graph_png(f.stat, zone, "1w", 320, 90, style="mini") for f in figures))
+        graphs = {f.stat.public_id: png for f, png in zip(figures, drawn, strict=True)
+                  if png is not None}
+        await anyio.to_thread.run_sync(self._queue_report, user_id, day, figures, graphs)
+
+    def _skip_report(self, user_id: int, day: date) -> None:
+        with self._engine.begin() as conn:
+            reports.mark_report_sent(conn, user_id, day + timedelta(days=1))
 
     def _users_with_reports(self) -> list[tuple[int, int, str | None, str]]:
         with self._engine.connect() as conn:
@@ -267,25 +338,6 @@ class Scheduler:
                 outbox.enqueue(conn, message, kind="report", user_id=user_id,
                                now=int(self._clock()))
             reports.mark_report_sent(conn, user_id, day + timedelta(days=1))
-
-    async def _post_webhook(self, alert: Alert, stat: Stat, event: AlertEvent) -> str:
-        """POST the event, retrying a failure twice; the answer or last error, for the history."""
-        assert alert.webhook_url is not None
-        body = webhook_body(alert.webhook_url, alert, stat, event,
-                            f"{self._settings.web_url}/alerts/{alert.public_id}")
-        error = ""
-        async with httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT_SECONDS, trust_env=False) as http:
-            for attempt in range(WEBHOOK_ATTEMPTS):
-                try:
-                    answer = await http.post(alert.webhook_url, json=body)
-                except httpx.HTTPError as exc:
-                    error = f"failed: {type(exc).__name__}"
-                else:
-                    if answer.status_code < 500:
-                        return f"sent, answered {answer.status_code}"
-                    error = f"failed: answered {answer.status_code}"
-                await anyio.sleep(0.5 * 2 ** attempt)
-        return error
 
 
 class SchedulerStatus:
@@ -336,9 +388,10 @@ def create_app(settings: Settings) -> Starlette:
     return app
 
 
-def _record_event(conn: Connection, alert: Alert, stat: Stat, event: str, value: float | None,
-                  now: int) -> None:
-    """The event, pending its mail and webhook (held back while the alert is silenced)."""
+def _record_event(conn: Connection, settings: Settings, alert: Alert, stat: Stat, event: str,
+                  value: float | None, now: int) -> None:
+    """The event, pending its mail, and its webhook queued in the webhook outbox (both held
+    back while the alert is silenced)."""
     silenced = alert.silenced(now)
     message = headline(alert, stat, event, value)
     event_id = alerts.add_event(conn, alert, now, event, value, message)
@@ -346,4 +399,8 @@ def _record_event(conn: Connection, alert: Alert, stat: Stat, event: str, value:
     webhook = None
     if alert.webhook_url:
         webhook = "silenced" if silenced else PENDING
+        if not silenced:
+            body = webhook_body(alert.webhook_url, alert, stat, alerts.event_by_id(conn, event_id),
+                                f"{settings.web_url}/alerts/{alert.public_id}")
+            webhook_outbox.enqueue(conn, event_id, alert.webhook_url, body, now)
     alerts.set_event_delivery(conn, event_id, email_status=email, webhook_status=webhook)

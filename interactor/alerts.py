@@ -13,9 +13,10 @@ from typing import Any
 
 from aerie import alerts, stats
 from aerie.accounts import User
-from aerie.alerts import Alert, AlertEvent
+from aerie.alerts import Alert, AlertEvent, Rule
 from aerie.errors import BadRequest
 from aerie.stats import Stat
+from aerie.webhook_targets import AllowList
 from interactor.base import Services, off_loop
 from interactor.stat_pages import GRAPH_SIZE, Graph
 
@@ -109,8 +110,15 @@ async def rule_to_fix(svc: Services, user: User, public_id: str, form: Mapping[s
     return Preview(await off_loop(load), dict(form), None, None, user.timezone)
 
 
-async def create_alert(svc: Services, user: User, public_id: str, form: Mapping[str, str]) -> Alert:
+async def checked_rule(form: Mapping[str, str], allow: AllowList) -> Rule:
+    """The rule, with its webhook (if any) checked to lead outside: BadRequest otherwise."""
     rule = alerts.parse_rule(form)
+    await off_loop(lambda: alerts.check_webhook(rule, allow))
+    return rule
+
+
+async def create_alert(svc: Services, user: User, public_id: str, form: Mapping[str, str]) -> Alert:
+    rule = await checked_rule(form, svc.webhook_allow)
     now = svc.now()
 
     def work() -> Alert:
@@ -133,7 +141,7 @@ async def alert_page(svc: Services, user: User, alert_id: str) -> AlertPage:
 
 
 async def edit_alert(svc: Services, user: User, alert_id: str, form: Mapping[str, str]) -> Alert:
-    rule = alerts.parse_rule(form)
+    rule = await checked_rule(form, svc.webhook_allow)
 
     def work() -> Alert:
         with svc.engine.begin() as conn:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import anyio.to_thread
 from sqlalchemy import Engine
 
 from aerie.clock import Clock, system_clock
+from aerie.webhook_targets import AllowList
 from rpc.client import RpcClient
 
 T = TypeVar("T")
@@ -23,6 +24,7 @@ class Services:
     graph: RpcClient
     analysis: RpcClient
     clock: Clock = system_clock
+    webhook_allow: AllowList = field(default_factory=AllowList)  # internal webhook targets the operator allows
 
     def now(self) -> int:
         return int(self.clock())

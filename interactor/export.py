@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 from sqlalchemy import Connection, Engine
@@ -25,6 +25,8 @@ from aerie.errors import BadRequest, NotFound
 from aerie.series import Series, read_series
 from aerie.stats import Stat
 from aerie.timeframes import Timeframe, check_start, parse_timeframe
+from aerie.webhook_targets import AllowList
+from interactor.alerts import checked_rule
 from interactor.base import off_loop
 
 PAGE_SIZE = 10_000  # stats in one statlist page, as StatHat pages them
@@ -38,6 +40,7 @@ class ExportContext:
 
     engine: Engine
     clock: Clock = system_clock
+    webhook_allow: AllowList = field(default_factory=AllowList)  # internal webhook targets the operator allows
 
 
 @dataclass(frozen=True)
@@ -180,7 +183,7 @@ async def list_alerts(ctx: ExportContext, token: str) -> list[StatAlert]:
 
 async def create_alert(ctx: ExportContext, token: str, form: Mapping[str, str]) -> StatAlert:
     """An alert from StatHat's form (``stat_id=...&kind=value&time_window=1h&...``)."""
-    rule = alerts.parse_rule(form)
+    rule = await checked_rule(form, ctx.webhook_allow)
     public_id = (form.get("stat_id") or "").strip()
     if not public_id:
         raise BadRequest("name the stat to watch: stat_id=ID (the id in /x/TOKEN/statlist)")

@@ -49,6 +49,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         analysis=RpcClient("analysis", settings.analysis_replicas, secret=rpc_secret,
                            timeout=timeout),
         clock=clock,
+        webhook_allow=settings.webhook_targets,
     )
     html = HtmlPresenter(make_environment())
     auth = Auth(engine, clock, load_secret_key(settings))
@@ -72,8 +73,9 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
     app.add_middleware(RequestMetrics, metrics=metrics)  # inside the router's error handling
     install_error_handlers(app, html)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.include_router(export_router(ExportContext(engine, clock)))
-    app.include_router(a1_router(ExportContext(engine, clock)))
+    export_context = ExportContext(engine, clock, settings.webhook_targets)
+    app.include_router(export_router(export_context))
+    app.include_router(a1_router(export_context))
     app.include_router(account_router(services, auth, responder))
     app.include_router(stat_router(services, auth, responder))
     app.include_router(comment_router(services, auth, responder))
