@@ -23,7 +23,9 @@ MAX_DURATION = 100 * UNITS["y"][0]
 # frame, and every local date in it, ends before the year 10000.
 LATEST_START = 253_402_300_799 - MAX_DURATION
 _PART = re.compile(r"(\d+)([mhdwMy])")
-_FRAME = re.compile(r"^(\d+[mhdwMy])(\d+[mhdwMy])?$")
+# At most 9 digits: enough for any frame under the limit, and Python refuses to read
+# thousands of digits at all (a ValueError, not the BadRequest saying what to fix).
+_FRAME = re.compile(r"^(\d{1,9}[mhdwMy])(\d{1,9}[mhdwMy])?$")
 
 # Without an interval, the finest interval that keeps a frame near 100-300 points.
 _DEFAULT_INTERVALS = (60, 300, 900, 3600, 3 * 3600, 86400, 7 * 86400)
