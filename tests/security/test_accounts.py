@@ -7,15 +7,18 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import anyio
 import httpx
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from aerie import accounts
 from aerie.errors import NotAuthenticated, TooManyRequests
 from aerie.sessions import ACCOUNT_BACKOFF
+from aerie.settings import Settings
 from interactor.sessions import log_in as log_in_use_case
 from tests.servers import RunningServer
 from tests.web_service.conftest import PASSWORD, Browser, csrf_in
@@ -152,6 +155,16 @@ def test_the_trusted_proxys_forwarded_for_names_the_client(
         if statuses[-1] == 429:
             break
     assert statuses[-1] == 429  # one client failing again and again is slowed down
+
+
+def test_no_deployment_trusts_every_address_with_forwarded_for() -> None:
+    repo = Path(__file__).resolve().parents[2]
+    dockerfile = (repo / "Dockerfile").read_text()
+    assert "FORWARDED_ALLOW_IPS" not in dockerfile and "forwarded-allow-ips" not in dockerfile
+    compose = (repo / "docker-compose.yml").read_text()
+    assert "AERIE_TRUSTED_PROXIES: 172.28.0.10" in compose  # nginx's fixed address
+    with pytest.raises(ValidationError, match="would trust anyone"):
+        Settings(trusted_proxies="*")
 
 
 # Ezkeys
