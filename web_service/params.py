@@ -12,13 +12,9 @@ from typing import Annotated
 
 from fastapi import Path, Query
 
-from aerie.timeframes import LATEST_START
-
 SQL_INT_MAX = 2**63 - 1
 
 # Rows to skip in a list.
 Offset = Annotated[int, Query(ge=0, le=SQL_INT_MAX)]
-# A frame's start, unix seconds (``aerie.timeframes.check_start`` says the same).
-Start = Annotated[int | None, Query(ge=0, le=LATEST_START)]
 # A row's id in a path: a card, a mail, a token.
 RowId = Annotated[int, Path(ge=0, le=SQL_INT_MAX)]
