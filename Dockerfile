@@ -21,8 +21,8 @@ RUN pip install --no-cache-dir -e . \
     && python -m deploy.nginx compose > /app/nginx.compose.conf \
     && find static -type f \( -name '*.css' -o -name '*.js' -o -name '*.svg' \) \
         -exec gzip -9 -k -n {} \;
-# Only nginx's address may set X-Forwarded-For/-Proto (compose's network: anyone on it).
-ENV FORWARDED_ALLOW_IPS="*"
+# X-Forwarded-For/-Proto are believed only from AERIE_TRUSTED_PROXIES (default
+# 127.0.0.1): set it to the proxy's address where the image runs (docker-compose.yml does).
 RUN useradd --system --home-dir /app aerie && mkdir -p /app/var && chown aerie /app/var
 USER aerie
 # Only the web app and the API: the app servers (8010-8030) are for the other copies on the

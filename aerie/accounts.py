@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from aerie.errors import Conflict
 from aerie.keys import hash_token, random_key
-from aerie.schema import access_tokens, users
+from aerie.schema import access_tokens, ezkey_claims, users
 
 _hasher = PasswordHasher()
 
@@ -53,7 +53,8 @@ USER_COLUMNS = (
 def create_user(
     conn: Connection, email: str, password: str | None, now: int, timezone: str = "UTC"
 ) -> User:
-    """Create an account whose ezkey is its e-mail; raises Conflict if either is taken."""
+    """Create an account whose ezkey is its e-mail; raises Conflict if either is taken
+    (an ezkey another account gave up counts as taken)."""
     email = email.strip()
     ukey = random_key()
     password_hash = _hasher.hash(password) if password else None
@@ -65,9 +66,10 @@ def create_user(
                     created_at=now, password_hash=password_hash,
                 )
             )
+            user_id = result.inserted_primary_key[0]  # type: ignore[index]
+            conn.execute(insert(ezkey_claims).values(ezkey=email, user_id=user_id, claimed_at=now))
     except IntegrityError:
         raise Conflict(f"an account with e-mail or ezkey {email!r} already exists") from None
-    user_id = result.inserted_primary_key[0]  # type: ignore[index]
     return User(user_id, email, email, True, ukey, timezone, now)
 
 
@@ -169,12 +171,30 @@ def update_profile(conn: Connection, user: User, *, email: str, timezone: str) -
     )
 
 
-def update_ezkey(conn: Connection, user: User, *, ezkey: str, enabled: bool) -> User:
-    """Change the EZ key and whether EZ posting is on; raises Conflict if the key is taken."""
-    return _update_unique(
-        conn, user, f"the ezkey {ezkey!r} is taken; choose another", ezkey=ezkey,
-        ez_enabled=enabled,
-    )
+def update_ezkey(
+    conn: Connection, user: User, *, ezkey: str, enabled: bool, now: int
+) -> User:
+    """Change the EZ key and whether EZ posting is on; raises Conflict if the key is
+    another account's, live or given up (its clients may still post with it).
+
+    The old key stays claimed by this account, which may take it back later.
+    """
+    taken = f"the ezkey {ezkey!r} is taken; choose another"
+    if ezkey != user.ezkey:
+        holder = conn.execute(
+            select(ezkey_claims.c.user_id).where(ezkey_claims.c.ezkey == ezkey)
+        ).scalar_one_or_none()
+        if holder is not None and holder != user.id:
+            raise Conflict(taken)
+        if holder is None:
+            try:  # the key's primary key settles a race between two accounts claiming it
+                with conn.begin_nested():
+                    conn.execute(
+                        insert(ezkey_claims).values(ezkey=ezkey, user_id=user.id, claimed_at=now)
+                    )
+            except IntegrityError:
+                raise Conflict(taken) from None
+    return _update_unique(conn, user, taken, ezkey=ezkey, ez_enabled=enabled)
 
 
 def tokens_of_user(conn: Connection, user_id: int) -> list[TokenInfo]:

@@ -60,6 +60,17 @@ users = Table(
     Column("digest_sent_at", BigInteger, nullable=True),
 )
 
+# Every ezkey an account has held, its live one included: a key given up stays
+# reserved to its account, so nobody else can take it and receive its clients' posts.
+ezkey_claims = Table(
+    "ezkey_claims",
+    metadata,
+    Column("ezkey", exact_string(255), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("claimed_at", BigInteger, nullable=False),
+    Index(None, "user_id"),
+)
+
 access_tokens = Table(
     "access_tokens",
     metadata,

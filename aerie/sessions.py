@@ -14,9 +14,31 @@ from aerie.accounts import USER_COLUMNS, User, user_from_row
 from aerie.keys import hash_token, random_key
 from aerie.schema import login_failures, sessions, users
 
-# Log-in failures allowed per e-mail and per address within the window, on every web copy.
-MAX_FAILURES = 5
+# How long failed log-ins count: after this a failure is forgotten.
 FAILURE_WINDOW = 15 * 60
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """A growing wait after repeated failures: none for the first ``free`` failures in
+    ``FAILURE_WINDOW``, then 2, 4, 8... seconds after the latest one, never more than ``cap``.
+
+    Nothing is ever locked: once the wait has passed, the right password works again.
+    """
+
+    free: int
+    cap: int
+
+    def wait_after(self, failures: int) -> int:
+        if failures <= self.free:
+            return 0
+        return min(2 ** (failures - self.free), self.cap)
+
+
+# An account's wait stays short, so someone guessing its password cannot keep its owner
+# out for long; an address's wait grows to the whole window, as that is the guesser's.
+ACCOUNT_BACKOFF = Backoff(free=3, cap=30)
+ADDRESS_BACKOFF = Backoff(free=10, cap=FAILURE_WINDOW)
 
 
 @dataclass(frozen=True)
@@ -64,26 +86,26 @@ def end_other_sessions(conn: Connection, user_id: int, keep_token: str) -> None:
 
 
 def record_login_failure(conn: Connection, email: str, address: str, now: int) -> None:
-    conn.execute(insert(login_failures).values(email=email.lower()[:255], address=address[:64], at=now))
+    conn.execute(insert(login_failures).values(email=email.strip().lower()[:255], address=address[:64], at=now))
 
 
-def too_many_failures(conn: Connection, email: str, address: str, now: int) -> bool:
-    """Whether this e-mail or address has failed ``MAX_FAILURES`` times in ``FAILURE_WINDOW``."""
-    return recent_login_failures(conn, email, address, now - FAILURE_WINDOW) >= MAX_FAILURES
-
-
-def recent_login_failures(conn: Connection, email: str, address: str, since: int) -> int:
-    """Failures since ``since`` for this e-mail or from this address, whichever is more."""
-    by_email, by_address = (
-        conn.execute(
-            select(func.count()).where(column == value, login_failures.c.at >= since)
-        ).scalar_one()
-        for column, value in (
-            (login_failures.c.email, email.lower()[:255]),
-            (login_failures.c.address, address[:64]),
-        )
-    )
-    return max(by_email, by_address)
+def seconds_to_wait(conn: Connection, email: str, address: str, now: int) -> int:
+    """How long this e-mail and address must wait before their next try (0: try now):
+    the longer of the account's and the address's waits (see ``Backoff``)."""
+    since = now - FAILURE_WINDOW
+    waits = [0]
+    for column, value, backoff in (
+        (login_failures.c.email, email.strip().lower()[:255], ACCOUNT_BACKOFF),
+        (login_failures.c.address, address[:64], ADDRESS_BACKOFF),
+    ):
+        count, latest = conn.execute(
+            select(func.count(), func.max(login_failures.c.at)).where(
+                column == value, login_failures.c.at >= since
+            )
+        ).one()
+        if count:
+            waits.append(int(latest) + backoff.wait_after(count) - now)
+    return max(waits)
 
 
 def forget_expired(conn: Connection, now: int) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -36,6 +38,15 @@ class Settings(BaseSettings):
     max_future_seconds: int = Field(3600, ge=0, description="how far ahead a point's t may be")
     max_past_days: int = Field(3650, ge=1, description="how far back a point's t may be")
     key_cache_seconds: float = Field(30.0, ge=0, description="how long key lookups are cached")
+
+    trusted_proxies: str = Field(
+        "127.0.0.1",
+        description="addresses or networks (comma-separated) whose X-Forwarded-For/-Proto "
+        "the web app believes: the proxies in front of it",
+    )
+    api_docs: bool = Field(
+        False, description="serve /docs and /openapi.json (Swagger UI loads from a CDN)"
+    )
 
     secret_key: str = Field(
         "", description="signs session cookies; empty: generated once into var/secret_key"
@@ -103,6 +114,18 @@ class Settings(BaseSettings):
         return self.public_web_url.rstrip("/") or f"http://{self.web_host}:{self.web_port}"
 
     @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
+
+    @property
+    def docs_url(self) -> str | None:
+        return "/docs" if self.api_docs else None
+
+    @property
+    def openapi_url(self) -> str | None:
+        return "/openapi.json" if self.api_docs else None
+
+    @property
     def dev_mail(self) -> bool:
         """No relay configured: mail is kept for the development mail page, not sent."""
         return not self.smtp_host
@@ -135,6 +158,19 @@ class Settings(BaseSettings):
     def _allow_list(cls, text: str) -> str:
         AllowList.parse(text)  # ValueError names the entry that is neither CIDR nor host
         return text
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_addresses(cls, proxies: str) -> str:
+        for proxy in (p.strip() for p in proxies.split(",") if p.strip()):
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(
+                    "AERIE_TRUSTED_PROXIES lists the proxies' addresses or networks, such as "
+                    f"10.0.0.10,192.168.0.0/24 (not {proxy!r}; '*' would trust anyone)"
+                ) from None
+        return proxies
 
     @field_validator("database_url")
     @classmethod

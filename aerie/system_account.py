@@ -26,7 +26,7 @@ def ensure_system_account(conn: Connection, settings: Settings, now: int) -> Use
     try:
         with conn.begin_nested():
             user = accounts.create_user(conn, settings.system_email, None, now)
-            return accounts.update_ezkey(conn, user, ezkey=random_key(), enabled=True)
+            return accounts.update_ezkey(conn, user, ezkey=random_key(), enabled=True, now=now)
     except Conflict:
         found = accounts.user_by_email(conn, settings.system_email)
         if found is None:  # the e-mail is some account's ezkey: a setting that makes no sense

@@ -24,6 +24,9 @@ MAX_DURATION = 100 * UNITS["y"][0]
 LATEST_START = 253_402_300_799 - MAX_DURATION
 _PART = re.compile(r"(\d+)([mhdwMy])")
 _FRAME = re.compile(r"^(\d+[mhdwMy])(\d+[mhdwMy])?$")
+# More digits than any frame under the limit needs; Python would refuse to read
+# thousands of them at all (a ValueError, not a message saying what to fix).
+_MAX_DIGITS = 12
 
 # Without an interval, the finest interval that keeps a frame near 100-300 points.
 _DEFAULT_INTERVALS = (60, 300, 900, 3600, 3 * 3600, 86400, 7 * 86400)
@@ -56,6 +59,8 @@ def parse_timeframe(text: str) -> Timeframe:
             f"timeframe {text!r} is not understood; use a duration and an interval such as "
             "1w3h (units m, h, d, w, M, y)"
         )
+    if any(len(part) > _MAX_DIGITS for part in match.groups() if part):
+        raise BadRequest(f"timeframe {text!r} is longer than the limit of 100 years")
     duration, duration_label = _amount(match.group(1))
     if match.group(2):
         interval, interval_label = _amount(match.group(2))

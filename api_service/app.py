@@ -45,7 +45,8 @@ def create_app(settings: Settings) -> IngestionRoutes:
             await writer.stop()
             engine.dispose()
 
-    app = FastAPI(title="Aerie ingestion API", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app = FastAPI(title="Aerie ingestion API", lifespan=lifespan, docs_url=settings.docs_url,
+                  openapi_url=settings.openapi_url, redoc_url=None)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

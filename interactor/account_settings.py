@@ -12,24 +12,29 @@ import asyncio
 from dataclasses import dataclass, field
 from zoneinfo import available_timezones
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from aerie import accounts, sessions
 from aerie.accounts import NewToken, TokenInfo, User
 from aerie.clock import Clock
-from aerie.errors import BadRequest, NotAuthenticated, NotFound, TooManyRequests
+from aerie.errors import BadRequest, NotAuthenticated, NotFound
 from aerie.sessions import Session
 from aerie.timeframes import check_timezone
 from interactor.base import off_loop
 from interactor.sessions import (
-    TOO_MANY_FAILURES,
     check_email,
     check_password,
+    too_many_failures,
 )
 
 MAX_EZKEY = 255
 MAX_LABEL = 100
 WRONG_PASSWORD = "your current password is not right; nothing was changed"
+WRONG_PASSWORD_FOR_EMAIL = (
+    "to change your e-mail, type your current password; the one given is not right, "
+    "so nothing was changed"
+)
+MISSING_PASSWORD = "to change your e-mail, type your current password too; nothing was changed"
 
 # Every zone a person can pick, for the time-zone menus. "localtime" is left out: it
 # names whatever zone the server's own clock is set to, which means nothing to a visitor.
@@ -78,48 +83,83 @@ async def settings_page(engine: Engine, user_id: int) -> SettingsPage:
     )
 
 
-async def save_profile(engine: Engine, session: Session, email: str, timezone: str) -> None:
+async def save_profile(
+    engine: Engine, clock: Clock, session: Session, email: str, timezone: str, current: str
+) -> None:
     """Change e-mail and time zone; Conflict if the e-mail is another account's.
 
-    A new e-mail also logs out every other browser, as a new password does: whoever
-    changed it may be the only one who should still be holding the account.
+    A new e-mail needs the current password (NotAuthenticated, nothing changed, when it
+    is wrong or missing), as a new password does: the e-mail is where a reset would go.
+    It also logs out every other browser: whoever changed it may be the only one who
+    should still be holding the account.
     """
     email = check_email(email)
     check_timezone(timezone)
     user = session.user
+    now = int(clock())
 
-    def work() -> None:
+    def work() -> bool:
         with engine.begin() as conn:
+            if email != user.email and not _password_confirmed(conn, user, current, now):
+                return False
             accounts.update_profile(conn, user, email=email, timezone=timezone)
             if email != user.email:
                 sessions.end_other_sessions(conn, user.id, session.token)
+            return True
 
-    await off_loop(work)
+    if not await off_loop(work):  # raised after the commit, so the failure stays counted
+        raise NotAuthenticated(WRONG_PASSWORD_FOR_EMAIL if current else MISSING_PASSWORD)
 
 
-def check_ezkey(ezkey: str) -> str:
-    """1 to ``MAX_EZKEY`` characters without spaces at either end (they would never match)."""
+def check_ezkey(ezkey: str, user: User) -> str:
+    """1 to ``MAX_EZKEY`` characters without spaces at either end (they would never match);
+    a new key with an @ must be the account's own e-mail, so nobody can take another
+    person's address, where that person's clients would post. (The key in use is
+    kept as it is, even if the e-mail has changed since.)"""
     if not ezkey:
         raise BadRequest("choose an ezkey: any text, such as your e-mail or a random word")
     if len(ezkey) > MAX_EZKEY:
         raise BadRequest(f"an ezkey may have at most {MAX_EZKEY} characters")
     if ezkey != ezkey.strip():
         raise BadRequest("an ezkey may not begin or end with spaces, tabs or line breaks")
+    if "@" in ezkey and ezkey not in (user.email, user.ezkey):
+        raise BadRequest(
+            f"an ezkey with an @ must be your own e-mail address ({user.email}); "
+            "choose that, or a key without an @"
+        )
     return ezkey
 
 
-async def save_ezkey(engine: Engine, session: Session, ezkey: str, enabled: bool) -> None:
-    """Change the EZ key and whether EZ posts are accepted; Conflict if the key is taken.
+async def save_ezkey(
+    engine: Engine, clock: Clock, session: Session, ezkey: str, enabled: bool
+) -> None:
+    """Change the EZ key and whether EZ posts are accepted; Conflict if the key is
+    another account's, now or before (see ``accounts.update_ezkey``).
 
     The ingestion API caches keys, so the change reaches it within its cache time.
     """
-    check_ezkey(ezkey)
+    check_ezkey(ezkey, session.user)
+    now = int(clock())
 
     def work() -> None:
         with engine.begin() as conn:
-            accounts.update_ezkey(conn, session.user, ezkey=ezkey, enabled=enabled)
+            accounts.update_ezkey(conn, session.user, ezkey=ezkey, enabled=enabled, now=now)
 
     await off_loop(work)
+
+
+def _password_confirmed(conn: Connection, user: User, current: str, now: int) -> bool:
+    """Whether ``current`` is the user's password; a wrong one is counted as a failed
+    log-in, and TooManyRequests is raised during the wait after repeated ones, so a
+    borrowed session cannot be used to guess the password."""
+    guesser = f"user:{user.id}"  # counted apart from log-in addresses
+    wait = sessions.seconds_to_wait(conn, user.email, guesser, now)
+    if wait > 0:
+        raise too_many_failures(wait)
+    if accounts.check_password(conn, user.email, current) is None:
+        sessions.record_login_failure(conn, user.email, guesser, now)
+        return False
+    return True
 
 
 async def change_password(
@@ -128,20 +168,16 @@ async def change_password(
     """Set a new password after checking the current one, then log out every other browser.
 
     Raises NotAuthenticated (nothing changed) when ``current`` is wrong, BadRequest
-    when ``new`` is too short or too long, and TooManyRequests after repeated wrong
-    guesses, so a borrowed session cannot be used to guess the password.
+    when ``new`` is too short or too long, and TooManyRequests during the wait after
+    repeated wrong guesses.
     """
     check_password(new)
     user = session.user
     now = int(clock())
-    guesser = f"user:{user.id}"  # counted apart from log-in addresses
 
     def work() -> bool:
         with engine.begin() as conn:
-            if sessions.too_many_failures(conn, user.email, guesser, now):
-                raise TooManyRequests(TOO_MANY_FAILURES)
-            if accounts.check_password(conn, user.email, current) is None:
-                sessions.record_login_failure(conn, user.email, guesser, now)
+            if not _password_confirmed(conn, user, current, now):
                 return False
             accounts.set_password(conn, user.id, new)
             sessions.end_other_sessions(conn, user.id, session.token)

@@ -1,7 +1,8 @@
 """Signing up, logging in and out, and finding the session a cookie names.
 
 Log-in failures are counted in the database per e-mail and per address, so every
-web copy enforces the same limit (``aerie.sessions.MAX_FAILURES`` in ``FAILURE_WINDOW``).
+web copy enforces the same growing wait (``aerie.sessions.Backoff``): a try during the
+wait is refused unchecked, and once it has passed the right password works again.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from sqlalchemy import Engine
 from aerie import accounts, sessions
 from aerie.clock import Clock
 from aerie.errors import BadRequest, NotAuthenticated, TooManyRequests
-from aerie.sessions import FAILURE_WINDOW, Session
+from aerie.sessions import Session
 from aerie.timeframes import check_timezone
 from interactor.base import off_loop
 
@@ -22,10 +23,14 @@ MIN_PASSWORD = 8
 MAX_PASSWORD = 1024  # argon2 would hash more, but nobody types more
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 WRONG_LOGIN = "that e-mail and password do not match an account"
-TOO_MANY_FAILURES = (
-    "too many failed log-ins for this account or from this address; "
-    f"wait {FAILURE_WINDOW // 60} minutes and try again"
-)
+
+
+def too_many_failures(wait: int) -> TooManyRequests:
+    """The answer to a try made during the wait that follows repeated failures."""
+    return TooManyRequests(
+        f"too many failed log-ins for this account or from this address; "
+        f"try again in {wait} s"
+    )
 
 
 def check_email(email: str) -> str:
@@ -59,13 +64,15 @@ async def sign_up(engine: Engine, clock: Clock, email: str, password: str, timez
 
 
 async def log_in(engine: Engine, clock: Clock, email: str, password: str, address: str) -> Session:
-    """Open a session; NotAuthenticated on a wrong pair, TooManyRequests after repeated ones."""
+    """Open a session; NotAuthenticated on a wrong pair, TooManyRequests (saying how many
+    seconds to wait) for a try made too soon after repeated wrong ones."""
     now = int(clock())
 
     def work() -> Session:
         with engine.begin() as conn:
-            if sessions.too_many_failures(conn, email, address, now):
-                raise TooManyRequests(TOO_MANY_FAILURES)
+            wait = sessions.seconds_to_wait(conn, email, address, now)
+            if wait > 0:
+                raise too_many_failures(wait)
             user = accounts.check_password(conn, email, password)
             if user is None:
                 sessions.record_login_failure(conn, email, address, now)

@@ -24,7 +24,7 @@ class Welcome:
 def describe_service(settings: Settings) -> Welcome:
     """Copy-paste examples that point at this installation's own hosts and ports."""
     api_url = settings.api_url
-    web_url = f"http://{settings.web_host}:{settings.web_port}"
+    web_url = settings.web_url
     return Welcome(
         status="running",
         api_url=api_url,

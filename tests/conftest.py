@@ -32,7 +32,7 @@ from aerie.db import make_engine
 from aerie.migrate import upgrade
 from aerie.rollups import Cells, add_point, write_cells
 from aerie.settings import Settings
-from tests.servers import RunningServer, serve
+from tests.servers import RunningServer, free_port, serve
 
 pytest_plugins = ["tests.smtp"]
 
@@ -248,8 +248,11 @@ class ServerPool:
         if key not in self._started:
             from web_service.app import create_app
 
-            app = create_app(self.app_server_settings(settings))
-            self._started[key] = self._stack.enter_context(serve(app))
+            # Links in pages point at the public address, so make it this server's own.
+            port = free_port()
+            public = {"public_web_url": f"http://127.0.0.1:{port}"}
+            app = create_app(self.app_server_settings(settings).model_copy(update=public))
+            self._started[key] = self._stack.enter_context(serve(app, port))
         found = self._started[key]
         assert isinstance(found, RunningServer)
         return found

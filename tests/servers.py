@@ -43,7 +43,9 @@ def serve(app: Any, port: int | None = None) -> Iterator[RunningServer]:
     """Run ``app`` under uvicorn (with its lifespan) until the block ends, on ``port`` or a
     free one."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    # As ``aerie`` serves: X-Forwarded-* is the web app's to judge (AERIE_TRUSTED_PROXIES).
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+                            proxy_headers=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -24,6 +24,7 @@ from interactor.sessions import log_in, log_out, sign_up
 from presenters import accounts as present
 from presenters.html import Flash
 from web_service.auth import Auth
+from web_service.params import RowId
 from web_service.responder import Responder, json_requested, see_other
 
 HOME = "/stats"
@@ -123,6 +124,7 @@ class AccountPages:
         fields = await self._auth.anonymous_form(request)
         next_path = safe_next(request.query_params.get("next"))
         email, password = fields.get("email", ""), fields.get("password", "")
+        # The peer's address, or the one a trusted proxy forwarded (see app.py).
         address = request.client.host if request.client else "unknown"
         engine, clock = self._services.engine, self._services.clock
         try:
@@ -175,8 +177,11 @@ class AccountPages:
     async def save_profile(self, request: Request) -> Response:
         session, fields = await self._auth.form(request)
         email, timezone = fields.get("email", ""), fields.get("timezone", "")
+        engine, clock = self._services.engine, self._services.clock
         try:
-            await account_settings.save_profile(self._services.engine, session, email, timezone)
+            await account_settings.save_profile(
+                engine, clock, session, email, timezone, fields.get("current_password", "")
+            )
         except AerieError as mistake:
             return await self._settings_again(
                 request, session, mistake, email=email, timezone=timezone
@@ -187,7 +192,9 @@ class AccountPages:
         session, fields = await self._auth.form(request)
         ezkey, enabled = fields.get("ezkey", ""), "ez_enabled" in fields
         try:
-            await account_settings.save_ezkey(self._services.engine, session, ezkey, enabled)
+            await account_settings.save_ezkey(
+                self._services.engine, self._services.clock, session, ezkey, enabled
+            )
         except AerieError as mistake:
             return await self._settings_again(
                 request, session, mistake, ezkey=ezkey, ez_enabled=enabled
@@ -217,7 +224,7 @@ class AccountPages:
         flash = Flash(TOKEN_SHOWN_ONCE)
         return await self._settings(request, session, status=201, flash=flash, new_token=token)
 
-    async def revoke_token(self, request: Request, token_id: int) -> Response:
+    async def revoke_token(self, request: Request, token_id: RowId) -> Response:
         session, _fields = await self._auth.form(request)
         engine, clock = self._services.engine, self._services.clock
         await account_settings.revoke_token(engine, clock, session, token_id)

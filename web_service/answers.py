@@ -36,8 +36,16 @@ def etag_answer(request: Request, body: bytes, content_type: str, etag: str,
 
 
 def web_url_of(request: Request) -> str:
-    """This app's origin as the request reached it, for links pasted into other pages."""
-    return str(request.base_url).rstrip("/")
+    """This app's public address (``AERIE_PUBLIC_WEB_URL``), for links pasted into other
+    pages. Never the request's Host header: a forged one would be echoed into answers
+    that shared caches keep and hand to everyone."""
+    web_url: str = request.app.state.web_url
+    return web_url
+
+
+def web_host_of(request: Request) -> str:
+    """The public address without its scheme (``host[:port][/path]``), for ``//host`` links."""
+    return web_url_of(request).split("://", 1)[-1]
 
 
 def wants_json(request: Request) -> bool:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from aerie.clock import Clock, system_clock
 from aerie.db import make_engine
@@ -20,6 +21,7 @@ from interactor.export import ExportContext
 from presenters.html import HtmlPresenter, make_environment
 from rpc.client import RpcClient
 from web_service.a1_routes import a1_router
+from web_service.access_log import redact_access_log
 from web_service.account_routes import account_router
 from web_service.alert_routes import alert_router
 from web_service.answers import JSONAnswer
@@ -33,6 +35,7 @@ from web_service.export_routes import export_router
 from web_service.pages import page_router
 from web_service.report_routes import report_router
 from web_service.responder import Responder
+from web_service.security_headers import SecurityHeaders
 from web_service.stat_routes import stat_router
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -68,9 +71,16 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
             await services.analysis.aclose()
             engine.dispose()
 
-    app = FastAPI(title="Aerie", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app = FastAPI(title="Aerie", lifespan=lifespan, docs_url=settings.docs_url,
+                  openapi_url=settings.openapi_url, redoc_url=None)
     app.state.api_url = settings.api_url
+    app.state.web_url = settings.web_url
     app.add_middleware(RequestMetrics, metrics=metrics)  # inside the router's error handling
+    app.add_middleware(SecurityHeaders)
+    # Outermost: the client address and scheme every layer sees are the proxy's word only
+    # when the proxy is trusted (uvicorn runs with its own proxy handling off, see cli.py).
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
+    redact_access_log()
     install_error_handlers(app, html)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     export_context = ExportContext(engine, clock, settings.webhook_targets)

@@ -21,8 +21,9 @@ from interactor.base import Services
 from interactor.graph_images import GraphImage
 from presenters import dashboards as present
 from presenters.html import Flash
-from web_service.answers import etag_answer
+from web_service.answers import etag_answer, web_host_of
 from web_service.auth import Auth
+from web_service.params import RowId
 from web_service.responder import Responder, see_other
 
 # Shared pages and images may be cached briefly by browsers and proxies; a revoked
@@ -41,7 +42,7 @@ def dashboard_router(services: Services, auth: Auth, responder: Responder) -> AP
 
     async def one_page(request: Request, session: Session, public_id: str,
                        flash: Flash | None = None, status: int = 200) -> Response:
-        result = await use.dashboard_page(services, session.user, public_id, request.url.netloc)
+        result = await use.dashboard_page(services, session.user, public_id, web_host_of(request))
         return responder.page(request, session, "dashboard.html", result,
                               present.dashboard_page, flash=flash, status=status)
 
@@ -96,20 +97,20 @@ def dashboard_router(services: Services, auth: Auth, responder: Responder) -> AP
         return see_other(f"/dashboards/{public_id}", "card_added")
 
     @router.post("/dashboards/{public_id}/cards/{card_id}/remove", response_model=None)
-    async def remove_card(request: Request, public_id: str, card_id: int) -> Response:
+    async def remove_card(request: Request, public_id: str, card_id: RowId) -> Response:
         session, _form = await auth.form(request)
         await use.remove_card(services, session.user, public_id, card_id)
         return see_other(f"/dashboards/{public_id}", "card_removed")
 
     @router.post("/dashboards/{public_id}/cards/{card_id}/move", response_model=None)
-    async def move_card(request: Request, public_id: str, card_id: int) -> Response:
+    async def move_card(request: Request, public_id: str, card_id: RowId) -> Response:
         session, form = await auth.form(request)
         await use.move_card(services, session.user, public_id, card_id,
                             form.get("direction", ""), form.get("position", ""))
         return see_other(f"/dashboards/{public_id}", "card_moved")
 
     @router.get("/dashboards/{public_id}/cards/{card_id}/graph.{fmt}", response_model=None)
-    async def card_graph(request: Request, public_id: str, card_id: int, fmt: str) -> Response:
+    async def card_graph(request: Request, public_id: str, card_id: RowId, fmt: str) -> Response:
         session = await auth.require(request)
         image = await use.card_graph(services, session.user, public_id, card_id, fmt)
         return _image_answer(request, image, "private, no-cache")
@@ -144,7 +145,7 @@ def dashboard_router(services: Services, auth: Auth, responder: Responder) -> AP
         return answer
 
     @router.get("/d/{key}/cards/{card_id}/graph.{fmt}", response_model=None)
-    async def shared_graph(request: Request, key: str, card_id: int, fmt: str) -> Response:
+    async def shared_graph(request: Request, key: str, card_id: RowId, fmt: str) -> Response:
         image = await use.shared_card_graph(services, key, card_id, fmt)
         return _image_answer(request, image, SHARED_CACHE)
 

@@ -9,6 +9,7 @@ from interactor import dev_mail
 from interactor.base import Services
 from presenters import mail as present
 from web_service.auth import Auth
+from web_service.params import RowId
 from web_service.responder import Responder
 
 
@@ -25,7 +26,7 @@ def dev_router(services: Services, auth: Auth, responder: Responder) -> APIRoute
 
     @router.get("/dev/mail/{mail_id}", response_model=None)
     @router.get("/dev/mail/{mail_id}.json", response_model=None)
-    async def one_mail(request: Request, mail_id: int) -> Response:
+    async def one_mail(request: Request, mail_id: RowId) -> Response:
         session = await auth.require(request)
         result = await dev_mail.open_mail(services, session.user, mail_id)
         return responder.page(request, session, "dev_mail_one.html", result, present.opened_mail)

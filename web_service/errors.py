@@ -26,7 +26,7 @@ DATABASE_UNAVAILABLE = "the database is unavailable; try again shortly"
 # What to tell a caller whose query parameter did not parse, by parameter name.
 _PARAMETER_HINTS = {
     "start": "start must be a time in unix seconds, such as start=1700000000",
-    "offset": "offset must be a whole number of rows, such as offset=10000",
+    "offset": "offset must be a whole number of rows, from 0 up, such as offset=10000",
     "name": "add name=... with the stat's name, such as /x/TOKEN/stat?name=signups",
 }
 

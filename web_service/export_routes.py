@@ -10,6 +10,7 @@ from presenters import json as present
 from presenters.alerts import alert_object
 from web_service.answers import JSONAnswer
 from web_service.auth import read_form
+from web_service.params import Offset
 
 
 def export_router(ctx: ExportContext) -> APIRouter:
@@ -17,7 +18,7 @@ def export_router(ctx: ExportContext) -> APIRouter:
     router = APIRouter(prefix="/x/{token}", default_response_class=JSONAnswer)
 
     @router.get("/statlist")
-    async def statlist(token: str, offset: int = 0) -> JSONAnswer:
+    async def statlist(token: str, offset: Offset = 0) -> JSONAnswer:
         return JSONAnswer(present.stat_list(await export.list_stats(ctx, token, offset)))
 
     @router.get("/stat")

@@ -21,7 +21,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from aerie.settings import Settings
-from tests.servers import serve
+from tests.servers import free_port, serve
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -64,11 +64,15 @@ def stack(sqlite_database_url: str) -> Iterator[Stack]:
         serve(analysis_app(settings)) as analysis,
         serve(api_app(settings)) as api,
     ):
+        web_port = free_port()  # links in pages point at the public address: its own
         web_settings = settings.model_copy(
             update={"graph_urls": graph.url, "analysis_urls": analysis.url,
-                    "public_api_url": api.url}
+                    "public_api_url": api.url, "public_web_url": f"http://127.0.0.1:{web_port}"}
         )
-        with serve(web_app(web_settings)) as web, serve(scheduler_app(web_settings)):
+        with (
+            serve(web_app(web_settings), web_port) as web,
+            serve(scheduler_app(web_settings)),
+        ):
             yield Stack(web=web.url, api=api.url)
 
 

@@ -263,7 +263,7 @@ def test_a_role_map_that_makes_no_sense_is_refused_with_the_reason(
 def test_the_env_example_sets_only_known_settings() -> None:
     known = {f"AERIE_{name.upper()}" for name in Settings.model_fields}
     names = set(read_env_file(REPO / "deploy" / "aerie.env.example"))
-    assert names - known == {"AERIE_BIND", "FORWARDED_ALLOW_IPS"}
+    assert names - known == {"AERIE_BIND"}
 
 
 def test_the_env_example_sets_what_the_scheduler_needs_to_send_mail(

@@ -406,7 +406,7 @@ def test_health_check(client: httpx.Client) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
 
 
-def test_landing_page_shows_how_to_post_and_read(client: httpx.Client) -> None:
+def test_landing_page_shows_how_to_post_and_read(client: httpx.Client, web: RunningServer) -> None:
     answer = client.get("/", headers={"accept": "text/html"})
 
     assert answer.status_code == 200
@@ -416,10 +416,10 @@ def test_landing_page_shows_how_to_post_and_read(client: httpx.Client) -> None:
         "curl -d &#34;ezkey=you@example.com&amp;stat=signups&amp;count=1&#34; "
         "http://127.0.0.1:8001/ez" in answer.text
     )
-    assert "curl http://127.0.0.1:8000/x/TOKEN/statlist" in answer.text
+    assert f"curl {web.url}/x/TOKEN/statlist" in answer.text  # AERIE_PUBLIC_WEB_URL
 
 
-def test_landing_page_has_a_json_twin(client: httpx.Client) -> None:
+def test_landing_page_has_a_json_twin(client: httpx.Client, web: RunningServer) -> None:
     answer = client.get("/", headers={"accept": "application/json"})
 
     assert answer.headers["content-type"] == "application/json"
@@ -429,7 +429,7 @@ def test_landing_page_has_a_json_twin(client: httpx.Client) -> None:
     assert (
         'curl -d "ezkey=you@example.com&stat=signups&count=1" http://127.0.0.1:8001/ez' in commands
     )
-    assert "curl http://127.0.0.1:8000/x/TOKEN/statlist" in commands
+    assert f"curl {web.url}/x/TOKEN/statlist" in commands
 
 
 def test_an_unreachable_database_answers_503() -> None:
