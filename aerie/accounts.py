@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from aerie.errors import Conflict
 from aerie.keys import hash_token, random_key
+from aerie.passwords import PasswordHash, Passwords
 from aerie.schema import access_tokens, ezkey_claims, users
-
-_hasher = PasswordHasher()
 
 
 @dataclass(frozen=True)
@@ -51,13 +48,13 @@ USER_COLUMNS = (
 
 
 def create_user(
-    conn: Connection, email: str, password: str | None, now: int, timezone: str = "UTC"
+    conn: Connection, email: str, password: PasswordHash | None, now: int, timezone: str = "UTC"
 ) -> User:
     """Create an account whose ezkey is its e-mail; raises Conflict if either is taken
     (an ezkey another account gave up counts as taken)."""
     email = email.strip()
     ukey = random_key()
-    password_hash = _hasher.hash(password) if password else None
+    password_hash = password.encoded if password else None
     try:
         with conn.begin_nested():
             result = conn.execute(
@@ -126,31 +123,26 @@ class TokenInfo:
     revoked_at: int | None
 
 
-# Verified against when the e-mail is unknown, so a wrong e-mail costs as long as a
-# wrong password and timing does not tell which accounts exist.
-_DUMMY_HASH = _hasher.hash("no such account")
-
-
 def user_by_id(conn: Connection, user_id: int) -> User | None:
     row = conn.execute(select(*USER_COLUMNS).where(users.c.id == user_id)).first()
     return user_from_row(row) if row else None
 
 
-def check_password(conn: Connection, email: str, password: str) -> User | None:
+def check_password(
+    conn: Connection, email: str, password: str, passwords: Passwords
+) -> User | None:
     """The user with this e-mail and password, or None; argon2 runs either way."""
     row = conn.execute(
         select(*USER_COLUMNS, users.c.password_hash).where(users.c.email == email.strip())
     ).first()
-    stored = row.password_hash if row is not None and row.password_hash else _DUMMY_HASH
-    try:
-        _hasher.verify(stored, password)
-    except (VerifyMismatchError, InvalidHashError):
-        return None
-    return user_from_row(row) if row is not None and row.password_hash else None
+    stored = row.password_hash if row is not None else None
+    return user_from_row(row) if passwords.matches(stored, password) else None
 
 
-def set_password(conn: Connection, user_id: int, password: str) -> None:
-    conn.execute(update(users).where(users.c.id == user_id).values(password_hash=_hasher.hash(password)))
+def set_password(conn: Connection, user_id: int, password: PasswordHash) -> None:
+    conn.execute(
+        update(users).where(users.c.id == user_id).values(password_hash=password.encoded)
+    )
 
 
 def _update_unique(conn: Connection, user: User, taken: str, **values: object) -> User:

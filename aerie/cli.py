@@ -26,6 +26,7 @@ from aerie import accounts, demo
 from aerie.db import make_engine
 from aerie.errors import AerieError, NotFound
 from aerie.migrate import upgrade
+from aerie.passwords import Passwords
 from aerie.retention import prune_expired
 from aerie.schema import COUNTER, VALUE
 from aerie.secret_key import load_rpc_secret
@@ -152,9 +153,10 @@ def cmd_db_prune(_args: argparse.Namespace) -> int:
 def cmd_user_create(args: argparse.Namespace) -> int:
     engine = _engine()
     now = int(time.time())
+    password = Passwords.from_settings(_settings()).hash(args.password) if args.password else None
     try:
         with engine.begin() as conn:
-            user = accounts.create_user(conn, args.email, args.password, now)
+            user = accounts.create_user(conn, args.email, password, now)
             token = accounts.create_token(conn, user.id, "created by aerie user create", now)
     finally:
         engine.dispose()
@@ -180,7 +182,7 @@ def cmd_system_password(_args: argparse.Namespace) -> int:
     try:
         with engine.begin() as conn:
             user = ensure_system_account(conn, settings, int(time.time()))
-            accounts.set_password(conn, user.id, password)
+            accounts.set_password(conn, user.id, Passwords.from_settings(settings).hash(password))
     finally:
         engine.dispose()
     print(f"the system account {user.email} has a new password; log in at "
@@ -262,7 +264,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         upgrade(engine)
         now = int(time.time())
-        account = demo.load_demo(engine, now, progress)
+        account = demo.load_demo(engine, Passwords.from_settings(settings), now, progress)
         prune_expired(engine, settings, now)  # leave only what retention would keep
     finally:
         engine.dispose()

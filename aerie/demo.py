@@ -15,11 +15,11 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from argon2 import PasswordHasher
-from sqlalchemy import Connection, Engine, update
+from sqlalchemy import Connection, Engine
 
 from aerie import accounts, rollups, stats
-from aerie.schema import COUNTER, DAY, VALUE, users
+from aerie.passwords import PasswordHash, Passwords
+from aerie.schema import COUNTER, DAY, VALUE
 
 DEMO_EMAIL = "demo@aerie.local"
 DEMO_PASSWORD = "demo"
@@ -70,14 +70,17 @@ class DemoAccount:
     points: int
 
 
-def load_demo(engine: Engine, now: int, progress: Progress | None = None) -> DemoAccount:
+def load_demo(
+    engine: Engine, passwords: Passwords, now: int, progress: Progress | None = None
+) -> DemoAccount:
     """Create or refresh the demo account and fill it with ``DEMO_DAYS`` of data up to ``now``.
 
     Refreshing deletes the account's stats and their data, resets the password
     and issues a new token, so running it twice gives the same picture.
     """
+    password = passwords.hash(DEMO_PASSWORD)
     with engine.begin() as conn:
-        user = _fresh_user(conn, now)
+        user = _fresh_user(conn, password, now)
         token = accounts.create_token(conn, user.id, "demo", now)
         created = {
             f"temperature {city.name}": stats.create_stat(
@@ -98,19 +101,14 @@ def load_demo(engine: Engine, now: int, progress: Progress | None = None) -> Dem
     )
 
 
-def _fresh_user(conn: Connection, now: int) -> accounts.User:
+def _fresh_user(conn: Connection, password: PasswordHash, now: int) -> accounts.User:
     """The demo user with no stats and the demo password, created if missing."""
     user = accounts.user_by_email(conn, DEMO_EMAIL)
     if user is None:
-        return accounts.create_user(conn, DEMO_EMAIL, DEMO_PASSWORD, now)
+        return accounts.create_user(conn, DEMO_EMAIL, password, now)
     for stat in stats.stats_of_user(conn, user.id):
         stats.delete_stat(conn, stat)
-    # accounts has no "set password" yet; this is the one UPDATE of users outside it.
-    conn.execute(
-        update(users)
-        .where(users.c.id == user.id)
-        .values(password_hash=PasswordHasher().hash(DEMO_PASSWORD))
-    )
+    accounts.set_password(conn, user.id, password)
     return user
 
 

@@ -48,6 +48,12 @@ class Settings(BaseSettings):
         False, description="serve /docs and /openapi.json (Swagger UI loads from a CDN)"
     )
 
+    password_hash_time_cost: int = Field(
+        3, ge=1, description="argon2id passes; lower only in tests"
+    )
+    password_hash_memory_kib: int = Field(
+        65536, ge=32, description="argon2id memory in KiB (4 lanes of at least 8); lower only in tests"
+    )
     secret_key: str = Field(
         "", description="signs session cookies; empty: generated once into var/secret_key"
     )

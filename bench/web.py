@@ -52,6 +52,7 @@ from sqlalchemy import Engine
 
 from aerie import accounts, migrate, rollups, stats
 from aerie.db import make_engine
+from aerie.passwords import Passwords
 from aerie.schema import COUNTER, DAY
 from aerie.settings import Settings
 from bench.ingest import (
@@ -190,7 +191,7 @@ def load_year(engine: Engine, now: int) -> tuple[accounts.User, stats.Stat, floa
     end = now - now % 60 - 120
     start = end - YEAR_DAYS * DAY
     with engine.begin() as conn:
-        user = accounts.create_user(conn, EMAIL, PASSWORD, now)
+        user = accounts.create_user(conn, EMAIL, Passwords(3, 65536).hash(PASSWORD), now)
         stat = stats.create_stat(conn, user.id, "requests", COUNTER, now)
     began = time.perf_counter()
     for chunk in range(start, end, CHUNK_DAYS * DAY):

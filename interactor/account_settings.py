@@ -20,7 +20,7 @@ from aerie.clock import Clock
 from aerie.errors import BadRequest, NotAuthenticated, NotFound
 from aerie.sessions import Session
 from aerie.timeframes import check_timezone
-from interactor.base import off_loop
+from interactor.base import Services, off_loop
 from interactor.sessions import (
     check_email,
     check_password,
@@ -84,7 +84,7 @@ async def settings_page(engine: Engine, user_id: int) -> SettingsPage:
 
 
 async def save_profile(
-    engine: Engine, clock: Clock, session: Session, email: str, timezone: str, current: str
+    svc: Services, session: Session, email: str, timezone: str, current: str
 ) -> None:
     """Change e-mail and time zone; Conflict if the e-mail is another account's.
 
@@ -96,11 +96,11 @@ async def save_profile(
     email = check_email(email)
     check_timezone(timezone)
     user = session.user
-    now = int(clock())
+    now = svc.now()
 
     def work() -> bool:
-        with engine.begin() as conn:
-            if email != user.email and not _password_confirmed(conn, user, current, now):
+        with svc.engine.begin() as conn:
+            if email != user.email and not _password_confirmed(svc, conn, user, current, now):
                 return False
             accounts.update_profile(conn, user, email=email, timezone=timezone)
             if email != user.email:
@@ -148,7 +148,9 @@ async def save_ezkey(
     await off_loop(work)
 
 
-def _password_confirmed(conn: Connection, user: User, current: str, now: int) -> bool:
+def _password_confirmed(
+    svc: Services, conn: Connection, user: User, current: str, now: int
+) -> bool:
     """Whether ``current`` is the user's password; a wrong one is counted as a failed
     log-in, and TooManyRequests is raised during the wait after repeated ones, so a
     borrowed session cannot be used to guess the password."""
@@ -156,15 +158,13 @@ def _password_confirmed(conn: Connection, user: User, current: str, now: int) ->
     wait = sessions.seconds_to_wait(conn, user.email, guesser, now)
     if wait > 0:
         raise too_many_failures(wait)
-    if accounts.check_password(conn, user.email, current) is None:
+    if accounts.check_password(conn, user.email, current, svc.passwords) is None:
         sessions.record_login_failure(conn, user.email, guesser, now)
         return False
     return True
 
 
-async def change_password(
-    engine: Engine, clock: Clock, session: Session, current: str, new: str
-) -> None:
+async def change_password(svc: Services, session: Session, current: str, new: str) -> None:
     """Set a new password after checking the current one, then log out every other browser.
 
     Raises NotAuthenticated (nothing changed) when ``current`` is wrong, BadRequest
@@ -173,13 +173,14 @@ async def change_password(
     """
     check_password(new)
     user = session.user
-    now = int(clock())
+    now = svc.now()
 
     def work() -> bool:
-        with engine.begin() as conn:
-            if not _password_confirmed(conn, user, current, now):
+        hashed = svc.passwords.hash(new)
+        with svc.engine.begin() as conn:
+            if not _password_confirmed(svc, conn, user, current, now):
                 return False
-            accounts.set_password(conn, user.id, new)
+            accounts.set_password(conn, user.id, hashed)
             sessions.end_other_sessions(conn, user.id, session.token)
             return True
 

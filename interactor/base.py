@@ -10,6 +10,7 @@ import anyio.to_thread
 from sqlalchemy import Engine
 
 from aerie.clock import Clock, system_clock
+from aerie.passwords import Passwords
 from aerie.webhook_targets import AllowList
 from rpc.client import RpcClient
 
@@ -18,13 +19,15 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Services:
-    """The database, the app servers' RPC clients and the clock (unix seconds)."""
+    """The database, the app servers' RPC clients, the clock (unix seconds) and what
+    the account use cases need: password hashing, the webhook targets allowed inside."""
 
     engine: Engine
     graph: RpcClient
     analysis: RpcClient
     clock: Clock = system_clock
-    webhook_allow: AllowList = field(default_factory=AllowList)  # internal webhook targets the operator allows
+    webhook_allow: AllowList = field(default_factory=AllowList)
+    passwords: Passwords = field(default_factory=lambda: Passwords(time_cost=3, memory_kib=65536))
 
     def now(self) -> int:
         return int(self.clock())

@@ -16,7 +16,7 @@ from aerie.clock import Clock
 from aerie.errors import BadRequest, NotAuthenticated, TooManyRequests
 from aerie.sessions import Session
 from aerie.timeframes import check_timezone
-from interactor.base import off_loop
+from interactor.base import Services, off_loop
 
 SESSION_SECONDS = 30 * 86400
 MIN_PASSWORD = 8
@@ -48,32 +48,34 @@ def check_password(password: str) -> str:
     return password
 
 
-async def sign_up(engine: Engine, clock: Clock, email: str, password: str, timezone: str) -> Session:
+async def sign_up(svc: Services, email: str, password: str, timezone: str) -> Session:
     """Create an account (its ezkey is its e-mail) and open its first session."""
     email = check_email(email)
     check_password(password)
     check_timezone(timezone)
-    now = int(clock())
+    now = svc.now()
 
     def work() -> Session:
-        with engine.begin() as conn:
-            user = accounts.create_user(conn, email, password, now, timezone)
+        hashed = svc.passwords.hash(password)
+        with svc.engine.begin() as conn:
+            user = accounts.create_user(conn, email, hashed, now, timezone)
             return sessions.start_session(conn, user, now, SESSION_SECONDS)
 
     return await off_loop(work)
 
 
-async def log_in(engine: Engine, clock: Clock, email: str, password: str, address: str) -> Session:
+async def log_in(svc: Services, email: str, password: str, address: str) -> Session:
     """Open a session; NotAuthenticated on a wrong pair, TooManyRequests (saying how many
     seconds to wait) for a try made too soon after repeated wrong ones."""
-    now = int(clock())
+    now = svc.now()
+    engine = svc.engine
 
     def work() -> Session:
         with engine.begin() as conn:
             wait = sessions.seconds_to_wait(conn, email, address, now)
             if wait > 0:
                 raise too_many_failures(wait)
-            user = accounts.check_password(conn, email, password)
+            user = accounts.check_password(conn, email, password, svc.passwords)
             if user is None:
                 sessions.record_login_failure(conn, email, address, now)
         if user is None:  # raised after the commit, so the failure stays counted

@@ -30,6 +30,7 @@ from sqlalchemy.exc import OperationalError
 from aerie import accounts, stats
 from aerie.db import make_engine
 from aerie.migrate import upgrade
+from aerie.passwords import PasswordHash, Passwords
 from aerie.rollups import Cells, add_point, write_cells
 from aerie.settings import Settings
 from tests.servers import RunningServer, free_port, serve
@@ -41,6 +42,16 @@ MYSQL_URL = os.environ.get("AERIE_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0
 # Self-monitoring off for every Settings a test builds and every process it starts;
 # a test that watches it passes monitor_seconds itself.
 os.environ.setdefault("AERIE_MONITOR_SECONDS", "0")
+# Cheap argon2 for every password the suite hashes, in-process or in a started process:
+# a strong hash is slow by design, and the suite makes hundreds.
+os.environ.setdefault("AERIE_PASSWORD_HASH_TIME_COST", "1")
+os.environ.setdefault("AERIE_PASSWORD_HASH_MEMORY_KIB", "32")
+PASSWORDS = Passwords.from_settings(Settings())
+
+
+def hashed(password: str) -> PasswordHash:
+    """``password`` hashed as the suite's services hash it."""
+    return PASSWORDS.hash(password)
 
 
 @pytest.fixture

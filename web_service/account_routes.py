@@ -104,9 +104,8 @@ class AccountPages:
     async def signup(self, request: Request) -> Response:
         fields = await self._auth.anonymous_form(request)
         email, timezone = fields.get("email", ""), fields.get("timezone", "UTC")
-        engine, clock = self._services.engine, self._services.clock
         try:
-            session = await sign_up(engine, clock, email, fields.get("password", ""), timezone)
+            session = await sign_up(self._services, email, fields.get("password", ""), timezone)
         except AerieError as mistake:
             form = AccountForm(email, timezone, guess_timezone=False)
             return self._anonymous_again(request, "signup.html", form, mistake)
@@ -126,9 +125,8 @@ class AccountPages:
         email, password = fields.get("email", ""), fields.get("password", "")
         # The peer's address, or the one a trusted proxy forwarded (see app.py).
         address = request.client.host if request.client else "unknown"
-        engine, clock = self._services.engine, self._services.clock
         try:
-            session = await log_in(engine, clock, email, password, address)
+            session = await log_in(self._services, email, password, address)
         except AerieError as mistake:
             form = AccountForm(email, next=next_path)
             return self._anonymous_again(request, "login.html", form, mistake)
@@ -177,10 +175,9 @@ class AccountPages:
     async def save_profile(self, request: Request) -> Response:
         session, fields = await self._auth.form(request)
         email, timezone = fields.get("email", ""), fields.get("timezone", "")
-        engine, clock = self._services.engine, self._services.clock
         try:
             await account_settings.save_profile(
-                engine, clock, session, email, timezone, fields.get("current_password", "")
+                self._services, session, email, timezone, fields.get("current_password", "")
             )
         except AerieError as mistake:
             return await self._settings_again(
@@ -205,9 +202,7 @@ class AccountPages:
         session, fields = await self._auth.form(request)
         current, new = fields.get("current_password", ""), fields.get("new_password", "")
         try:
-            await account_settings.change_password(
-                self._services.engine, self._services.clock, session, current, new
-            )
+            await account_settings.change_password(self._services, session, current, new)
         except AerieError as mistake:
             return await self._settings_again(request, session, mistake)
         return see_other("/settings", done="password")

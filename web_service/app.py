@@ -13,6 +13,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from aerie.clock import Clock, system_clock
 from aerie.db import make_engine
 from aerie.monitor import Metrics, Reporter, RequestMetrics
+from aerie.passwords import Passwords
 from aerie.readiness import database_check, peers_check, readiness
 from aerie.secret_key import load_rpc_secret, load_secret_key
 from aerie.settings import Settings
@@ -53,6 +54,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
                            timeout=timeout),
         clock=clock,
         webhook_allow=settings.webhook_targets,
+        passwords=Passwords.from_settings(settings),
     )
     html = HtmlPresenter(make_environment())
     auth = Auth(engine, clock, load_secret_key(settings))

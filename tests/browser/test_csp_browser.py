@@ -19,7 +19,7 @@ from tests.browser.test_dashboard_browser import (
     wait_for_graphs,
 )
 from tests.browser.test_journey import GRAPH, hover_last_point, wait_for_image
-from tests.conftest import Account, make_stat, put_points
+from tests.conftest import Account, hashed, make_stat, put_points
 
 # Every violation the page sees, kept where the test can read it.
 WATCH_VIOLATIONS = """
@@ -40,7 +40,7 @@ def test_the_main_pages_work_under_the_content_security_policy(
     email = f"csp-{secrets.token_hex(4)}@example.com"
     now = int(time.time())
     with sqlite_engine.begin() as conn:
-        user = accounts.create_user(conn, email, PASSWORD, now)
+        user = accounts.create_user(conn, email, hashed(PASSWORD), now)
     stat = make_stat(sqlite_engine, Account(user, ""), "signups", "counter")
     put_points(sqlite_engine, stat, [(now - 3600 * h, 3 + h) for h in range(24)])
     with sqlite_engine.begin() as conn:

@@ -15,7 +15,7 @@ from aerie import accounts
 from aerie.db import make_engine
 from aerie.settings import Settings
 from tests.browser.conftest import WAIT_MS, Stack
-from tests.conftest import Account, make_stat, put_points
+from tests.conftest import Account, hashed, make_stat, put_points
 
 PASSWORD = "correct horse battery"
 CARD_GRAPH = "img.card-graph"
@@ -55,7 +55,7 @@ def test_a_shared_dashboard_opens_for_a_logged_out_stranger_with_its_graphs(
 ) -> None:
     email = f"owner-{secrets.token_hex(4)}@example.com"
     with sqlite_engine.begin() as conn:
-        user = accounts.create_user(conn, email, PASSWORD, int(time.time()))
+        user = accounts.create_user(conn, email, hashed(PASSWORD), int(time.time()))
     signups = make_stat(sqlite_engine, Account(user, ""), "signups", "counter")
     put_points(sqlite_engine, signups, [(int(time.time()) - 60, 3)])
     make_stat(sqlite_engine, Account(user, ""), "load time", "value")

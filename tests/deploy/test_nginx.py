@@ -29,6 +29,7 @@ from aerie.db import make_engine
 from aerie.schema import COUNTER
 from aerie.settings import Settings
 from deploy.nginx import NginxLayout, render
+from tests.conftest import hashed
 from tests.servers import free_port
 
 NGINX = Path("/usr/sbin/nginx")
@@ -201,7 +202,7 @@ def test_nothing_acknowledged_is_lost_and_pages_load_when_a_copy_of_each_dies(
     now = int(time.time())
     email = f"owner-{secrets.token_hex(4)}@example.com"
     with stack.engine.begin() as conn:
-        user = accounts.create_user(conn, email, PASSWORD, now)
+        user = accounts.create_user(conn, email, hashed(PASSWORD), now)
         token = accounts.create_token(conn, user.id, "tests", now).token
         stat = stats.create_stat(conn, user.id, "requests", COUNTER, now)
     posting = Posting(stack.url, user.ezkey, user.ukey, stat.classic_key, stat.name)

@@ -16,7 +16,7 @@ from aerie.monitor import Metrics, Reporter
 from aerie.settings import Settings
 from aerie.system_account import system_ezkey
 from api_service.app import create_app as api_app
-from tests.conftest import Account, make_stat
+from tests.conftest import Account, hashed, make_stat
 from tests.monitor.conftest import system_stats, total, wait_for
 from tests.servers import RunningServer, free_port, serve
 from tests.web_service.conftest import PASSWORD, log_in
@@ -102,7 +102,7 @@ def test_an_ordinary_user_never_sees_system_stats(
     listed = httpx.get(f"{web.url}/x/{owner.token}/statlist").json()
     assert [item["name"] for item in listed] == ["mine"]
     with engine.begin() as conn:
-        set_password(conn, owner.user.id, PASSWORD)
+        set_password(conn, owner.user.id, hashed(PASSWORD))
     with httpx.Client(base_url=web.url) as browser:
         assert log_in(browser, owner.user.email, PASSWORD).status_code == 303
         page = browser.get("/stats.json", headers={"accept": "application/json"}).json()

@@ -13,6 +13,7 @@ from aerie.db import make_engine
 from aerie.schema import users
 from aerie.settings import Settings
 from aerie.system_account import ensure_system_account, system_ezkey
+from tests.conftest import PASSWORDS
 
 
 def test_system_account_is_created_once_with_a_random_ezkey_and_no_password(
@@ -25,7 +26,7 @@ def test_system_account_is_created_once_with_a_random_ezkey_and_no_password(
         again = ensure_system_account(conn, settings, int(time.time()))
         stored_hash = conn.execute(
             select(users.c.password_hash).where(users.c.id == first.id)).scalar_one()
-        assert check_password(conn, system_email, "") is None
+        assert check_password(conn, system_email, "", PASSWORDS) is None
     assert again == first
     assert first.email == system_email
     assert first.ezkey != system_email and len(first.ezkey) == 22

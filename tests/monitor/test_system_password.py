@@ -9,6 +9,7 @@ import sys
 from sqlalchemy import Engine
 
 from aerie.accounts import check_password
+from tests.conftest import PASSWORDS
 
 
 def aerie_system_password(database_url: str, system_email: str, stdin: str) -> subprocess.CompletedProcess[str]:
@@ -21,16 +22,16 @@ def test_system_account_has_no_password_until_the_operator_sets_one(
     database_url: str, engine: Engine, system_email: str
 ) -> None:
     with engine.connect() as conn:
-        assert check_password(conn, system_email, "") is None
+        assert check_password(conn, system_email, "", PASSWORDS) is None
 
     result = aerie_system_password(database_url, system_email, "correct horse\n")
 
     assert result.returncode == 0, result.stderr
     assert system_email in result.stdout and "Aerie health" in result.stdout
     with engine.connect() as conn:
-        user = check_password(conn, system_email, "correct horse")
+        user = check_password(conn, system_email, "correct horse", PASSWORDS)
         assert user is not None and user.email == system_email
-        assert check_password(conn, system_email, "wrong") is None
+        assert check_password(conn, system_email, "wrong", PASSWORDS) is None
 
 
 def test_an_empty_password_changes_nothing(

@@ -19,7 +19,10 @@ from aerie import accounts
 from aerie.errors import NotAuthenticated, TooManyRequests
 from aerie.sessions import ACCOUNT_BACKOFF
 from aerie.settings import Settings
+from interactor.base import Services
 from interactor.sessions import log_in as log_in_use_case
+from rpc.client import RpcClient
+from tests.conftest import PASSWORDS, hashed
 from tests.servers import RunningServer
 from tests.web_service.conftest import PASSWORD, Browser, csrf_in
 
@@ -42,10 +45,18 @@ class FakeClock:
         return self.now
 
 
+async def _log_in(engine: Engine, clock: FakeClock, email: str, password: str, address: str) -> None:
+    nowhere = ["http://127.0.0.1:9"]  # logging in calls no app server
+    async with RpcClient("graph", nowhere, secret=b"unused") as graph, \
+            RpcClient("analysis", nowhere, secret=b"unused") as analysis:
+        services = Services(engine, graph, analysis, clock, passwords=PASSWORDS)
+        await log_in_use_case(services, email, password, address)
+
+
 def try_log_in(engine: Engine, clock: FakeClock, email: str, password: str, address: str) -> str:
     """What a log-in attempt comes to: "in", "wrong", or the refusal's message."""
     try:
-        anyio.run(log_in_use_case, engine, clock, email, password, address)
+        anyio.run(_log_in, engine, clock, email, password, address)
     except NotAuthenticated:
         return "wrong"
     except TooManyRequests as refused:
@@ -62,7 +73,7 @@ def seconds_in(refusal: str) -> int:
 @pytest.fixture
 def user(engine: Engine) -> accounts.User:
     with engine.begin() as conn:
-        return accounts.create_user(conn, unique_email("owner"), PASSWORD, int(time.time()))
+        return accounts.create_user(conn, unique_email("owner"), hashed(PASSWORD), int(time.time()))
 
 
 def test_each_wrong_password_past_the_first_few_doubles_the_wait(

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from aerie import accounts, dashboards, shares
 from aerie.settings import Settings
-from tests.conftest import Account, make_stat, put_points
+from tests.conftest import Account, hashed, make_stat, put_points
 from tests.servers import RunningServer, serve
 from tests.web_service.conftest import PASSWORD, Browser, log_in
 
@@ -96,7 +96,7 @@ def test_a_forged_host_header_is_never_echoed_into_pages_or_embeds(
     public_web: RunningServer, engine: Engine, owner: Account
 ) -> None:
     with engine.begin() as conn:
-        accounts.set_password(conn, owner.user.id, PASSWORD)
+        accounts.set_password(conn, owner.user.id, hashed(PASSWORD))
     stat, key = shared_stat_key(engine, owner)
     board, board_key = shared_dashboard(engine, owner)
     forged = {"host": FORGED_HOST, "accept": "text/html"}

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine
 
 from aerie import accounts
+from tests.conftest import hashed
 from tests.servers import RunningServer
 
 PASSWORD = "correct horse battery"
@@ -63,7 +64,7 @@ def browser(web: RunningServer, engine: Engine) -> Iterator[Callable[[str], Brow
     def make(name: str) -> Browser:
         email = f"{name}-{secrets.token_hex(4)}@example.com"
         with engine.begin() as conn:
-            user = accounts.create_user(conn, email, PASSWORD, int(time.time()))
+            user = accounts.create_user(conn, email, hashed(PASSWORD), int(time.time()))
         client = httpx.Client(base_url=web.url, follow_redirects=False, timeout=30)
         clients.append(client)
         answer = log_in(client, email, PASSWORD)

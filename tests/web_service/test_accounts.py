@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 
 from aerie import accounts
 from aerie.settings import Settings
+from tests.conftest import hashed
 from tests.servers import RunningServer, serve
 from tests.web_service.conftest import PASSWORD, Browser, csrf_in, log_in
 
@@ -35,7 +36,7 @@ def unique_email(name: str) -> str:
 
 def make_user(engine: Engine, name: str = "owner") -> accounts.User:
     with engine.begin() as conn:
-        return accounts.create_user(conn, unique_email(name), PASSWORD, int(time.time()))
+        return accounts.create_user(conn, unique_email(name), hashed(PASSWORD), int(time.time()))
 
 
 def own_address() -> dict[str, str]:
