@@ -44,6 +44,16 @@ def database_check(engine: Engine, timeout: float = READY_TIMEOUT_SECONDS) -> Re
     return check
 
 
+def commits_check(recent_failure: Callable[[], str | None]) -> ReadyCheck:
+    """A check that fails while the API's latest commits fail: ``SELECT 1`` still
+    answers from a database that refuses writes (read-only, disk full)."""
+
+    async def check() -> str | None:
+        return recent_failure()
+
+    return check
+
+
 def peers_check(
     urls: Sequence[str], timeout: float = READY_TIMEOUT_SECONDS
 ) -> ReadyCheck:
