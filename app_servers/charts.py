@@ -208,8 +208,17 @@ def _plot_histogram(
 
 
 def _values(series: Series) -> Values:
-    """The series' values, with gaps as NaN so that lines break there."""
-    return np.array([np.nan if p.value is None else p.value for p in series.points], dtype=float)
+    """The series' values, with gaps as NaN so that lines break there. Values too large to
+    plot (totals stored before overflowing sums were refused) are gaps too: the axis
+    limits and pixel transforms around them would overflow."""
+    return np.array(
+        [p.value if p.value is not None and abs(p.value) <= _PLOTTABLE else np.nan
+         for p in series.points],
+        dtype=float,
+    )
+
+
+_PLOTTABLE = 1e300
 
 
 def _date_numbers(times: Sequence[float]) -> Values:
