@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, NoResultFound
 
 from aerie.errors import BadRequest, Unavailable
 from aerie.monitor import Metrics
@@ -46,6 +46,7 @@ _RECEIVED_GRANULARITY = 60
 FAILURE_MEMORY_SECONDS = 30.0
 
 Rows = list[tuple[int, float, float]]  # (stat_id, t, x)
+Marks = list[tuple[int, int]]  # (stat_id, data_received_at) to write
 
 
 @dataclass
@@ -53,7 +54,6 @@ class Request:
     """One request's points in a batch, and the future its sender waits on."""
 
     rows: Rows
-    received_at: int
     done: asyncio.Future[None]
 
 
@@ -114,7 +114,7 @@ class GroupCommitWriter:
             batch.received[stat_id] = received_at
         batch.points += len(points)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        batch.requests.append(Request(points, received_at, done))
+        batch.requests.append(Request(points, done))
         return done
 
     async def _run(self) -> None:
@@ -161,13 +161,13 @@ class GroupCommitWriter:
         try:
             self._in_transaction(lambda conn: _write(conn, batch.cells, marks))
         except CellOverflow:
-            refused = self._commit_refusing_overflows(batch)
-            kept = {stat for i, r in enumerate(batch.requests) if i not in refused for stat, _, _ in r.rows}
-            marks = [(sid, at) for sid, at in marks if sid in kept]
+            refused, marks = self._commit_refusing_overflows(batch, marks)
         self._marked.update(marks)
         return refused
 
-    def _commit_refusing_overflows(self, batch: Batch) -> dict[int, BadRequest]:
+    def _commit_refusing_overflows(
+        self, batch: Batch, marks: Marks
+    ) -> tuple[dict[int, BadRequest], Marks]:
         """Write the requests whose points keep every sum finite; refuse the others.
 
         Requests are taken in arrival order against the stored sums, read in the same
@@ -175,11 +175,13 @@ class GroupCommitWriter:
         kept before it, no sum at any resolution overflows. A stat has one owner, so
         only its owner's requests can be refused for it. Another process may add to
         the same rows between the read and the write: then the write overflows again
-        and the whole decision is taken again.
+        and the whole decision is taken again. Returns the refusals and the marks written.
         """
         for attempt in range(1, _ATTEMPTS + 1):
             try:
-                return self._in_transaction(lambda conn: _write_without_overflows(conn, batch))
+                return self._in_transaction(
+                    lambda conn: _write_without_overflows(conn, batch, marks)
+                )
             except CellOverflow:
                 if attempt == _ATTEMPTS:
                     raise
@@ -199,13 +201,16 @@ class GroupCommitWriter:
         raise AssertionError("unreachable")
 
 
-def _write(conn: Connection, cells: Cells, marks: list[tuple[int, int]]) -> None:
+def _write(conn: Connection, cells: Cells, marks: Marks) -> None:
     write_cells(conn, cells)
     mark_data_received(conn, marks)
 
 
-def _write_without_overflows(conn: Connection, batch: Batch) -> dict[int, BadRequest]:
-    """One transaction: the batch less the requests that overflow; returns their refusals."""
+def _write_without_overflows(
+    conn: Connection, batch: Batch, marks: Marks
+) -> tuple[dict[int, BadRequest], Marks]:
+    """One transaction: the batch less the requests that overflow; returns their refusals
+    and the marks written (those of stats a kept request wrote to)."""
     own = [_request_cells(request.rows) for request in batch.requests]
     keys = {key for sums in own for key in sums}
     totals: Sums = stored_sums(conn, keys)
@@ -220,16 +225,26 @@ def _write_without_overflows(conn: Connection, batch: Batch) -> dict[int, BadReq
         totals.update(trial)
         for stat_id, t, x in request.rows:
             add_point(kept, stat_id, t, x)
-    write_cells(conn, kept)
-    names = {sid: stat_by_id(conn, sid).name for sid in set(overflowing.values())}
+    written = {sid for sid, _bucket in kept}
+    marks = [(sid, at) for sid, at in marks if sid in written]
+    _write(conn, kept, marks)
+    names = {sid: _stat_name(conn, sid) for sid in set(overflowing.values())}
     log.warning("group commit refused %d requests whose sums overflow", len(overflowing))
-    return {
+    refused = {
         i: BadRequest(
             f"stat {names[sid]!r} cannot take these numbers: its total would be too large "
             f"to store (beyond ±{sys.float_info.max:.4g}); nothing from this request was recorded"
         )
         for i, sid in overflowing.items()
     }
+    return refused, marks
+
+
+def _stat_name(conn: Connection, stat_id: int) -> str:
+    try:
+        return stat_by_id(conn, stat_id).name
+    except NoResultFound:  # deleted since the request was checked
+        return f"#{stat_id}"
 
 
 def _request_cells(rows: Rows) -> Sums:
@@ -239,7 +254,7 @@ def _request_cells(rows: Rows) -> Sums:
     return cell_sums(cells)
 
 
-def _marks(received: dict[int, int], marked: dict[int, int]) -> list[tuple[int, int]]:
+def _marks(received: dict[int, int], marked: dict[int, int]) -> Marks:
     return [(sid, at) for sid, at in received.items() if at - marked.get(sid, 0) >= _RECEIVED_GRANULARITY]
 
 
