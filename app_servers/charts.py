@@ -43,7 +43,7 @@ from aerie.comments import Comment
 from aerie.numbers import compact_number
 from aerie.series import Series
 from app_servers.chart_options import ChartOptions, Look
-from app_servers.histograms import draw_histogram, histogram, value_axis
+from app_servers.histograms import PLOTTABLE, draw_histogram, histogram, value_axis
 from app_servers.markers import mark_comments, with_tooltips
 
 EMPTY_MESSAGE = "no data in this timeframe yet"
@@ -208,17 +208,13 @@ def _plot_histogram(
 
 
 def _values(series: Series) -> Values:
-    """The series' values, with gaps as NaN so that lines break there. Values too large to
-    plot (totals stored before overflowing sums were refused) are gaps too: the axis
-    limits and pixel transforms around them would overflow."""
+    """The series' values, with gaps as NaN so that lines break there; values too large
+    to plot are gaps too."""
     return np.array(
-        [p.value if p.value is not None and abs(p.value) <= _PLOTTABLE else np.nan
+        [p.value if p.value is not None and abs(p.value) <= PLOTTABLE else np.nan
          for p in series.points],
         dtype=float,
     )
-
-
-_PLOTTABLE = 1e300
 
 
 def _date_numbers(times: Sequence[float]) -> Values:

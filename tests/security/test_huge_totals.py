@@ -61,9 +61,13 @@ def test_pages_twins_and_embeds_of_a_stat_with_huge_totals_answer(
     for path in (f"/stats/{stat.public_id}", f"/dashboards/{board.public_id}"):
         assert_answers(owner_browser.get(path))
         assert_answers(owner_browser.json(path + ".json"))
-    assert_answers(owner_browser.get(f"/stats/{stat.public_id}/data.csv"))
+    for path in (f"/stats/{stat.public_id}/data.csv", f"/stats/{stat.public_id}/graph.png",
+                 f"/compare?ids={stat.public_id}", "/stats"):
+        assert_answers(owner_browser.get(path))
+    assert_answers(owner_browser.json(f"/compare.json?ids={stat.public_id}"))
+    assert_answers(owner_browser.json("/stats.json"))
     with httpx.Client(base_url=web.url, timeout=60) as visitor:
-        for kind in ("data", "table", "text"):
+        for kind in ("data", "table", "text", "graph", "histogram"):
             for tf in ("1d", "1h"):
                 assert_answers(visitor.get(f"/embed/{kind}/{stat_key}", params={"tf": tf}))
         assert_answers(visitor.get(f"/d/{board_key}"))
