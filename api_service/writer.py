@@ -29,6 +29,7 @@ from sqlalchemy.exc import DBAPIError, NoResultFound
 
 from aerie.errors import BadRequest, Unavailable
 from aerie.monitor import Metrics
+from aerie.readiness import one_line
 from aerie.rollups import CellOverflow, Cells, Sums, add_point, cell_sums, stored_sums, write_cells
 from aerie.stats import mark_data_received, stat_by_id
 
@@ -134,7 +135,7 @@ class GroupCommitWriter:
                 refused = await loop.run_in_executor(self._thread, self._commit, batch)
             except Exception as exc:  # noqa: BLE001 - whatever failed, no waiter may hang
                 log.warning("group commit of %d points failed: %s", batch.points, exc)
-                self._failure = (time.monotonic(), f"the last commit failed: {_one_line(exc)}")
+                self._failure = (time.monotonic(), f"the last commit failed: {one_line(exc)}")
                 self._metrics.count("aerie api commit failures")
                 for request in batch.requests:
                     _answer(request.done, Unavailable(Unavailable.default_message))
@@ -142,7 +143,8 @@ class GroupCommitWriter:
                 self._failure = None
                 for i, request in enumerate(batch.requests):
                     _answer(request.done, refused.get(i))
-                self._record_commit(batch.points, time.perf_counter() - started)
+                written = batch.points - sum(len(batch.requests[i].rows) for i in refused)
+                self._record_commit(written, time.perf_counter() - started)
             if self._open is not None:
                 self._wakeup.set()
 
@@ -267,7 +269,3 @@ def _answer(done: asyncio.Future[None], error: Exception | None) -> None:
     done.set_exception(error)
     done.exception()  # mark retrieved: its sender may have gone
 
-
-def _one_line(exc: BaseException) -> str:
-    cause = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
-    return " ".join(f"{type(cause).__name__}: {cause}".split())[:300]
