@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, Table, case, delete, func, select
+from sqlalchemy import Connection, Table, case, delete, func, literal_column, select
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.exc import DBAPIError
 
@@ -87,8 +87,10 @@ def _upsert(dialect: str, table: Table) -> Any:
                 "n": table.c.n + new.n,
                 # SQLite stores an overflowing sum as inf without a word; NULL instead
                 # breaks the column's NOT NULL, so it fails like MariaDB does.
+                # (A literal bound: as a bound parameter it cost 20% of a 1,000-row upsert.)
                 "sum": case(
-                    (func.abs(table.c.sum + new.sum) <= _LARGEST, table.c.sum + new.sum)
+                    (func.abs(table.c.sum + new.sum) <= literal_column(repr(_LARGEST)),
+                     table.c.sum + new.sum)
                 ),
                 "min": func.min(table.c.min, new.min),
                 "max": func.max(table.c.max, new.max),
@@ -115,10 +117,13 @@ def write_cells(conn: Connection, cells: Cells) -> None:
         return
     dialect = conn.dialect.name
     levels = [(table, cells if res == MINUTE else coarsen(cells, res)) for res, table in ROLLUPS]
-    for _table, level in levels:
-        for (sid, _bucket), c in level.items():
-            if not math.isfinite(c[1]):
-                raise CellOverflow(sid)
+    # An hour's or day's sum is no larger than the minutes' magnitudes added: when
+    # those stay well within range, one pass shows every sum is finite.
+    if not sum(abs(c[1]) for c in cells.values()) < _LARGEST / 2:
+        for _table, level in levels:
+            for (sid, _bucket), c in level.items():
+                if not math.isfinite(c[1]):
+                    raise CellOverflow(sid)
     for table, level in levels:
         rows = [
             {"stat_id": sid, "bucket": bucket, "n": c[0], "sum": c[1], "min": c[2], "max": c[3]}
