@@ -117,9 +117,7 @@ def write_cells(conn: Connection, cells: Cells) -> None:
         return
     dialect = conn.dialect.name
     levels = [(table, cells if res == MINUTE else coarsen(cells, res)) for res, table in ROLLUPS]
-    # An hour's or day's sum is no larger than the minutes' magnitudes added: when
-    # those stay well within range, one pass shows every sum is finite.
-    if not sum(abs(c[1]) for c in cells.values()) < _LARGEST / 2:
+    if may_overflow(c[1] for c in cells.values()):
         for _table, level in levels:
             for (sid, _bucket), c in level.items():
                 if not math.isfinite(c[1]):
@@ -176,14 +174,16 @@ def stored_sums(conn: Connection, keys: Iterable[tuple[int, int, int]]) -> Sums:
     return found
 
 
+def may_overflow(values: Iterable[float]) -> bool:
+    """Whether any sum of these values, taken in any groups and order, might not be
+    finite: no sum is larger than their magnitudes added, so False settles it in one
+    pass, and True calls for the precise check."""
+    return not sum(abs(x) for x in values) < _LARGEST / 2
+
+
 def overflowing_stat(points: Iterable[tuple[str, float, float]]) -> str | None:
     """The first stat named in ``(stat, t, x)`` points whose minute, hour or day sum is not
     finite, folded as the writer folds them; None when every sum is finite."""
-    points = list(points)
-    # No sum, nor any partial sum, is larger than the sum of magnitudes: the usual
-    # answer costs one pass, not a fold into cells (an /ez batch holds 1,000 points).
-    if sum(abs(x) for _, _, x in points) < _LARGEST / 2:
-        return None
     index: dict[str, int] = {}
     cells: Cells = {}
     for stat, t, x in points:

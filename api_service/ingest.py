@@ -9,7 +9,7 @@ from typing import Any
 
 from aerie.errors import BadRequest, NotAllowed
 from aerie.keys import same_secret
-from aerie.rollups import overflowing_stat
+from aerie.rollups import may_overflow, overflowing_stat
 from aerie.settings import Settings
 from aerie.stats import Stat, check_point_kind
 from api_service.keycache import KeyCache
@@ -100,7 +100,7 @@ def _check_kind(point: Point, stat: Stat) -> None:
 def _refuse_overflowing_sums(points: list[Point]) -> None:
     """Refuse, before any stat is created, a request whose own points overflow a sum
     (what is stored already is the writer's to check)."""
-    if len(points) < 2:
+    if len(points) < 2 or not may_overflow(point.x for point in points):
         return
     name = overflowing_stat((point.stat, point.t, point.x) for point in points)
     if name is not None:
