@@ -43,7 +43,8 @@ def make_engine(settings: Settings) -> Engine:
 
 def _sqlite_engine(settings: Settings, url: Any) -> Engine:
     database = url.database
-    if database and database != ":memory:":
+    # a "file:" URI names its path itself (mode=ro and the like); no directory to make
+    if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url, connect_args={"timeout": settings.db_timeout_seconds, "check_same_thread": False}

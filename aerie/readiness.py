@@ -38,8 +38,18 @@ def database_check(engine: Engine, timeout: float = READY_TIMEOUT_SECONDS) -> Re
         except TimeoutError:
             return f"no answer to SELECT 1 within {timeout:g} s"
         except Exception as exc:  # noqa: BLE001 - any failure to reach the database: not ready
-            return _one_line(exc)
+            return one_line(exc)
         return None
+
+    return check
+
+
+def commits_check(recent_failure: Callable[[], str | None]) -> ReadyCheck:
+    """A check that fails while the API's latest commits fail: ``SELECT 1`` still
+    answers from a database that refuses writes (read-only, disk full)."""
+
+    async def check() -> str | None:
+        return recent_failure()
 
     return check
 
@@ -77,7 +87,8 @@ async def readiness(checks: Mapping[str, ReadyCheck]) -> tuple[int, dict[str, An
     return 200, {"status": "ready", "checks": results}
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
+    """The error as one line of at most 300 characters, naming the driver's error."""
     cause = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
     message = " ".join(str(cause).split())
     return f"{type(cause).__name__}: {message}"[:300]

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from aerie.db import make_engine
 from aerie.monitor import Metrics, Reporter
-from aerie.readiness import database_check, readiness
+from aerie.readiness import commits_check, database_check, readiness
 from aerie.settings import Settings
 from api_service.ingest import Ingestor
 from api_service.keycache import KeyCache
@@ -20,7 +20,7 @@ from api_service.writer import GroupCommitWriter
 
 def create_app(settings: Settings) -> IngestionRoutes:
     """The API: StatHat's ``/ez``, ``/c`` and ``/v`` plus ``/healthz`` (alive) and
-    ``/readyz`` (the database answers).
+    ``/readyz`` (the database answers and takes writes).
 
     The ingestion routes are the outermost ASGI app, in front of FastAPI's
     whole stack; everything else (lifespan, /healthz, /readyz, /docs) falls through to
@@ -52,11 +52,15 @@ def create_app(settings: Settings) -> IngestionRoutes:
     async def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    ready_checks = {"database": database_check(engine)}
+    ready_checks = {
+        "database": database_check(engine),
+        "commits": commits_check(writer.recent_failure),
+    }
 
     @app.get("/readyz")
     async def readyz() -> JSONResponse:
-        """200 when the database answers ``SELECT 1``; 503 naming what is down otherwise."""
+        """200 when the database answers ``SELECT 1`` and the latest commit (if one failed
+        in the last half minute) went through; 503 naming what is down otherwise."""
         status, body = await readiness(ready_checks)
         return JSONResponse(body, status_code=status)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from aerie.errors import BadRequest, NotAllowed
 from aerie.keys import same_secret
+from aerie.rollups import may_overflow, overflowing_stat
 from aerie.settings import Settings
 from aerie.stats import Stat, check_point_kind
 from api_service.keycache import KeyCache
@@ -41,6 +42,7 @@ class Ingestor:
             raise BadRequest("no ezkey specified")
         now = time.time()
         points = ez_points(params, now, self._limits)
+        _refuse_overflowing_sums(points)
         user = await self._keys.user_by_ezkey(ezkey)
         if user is None:
             raise NotAllowed(f"{INVALID_KEYS}: no account has this ezkey")
@@ -93,3 +95,16 @@ def _kinds_by_name(points: list[Point]) -> dict[str, str]:
 
 def _check_kind(point: Point, stat: Stat) -> None:
     check_point_kind(stat, point.kind)
+
+
+def _refuse_overflowing_sums(points: list[Point]) -> None:
+    """Refuse, before any stat is created, a request whose own points overflow a sum
+    (what is stored already is the writer's to check)."""
+    if len(points) < 2 or not may_overflow(point.x for point in points):
+        return
+    name = overflowing_stat((point.stat, point.t, point.x) for point in points)
+    if name is not None:
+        raise BadRequest(
+            f"stat {name!r} cannot take these numbers: their total is too large to store; "
+            "nothing from this request was recorded"
+        )

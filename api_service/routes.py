@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from sqlalchemy.exc import DBAPIError
 
-from aerie.errors import AerieError, TooLarge, Unavailable
+from aerie.errors import AerieError, BadRequest, TooLarge, Unavailable
 from aerie.monitor import Metrics
 from aerie.schema import COUNTER, VALUE
 from api_service.ingest import Ingestor, Recorded
@@ -122,7 +122,9 @@ async def _read_body(receive: Any, limit: int) -> bytes:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            # The client left before its Content-Length arrived: a part of a
+            # request is not a request, so nothing of it is recorded.
+            raise BadRequest("the body ended before its Content-Length; nothing was recorded")
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

@@ -214,14 +214,26 @@ def summarize_series(series: Series) -> PeriodSummary:
         "latest_time": latest.time,
         "min": min(values),
         "max": max(values),
-        "mean": statistics.fmean(values),
-        "stddev": statistics.pstdev(values),
-        "total": math.fsum(values) if series.stat.counter else None,
+        "mean": _finite(statistics.fmean, values),
+        "stddev": _finite(statistics.pstdev, values),
+        "total": _finite(math.fsum, values) if series.stat.counter else None,
         "points_with_data": sum(1 for p in points if p.rcount),
         "received": received,
         "first": first,
         "end": end,
     }
+
+
+def _finite(figure: Callable[[list[float]], float], values: list[float]) -> float | None:
+    """``figure(values)``, or None when it is no finite number: totals stored before
+    overflowing sums were refused may be infinite, or too large to add up."""
+    if not all(math.isfinite(v) for v in values):
+        return None
+    try:
+        result = figure(values)
+    except OverflowError:
+        return None
+    return result if math.isfinite(result) else None
 
 
 def percent_change(current: float | None, previous: float | None) -> float | None:

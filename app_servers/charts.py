@@ -43,7 +43,7 @@ from aerie.comments import Comment
 from aerie.numbers import compact_number
 from aerie.series import Series
 from app_servers.chart_options import ChartOptions, Look
-from app_servers.histograms import draw_histogram, histogram, value_axis
+from app_servers.histograms import PLOTTABLE, draw_histogram, histogram, value_axis
 from app_servers.markers import mark_comments, with_tooltips
 
 EMPTY_MESSAGE = "no data in this timeframe yet"
@@ -208,8 +208,13 @@ def _plot_histogram(
 
 
 def _values(series: Series) -> Values:
-    """The series' values, with gaps as NaN so that lines break there."""
-    return np.array([np.nan if p.value is None else p.value for p in series.points], dtype=float)
+    """The series' values, with gaps as NaN so that lines break there; values too large
+    to plot are gaps too."""
+    return np.array(
+        [p.value if p.value is not None and abs(p.value) <= PLOTTABLE else np.nan
+         for p in series.points],
+        dtype=float,
+    )
 
 
 def _date_numbers(times: Sequence[float]) -> Values:

@@ -21,6 +21,9 @@ from aerie.numbers import compact_number
 from aerie.series import Series
 
 MOST_BINS = 30
+# Larger values (totals stored before overflowing sums were refused) are left out of
+# charts: axis limits, bin widths and pixel transforms around them overflow.
+PLOTTABLE = 1e300
 
 
 @dataclass(frozen=True)
@@ -46,10 +49,10 @@ def histogram(current: Sequence[Series], unfinished: bool = False) -> Histogram:
 
 
 def _known_values(series: Series, drop_last: bool) -> npt.NDArray[np.float64]:
-    """The values the series took: gaps (and anything not finite) are no value to count."""
+    """The values the series took: gaps (and anything not plottable) are no value to count."""
     points = series.points[:-1] if drop_last else series.points
     values = np.array([p.value for p in points if p.value is not None], dtype=float)
-    return values[np.isfinite(values)]
+    return values[np.abs(values) <= PLOTTABLE]  # False for NaN and inf too
 
 
 def _bin_edges(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
