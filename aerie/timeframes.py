@@ -22,8 +22,8 @@ MAX_DURATION = 100 * UNITS["y"][0]
 # The latest start a frame may have: 9999-12-31T23:59:59Z less the longest frame, so every
 # frame, and every local date in it, ends before the year 10000.
 LATEST_START = 253_402_300_799 - MAX_DURATION
-_PART = re.compile(r"(\d+)([mhdwMy])")
-_FRAME = re.compile(r"^(\d+[mhdwMy])(\d+[mhdwMy])?$")
+_PART = re.compile(r"(\d+)([mhdwMy])", re.ASCII)  # ASCII: "１w" is not a timeframe
+_FRAME = re.compile(r"^(\d+[mhdwMy])(\d+[mhdwMy])?$", re.ASCII)
 
 # Without an interval, the finest interval that keeps a frame near 100-300 points.
 _DEFAULT_INTERVALS = (60, 300, 900, 3600, 3 * 3600, 86400, 7 * 86400)

@@ -1,0 +1,92 @@
+"""What user text may hold before it is stored: one rule for names, titles, comments and numbers.
+
+Stored text travels into mail headers, CSV and log lines, terminals and HTML.
+A line break in a stat name injected mail headers (and made the mail library
+raise on every scheduler pass); a right-to-left override makes a name read
+differently from what it is. So text from users is refused, with the character
+and its position named, when it holds control characters (C0, DEL, C1), line or
+paragraph separators, bidi overrides and isolates, a byte-order mark, lone
+surrogates, or nothing visible at all. Ordinary letters of any script, emoji,
+and the bidi marks (U+200E, U+200F) that right-to-left text needs are fine.
+
+Numbers are ASCII decimal only: Python's float() also reads ``１２``, ``nan``,
+``infinity`` and ``1_000``, which no StatHat client sends and which must not
+become 12 or a non-finite number.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+
+from aerie.errors import BadRequest
+
+_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_NUMBER_CHARACTERS = frozenset("0123456789+-.eE")
+
+# Bidi embeddings, overrides (U+202A-202E) and isolates (U+2066-2069), line and
+# paragraph separators, and the byte-order mark; control characters are found by category.
+_REFUSED = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029\ufeff")
+_CONTROL_NAMES = {
+    "\x00": "null", "\t": "tab", "\n": "line feed", "\x0b": "vertical tab", "\x0c": "form feed",
+    "\r": "carriage return", "\x1b": "escape", "\x7f": "delete", "\x85": "next line",
+}
+
+
+def check_text(what: str, text: str) -> str:
+    """Return ``text`` unchanged if it may be stored; raise BadRequest naming the first
+    refused character and its position (1 is the first), or saying nothing in it is visible.
+
+    Whitespace-only text passes, so each caller keeps its own "is empty" message.
+    """
+    for position, char in enumerate(text, start=1):
+        if refused(char):
+            raise BadRequest(f"{what}: character {describe(char)} at position {position} "
+                             "is not allowed; use printable characters only")
+    if text.strip() and not any(_visible(char) for char in text):
+        raise BadRequest(f"{what} has no visible character; write some letters or digits")
+    return text
+
+
+def refused(char: str) -> bool:
+    """True for a character no stored user text may hold."""
+    return char in _REFUSED or unicodedata.category(char) in ("Cc", "Cs")
+
+
+def describe(char: str) -> str:
+    """``U+000D (carriage return)``: the code point and a name a person can search for."""
+    name = _CONTROL_NAMES.get(char) or unicodedata.name(char, "").lower()
+    if not name:
+        name = "control character" if unicodedata.category(char) == "Cc" else "unnamed character"
+    return f"U+{ord(char):04X} ({name})"
+
+
+def _visible(char: str) -> bool:
+    """Not a separator or an invisible format character (zero-width space, joiner...)."""
+    return unicodedata.category(char)[0] not in "ZC" or unicodedata.category(char) in ("Co", "Cn")
+
+
+def is_decimal(text: str) -> bool:
+    """``37``, ``-0.372``, ``.5``, ``1e+21``: ASCII digits, sign, point and exponent only."""
+    return _DECIMAL.fullmatch(text) is not None
+
+
+def is_whole_number(text: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also takes ``２`` and ``²``, which int() refuses)."""
+    return bool(text) and text.isascii() and text.isdigit()
+
+
+def decimal_number(what: str, text: str) -> float:
+    """The finite number ``text`` spells in ASCII decimal or exponent form; BadRequest naming
+    a character that has no place in a number, or the form expected."""
+    if not is_decimal(text):
+        for position, char in enumerate(text, start=1):
+            if char not in _NUMBER_CHARACTERS:
+                raise BadRequest(f"{what}: character {describe(char)} at position {position} "
+                                 "is not allowed; send a decimal number such as 37 or 0.372")
+        raise BadRequest(f"{what} must be a decimal number such as 37 or 0.372, not {text!r}")
+    number = float(text)
+    if not math.isfinite(number):
+        raise BadRequest(f"{what} must be a finite number, not {text!r}")
+    return number
