@@ -23,14 +23,14 @@ import unicodedata
 from aerie.errors import BadRequest
 
 _DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
-_NUMBER_CHARACTERS = frozenset("0123456789+-.eE")
 
 # Bidi embeddings, overrides (U+202A-202E) and isolates (U+2066-2069), line and
 # paragraph separators, and the byte-order mark; control characters are found by category.
 _REFUSED = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029\ufeff")
-_CONTROL_NAMES = {
+_PLAIN_NAMES = {
     "\x00": "null", "\t": "tab", "\n": "line feed", "\x0b": "vertical tab", "\x0c": "form feed",
     "\r": "carriage return", "\x1b": "escape", "\x7f": "delete", "\x85": "next line",
+    "\ufeff": "byte order mark",
 }
 
 
@@ -49,6 +49,12 @@ def check_text(what: str, text: str) -> str:
     return text
 
 
+def is_storable(text: str) -> bool:
+    """True if ``check_text`` would take ``text``: for rows stored before these rules."""
+    return not any(refused(char) for char in text) and (
+        not text.strip() or any(_visible(char) for char in text))
+
+
 def refused(char: str) -> bool:
     """True for a character no stored user text may hold."""
     return char in _REFUSED or unicodedata.category(char) in ("Cc", "Cs")
@@ -56,7 +62,7 @@ def refused(char: str) -> bool:
 
 def describe(char: str) -> str:
     """``U+000D (carriage return)``: the code point and a name a person can search for."""
-    name = _CONTROL_NAMES.get(char) or unicodedata.name(char, "").lower()
+    name = _PLAIN_NAMES.get(char) or unicodedata.name(char, "").lower()
     if not name:
         name = "control character" if unicodedata.category(char) == "Cc" else "unnamed character"
     return f"U+{ord(char):04X} ({name})"
@@ -79,10 +85,10 @@ def is_whole_number(text: str) -> bool:
 
 def decimal_number(what: str, text: str) -> float:
     """The finite number ``text`` spells in ASCII decimal or exponent form; BadRequest naming
-    a character that has no place in a number, or the form expected."""
+    a character that is not printable ASCII (``１`` looks like a digit), or the form expected."""
     if not is_decimal(text):
         for position, char in enumerate(text, start=1):
-            if char not in _NUMBER_CHARACTERS:
+            if not (char.isascii() and char.isprintable()):
                 raise BadRequest(f"{what}: character {describe(char)} at position {position} "
                                  "is not allowed; send a decimal number such as 37 or 0.372")
         raise BadRequest(f"{what} must be a decimal number such as 37 or 0.372, not {text!r}")
