@@ -91,7 +91,8 @@ def decimal_number(what: str, text: str) -> float:
             if not (char.isascii() and char.isprintable()):
                 raise BadRequest(f"{what}: character {describe(char)} at position {position} "
                                  "is not allowed; send a decimal number such as 37 or 0.372")
-        raise BadRequest(f"{what} must be a decimal number such as 37 or 0.372, not {text!r}")
+        raise BadRequest(f"{what} must be a number, such as 37, 0.372 or 1e+21 "
+                         f"(an ASCII decimal number), not {text!r}")
     number = float(text)
     if not math.isfinite(number):
         raise BadRequest(f"{what} must be a finite number, not {text!r}")
