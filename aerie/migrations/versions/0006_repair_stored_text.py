@@ -14,6 +14,9 @@ Data only: the schema does not change, and there is nothing to undo.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -47,23 +50,38 @@ def upgrade() -> None:
     conn = op.get_bind()
     for name, column, length in _FREE_TEXT:
         table = sa.table(name, sa.column("id", sa.Integer), sa.column(column, sa.String(length)))
-        for row_id, text in conn.execute(sa.select(table.c.id, table.c[column])).fetchall():
+        for row_id, text in _rows(conn, table, table.c[column]):
             if text and not is_storable(text):
                 conn.execute(sa.update(table).where(table.c.id == row_id)
                              .values({column: repaired(text)[:length]}))
     _repair_stat_names(conn)
 
 
+def _rows(conn: sa.Connection, table: sa.TableClause, *columns: sa.ColumnClause[object],
+          page: int = 1000) -> Iterator[tuple[Any, ...]]:
+    """Every row's id and ``columns``, a page at a time: tables may be too big to hold."""
+    last = 0
+    while True:
+        rows = conn.execute(sa.select(table.c.id, *columns).where(table.c.id > last)
+                            .order_by(table.c.id).limit(page)).fetchall()
+        yield from (tuple(row) for row in rows)
+        if len(rows) < page:
+            return
+        last = rows[-1][0]
+
+
 def _repair_stat_names(conn: sa.Connection) -> None:
     """Stat names, each owner's names kept unique (trashed stats keep theirs too)."""
     stats = sa.table("stats", sa.column("id", sa.Integer), sa.column("user_id", sa.Integer),
                      sa.column("name", sa.String(MAX_STAT_NAME)))
-    rows = conn.execute(sa.select(stats.c.id, stats.c.user_id, stats.c.name)).fetchall()
+    broken = [(stat_id, user_id, name)
+              for stat_id, user_id, name in _rows(conn, stats, stats.c.user_id, stats.c.name)
+              if not (is_storable(name) and name.strip())]
     # MariaDB's collations pad with spaces: "a" and "a " are one name to its unique index.
-    taken = {(user_id, name.rstrip(" ")) for _id, user_id, name in rows}
-    for stat_id, user_id, name in rows:
-        if is_storable(name) and name.strip():
-            continue
+    taken = {(user_id, name.rstrip(" ")) for user_id, name in conn.execute(
+        sa.select(stats.c.user_id, stats.c.name)
+        .where(stats.c.user_id.in_({user_id for _id, user_id, _name in broken})))}
+    for stat_id, user_id, name in broken:
         base = repaired(name)
         fixed, suffix = base, 1
         while (user_id, fixed.rstrip(" ")) in taken:
