@@ -14,7 +14,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid, parseaddr
 
 from aerie.settings import Settings
-from aerie.text_rules import refused
+from aerie.text_rules import replace_refused
 
 IMPLICIT_TLS_PORT = 465
 
@@ -59,7 +59,7 @@ def header_text(value: str) -> str:
     spaces one. Names stored before those characters were refused (a stat named
     ``x\r\nBcc: y``) could otherwise add a header, or make the mail library raise
     on every scheduler pass; non-ASCII is left to the policy's RFC 2047 encoding."""
-    return " ".join("".join(" " if refused(char) else char for char in value).split())
+    return " ".join(replace_refused(value).split())
 
 
 def send(settings: Settings, recipient: str, message: bytes) -> None:

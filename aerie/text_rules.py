@@ -24,9 +24,11 @@ from aerie.errors import BadRequest
 
 _DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
-# Bidi embeddings, overrides (U+202A-202E) and isolates (U+2066-2069), line and
-# paragraph separators, and the byte-order mark; control characters are found by category.
-_REFUSED = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029\ufeff")
+# Controls (C0, DEL, C1: Unicode category Cc), bidi embeddings and overrides (U+202A-202E)
+# and isolates (U+2066-2069), line and paragraph separators, the byte-order mark, and lone
+# surrogates (category Cs). One regular expression: it runs on every ingested stat name.
+_REFUSED = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff"
+                      "\ud800-\udfff]")
 _PLAIN_NAMES = {
     "\x00": "null", "\t": "tab", "\n": "line feed", "\x0b": "vertical tab", "\x0c": "form feed",
     "\r": "carriage return", "\x1b": "escape", "\x7f": "delete", "\x85": "next line",
@@ -40,24 +42,23 @@ def check_text(what: str, text: str) -> str:
 
     Whitespace-only text passes, so each caller keeps its own "is empty" message.
     """
-    for position, char in enumerate(text, start=1):
-        if refused(char):
-            raise BadRequest(f"{what}: character {describe(char)} at position {position} "
-                             "is not allowed; use printable characters only")
-    if text.strip() and not any(_visible(char) for char in text):
+    found = _REFUSED.search(text)
+    if found:
+        raise BadRequest(f"{what}: character {describe(found.group())} at position "
+                         f"{found.start() + 1} is not allowed; use printable characters only")
+    if not _has_visible(text):
         raise BadRequest(f"{what} has no visible character; write some letters or digits")
     return text
 
 
 def is_storable(text: str) -> bool:
     """True if ``check_text`` would take ``text``: for rows stored before these rules."""
-    return not any(refused(char) for char in text) and (
-        not text.strip() or any(_visible(char) for char in text))
+    return _REFUSED.search(text) is None and _has_visible(text)
 
 
-def refused(char: str) -> bool:
-    """True for a character no stored user text may hold."""
-    return char in _REFUSED or unicodedata.category(char) in ("Cc", "Cs")
+def replace_refused(text: str, by: str = " ") -> str:
+    """``text`` with each character ``check_text`` refuses replaced ``by``."""
+    return _REFUSED.sub(by, text)
 
 
 def describe(char: str) -> str:
@@ -68,9 +69,13 @@ def describe(char: str) -> str:
     return f"U+{ord(char):04X} ({name})"
 
 
-def _visible(char: str) -> bool:
-    """Not a separator or an invisible format character (zero-width space, joiner...)."""
-    return unicodedata.category(char)[0] not in "ZC" or unicodedata.category(char) in ("Co", "Cn")
+def _has_visible(text: str) -> bool:
+    """True for whitespace-only text (the caller's "empty"), and for text holding a character
+    that is not a separator or an invisible format character (zero-width space, joiner...)."""
+    if text.isascii() or not text.strip():
+        return True  # ASCII without controls: every character but a space is visible
+    return any(unicodedata.category(char)[0] not in "ZC"
+               or unicodedata.category(char) in ("Co", "Cn") for char in text)
 
 
 def is_decimal(text: str) -> bool:

@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-from aerie.text_rules import is_storable, refused
+from aerie.text_rules import is_storable, replace_refused
 
 revision = '0006'
 down_revision = '0005'
@@ -42,7 +42,7 @@ _FREE_TEXT = (
 
 def repaired(text: str) -> str:
     """``text`` with refused characters as spaces, whitespace runs as one, and ends stripped."""
-    text = " ".join("".join(" " if refused(char) else char for char in text).split())
+    text = " ".join(replace_refused(text).split())
     return text if text and is_storable(text) else NOTHING_VISIBLE
 
 
