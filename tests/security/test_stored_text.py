@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Iterator
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -21,10 +21,11 @@ from aerie.migrate import alembic_config, upgrade
 from aerie.schema import access_tokens, comments, dashboard_cards, dashboards, stat_minutes, stats
 from aerie.settings import Settings
 from aerie.stats import stat_by_public_id
-from app_servers.scheduler import Scheduler
-from rpc.client import RpcClient
+from tests.alerts.test_mailings import Make, scheduler
 from tests.conftest import Account
 from tests.smtp import Relay
+
+__all__ = ["scheduler"]  # the fixture, shared with the mail tests
 
 REPAIRING = "0006"
 
@@ -51,24 +52,10 @@ def test_a_subject_and_recipient_with_line_breaks_become_one_header_each(
     assert b"=?utf-8?" in message.as_bytes().split(b"\n\n")[0]
 
 
-@pytest.fixture
-async def scheduler(relay: Relay) -> AsyncIterator[Callable[[Settings, Engine, float], Scheduler]]:
-    clients: list[RpcClient] = []
-
-    def make(settings: Settings, engine: Engine, now: float) -> Scheduler:
-        settings = relay.settings_for(settings)
-        clients.append(RpcClient("graph", settings.graph_replicas, timeout=10))
-        return Scheduler(settings, engine, clients[-1], lambda: now, holder="only")
-
-    yield make
-    for client in clients:
-        await client.aclose()
-
-
 @pytest.mark.anyio
 async def test_a_stat_named_with_a_header_injection_is_mailed_once_without_the_header(
     engine: Engine, app_server_settings: Settings, owner: Account, relay: Relay,
-    scheduler: Callable[[Settings, Engine, float], Scheduler],
+    scheduler: Make,
 ) -> None:
     """Before the fix, composing this digest raised on every pass, so nobody got mail."""
     with engine.begin() as conn:
@@ -77,7 +64,8 @@ async def test_a_stat_named_with_a_header_injection_is_mailed_once_without_the_h
         assert stat is not None
         note_new_stat(conn, stat, int(time.time()))
 
-    run = scheduler(app_server_settings, engine, time.time() + 61)
+    later = time.time() + 61
+    run = scheduler(app_server_settings, engine, lambda: later)
     await run.tick()
 
     [(recipients, mail)] = [(to, m) for to, m in relay.received if owner.user.email in to]
