@@ -9,7 +9,6 @@ window). The rules themselves live in ``aerie.alert_rules``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 
@@ -20,6 +19,7 @@ from aerie import webhook_targets
 from aerie.errors import BadRequest, Conflict, NotFound
 from aerie.keys import public_stat_id
 from aerie.schema import alert_events, alerts, stats
+from aerie.text_rules import check_text, decimal_number, is_whole_number
 from aerie.webhook_targets import AllowList
 
 KINDS = ("value", "delta", "data")
@@ -99,14 +99,7 @@ _EVENT_COLUMNS = tuple(alert_events.c[f.name] for f in fields(AlertEvent))
 
 
 def _number(form: Mapping[str, str], name: str) -> float:
-    text = (form.get(name) or "").strip()
-    try:
-        number = float(text)
-    except ValueError:
-        raise BadRequest(f"{name} must be a number, such as 500, not {text!r}") from None
-    if not math.isfinite(number):
-        raise BadRequest(f"{name} must be a finite number, not {text!r}")
-    return number
+    return decimal_number(name, (form.get(name) or "").strip(" "))
 
 
 def _choice(form: Mapping[str, str], name: str, allowed: Mapping[str, object] | tuple[str, ...],
@@ -121,6 +114,8 @@ def _choice(form: Mapping[str, str], name: str, allowed: Mapping[str, object] | 
 def parse_rule(form: Mapping[str, str]) -> Rule:
     """A Rule from form fields as StatHat's clients send them (``operator=gt`` included);
     BadRequest names the field to fix."""
+    for name, value in form.items():
+        check_text(name, value)
     kind = _choice(form, "kind", KINDS)
     window = _choice(form, "time_window", WINDOWS)
     rule = Rule(kind, window, repeat_minutes=_repeat(form), email=_flag(form, "email", True),
@@ -142,7 +137,7 @@ def parse_rule(form: Mapping[str, str]) -> Rule:
 
 def _repeat(form: Mapping[str, str]) -> int:
     text = (form.get("repeat_minutes") or "60").strip()
-    if not text.isdigit() or int(text) > MAX_REPEAT_MINUTES:
+    if not is_whole_number(text) or int(text) > MAX_REPEAT_MINUTES:
         raise BadRequest(
             f"repeat_minutes must be 0 (notify once) to {MAX_REPEAT_MINUTES}, not {text!r}")
     return int(text)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, insert, select
 
+from aerie import text_rules
 from aerie.errors import BadRequest
 from aerie.schema import comments
 from aerie.timeframes import check_start
@@ -25,7 +26,7 @@ class Comment:
 
 def check_text(text: str) -> str:
     """The comment stripped, or BadRequest saying what to fix."""
-    text = text.strip()
+    text = text_rules.check_text("comment", text).strip()
     if not text:
         raise BadRequest("the comment is empty; write what happened at that moment")
     if len(text) > MAX_TEXT:

@@ -18,6 +18,7 @@ from aerie.errors import BadRequest, Conflict, NotFound
 from aerie.keys import random_key
 from aerie.schema import card_stats, dashboard_cards, dashboards, shares, stats
 from aerie.stats import STAT_COLUMNS, Stat, owned_stat, stat_from_row
+from aerie.text_rules import check_text
 from aerie.timeframes import parse_timeframe
 
 CARD_KINDS = ("graph", "number", "table")
@@ -69,7 +70,7 @@ _CARD_COLUMNS = (
 
 def check_name(name: str) -> str:
     """The dashboard name, stripped; BadRequest saying what to fix."""
-    name = name.strip()
+    name = check_text("dashboard name", name).strip()
     if not name:
         raise BadRequest("dashboard name is empty; give it a name such as 'Signups'")
     if len(name) > MAX_NAME_LENGTH:
@@ -88,7 +89,7 @@ def check_card(kind: str, timeframe: str, title: str, stat_count: int) -> tuple[
         raise BadRequest(f"timeframe {timeframe[:MAX_TIMEFRAME_LENGTH]!r}... is too long; "
                          "use one such as 1w or 2d30m")
     parse_timeframe(timeframe)  # raises BadRequest saying what to fix
-    title = title.strip()
+    title = check_text("card title", title).strip()
     if len(title) > MAX_TITLE_LENGTH:
         raise BadRequest(f"card title is {len(title)} characters; the limit is {MAX_TITLE_LENGTH}")
     if not 1 <= stat_count <= MAX_CARD_STATS:

@@ -17,6 +17,7 @@ from email.utils import make_msgid, parseaddr
 from typing import Any
 
 from aerie.settings import Settings
+from aerie.text_rules import replace_refused
 
 IMPLICIT_TLS_PORT = 465
 
@@ -36,9 +37,9 @@ def compose(
     """A message from ``AERIE_SMTP_FROM``; ``html`` refers to each PNG in ``images`` by
     its name as ``cid:NAME``, which is rewritten to the image's unique content id."""
     message = EmailMessage()
-    message["From"] = settings.smtp_from
-    message["To"] = to
-    message["Subject"] = subject
+    message["From"] = header_text(settings.smtp_from)
+    message["To"] = header_text(to)
+    message["Subject"] = header_text(subject)
     message["Message-ID"] = make_msgid(domain="aerie.local")
     message.set_content(text)
     if html is None:
@@ -53,6 +54,15 @@ def compose(
         html_part.add_related((images or {})[name], "image", "png", cid=cid,
                               filename=f"{name}.png", disposition="inline")
     return message
+
+
+def header_text(value: str) -> str:
+    """``value`` on one line, safe in a header: each character no header may hold (CR, LF
+    and other controls, bidi overrides, the byte-order mark) becomes a space, and runs of
+    spaces one. Names stored before those characters were refused (a stat named
+    ``x\r\nBcc: y``) could otherwise add a header, or make the mail library raise
+    on every scheduler pass; non-ASCII is left to the policy's RFC 2047 encoding."""
+    return " ".join(replace_refused(value).split())
 
 
 def send(settings: Settings, recipient: str, message: bytes) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from aerie.errors import BadRequest, Conflict, NotFound
 from aerie.keys import public_stat_id, random_key
 from aerie.schema import COUNTER, ROLLUPS, VALUE, stats, users
+from aerie.text_rules import check_text
 
 MAX_NAME_LENGTH = 255
 TRASH_SECONDS = 48 * 3600
@@ -58,6 +59,7 @@ def stat_from_row(row: object) -> Stat:
 
 def check_name(name: str) -> str:
     """Return the name if a stat may carry it; raise BadRequest saying what to fix."""
+    check_text("stat name", name)
     if not name or not name.strip():
         raise BadRequest("stat name is empty")
     if len(name) > MAX_NAME_LENGTH:

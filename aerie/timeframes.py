@@ -22,8 +22,8 @@ MAX_DURATION = 100 * UNITS["y"][0]
 # The latest start a frame may have: 9999-12-31T23:59:59Z less the longest frame, so every
 # frame, and every local date in it, ends before the year 10000.
 LATEST_START = 253_402_300_799 - MAX_DURATION
-_PART = re.compile(r"(\d+)([mhdwMy])")
-_FRAME = re.compile(r"^(\d+[mhdwMy])(\d+[mhdwMy])?$")
+_PART = re.compile(r"(\d+)([mhdwMy])", re.ASCII)  # ASCII: "１w" is not a timeframe
+_FRAME = re.compile(r"^(\d+[mhdwMy])(\d+[mhdwMy])?$", re.ASCII)
 # More digits than any frame under the limit needs; Python would refuse to read
 # thousands of them at all (a ValueError, not a message saying what to fix).
 _MAX_DIGITS = 12

@@ -9,7 +9,6 @@ the body winning.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -19,8 +18,8 @@ import orjson
 from aerie.errors import BadRequest, TooLarge
 from aerie.schema import COUNTER, VALUE
 from aerie.stats import check_name
+from aerie.text_rules import check_text, decimal_number, is_decimal
 
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _MILLISECONDS = 10**11  # unix seconds pass this in the year 5138
 
 
@@ -69,19 +68,18 @@ def _form(raw: bytes, where: str) -> list[tuple[str, str]]:
 
 
 def number(params: dict[str, Any], name: str) -> float:
-    """A finite decimal number; tolerates an unencoded ``1e+21`` that arrived as ``1e 21``."""
+    """A finite ASCII decimal number; tolerates an unencoded ``1e+21`` that arrived as ``1e 21``."""
     raw = params[name]
     if isinstance(raw, bool) or raw is None:
         raise BadRequest(f"{name} must be a number, not {raw!r}")
     if isinstance(raw, (int, float)):
         x = float(raw)
     else:
-        text = str(raw).strip()
-        if not _NUMBER.fullmatch(text):
+        # ASCII spaces only: an unencoded "+12" or "1e+21" arrives as " 12" or "1e 21"
+        text = str(raw).strip(" ")
+        if not is_decimal(text) and is_decimal(text.replace(" ", "+")):
             text = text.replace(" ", "+")
-        if not _NUMBER.fullmatch(text):
-            raise BadRequest(f"{name} must be a decimal number such as 37 or 0.372, not {raw!r}")
-        x = float(text)
+        x = decimal_number(name, text)
     if not math.isfinite(x):
         raise BadRequest(f"{name} must be a finite number, not {raw!r}")
     return x
@@ -104,6 +102,7 @@ def fan_out(name: str) -> list[str]:
     """``prefix~a,b`` names ``prefix a`` and ``prefix b``; checks every resulting name."""
     if not isinstance(name, str):
         raise BadRequest(f"stat must be a string, not {name!r}")
+    check_text("stat", name)  # positions as the client sent them, before any fan-out
     if "~" not in name:
         return [check_name(name)]
     prefix, _, rest = name.partition("~")

@@ -21,6 +21,7 @@ from aerie.errors import BadRequest, NotAuthenticated
 from aerie.schema import DAY
 from aerie.series import Series, read_series
 from aerie.stats import Stat
+from aerie.text_rules import is_decimal
 from aerie.timeframes import LATEST_START, MAX_POINTS, Timeframe, check_start, parse_timeframe
 from interactor.base import off_loop
 from interactor.export import PAGE_SIZE, ExportContext
@@ -150,12 +151,12 @@ async def list_comments(ctx: ExportContext, token: str, public_id: str) -> StatC
 
 
 def _unix_time(text: str) -> int:
+    if not is_decimal(text.strip(" ")):
+        raise BadRequest(f"time must be unix seconds, such as time=1700000000, not {text!r}")
     try:
-        at = int(float(text.strip()))
-    except (ValueError, OverflowError):
-        raise BadRequest(
-            f"time must be unix seconds, such as time=1700000000, not {text!r}"
-        ) from None
+        at = int(float(text))
+    except OverflowError:  # 1e999 reads as infinity
+        raise BadRequest(f"time must be unix seconds from 0 to {LATEST_START}, not {text!r}") from None
     if not 0 <= at <= LATEST_START:
         raise BadRequest(f"time must be unix seconds from 0 to {LATEST_START}, not {text!r}")
     return at

@@ -19,6 +19,7 @@ from aerie.accounts import NewToken, TokenInfo, User
 from aerie.clock import Clock
 from aerie.errors import BadRequest, NotAuthenticated, NotFound
 from aerie.sessions import Session
+from aerie.text_rules import check_text
 from aerie.timeframes import check_timezone
 from interactor.base import Services, off_loop
 from interactor.sessions import (
@@ -190,7 +191,7 @@ async def change_password(svc: Services, session: Session, current: str, new: st
 
 def check_label(label: str) -> str:
     """The label without surrounding spaces; it only helps people tell their tokens apart."""
-    label = label.strip()
+    label = check_text("token label", label).strip()
     if len(label) > MAX_LABEL:
         raise BadRequest(f"a token label may have at most {MAX_LABEL} characters")
     return label

@@ -16,6 +16,7 @@ from aerie.accounts import User
 from aerie.alerts import Alert, AlertEvent, Rule
 from aerie.errors import BadRequest
 from aerie.stats import Stat
+from aerie.text_rules import is_whole_number
 from aerie.webhook_targets import AllowList
 from interactor.base import Services, off_loop
 from interactor.stat_pages import GRAPH_SIZE, Graph
@@ -153,7 +154,7 @@ async def edit_alert(svc: Services, user: User, alert_id: str, form: Mapping[str
 async def silence_alert(svc: Services, user: User, alert_id: str, minutes: str) -> Alert:
     """Hold notifications back for ``minutes`` (0 lifts the silence)."""
     text = minutes.strip()
-    if not text.isdigit() or int(text) > MAX_SILENCE_MINUTES:
+    if not is_whole_number(text) or int(text) > MAX_SILENCE_MINUTES:
         raise BadRequest(f"silence for 0 to {MAX_SILENCE_MINUTES} minutes, not {minutes!r}")
     until = svc.now() + int(text) * 60 if int(text) else None
 

@@ -17,13 +17,14 @@ from aerie.comments import Comment
 from aerie.errors import BadRequest, NotFound
 from aerie.series import Point, read_series
 from aerie.stats import Stat
+from aerie.text_rules import is_whole_number
 from aerie.timeframes import LATEST_START, parse_timeframe
 from interactor.base import Services, off_loop
 from interactor.stat_pages import check_timeframe
 
 # What a browser's <input type="datetime-local"> sends: minutes, or seconds when the
 # user typed them. No zone: the zone is the user's.
-_LOCAL_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?")
+_LOCAL_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?", re.ASCII)
 
 
 def local_moment(text: str, timezone: str) -> int:
@@ -75,7 +76,7 @@ async def add_stat_comment(
 
 async def remove_stat_comment(svc: Services, user: User, public_id: str, comment_id: str) -> None:
     """Delete one of the user's comments on their stat; NotFound if there is no such one."""
-    if not comment_id.isdigit() or len(comment_id) > 18:
+    if not is_whole_number(comment_id) or len(comment_id) > 18:
         raise NotFound(f"no comment with id {comment_id!r}")
 
     def work() -> None:

@@ -29,6 +29,7 @@ from aerie.shares import (
     share_dashboard,
 )
 from aerie.stats import Stat, stats_of_user
+from aerie.text_rules import is_whole_number
 from aerie.timeframes import parse_timeframe
 from interactor.base import Services, off_loop
 from interactor.graph_images import GraphImage, draw
@@ -317,11 +318,10 @@ async def move_card(
     step = {"up": -1, "down": 1}.get(direction, 0)
     to: int | None = None
     if not step:
-        try:
-            to = int(position)
-        except ValueError:
+        if not is_whole_number(position.strip(" ")):
             raise BadRequest("say where to move the card: direction=up or down, or "
-                             "position=N (0 is first)") from None
+                             "position=N (0 is first)")
+        to = int(position)
 
     def work() -> None:
         with svc.engine.begin() as conn:

@@ -39,6 +39,7 @@ from aerie.accounts import User
 from aerie.errors import BadRequest, NotFound
 from aerie.series import Point, read_series
 from aerie.stats import Stat
+from aerie.text_rules import is_whole_number
 from aerie.timeframes import parse_timeframe
 from app_servers.chart_options import MAX_TITLE, STYLES  # the graph server's own limits
 from interactor.base import Services, off_loop
@@ -131,7 +132,7 @@ def _size(name: str, text: str | None, default: int) -> int:
     least, most = SIZE_LIMITS[name]
     if text is None or text == "":
         return default
-    if not text.isdigit() or not least <= int(text) <= most:
+    if not is_whole_number(text) or not least <= int(text) <= most:
         what = "width" if name == "w" else "height"
         raise BadRequest(f"the {what} {name} must be a whole number of pixels from {least} to "
                          f"{most}, not {text}")

@@ -31,7 +31,7 @@ from interactor.base import off_loop
 
 PAGE_SIZE = 10_000  # stats in one statlist page, as StatHat pages them
 MAX_IDS = 5  # stats in one data request
-_DURATION = re.compile(r"\d+[mhdwMy]")
+_DURATION = re.compile(r"\d+[mhdwMy]", re.ASCII)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from aerie.accounts import User
 from aerie.errors import BadRequest
 from aerie.reports import DayFigure
 from aerie.stats import Stat
+from aerie.text_rules import check_text, is_whole_number
 from interactor.base import Services, off_loop
 
 
@@ -40,8 +41,8 @@ async def report_page(svc: Services, user: User) -> ReportPage:
 
 async def save_report(svc: Services, user: User, form: Mapping[str, str]) -> None:
     """``hour`` (``off`` or 0-23) and a ``stat_<id>`` field per chosen stat."""
-    text = form.get("hour", "off").strip()
-    if text != "off" and not (text.isdigit() and 0 <= int(text) <= 23):
+    text = check_text("hour", form.get("hour", "off")).strip()
+    if text != "off" and not (is_whole_number(text) and 0 <= int(text) <= 23):
         raise BadRequest(f"choose the hour the report arrives, 0 to 23, or off; not {text!r}")
     hour = None if text == "off" else int(text)
     wanted = [name.removeprefix("stat_") for name in form if name.startswith("stat_")]

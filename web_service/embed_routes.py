@@ -25,6 +25,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import FileResponse, Response
 
 from aerie.errors import AerieError, BadRequest
+from aerie.text_rules import is_whole_number
 from interactor import embeds, sharing
 from interactor.base import Services
 from presenters import embeds as present
@@ -111,8 +112,8 @@ def _failure(exc: AerieError, fmt: str | None, w: str | None, h: str | None) -> 
     if fmt is None:
         return Response(present.error_fragment(status, exc.message), status_code=status,
                         media_type="text/html; charset=utf-8", headers=headers)
-    width = int(w) if w and w.isdigit() and len(w) < 6 else embeds.DEFAULT_SIZE[0]
-    height = int(h) if h and h.isdigit() and len(h) < 6 else embeds.DEFAULT_SIZE[1]
+    width = int(w) if w and is_whole_number(w) and len(w) < 6 else embeds.DEFAULT_SIZE[0]
+    height = int(h) if h and is_whole_number(h) and len(h) < 6 else embeds.DEFAULT_SIZE[1]
     if fmt == "svg":
         return Response(present.error_svg(exc.message, width, height), status_code=status,
                         media_type="image/svg+xml", headers=headers)
