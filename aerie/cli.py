@@ -215,7 +215,9 @@ def _run_use_case(
                 raise NotFound(f"no account with e-mail {user_email!r}")
             async with RpcClient("graph", settings.graph_replicas) as graph, \
                     RpcClient("analysis", settings.analysis_replicas) as analysis:
-                return await use_case(Services(engine, graph, analysis), user)
+                services = Services(engine, graph, analysis,
+                                    max_stats_per_account=settings.max_stats_per_account)
+                return await use_case(services, user)
         finally:
             engine.dispose()
 

@@ -10,14 +10,22 @@ from __future__ import annotations
 import time
 from typing import Generic, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from starlette.concurrency import run_in_threadpool
 
 from aerie import accounts
 from aerie.accounts import User
 from aerie.digests import note_new_stat
 from aerie.errors import Conflict
-from aerie.stats import Stat, check_point_kind, classic_stat, create_stat, stats_by_names
+from aerie.stats import (
+    CREATE_CHUNK,
+    Stat,
+    check_point_kind,
+    check_room_for_stats,
+    classic_stat,
+    create_stat,
+    stats_by_names,
+)
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -47,8 +55,10 @@ class TTLCache(Generic[K, V]):
 class KeyCache:
     """Users by ezkey, stats by classic key, and stats by (user, name)."""
 
-    def __init__(self, engine: Engine, ttl: float) -> None:
+    def __init__(self, engine: Engine, ttl: float, max_stats: int = 0) -> None:
+        """``max_stats``: how many stats an account may have (0: no limit)."""
         self._engine = engine
+        self._max_stats = max_stats
         self._users: TTLCache[str, User] = TTLCache(ttl)
         self._classic: TTLCache[str, tuple[Stat, str]] = TTLCache(ttl)
         self._named: TTLCache[tuple[int, str], Stat] = TTLCache(ttl)
@@ -105,21 +115,36 @@ class KeyCache:
         return found
 
     def _find_or_create(self, user_id: int, kinds: dict[str, str], now: int) -> dict[str, Stat]:
-        with self._engine.begin() as conn:
+        """Read the named stats, then create the missing ones ``CREATE_CHUNK`` per transaction,
+        so a request naming many new stats never holds SQLite's write lock for long.
+
+        Raises BadRequest (a kind mismatch) or NotAllowed (the stat limit) before creating
+        anything; only a database failure or a concurrent creator's race past the limit
+        can leave part of a request's new stats created, and a retry finds them.
+        """
+        with self._engine.connect() as conn:
             found = stats_by_names(conn, user_id, kinds)
-            # Refuse before creating anything: a refused request leaves no new stats.
-            for name, stat in found.items():
-                check_point_kind(stat, kinds[name])
-            for name in sorted(kinds.keys() - found.keys()):
-                # Another process may create the same stat at the same moment;
-                # create_stat then raises Conflict and the row is read back.
-                try:
-                    found[name] = create_stat(conn, user_id, name, kinds[name], now)
-                    note_new_stat(conn, found[name], now)  # its owner hears of it by mail
-                except Conflict:
-                    again = stats_by_names(conn, user_id, [name]).get(name)
-                    if again is None:
-                        raise
-                    check_point_kind(again, kinds[name])
-                    found[name] = again
+        for name, stat in found.items():
+            check_point_kind(stat, kinds[name])
+        missing = sorted(kinds.keys() - found.keys())
+        for start in range(0, len(missing), CREATE_CHUNK):
+            with self._engine.begin() as conn:
+                # all of the request's stats still to create: past the limit, none are
+                check_room_for_stats(conn, user_id, len(missing) - start, self._max_stats)
+                for name in missing[start : start + CREATE_CHUNK]:
+                    found[name] = _create_or_read(conn, user_id, name, kinds[name], now)
         return found
+
+
+def _create_or_read(conn: Connection, user_id: int, name: str, kind: str, now: int) -> Stat:
+    """Create the stat, or read it back if another process created it at the same moment."""
+    try:
+        stat = create_stat(conn, user_id, name, kind, now)
+    except Conflict:
+        again = stats_by_names(conn, user_id, [name]).get(name)
+        if again is None:
+            raise
+        check_point_kind(again, kind)
+        return again
+    note_new_stat(conn, stat, now)  # its owner hears of it by mail
+    return stat

@@ -17,12 +17,14 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Services:
-    """The database, the app servers' RPC clients and the clock (unix seconds)."""
+    """The database, the app servers' RPC clients, the clock (unix seconds) and the
+    stats one account may have (0: no limit)."""
 
     engine: Engine
     graph: RpcClient
     analysis: RpcClient
     clock: Clock = system_clock
+    max_stats_per_account: int = 0
 
     def now(self) -> int:
         return int(self.clock())

@@ -47,6 +47,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         graph=RpcClient("graph", settings.graph_replicas, timeout=timeout),
         analysis=RpcClient("analysis", settings.analysis_replicas, timeout=timeout),
         clock=clock,
+        max_stats_per_account=settings.max_stats_per_account,
     )
     html = HtmlPresenter(make_environment())
     auth = Auth(engine, clock, load_secret_key(settings))
