@@ -7,7 +7,9 @@ Misses are looked up off the event loop.
 
 from __future__ import annotations
 
+import asyncio
 import time
+from functools import partial
 from typing import Generic, TypeVar
 
 from sqlalchemy import Connection, Engine
@@ -26,6 +28,7 @@ from aerie.stats import (
     create_stat,
     stats_by_names,
 )
+from api_service.writer import GroupCommitWriter
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -55,10 +58,15 @@ class TTLCache(Generic[K, V]):
 class KeyCache:
     """Users by ezkey, stats by classic key, and stats by (user, name)."""
 
-    def __init__(self, engine: Engine, ttl: float, max_stats: int = 0) -> None:
-        """``max_stats``: how many stats an account may have (0: no limit)."""
+    def __init__(
+        self, engine: Engine, ttl: float, writer: GroupCommitWriter, max_stats: int = 0
+    ) -> None:
+        """``writer`` runs stat creation between its commits; ``max_stats``: how many
+        stats an account may have (0: no limit)."""
         self._engine = engine
+        self._writer = writer
         self._max_stats = max_stats
+        self._creating = asyncio.Lock()
         self._users: TTLCache[str, User] = TTLCache(ttl)
         self._classic: TTLCache[str, tuple[Stat, str]] = TTLCache(ttl)
         self._named: TTLCache[tuple[int, str], Stat] = TTLCache(ttl)
@@ -108,32 +116,49 @@ class KeyCache:
                 check_point_kind(stat, kind)
                 found[name] = stat
         if missing:
-            fetched = await run_in_threadpool(self._find_or_create, user_id, missing, now_unix)
+            fetched = await self._find_or_create(user_id, missing, now_unix)
             for name, stat in fetched.items():
                 self._named.put((user_id, name), stat, now)
             found.update(fetched)
         return found
 
-    def _find_or_create(self, user_id: int, kinds: dict[str, str], now: int) -> dict[str, Stat]:
+    async def _find_or_create(
+        self, user_id: int, kinds: dict[str, str], now: int
+    ) -> dict[str, Stat]:
         """Read the named stats, then create the missing ones ``CREATE_CHUNK`` per transaction,
         so a request naming many new stats never holds SQLite's write lock for long.
 
-        Raises BadRequest (a kind mismatch) or NotAllowed (the stat limit) before creating
-        anything; only a database failure or a concurrent creator's race past the limit
-        can leave part of a request's new stats created, and a retry finds them.
+        Each chunk runs on the group-commit thread, one chunk in line at a time
+        (``_creating`` is first come, first served), so a commit waits behind at
+        most one chunk and accounts creating stats take turns chunk by chunk.
+        Raises BadRequest (a kind mismatch) or NotAllowed (the stat limit) before
+        creating anything; only a database failure or a concurrent creator's race
+        past the limit can leave part of a request's new stats created, and a
+        retry finds them.
         """
+        found = await run_in_threadpool(self._find, user_id, kinds)
+        missing = sorted(kinds.keys() - found.keys())
+        for start in range(0, len(missing), CREATE_CHUNK):
+            chunk = {name: kinds[name] for name in missing[start : start + CREATE_CHUNK]}
+            # all of the request's stats still to create count: past the limit, none are
+            work = partial(self._create, user_id, chunk, len(missing) - start, now)
+            async with self._creating:
+                found.update(await self._writer.run_between_commits(work))
+        return found
+
+    def _find(self, user_id: int, kinds: dict[str, str]) -> dict[str, Stat]:
         with self._engine.connect() as conn:
             found = stats_by_names(conn, user_id, kinds)
         for name, stat in found.items():
             check_point_kind(stat, kinds[name])
-        missing = sorted(kinds.keys() - found.keys())
-        for start in range(0, len(missing), CREATE_CHUNK):
-            with self._engine.begin() as conn:
-                # all of the request's stats still to create: past the limit, none are
-                check_room_for_stats(conn, user_id, len(missing) - start, self._max_stats)
-                for name in missing[start : start + CREATE_CHUNK]:
-                    found[name] = _create_or_read(conn, user_id, name, kinds[name], now)
         return found
+
+    def _create(self, user_id: int, kinds: dict[str, str], to_create: int, now: int
+                ) -> dict[str, Stat]:
+        with self._engine.begin() as conn:
+            check_room_for_stats(conn, user_id, to_create, self._max_stats)
+            return {name: _create_or_read(conn, user_id, name, kind, now)
+                    for name, kind in kinds.items()}
 
 
 def _create_or_read(conn: Connection, user_id: int, name: str, kind: str, now: int) -> Stat:

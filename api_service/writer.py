@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
@@ -25,6 +27,7 @@ from aerie.rollups import Cells, add_point, write_cells
 from aerie.stats import mark_data_received
 
 log = logging.getLogger("aerie.writer")
+T = TypeVar("T")
 
 # MySQL's "deadlock found" and "lock wait timeout": the transaction was rolled
 # back whole, so running it again cannot count anything twice.
@@ -65,6 +68,15 @@ class GroupCommitWriter:
         if self._task is not None:
             await self._task
         self._thread.shutdown(wait=True)
+
+    async def run_between_commits(self, work: Callable[[], T]) -> T:
+        """Run ``work`` on the commit thread, between two group commits.
+
+        For other writes (new stats): in one thread they take turns with the
+        commits instead of polling for SQLite's lock, where a commit could wait
+        many back-off sleeps behind a stream of short transactions.
+        """
+        return await asyncio.get_running_loop().run_in_executor(self._thread, work)
 
     def add(self, points: list[tuple[int, float, float]], received_at: int) -> asyncio.Future[None]:
         """Fold ``(stat_id, t, x)`` points into the open batch; the future resolves on commit.
