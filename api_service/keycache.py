@@ -128,15 +128,19 @@ class KeyCache:
         """Read the named stats, then create the missing ones ``CREATE_CHUNK`` per transaction,
         so a request naming many new stats never holds SQLite's write lock for long.
 
-        Each chunk runs on the group-commit thread, one chunk in line at a time
-        (``_creating`` is first come, first served), so a commit waits behind at
-        most one chunk and accounts creating stats take turns chunk by chunk.
+        The read and each chunk run on the group-commit thread, one in line at a
+        time (``_creating`` is first come, first served), so a commit waits behind
+        at most one of them and accounts creating stats take turns chunk by chunk.
+        On SQLite every transaction takes the write lock (BEGIN IMMEDIATE); a read
+        polling for it from another thread while commits and chunks follow one
+        another could wait past the lock timeout (503).
         Raises BadRequest (a kind mismatch) or NotAllowed (the stat limit) before
         creating anything; only a database failure or a concurrent creator's race
         past the limit can leave part of a request's new stats created, and a
         retry finds them.
         """
-        found = await run_in_threadpool(self._find, user_id, kinds)
+        async with self._creating:
+            found = await self._writer.run_between_commits(partial(self._find, user_id, kinds))
         missing = sorted(kinds.keys() - found.keys())
         for start in range(0, len(missing), CREATE_CHUNK):
             chunk = {name: kinds[name] for name in missing[start : start + CREATE_CHUNK]}
