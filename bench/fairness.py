@@ -31,6 +31,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -158,7 +159,7 @@ def bench(args: argparse.Namespace, workdir: Path, database_url: str) -> int:
 
 
 async def phases(args: argparse.Namespace, url: str, quiet_key: str, flood_key: str,
-                 batch: Path) -> tuple[Quiet, Quiet, dict]:
+                 batch: Path) -> tuple[Quiet, Quiet, dict[str, Any]]:
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         await post_quiet(client, quiet_key, Quiet())  # opens the connection, fills the key cache
         alone = await quiet_phase(client, quiet_key, args.quiet_rate, args.seconds)
