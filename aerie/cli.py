@@ -220,7 +220,9 @@ def _run_use_case(
             secret = load_rpc_secret(settings)
             async with RpcClient("graph", settings.graph_replicas, secret=secret) as graph, \
                     RpcClient("analysis", settings.analysis_replicas, secret=secret) as analysis:
-                return await use_case(Services(engine, graph, analysis), user)
+                services = Services(engine, graph, analysis,
+                                    max_stats_per_account=settings.max_stats_per_account)
+                return await use_case(services, user)
         finally:
             engine.dispose()
 

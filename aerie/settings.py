@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     max_future_seconds: int = Field(3600, ge=0, description="how far ahead a point's t may be")
     max_past_days: int = Field(3650, ge=1, description="how far back a point's t may be")
     key_cache_seconds: float = Field(30.0, ge=0, description="how long key lookups are cached")
+    max_stats_per_account: int = Field(
+        10_000, ge=0, description="stats one account may have (the trash included); 0: no limit"
+    )
+    rate_limit_points: int = Field(
+        20_000, ge=0,
+        description="points per second one account may post to one API process, with five "
+        "seconds' worth as a burst; 0 turns the limit off",
+    )
 
     trusted_proxies: str = Field(
         "127.0.0.1",

@@ -14,6 +14,7 @@ from aerie.settings import Settings
 from aerie.stats import Stat, check_point_kind
 from api_service.keycache import KeyCache
 from api_service.parsing import Limits, Point, classic_point, ez_points
+from api_service.rate_limit import PointRateLimit
 from api_service.writer import GroupCommitWriter
 
 INVALID_KEYS = "invalid keys"
@@ -31,6 +32,7 @@ class Ingestor:
     def __init__(self, settings: Settings, keys: KeyCache, writer: GroupCommitWriter) -> None:
         self._keys = keys
         self._writer = writer
+        self._rate_limit = PointRateLimit(settings.rate_limit_points)
         self._limits = Limits(
             settings.batch_limit, settings.max_future_seconds, settings.max_past_days * 86400
         )
@@ -48,6 +50,8 @@ class Ingestor:
             raise NotAllowed(f"{INVALID_KEYS}: no account has this ezkey")
         if not user.ez_enabled:
             raise NotAllowed("EZ posting is turned off for this account; turn it on in settings")
+        # charged before any stat is created, so a flood of new names is limited too
+        self._rate_limit.take(user.id, len(points))
         stats = await self._keys.stats_for_names(user.id, _kinds_by_name(points), int(now))
         rows = []
         for point in points:
@@ -72,6 +76,7 @@ class Ingestor:
             raise NotAllowed(f"{INVALID_KEYS}: ukey and key match no stat")
         stat = found[0]
         _check_kind(point, stat)
+        self._rate_limit.take(stat.user_id, 1)
         await self._commit([(stat.id, point.t, point.x)], now)
         return Recorded(1, False)
 

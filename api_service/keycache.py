@@ -7,17 +7,28 @@ Misses are looked up off the event loop.
 
 from __future__ import annotations
 
+import asyncio
 import time
+from functools import partial
 from typing import Generic, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from starlette.concurrency import run_in_threadpool
 
 from aerie import accounts
 from aerie.accounts import User
 from aerie.digests import note_new_stat
 from aerie.errors import Conflict
-from aerie.stats import Stat, check_point_kind, classic_stat, create_stat, stats_by_names
+from aerie.stats import (
+    CREATE_CHUNK,
+    Stat,
+    check_point_kind,
+    check_room_for_stats,
+    classic_stat,
+    create_stat,
+    stats_by_names,
+)
+from api_service.writer import GroupCommitWriter
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -47,8 +58,15 @@ class TTLCache(Generic[K, V]):
 class KeyCache:
     """Users by ezkey, stats by classic key, and stats by (user, name)."""
 
-    def __init__(self, engine: Engine, ttl: float) -> None:
+    def __init__(
+        self, engine: Engine, ttl: float, writer: GroupCommitWriter, max_stats: int = 0
+    ) -> None:
+        """``writer`` runs stat creation between its commits; ``max_stats``: how many
+        stats an account may have (0: no limit)."""
         self._engine = engine
+        self._writer = writer
+        self._max_stats = max_stats
+        self._creating = asyncio.Lock()
         self._users: TTLCache[str, User] = TTLCache(ttl)
         self._classic: TTLCache[str, tuple[Stat, str]] = TTLCache(ttl)
         self._named: TTLCache[tuple[int, str], Stat] = TTLCache(ttl)
@@ -98,28 +116,64 @@ class KeyCache:
                 check_point_kind(stat, kind)
                 found[name] = stat
         if missing:
-            fetched = await run_in_threadpool(self._find_or_create, user_id, missing, now_unix)
+            fetched = await self._find_or_create(user_id, missing, now_unix)
             for name, stat in fetched.items():
                 self._named.put((user_id, name), stat, now)
             found.update(fetched)
         return found
 
-    def _find_or_create(self, user_id: int, kinds: dict[str, str], now: int) -> dict[str, Stat]:
-        with self._engine.begin() as conn:
-            found = stats_by_names(conn, user_id, kinds)
-            # Refuse before creating anything: a refused request leaves no new stats.
-            for name, stat in found.items():
-                check_point_kind(stat, kinds[name])
-            for name in sorted(kinds.keys() - found.keys()):
-                # Another process may create the same stat at the same moment;
-                # create_stat then raises Conflict and the row is read back.
-                try:
-                    found[name] = create_stat(conn, user_id, name, kinds[name], now)
-                    note_new_stat(conn, found[name], now)  # its owner hears of it by mail
-                except Conflict:
-                    again = stats_by_names(conn, user_id, [name]).get(name)
-                    if again is None:
-                        raise
-                    check_point_kind(again, kinds[name])
-                    found[name] = again
+    async def _find_or_create(
+        self, user_id: int, kinds: dict[str, str], now: int
+    ) -> dict[str, Stat]:
+        """Read the named stats, then create the missing ones ``CREATE_CHUNK`` per transaction,
+        so a request naming many new stats never holds SQLite's write lock for long.
+
+        The read and each chunk run on the group-commit thread, one in line at a
+        time (``_creating`` is first come, first served), so a commit waits behind
+        at most one of them and accounts creating stats take turns chunk by chunk.
+        On SQLite every transaction takes the write lock (BEGIN IMMEDIATE); a read
+        polling for it from another thread while commits and chunks follow one
+        another could wait past the lock timeout (503).
+        Raises BadRequest (a kind mismatch) or NotAllowed (the stat limit) before
+        creating anything; only a database failure or a concurrent creator's race
+        past the limit can leave part of a request's new stats created, and a
+        retry finds them.
+        """
+        async with self._creating:
+            found = await self._writer.run_between_commits(partial(self._find, user_id, kinds))
+        missing = sorted(kinds.keys() - found.keys())
+        for start in range(0, len(missing), CREATE_CHUNK):
+            chunk = {name: kinds[name] for name in missing[start : start + CREATE_CHUNK]}
+            # all of the request's stats still to create count: past the limit, none are
+            work = partial(self._create, user_id, chunk, len(missing) - start, now)
+            async with self._creating:
+                found.update(await self._writer.run_between_commits(work))
         return found
+
+    def _find(self, user_id: int, kinds: dict[str, str]) -> dict[str, Stat]:
+        with self._engine.connect() as conn:
+            found = stats_by_names(conn, user_id, kinds)
+        for name, stat in found.items():
+            check_point_kind(stat, kinds[name])
+        return found
+
+    def _create(self, user_id: int, kinds: dict[str, str], to_create: int, now: int
+                ) -> dict[str, Stat]:
+        with self._engine.begin() as conn:
+            check_room_for_stats(conn, user_id, to_create, self._max_stats)
+            return {name: _create_or_read(conn, user_id, name, kind, now)
+                    for name, kind in kinds.items()}
+
+
+def _create_or_read(conn: Connection, user_id: int, name: str, kind: str, now: int) -> Stat:
+    """Create the stat, or read it back if another process created it at the same moment."""
+    try:
+        stat = create_stat(conn, user_id, name, kind, now)
+    except Conflict:
+        again = stats_by_names(conn, user_id, [name]).get(name)
+        if again is None:
+            raise
+        check_point_kind(again, kind)
+        return again
+    note_new_stat(conn, stat, now)  # its owner hears of it by mail
+    return stat

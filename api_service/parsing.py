@@ -130,9 +130,13 @@ def ez_point_values(params: dict[str, Any], now: float, limits: Limits) -> list[
 
 
 def ez_points(params: dict[str, Any], now: float, limits: Limits) -> list[Point]:
-    """The points of an EZ request, single or a JSON batch (``data``)."""
+    """The points of an EZ request, single or a JSON batch (``data``).
+
+    Every name a tilde fans out to is a point counted against the batch limit:
+    one short request could otherwise name (and create) thousands of stats.
+    """
     if "data" not in params:
-        return ez_point_values(params, now, limits)
+        return _within_limit(ez_point_values(params, now, limits), limits)
     data = params["data"]
     if not isinstance(data, list):
         raise BadRequest('"data" must be a list of points such as [{"stat": "x", "count": 1}]')
@@ -150,6 +154,16 @@ def ez_points(params: dict[str, Any], now: float, limits: Limits) -> list[Point]
             points.extend(ez_point_values(item, now, limits))
         except BadRequest as exc:
             raise BadRequest(f"data[{i}]: {exc.message}") from None
+        _within_limit(points, limits)
+    return points
+
+
+def _within_limit(points: list[Point], limits: Limits) -> list[Point]:
+    if len(points) > limits.batch_limit:
+        raise BadRequest(
+            f"the request names {len(points)} or more stats once '~' is fanned out; "
+            f"the limit is {limits.batch_limit} points per request, fanned-out names included"
+        )
     return points
 
 

@@ -18,6 +18,7 @@ from aerie.monitor import Metrics
 from aerie.schema import COUNTER, VALUE
 from api_service.ingest import Ingestor, Recorded
 from api_service.parsing import merged_params, wants_body
+from api_service.rate_limit import RateLimited
 
 Scope = dict[str, Any]
 _CORS = [
@@ -82,7 +83,9 @@ class IngestionRoutes:
             recorded = await self._record(scope["path"], params)
         except AerieError as exc:
             self._metrics.count(f"aerie api errors {type(exc).__name__}")
-            await _error(send, exc.status, exc.message)
+            retry = [(b"retry-after", str(exc.retry_after).encode())] if isinstance(
+                exc, RateLimited) else None
+            await _error(send, exc.status, exc.message, retry)
             return exc.status
         except DBAPIError:
             self._metrics.count("aerie api errors database")
@@ -135,8 +138,11 @@ async def _read_body(receive: Any, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def _error(send: Any, status: int, message: str) -> None:
-    await _answer(send, status, orjson.dumps({"status": status, "msg": message}), _JSON)
+async def _error(
+    send: Any, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    body = orjson.dumps({"status": status, "msg": message})
+    await _answer(send, status, body, _JSON + headers if headers else _JSON)
 
 
 async def _answer(

@@ -97,6 +97,15 @@ class GroupCommitWriter:
             await self._task
         self._thread.shutdown(wait=True)
 
+    async def run_between_commits(self, work: Callable[[], T]) -> T:
+        """Run ``work`` on the commit thread, between two group commits.
+
+        For other writes (new stats): in one thread they take turns with the
+        commits instead of polling for SQLite's lock, where a commit could wait
+        many back-off sleeps behind a stream of short transactions.
+        """
+        return await asyncio.get_running_loop().run_in_executor(self._thread, work)
+
     def add(self, points: Rows, received_at: int) -> asyncio.Future[None]:
         """Fold ``(stat_id, t, x)`` points into the open batch; the future resolves on commit.
 

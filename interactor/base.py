@@ -20,7 +20,8 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class Services:
     """The database, the app servers' RPC clients, the clock (unix seconds) and what
-    the account use cases need: password hashing, the webhook targets allowed inside."""
+    the use cases need besides: password hashing, the webhook targets allowed inside,
+    the stats one account may have (0: no limit)."""
 
     engine: Engine
     graph: RpcClient
@@ -28,6 +29,7 @@ class Services:
     clock: Clock = system_clock
     webhook_allow: AllowList = field(default_factory=AllowList)
     passwords: Passwords = field(default_factory=lambda: Passwords(time_cost=3, memory_kib=65536))
+    max_stats_per_account: int = 0
 
     def now(self) -> int:
         return int(self.clock())

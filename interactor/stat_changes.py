@@ -18,11 +18,13 @@ class TrashPage:
 
 
 async def create_stat(svc: Services, user: User, name: str, kind: str) -> Stat:
-    """A classic stat (counter or value); Conflict if the user has one by that name."""
+    """A classic stat (counter or value); Conflict if the user has one by that name,
+    NotAllowed if the account has as many stats as it may."""
     now = svc.now()
 
     def work() -> Stat:
         with svc.engine.begin() as conn:
+            stats.check_room_for_stats(conn, user.id, 1, svc.max_stats_per_account)
             return stats.create_stat(conn, user.id, name.strip(), kind, now)
 
     return await off_loop(work)

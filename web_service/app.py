@@ -55,6 +55,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         clock=clock,
         webhook_allow=settings.webhook_targets,
         passwords=Passwords.from_settings(settings),
+        max_stats_per_account=settings.max_stats_per_account,
     )
     html = HtmlPresenter(make_environment())
     auth = Auth(engine, clock, load_secret_key(settings))
