@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
+from aerie.contracts import RECEIVED_MARK_SECONDS
 from aerie.errors import Unavailable
 from aerie.monitor import Metrics
 from aerie.rollups import Cells, add_point, write_cells
@@ -30,8 +31,8 @@ log = logging.getLogger("aerie.writer")
 # back whole, so running it again cannot count anything twice.
 _RETRYABLE_MYSQL_ERRORS = {1213, 1205}
 _ATTEMPTS = 3
-# data_received_at is kept to the minute; writing it more often costs a row update per stat.
-_RECEIVED_GRANULARITY = 60
+# data_received_at is kept to RECEIVED_MARK_SECONDS (the graph server's render cache
+# relies on it); writing it more often costs a row update per stat.
 
 
 @dataclass
@@ -120,7 +121,7 @@ class GroupCommitWriter:
     def _commit(self, batch: Batch) -> None:
         marks = [
             (sid, at) for sid, at in batch.received.items()
-            if at - self._marked.get(sid, 0) >= _RECEIVED_GRANULARITY
+            if at - self._marked.get(sid, 0) >= RECEIVED_MARK_SECONDS
         ]
         for attempt in range(1, _ATTEMPTS + 1):
             try:

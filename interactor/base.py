@@ -10,18 +10,18 @@ import anyio.to_thread
 from sqlalchemy import Engine
 
 from aerie.clock import Clock, system_clock
-from rpc.client import RpcClient
+from rpc.clients import AnalysisClient, GraphClient
 
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Services:
-    """The database, the app servers' RPC clients and the clock (unix seconds)."""
+    """The database, the app servers' typed RPC clients and the clock (unix seconds)."""
 
     engine: Engine
-    graph: RpcClient
-    analysis: RpcClient
+    graph: GraphClient
+    analysis: AnalysisClient
     clock: Clock = system_clock
 
     def now(self) -> int:
