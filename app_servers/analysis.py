@@ -25,8 +25,9 @@ from sqlalchemy import Connection, Engine
 from starlette.applications import Starlette
 
 from aerie.alert_rules import Backtest, backtest
-from aerie.alerts import draft, parse_rule
+from aerie.alerts import Rule, draft
 from aerie.clock import Clock, system_clock
+from aerie.contracts import ANALYSIS_METHODS, AlertRule
 from aerie.db import make_engine
 from aerie.errors import BadRequest
 from aerie.monitor import Metrics, Reporter
@@ -158,14 +159,15 @@ class AnalysisServer:
             for public_id, one in series.items()
         }
 
-    async def backtest(self, user_id: int, stat_id: str, rule: dict[str, str],
+    async def backtest(self, user_id: int, stat_id: str, rule: AlertRule,
                        days: int = 30) -> dict[str, object]:
-        """What an alert with ``rule`` (form fields, as ``aerie.alerts.parse_rule`` takes)
+        """What an alert with ``rule`` (parsed by the caller with ``aerie.alerts.parse_rule``)
         would have done on the stat over the last ``days`` days: when it would have fired
-        and resolved. BadRequest names a field to fix; NotFound for a stat not the user's."""
+        and resolved. BadRequest for ``days`` out of range; NotFound for a stat not the
+        user's."""
         if not 1 <= days <= BACKTEST_DAYS:
             raise BadRequest(f"a backtest covers 1 to {BACKTEST_DAYS} days, not {days}")
-        parsed = parse_rule(rule)
+        parsed = Rule(**rule.model_dump())
         now = int(self.clock())
 
         def run(conn: Connection) -> Backtest:
@@ -249,4 +251,4 @@ def create_app(settings: Settings) -> Starlette:
     reporter = Reporter(Metrics("analysis"), settings, engine)
     return create_rpc_app(AnalysisServer(engine), name="analysis",
                           secret=load_rpc_secret(settings), on_shutdown=engine.dispose,
-                          reporter=reporter)
+                          reporter=reporter, contracts=ANALYSIS_METHODS)

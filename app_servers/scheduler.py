@@ -39,6 +39,7 @@ from aerie.alert_notices import GRAPH_TIMEFRAMES, alert_mail, headline, webhook_
 from aerie.alert_rules import evaluate
 from aerie.alerts import Alert, AlertEvent
 from aerie.clock import Clock, system_clock
+from aerie.contracts import SCHEDULER_METHODS, PassFigures, RenderParams, StatusResult
 from aerie.db import make_engine
 from aerie.delivery import deliver_due, deliver_webhooks
 from aerie.errors import AerieError
@@ -51,7 +52,7 @@ from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
 from aerie.stats import Stat, stat_by_id
 from aerie.system_account import ensure_system_account
-from rpc.client import RpcClient
+from rpc.clients import GraphClient
 from rpc.server import create_rpc_app
 
 log = logging.getLogger("aerie.scheduler")
@@ -81,7 +82,7 @@ class LeaseLost(Exception):
 
 
 class Scheduler:
-    def __init__(self, settings: Settings, engine: Engine, graph: RpcClient,
+    def __init__(self, settings: Settings, engine: Engine, graph: GraphClient,
                  clock: Clock = system_clock, holder: str | None = None,
                  metrics: Metrics | None = None) -> None:
         self._settings = settings
@@ -241,14 +242,14 @@ class Scheduler:
         """The stat's graph for a mail; None if no graph server answers (the mail goes
         without it rather than not at all)."""
         try:
-            drawn = await self._graph.call(
-                "render", user_id=stat.user_id, stat_ids=[stat.public_id], timeframe=timeframe,
+            drawn = await self._graph.render(RenderParams(
+                user_id=stat.user_id, stat_ids=[stat.public_id], timeframe=timeframe,
                 previous=False, format="png", width=width, height=height, timezone=zone,
-                style=style)
+                style=style))
         except AerieError as exc:
             log.warning("no graph of stat %s for a mail: %s", stat.public_id, exc.message)
             return None
-        return base64.b64decode(drawn["body"])
+        return base64.b64decode(drawn.body) if drawn.body else None
 
     def _queue_mail(self, alert: Alert, stat: Stat, event: AlertEvent, png: bytes | None) -> None:
         """Queue the mail and mark the event in one transaction: exactly one mail per event."""
@@ -349,24 +350,24 @@ class SchedulerStatus:
         self._scheduler = scheduler
         self.engine = engine  # /readyz checks the database through it
 
-    async def status(self) -> dict[str, object]:
+    async def status(self) -> StatusResult:
         """Who this copy is, whether it held the lease at its last pass, and what it did."""
         last = self._scheduler.last_pass
-        return {"holder": self._scheduler.holder, "leader": bool(last and last.leader),
-                "last_pass_at": self._scheduler.last_pass_at,
-                "last_pass": vars(last) if last else None}
+        return StatusResult(holder=self._scheduler.holder, leader=bool(last and last.leader),
+                            last_pass_at=self._scheduler.last_pass_at,
+                            last_pass=PassFigures.model_validate(vars(last)) if last else None)
 
 
 def create_app(settings: Settings) -> Starlette:
     """The scheduler role: its loop runs for the app's lifetime; ``status`` over JSON-RPC."""
     engine = make_engine(settings)
     secret = load_rpc_secret(settings)
-    graph = RpcClient("graph", settings.graph_replicas, secret=secret,
-                      timeout=settings.rpc_timeout_seconds)
+    graph = GraphClient(settings.graph_replicas, secret=secret,
+                        timeout=settings.rpc_timeout_seconds)
     metrics = Metrics("scheduler")
     scheduler = Scheduler(settings, engine, graph, metrics=metrics)
     app = create_rpc_app(SchedulerStatus(scheduler, engine), name="scheduler", secret=secret,
-                         on_shutdown=engine.dispose,
+                         on_shutdown=engine.dispose, contracts=SCHEDULER_METHODS,
                          reporter=Reporter(metrics, settings, engine))
     served = app.router.lifespan_context
 

@@ -16,7 +16,7 @@ from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
 from aerie.stats import stats_by_names
 from app_servers.scheduler import Scheduler
-from rpc.client import RpcClient
+from rpc.clients import GraphClient
 from tests.conftest import Account, make_stat, put_points
 from tests.servers import RunningServer
 from tests.smtp import Relay
@@ -28,12 +28,12 @@ Make = Callable[[Settings, Engine, Callable[[], float]], Scheduler]
 
 @pytest.fixture
 async def scheduler(relay: Relay) -> AsyncIterator[Make]:
-    clients: list[RpcClient] = []
+    clients: list[GraphClient] = []
 
     def make(settings: Settings, engine: Engine, clock: Callable[[], float]) -> Scheduler:
         settings = relay.settings_for(settings)
-        clients.append(RpcClient("graph", settings.graph_replicas,
-                                 secret=load_rpc_secret(settings), timeout=10))
+        clients.append(GraphClient(settings.graph_replicas,
+                                   secret=load_rpc_secret(settings), timeout=10))
         return Scheduler(settings, engine, clients[-1], clock, holder="only")
 
     yield make

@@ -20,7 +20,7 @@ from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
 from aerie.stats import Stat
 from app_servers.scheduler import Scheduler
-from rpc.client import RpcClient
+from rpc.clients import GraphClient
 from tests.conftest import Account, make_stat, put_points
 from tests.servers import RunningServer, free_port, serve
 from tests.smtp import Relay
@@ -61,14 +61,14 @@ Make = Callable[..., Scheduler]
 @pytest.fixture
 async def scheduler() -> AsyncIterator[Make]:
     """Makes schedulers (each its own graph client, closed after the test)."""
-    clients: list[RpcClient] = []
+    clients: list[GraphClient] = []
 
     def make(settings: Settings, engine: Engine, clock: Clock, relay: Relay | None = None,
              graph_urls: list[str] | None = None) -> Scheduler:
         if relay is not None:
             settings = relay.settings_for(settings)
         settings = settings.model_copy(update={"webhook_allow": "127.0.0.1"})  # the test hooks
-        clients.append(RpcClient("graph", graph_urls or settings.graph_replicas,
+        clients.append(GraphClient(graph_urls or settings.graph_replicas,
                                  secret=load_rpc_secret(settings), timeout=10))
         return Scheduler(settings, engine, clients[-1], clock)
 

@@ -18,7 +18,7 @@ from aerie.settings import Settings
 from aerie.stats import create_stat
 from aerie.system_account import ensure_system_account
 from app_servers.scheduler import LEASE, Scheduler
-from rpc.client import RpcClient
+from rpc.clients import GraphClient
 
 
 def system_user(engine: Engine, settings: Settings) -> User:
@@ -79,7 +79,7 @@ async def test_the_scheduler_pass_keeps_the_health_dashboard(
     settings = settings.model_copy(update={"system_email": system_email, "monitor_seconds": 60})
     user = system_user(engine, settings)
     add_stat(engine, user, "aerie web requests /stats/{public_id}", COUNTER)
-    graph = RpcClient("graph", settings.graph_replicas, secret=load_rpc_secret(settings), timeout=1)
+    graph = GraphClient(settings.graph_replicas, secret=load_rpc_secret(settings), timeout=1)
     try:
         scheduler = Scheduler(settings, engine, graph, holder=f"test {system_email}")
         # another test's scheduler may hold the lease for a moment

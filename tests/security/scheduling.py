@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
 from app_servers.scheduler import Scheduler
-from rpc.client import RpcClient
+from rpc.clients import GraphClient
 
 Make = Callable[..., Scheduler]
 
@@ -19,11 +19,11 @@ Make = Callable[..., Scheduler]
 async def schedulers(engine: Engine, clock: Callable[[], float]) -> AsyncIterator[Make]:
     """Makes schedulers on ``engine`` for given settings (each with its own graph client,
     closed at the end), all reading the same clock."""
-    clients: list[RpcClient] = []
+    clients: list[GraphClient] = []
 
     def make(settings: Settings) -> Scheduler:
-        clients.append(RpcClient("graph", settings.graph_replicas,
-                                 secret=load_rpc_secret(settings), timeout=10))
+        clients.append(GraphClient(settings.graph_replicas,
+                                   secret=load_rpc_secret(settings), timeout=10))
         return Scheduler(settings, engine, clients[-1], clock)
 
     try:
