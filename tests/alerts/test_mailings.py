@@ -18,6 +18,7 @@ from aerie.stats import stats_by_names
 from app_servers.scheduler import Scheduler
 from rpc.clients import GraphClient
 from tests.conftest import Account, make_stat, put_points
+from tests.security.scheduling import clear_scheduler_work
 from tests.servers import RunningServer
 from tests.smtp import Relay
 
@@ -43,13 +44,7 @@ async def scheduler(relay: Relay) -> AsyncIterator[Make]:
 
 @pytest.fixture(autouse=True)
 def _quiet_database(engine: Engine) -> None:
-    """Schedulers act on every user in the database: start each test with no other mail."""
-    from aerie.schema import leases, new_stat_notices, outbox, users
-
-    with engine.begin() as conn:
-        for table in (leases, new_stat_notices, outbox):
-            conn.execute(table.delete())
-        conn.execute(users.update().values(report_hour=None))
+    clear_scheduler_work(engine)
 
 
 def mail_to(relay: Relay, account: Account) -> list[object]:

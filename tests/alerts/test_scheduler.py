@@ -22,6 +22,7 @@ from aerie.stats import Stat
 from app_servers.scheduler import Scheduler
 from rpc.clients import GraphClient
 from tests.conftest import Account, make_stat, put_points
+from tests.security.scheduling import clear_scheduler_work
 from tests.servers import RunningServer, free_port, serve
 from tests.smtp import Relay
 
@@ -90,13 +91,7 @@ def alert_now(engine: Engine, alert: alerts.Alert) -> tuple[alerts.Alert, list[a
 
 @pytest.fixture(autouse=True)
 def _only_this_tests_alerts(engine: Engine) -> None:
-    """Schedulers judge every alert in the database: start each test with none."""
-    from aerie.schema import alerts as table
-    from aerie.schema import leases, outbox
-
-    with engine.begin() as conn:
-        for t in (table, leases, outbox):
-            conn.execute(t.delete())
+    clear_scheduler_work(engine)
 
 
 async def test_an_alert_fires_and_resolves_by_mail_with_its_graph_and_by_webhook(

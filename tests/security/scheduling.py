@@ -34,10 +34,19 @@ async def schedulers(engine: Engine, clock: Callable[[], float]) -> AsyncIterato
 
 
 def clear_scheduler_work(engine: Engine) -> None:
-    """Schedulers judge every alert and deliver every queued item in the database: start
-    a test with none."""
-    from aerie.schema import alert_events, alerts, leases, outbox, webhook_deliveries
+    """Schedulers judge every alert, send every digest and report, and deliver every queued
+    item in the database, whichever test made it: start a test with none."""
+    from aerie.schema import (
+        alert_events,
+        alerts,
+        leases,
+        new_stat_notices,
+        outbox,
+        users,
+        webhook_deliveries,
+    )
 
     with engine.begin() as conn:
-        for table in (webhook_deliveries, alert_events, alerts, leases, outbox):
+        for table in (webhook_deliveries, alert_events, alerts, leases, new_stat_notices, outbox):
             conn.execute(table.delete())
+        conn.execute(users.update().values(report_hour=None))

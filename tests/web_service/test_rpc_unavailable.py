@@ -26,7 +26,7 @@ from starlette.routing import Route
 
 from aerie import accounts, alerts, dashboards, shares
 from aerie.settings import Settings
-from tests.conftest import Account, make_stat, put_points
+from tests.conftest import Account, hashed, make_stat, put_points
 from tests.servers import free_port, serve
 from tests.web_service.conftest import PASSWORD, log_in
 
@@ -80,7 +80,7 @@ def site(settings: Settings, engine: Engine, app_servers_url: str) -> Iterator[S
     now = int(time.time())
     email = f"owner-{secrets.token_hex(4)}@example.com"
     with engine.begin() as conn:
-        user = accounts.create_user(conn, email, PASSWORD, now)
+        user = accounts.create_user(conn, email, hashed(PASSWORD), now)
     owner = Account(user, "")
     signups, visits = make_stat(engine, owner, "signups", "counter"), make_stat(
         engine, owner, "visits", "counter")
