@@ -18,6 +18,8 @@ SETTINGS = "/settings"
 REPORTS = "/reports"
 SHARING = "/sharing"
 LOGIN = "/login"
+COMPARE_GRAPH = "/compare/graph"
+EMBED_JS = "/javascripts/embed.js"
 
 
 def absolute(base: str, path: str) -> str:
