@@ -13,6 +13,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from functools import partial
+from typing import TypeVar
 
 from cachetools import TTLCache
 from sqlalchemy import Connection, Engine
@@ -33,7 +34,19 @@ from aerie.stats import (
 )
 from api_service.writer import GroupCommitWriter
 
+K = TypeVar("K")
+V = TypeVar("V")
+
 MAX_ENTRIES = 200_000
+
+
+def _cached(cache: TTLCache[K, V], key: K) -> V | None:
+    """The live entry for ``key``, or None. Item access, not ``get``: on cachetools'
+    caches it is several times faster for a hit, and this is the ingestion hot path."""
+    try:
+        return cache[key]
+    except KeyError:
+        return None
 
 
 class KeyCache:
@@ -54,7 +67,7 @@ class KeyCache:
         self._named: TTLCache[tuple[int, str], Stat] = TTLCache(max_entries, ttl, timer)
 
     async def user_by_ezkey(self, ezkey: str) -> User | None:
-        user = self._users.get(ezkey)
+        user = _cached(self._users, ezkey)
         if user is None:
             user = await run_in_threadpool(self._query_user, ezkey)
             if user is not None:
@@ -67,7 +80,7 @@ class KeyCache:
 
     async def classic_stat(self, key: str) -> tuple[Stat, str] | None:
         """The stat with this classic key and its owner's ukey, or None."""
-        found = self._classic.get(key)
+        found = _cached(self._classic, key)
         if found is None:
             found = await run_in_threadpool(self._query_classic, key)
             if found is not None:
@@ -88,7 +101,7 @@ class KeyCache:
         found: dict[str, Stat] = {}
         missing: dict[str, str] = {}
         for name, kind in kinds.items():
-            stat = self._named.get((user_id, name))
+            stat = _cached(self._named, (user_id, name))
             if stat is None:
                 missing[name] = kind
             else:
