@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from aerie.access_log import redact_access_log
 from aerie.db import make_engine
 from aerie.monitor import Metrics, Reporter
 from aerie.readiness import commits_check, database_check, readiness
@@ -46,6 +47,7 @@ def create_app(settings: Settings) -> IngestionRoutes:
             await writer.stop()
             engine.dispose()
 
+    redact_access_log()
     app = FastAPI(title="Aerie ingestion API", lifespan=lifespan, docs_url=settings.docs_url,
                   openapi_url=settings.openapi_url, redoc_url=None)
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from aerie.access_log import redact_access_log
 from aerie.clock import Clock, system_clock
 from aerie.db import make_engine
 from aerie.monitor import Metrics, Reporter, RequestMetrics
@@ -21,7 +22,6 @@ from interactor.base import Services
 from presenters.html import HtmlPresenter, make_environment
 from rpc.clients import AnalysisClient, GraphClient
 from web_service.a1_routes import a1_router
-from web_service.access_log import redact_access_log
 from web_service.account_routes import account_router
 from web_service.alert_routes import alert_router
 from web_service.answers import JSONAnswer

@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -156,25 +158,55 @@ class Lines(logging.Handler):
         self.lines.append(record.getMessage())
 
 
-def test_access_tokens_are_kept_out_of_the_access_log(
-    web: RunningServer, owner: Account
-) -> None:
+@contextmanager
+def access_lines() -> Iterator[Lines]:
+    """What uvicorn's access logger writes while the block runs."""
     access = logging.getLogger("uvicorn.access")
     lines, level = Lines(), access.level
     access.addHandler(lines)
     access.setLevel(logging.INFO)
     try:
-        assert httpx.get(f"{web.url}/x/{owner.token}/statlist").status_code == 200
-        assert httpx.get(f"{web.url}/x/{owner.token}/nothing-here").status_code == 404
-        deadline = time.monotonic() + 10
-        while len([line for line in lines.lines if "/x/" in line]) < 2:
-            assert time.monotonic() < deadline, lines.lines
-            time.sleep(0.01)
+        yield lines
     finally:
         access.removeHandler(lines)
         access.setLevel(level)
 
-    logged = "\n".join(lines.lines)
+
+def wait_for_lines(lines: Lines, needle: str, count: int) -> str:
+    deadline = time.monotonic() + 10
+    while len([line for line in lines.lines if needle in line]) < count:
+        assert time.monotonic() < deadline, lines.lines
+        time.sleep(0.01)
+    return "\n".join(lines.lines)
+
+
+def test_access_tokens_are_kept_out_of_the_access_log(
+    web: RunningServer, owner: Account
+) -> None:
+    with access_lines() as lines:
+        assert httpx.get(f"{web.url}/x/{owner.token}/statlist").status_code == 200
+        assert httpx.get(f"{web.url}/x/{owner.token}/nothing-here").status_code == 404
+        logged = wait_for_lines(lines, "/x/", 2)
+
     assert owner.token not in logged
     assert "/x/[token]/statlist" in logged and "/x/[token]/nothing-here" in logged
+
+
+def test_ingestion_keys_in_a_query_string_are_kept_out_of_the_access_log(
+    api: RunningServer, engine: Engine, owner: Account
+) -> None:
+    """GET posts and <img> beacons carry the ezkey or the user and stat keys in the URL."""
+    stat = make_stat(engine, owner, "beacon hits", "counter")
+    with access_lines() as lines:
+        ez = httpx.get(f"{api.url}/ez", params={"ezkey": owner.ezkey, "stat": "hits", "count": 1})
+        old = httpx.get(f"{api.url}/ez", params={"email": owner.ezkey, "stat": "hits", "count": 1})
+        classic = httpx.get(f"{api.url}/c",
+                            params={"ukey": owner.ukey, "key": stat.classic_key, "count": 1})
+        assert [ez.status_code, old.status_code, classic.status_code] == [204, 204, 204]
+        logged = wait_for_lines(lines, "[redacted]", 3)
+
+    for secret in (owner.ezkey, quote(owner.ezkey), owner.ukey, stat.classic_key):
+        assert secret not in logged
+    assert "/ez?ezkey=[redacted]&stat=hits&count=1" in logged
+    assert "/c?ukey=[redacted]&key=[redacted]&count=1" in logged
 
