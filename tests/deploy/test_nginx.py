@@ -165,6 +165,17 @@ class Posting:
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def answered_since(self, moment: float) -> int:
+        with self.lock:
+            return sum(1 for started, _status in self.answers if started > moment)
+
+    def wait_for_answers(self, count: int, since: float = 0.0) -> None:
+        """Until ``count`` posts sent after ``since`` (monotonic) have been answered."""
+        deadline = time.monotonic() + 60
+        while self.answered_since(since) < count:
+            assert time.monotonic() < deadline, f"fewer than {count} posts answered in 60 s"
+            time.sleep(0.02)
+
     def run(self, number: int) -> None:
         with httpx.Client(base_url=self.url, timeout=30, trust_env=False) as client:
             sent = 0
@@ -223,14 +234,14 @@ def test_nothing_acknowledged_is_lost_and_pages_load_when_a_copy_of_each_dies(
                                    trust_env=False).json()["checks"])
             for host in ("aerie.example.com", "api.example.com")
         }
-        time.sleep(1.0)
+        posting.wait_for_answers(20)  # posting is under way on both copies
         stack.api[0].process.send_signal(signal.SIGKILL)
         stack.web[0].process.send_signal(signal.SIGKILL)
         stack.api[0].process.wait(timeout=10)
         stack.web[0].process.wait(timeout=10)
         killed_at = time.monotonic()
         after = [(path, browser.get(path).status_code) for _ in range(5) for path in pages]
-        time.sleep(1.5)
+        posting.wait_for_answers(20, since=killed_at)  # posts sent after the kill went through
     finally:
         posting.stop.set()
         for thread in posters:
