@@ -21,7 +21,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 
 from aerie.errors import BadRequest
 from aerie.mail import compose
-from aerie.numbers import compact_number
+from aerie.numbers import compact_number, percent_change
 from aerie.schema import report_stats, stat_minutes, users
 from aerie.settings import Settings
 from aerie.stats import Stat, live_stats_by_ids
@@ -52,12 +52,6 @@ class DayFigure:
 class ReportSettings:
     hour: int | None  # local hour the report arrives; None: no report
     stats: list[Stat]
-
-
-def percent_change(now: float | None, before: float | None) -> float | None:
-    if now is None or not before:
-        return None
-    return (now - before) / abs(before) * 100.0
 
 
 def local_midnight(day: date, timezone: str) -> int:

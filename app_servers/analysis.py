@@ -30,6 +30,7 @@ from aerie.clock import Clock, system_clock
 from aerie.db import make_engine
 from aerie.errors import BadRequest
 from aerie.monitor import Metrics, Reporter
+from aerie.numbers import percent_change
 from aerie.secret_key import load_rpc_secret
 from aerie.series import Point, Series, previous_start, read_series
 from aerie.settings import Settings
@@ -234,13 +235,6 @@ def _finite(figure: Callable[[list[float]], float], values: list[float]) -> floa
     except OverflowError:
         return None
     return result if math.isfinite(result) else None
-
-
-def percent_change(current: float | None, previous: float | None) -> float | None:
-    """``(current - previous) / |previous|`` in percent; None if either is missing or previous is 0."""
-    if current is None or previous is None or previous == 0:
-        return None
-    return (current - previous) / abs(previous) * 100
 
 
 def create_app(settings: Settings) -> Starlette:
