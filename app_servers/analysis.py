@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Engine
 from starlette.applications import Starlette
 
 from aerie.alert_rules import Backtest, backtest
-from aerie.alerts import draft, parse_rule
+from aerie.alerts import draft
 from aerie.clock import Clock, system_clock
 from aerie.db import make_engine
 from aerie.errors import BadRequest
@@ -36,6 +36,7 @@ from aerie.series import Point, Series, previous_start, read_series
 from aerie.settings import Settings
 from aerie.stats import owned_stat, stat_by_public_id
 from aerie.timeframes import check_start, check_timezone, parse_timeframe
+from interactor.alert_forms import parse_rule  # until p1-contracts: the caller sends a Rule
 from rpc.server import create_rpc_app
 
 T = TypeVar("T")
@@ -161,7 +162,7 @@ class AnalysisServer:
 
     async def backtest(self, user_id: int, stat_id: str, rule: dict[str, str],
                        days: int = 30) -> dict[str, object]:
-        """What an alert with ``rule`` (form fields, as ``aerie.alerts.parse_rule`` takes)
+        """What an alert with ``rule`` (form fields, as ``interactor.alert_forms.parse_rule`` takes)
         would have done on the stat over the last ``days`` days: when it would have fired
         and resolved. BadRequest names a field to fix; NotFound for a stat not the user's."""
         if not 1 <= days <= BACKTEST_DAYS:

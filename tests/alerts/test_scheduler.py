@@ -15,11 +15,12 @@ from starlette.routing import Route
 
 from aerie import alerts
 from aerie.alert_notices import webhook_body
-from aerie.alerts import FIRING, OK, AlertEvent, parse_rule
+from aerie.alerts import FIRING, OK, AlertEvent
 from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
 from aerie.stats import Stat
 from app_servers.scheduler import Scheduler
+from interactor.alert_forms import parse_rule
 from rpc.client import RpcClient
 from tests.conftest import Account, make_stat, put_points
 from tests.servers import RunningServer, free_port, serve
