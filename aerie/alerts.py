@@ -18,7 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from aerie import webhook_targets
 from aerie.errors import Conflict, NotFound
 from aerie.keys import public_stat_id
-from aerie.schema import alert_events, alerts, stats
+from aerie.schema import alert_events, alerts, stats, users
+from aerie.stats import STAT_COLUMNS, Stat
 from aerie.webhook_targets import AllowList
 
 KINDS = ("value", "delta", "data")
@@ -29,6 +30,7 @@ OPERATORS = {"greater than": "greater than", "gt": "greater than",
              "different than": "different than", "dt": "different than"}
 MAX_REPEAT_MINUTES = 7 * 24 * 60
 OK, FIRING = "ok", "firing"
+PENDING = "pending"  # an event's mail or webhook, not yet queued or posted
 
 
 @dataclass(frozen=True)
@@ -197,8 +199,38 @@ def settle_pending_mail(conn: Connection, event_id: int, status: str) -> bool:
     """Move the event's mail from pending to ``status``; False when another scheduler
     settled it first (so it queues no second mail)."""
     return conn.execute(update(alert_events).where(
-        alert_events.c.id == event_id, alert_events.c.email_status == "pending",
+        alert_events.c.id == event_id, alert_events.c.email_status == PENDING,
     ).values(email_status=status)).rowcount == 1
+
+
+@dataclass(frozen=True)
+class PendingMail:
+    """An event whose mail is still to be queued, with what the mail needs."""
+
+    alert: Alert
+    stat: Stat
+    event: AlertEvent
+    timezone: str  # the owner's, for the graph; UTC when the owner is gone
+
+
+def pending_mail(conn: Connection) -> list[PendingMail]:
+    """Every event whose mail is pending, oldest first, in one query."""
+    rows = conn.execute(
+        select(*_COLUMNS, *_EVENT_COLUMNS, *STAT_COLUMNS, users.c.timezone)
+        .select_from(alert_events)
+        .join(alerts, alerts.c.id == alert_events.c.alert_id)
+        .join(stats, stats.c.id == alerts.c.stat_id)
+        .outerjoin(users, users.c.id == alerts.c.user_id)
+        .where(alert_events.c.email_status == PENDING).order_by(alert_events.c.id))
+    alert_end = len(_COLUMNS)
+    event_end = alert_end + len(_EVENT_COLUMNS)
+    found = []
+    for row in rows:
+        stat = list(row[event_end:event_end + len(STAT_COLUMNS)])
+        stat[7] = bool(stat[7])  # ``public``: MySQL answers 0 or 1
+        found.append(PendingMail(Alert(*row[:alert_end]), Stat(*stat),
+                                 AlertEvent(*row[alert_end:event_end]), row[-1] or "UTC"))
+    return found
 
 
 def record_evaluation(conn: Connection, alert: Alert, **changes: object) -> None:

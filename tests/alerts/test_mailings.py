@@ -16,6 +16,7 @@ from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
 from aerie.stats import stats_by_names
 from app_servers.scheduler import Scheduler
+from presenters.mail import TemplateMail
 from rpc.client import RpcClient
 from tests.conftest import Account, make_stat, put_points
 from tests.servers import RunningServer
@@ -34,7 +35,8 @@ async def scheduler(relay: Relay) -> AsyncIterator[Make]:
         settings = relay.settings_for(settings)
         clients.append(RpcClient("graph", settings.graph_replicas,
                                  secret=load_rpc_secret(settings), timeout=10))
-        return Scheduler(settings, engine, clients[-1], clock, holder="only")
+        return Scheduler(settings, engine, clients[-1], clock, holder="only",
+                         mail=TemplateMail(settings))
 
     yield make
     for client in clients:

@@ -21,6 +21,7 @@ from aerie.settings import Settings
 from aerie.stats import Stat
 from app_servers.scheduler import Scheduler
 from interactor.alert_forms import parse_rule
+from presenters.mail import TemplateMail
 from rpc.client import RpcClient
 from tests.conftest import Account, make_stat, put_points
 from tests.servers import RunningServer, free_port, serve
@@ -71,7 +72,7 @@ async def scheduler() -> AsyncIterator[Make]:
         settings = settings.model_copy(update={"webhook_allow": "127.0.0.1"})  # the test hooks
         clients.append(RpcClient("graph", graph_urls or settings.graph_replicas,
                                  secret=load_rpc_secret(settings), timeout=10))
-        return Scheduler(settings, engine, clients[-1], clock)
+        return Scheduler(settings, engine, clients[-1], clock, mail=TemplateMail(settings))
 
     yield make
     for client in clients:
