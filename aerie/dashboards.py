@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from aerie.contracts import MAX_STATS_ON_GRAPH
 from aerie.errors import BadRequest, Conflict, NotFound
 from aerie.keys import random_key
 from aerie.schema import card_stats, dashboard_cards, dashboards, shares, stats
@@ -22,7 +23,7 @@ from aerie.text_rules import check_text
 from aerie.timeframes import parse_timeframe
 
 CARD_KINDS = ("graph", "number", "table")
-MAX_CARD_STATS = 3
+MAX_CARD_STATS = MAX_STATS_ON_GRAPH  # a card's stats are drawn in one graph
 MAX_NAME_LENGTH = 255
 MAX_TITLE_LENGTH = 200  # what the graph server accepts as a title, so a card's fits
 MAX_TIMEFRAME_LENGTH = 16  # the column's width; real timeframes are far shorter

@@ -27,6 +27,7 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, NoResultFound
 
+from aerie.contracts import RECEIVED_MARK_SECONDS
 from aerie.errors import BadRequest, Unavailable
 from aerie.monitor import Metrics
 from aerie.readiness import one_line
@@ -40,8 +41,6 @@ T = TypeVar("T")
 # back whole, so running it again cannot count anything twice.
 _RETRYABLE_MYSQL_ERRORS = {1213, 1205}
 _ATTEMPTS = 3
-# data_received_at is kept to the minute; writing it more often costs a row update per stat.
-_RECEIVED_GRANULARITY = 60
 # /readyz reports a failed commit this long; past it, with no commit tried since
 # (a balancer sends no traffic to a copy that is not ready), it is ready again.
 FAILURE_MEMORY_SECONDS = 30.0
@@ -266,7 +265,12 @@ def _request_cells(rows: Rows) -> Sums:
 
 
 def _marks(received: dict[int, int], marked: dict[int, int]) -> Marks:
-    return [(sid, at) for sid, at in received.items() if at - marked.get(sid, 0) >= _RECEIVED_GRANULARITY]
+    """The data_received_at marks worth writing: kept to RECEIVED_MARK_SECONDS (the graph
+    server's render cache relies on it), as writing more often costs a row per stat."""
+    return [
+        (sid, at) for sid, at in received.items()
+        if at - marked.get(sid, 0) >= RECEIVED_MARK_SECONDS
+    ]
 
 
 def _answer(done: asyncio.Future[None], error: Exception | None) -> None:

@@ -25,8 +25,9 @@ from sqlalchemy import Connection, Engine
 from starlette.applications import Starlette
 
 from aerie.alert_rules import Backtest, backtest
-from aerie.alerts import draft
+from aerie.alerts import Rule, draft
 from aerie.clock import Clock, system_clock
+from aerie.contracts import ANALYSIS_METHODS, AlertRule
 from aerie.db import make_engine
 from aerie.errors import BadRequest
 from aerie.monitor import Metrics, Reporter
@@ -36,7 +37,6 @@ from aerie.series import Point, Series, previous_start, read_series
 from aerie.settings import Settings
 from aerie.stats import owned_stat, stat_by_public_id
 from aerie.timeframes import check_start, check_timezone, parse_timeframe
-from interactor.alert_forms import parse_rule  # until p1-contracts: the caller sends a Rule
 from rpc.server import create_rpc_app
 
 T = TypeVar("T")
@@ -160,14 +160,15 @@ class AnalysisServer:
             for public_id, one in series.items()
         }
 
-    async def backtest(self, user_id: int, stat_id: str, rule: dict[str, str],
+    async def backtest(self, user_id: int, stat_id: str, rule: AlertRule,
                        days: int = 30) -> dict[str, object]:
-        """What an alert with ``rule`` (form fields, as ``interactor.alert_forms.parse_rule`` takes)
-        would have done on the stat over the last ``days`` days: when it would have fired
-        and resolved. BadRequest names a field to fix; NotFound for a stat not the user's."""
+        """What an alert with ``rule`` (parsed by the caller with
+        ``interactor.alert_forms.parse_rule``) would have done on the stat over the last
+        ``days`` days: when it would have fired and resolved. BadRequest for ``days`` out of
+        range; NotFound for a stat not the user's."""
         if not 1 <= days <= BACKTEST_DAYS:
             raise BadRequest(f"a backtest covers 1 to {BACKTEST_DAYS} days, not {days}")
-        parsed = parse_rule(rule)
+        parsed = Rule(**rule.model_dump())
         now = int(self.clock())
 
         def run(conn: Connection) -> Backtest:
@@ -244,4 +245,4 @@ def create_app(settings: Settings) -> Starlette:
     reporter = Reporter(Metrics("analysis"), settings, engine)
     return create_rpc_app(AnalysisServer(engine), name="analysis",
                           secret=load_rpc_secret(settings), on_shutdown=engine.dispose,
-                          reporter=reporter)
+                          reporter=reporter, contracts=ANALYSIS_METHODS)

@@ -16,17 +16,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from aerie.contracts import MAX_TITLE, STYLES
 from aerie.errors import BadRequest
 from aerie.timeframes import check_timezone
 
 CONTENT_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
-STYLES = ("full", "mini", "spark", "fill", "fill_bar")
 EMBED_STYLES = ("fill", "fill_bar")
 EMBED_FULL_FROM = (400, 160)  # width and height from which embeds take full's labels
 CHARTS = ("line", "histogram")
 WIDTHS = (100, 2000)
 HEIGHTS = (40, 1200)
-MAX_TITLE = 200
 
 
 @dataclass(frozen=True)

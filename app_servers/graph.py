@@ -21,6 +21,7 @@ from starlette.types import ASGIApp
 
 from aerie.clock import Clock, system_clock
 from aerie.comments import Comment, comments_between
+from aerie.contracts import GRAPH_METHODS, MAX_STATS_ON_GRAPH, RECEIVED_MARK_SECONDS
 from aerie.db import make_engine
 from aerie.errors import BadRequest
 from aerie.monitor import Metrics, Reporter
@@ -33,11 +34,9 @@ from app_servers.chart_options import ChartOptions, chart_options
 from app_servers.charts import render_chart
 from rpc.server import create_rpc_app
 
-MAX_STATS = 3
-# api_service.writer updates data_received_at at most once a minute per stat
-# (its _RECEIVED_GRANULARITY), so points landing within a minute of the last
+# api_service.writer updates data_received_at at most once per
+# RECEIVED_MARK_SECONDS per stat, so points landing within that of the last
 # mark leave it unchanged; SETTLE_SECONDS adds commit time and clock skew.
-MARK_GRANULARITY_SECONDS = 60
 SETTLE_SECONDS = 5
 # How long a render that such unmarked points could still miss is reused.
 FRESH_RENDER_SECONDS = 10
@@ -243,9 +242,10 @@ class _Plan:
 
 
 def _check_stat_ids(stat_ids: list[str]) -> list[str]:
-    if not 1 <= len(stat_ids) <= MAX_STATS:
+    if not 1 <= len(stat_ids) <= MAX_STATS_ON_GRAPH:
         raise BadRequest(
-            f"give 1 to {MAX_STATS} stat ids to draw (up to {MAX_STATS} compare in one graph), "
+            f"give 1 to {MAX_STATS_ON_GRAPH} stat ids to draw "
+            f"(up to {MAX_STATS_ON_GRAPH} compare in one graph), "
             f"not {len(stat_ids)}"
         )
     if len(set(stat_ids)) != len(stat_ids):
@@ -256,7 +256,7 @@ def _check_stat_ids(stat_ids: list[str]) -> list[str]:
 def _is_fresh(stats: list[Stat], now: int) -> bool:
     """Whether points may have landed, unmarked, since the newest ``data_received_at``."""
     marks = [s.data_received_at for s in stats if s.data_received_at is not None]
-    return bool(marks) and now < max(marks) + MARK_GRANULARITY_SECONDS + SETTLE_SECONDS
+    return bool(marks) and now < max(marks) + RECEIVED_MARK_SECONDS + SETTLE_SECONDS
 
 
 def _etag(key: Key) -> str:
@@ -265,9 +265,10 @@ def _etag(key: Key) -> str:
 
 
 def create_app(settings: Settings) -> ASGIApp:
-    """The graph app server: ``GraphServer.render`` over JSON-RPC; its engine is disposed
-    when it stops."""
+    """The graph app server: ``GraphServer.render`` over JSON-RPC, its params checked by
+    ``aerie.contracts.RenderParams``; its engine is disposed when it stops."""
     engine = make_engine(settings)
     reporter = Reporter(Metrics("graph"), settings, engine)
     return create_rpc_app(GraphServer(engine), name="graph", secret=load_rpc_secret(settings),
-                          on_shutdown=engine.dispose, reporter=reporter)
+                          on_shutdown=engine.dispose, reporter=reporter,
+                          contracts=GRAPH_METHODS)

@@ -14,6 +14,7 @@ from typing import Any
 from aerie import alerts, stats
 from aerie.accounts import User
 from aerie.alerts import Alert, AlertEvent, Rule
+from aerie.contracts import AlertRule, BacktestParams, RenderParams
 from aerie.errors import BadRequest
 from aerie.stats import Stat
 from aerie.text_rules import is_whole_number
@@ -83,7 +84,7 @@ async def alerts_page(svc: Services, user: User) -> AlertsPage:
 
 async def preview(svc: Services, user: User, public_id: str, form: Mapping[str, str]) -> Preview:
     """The backtest of an unsaved rule; BadRequest names the field to fix."""
-    alert_forms.parse_rule(form)  # fail fast, before any call
+    rule = AlertRule(**vars(alert_forms.parse_rule(form)))  # fail fast, before any call
 
     def load() -> Stat:
         with svc.engine.connect() as conn:
@@ -91,15 +92,15 @@ async def preview(svc: Services, user: User, public_id: str, form: Mapping[str, 
 
     stat, tested, rendered = await asyncio.gather(
         off_loop(load),
-        svc.analysis.call("backtest", user_id=user.id, stat_id=public_id, rule=dict(form)),
-        svc.graph.call("render", user_id=user.id, stat_ids=[public_id],
-                       timeframe=BACKTEST_TIMEFRAME, previous=False, timezone=user.timezone,
-                       with_body=False, **GRAPH_SIZE),
+        svc.analysis.backtest(BacktestParams(user_id=user.id, stat_id=public_id, rule=rule)),
+        svc.graph.render(RenderParams(user_id=user.id, stat_ids=[public_id],
+                                      timeframe=BACKTEST_TIMEFRAME, previous=False,
+                                      timezone=user.timezone, with_body=False, **GRAPH_SIZE)),
     )
     query = f"tf={BACKTEST_TIMEFRAME}&prev=0"
     graph = Graph(f"/stats/{public_id}/graph.png?{query}", f"/stats/{public_id}/graph.svg?{query}",
-                  rendered["plot_area"], rendered["first"], rendered["end"])
-    return Preview(stat, dict(form), tested, graph, user.timezone)
+                  rendered.plot_area, rendered.first, rendered.end)
+    return Preview(stat, dict(form), tested.model_dump(), graph, user.timezone)
 
 
 async def rule_to_fix(svc: Services, user: User, public_id: str, form: Mapping[str, str]) -> Preview:

@@ -12,20 +12,20 @@ from sqlalchemy import Engine
 from aerie.clock import Clock, system_clock
 from aerie.passwords import Passwords
 from aerie.webhook_targets import AllowList
-from rpc.client import RpcClient
+from rpc.clients import AnalysisClient, GraphClient
 
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Services:
-    """The database, the app servers' RPC clients, the clock (unix seconds) and what
-    the use cases need besides: password hashing, the webhook targets allowed inside,
-    the stats one account may have (0: no limit)."""
+    """The database, the app servers' typed RPC clients, the clock (unix seconds) and
+    what the use cases need besides: password hashing, the webhook targets allowed
+    inside, the stats one account may have (0: no limit)."""
 
     engine: Engine
-    graph: RpcClient
-    analysis: RpcClient
+    graph: GraphClient
+    analysis: AnalysisClient
     clock: Clock = system_clock
     webhook_allow: AllowList = field(default_factory=AllowList)
     passwords: Passwords = field(default_factory=lambda: Passwords(time_cost=3, memory_kib=65536))

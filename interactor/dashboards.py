@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 
 from aerie import dashboards as store
 from aerie.accounts import User, user_by_id
+from aerie.contracts import SummarizeParams
 from aerie.dashboards import Card, Dashboard, ListedDashboard
 from aerie.errors import BadRequest, Gone, NotFound
 from aerie.series import read_series
@@ -199,13 +200,13 @@ async def _card_views(
     """Every card ready to show; number cards' summaries are asked for all at once."""
     wanted = [(card, stat) for card in cards if card.kind == "number" for stat in card.stats]
     summaries = await asyncio.gather(*(
-        svc.analysis.call("summarize", user_id=owner.id, stat_id=stat.public_id,
-                          timeframe=card.timeframe, timezone=owner.timezone)
+        svc.analysis.summarize(SummarizeParams(user_id=owner.id, stat_id=stat.public_id,
+                                               timeframe=card.timeframe, timezone=owner.timezone))
         for card, stat in wanted
     ))
     numbers: dict[int, list[NumberFigure]] = {}
     for (card, stat), summary in zip(wanted, summaries, strict=True):
-        numbers.setdefault(card.id, []).append(_number(stat, summary))
+        numbers.setdefault(card.id, []).append(_number(stat, summary.model_dump()))
     views = []
     for card in cards:
         rows = tables.get(card.id, [])

@@ -36,18 +36,18 @@ from typing import Any
 
 from aerie import accounts, shares
 from aerie.accounts import User
+from aerie.contracts import MAX_STATS_ON_GRAPH as MAX_STATS
+from aerie.contracts import MAX_TITLE, STYLES, SummarizeParams
 from aerie.errors import BadRequest, NotFound
 from aerie.series import Point, read_series
 from aerie.stats import Stat
 from aerie.text_rules import is_whole_number
 from aerie.timeframes import parse_timeframe
-from app_servers.chart_options import MAX_TITLE, STYLES  # the graph server's own limits
 from interactor.base import Services, off_loop
 from interactor.graph_images import GraphImage, draw, render
 
 KINDS = ("graph", "histogram", "data", "table", "text")
 IMAGE_KINDS = ("graph", "histogram")
-MAX_STATS = 3
 DEFAULT_SIZE = (760, 235)
 SIZE_LIMITS = {"w": (16, 2000), "h": (16, 1200)}
 DEFAULT_TIMEFRAME = "week_compare"
@@ -212,16 +212,17 @@ async def embed_content(svc: Services, request: EmbedRequest) -> EmbedContent:
         rendered = await render(svc, owner, [s.public_id for s in shared.stats],
                                 format="png", with_body=False, **_render_options(request))
         figures = [StatFigures(s.name, s.unit, s.counter, None, None, []) for s in shared.stats]
-        return EmbedContent(request, label, owner.timezone, figures, rendered["etag"][:16])
+        return EmbedContent(request, label, owner.timezone, figures, rendered.etag[:16])
     summaries = await asyncio.gather(*(
-        svc.analysis.call("summarize", user_id=owner.id, stat_id=stat.public_id,
-                          timeframe=request.timeframe, timezone=owner.timezone)
+        svc.analysis.summarize(SummarizeParams(user_id=owner.id, stat_id=stat.public_id,
+                                               timeframe=request.timeframe,
+                                               timezone=owner.timezone))
         for stat in shared.stats
     ))
     tables = await _tables(svc, shared, request.timeframe) if request.kind == "table" else {}
     figures = [
-        StatFigures(stat.name, stat.unit, stat.counter, summary["current"]["latest"],
-                    summary["current"]["total"], tables.get(stat.id, []))
+        StatFigures(stat.name, stat.unit, stat.counter, summary.current.latest,
+                    summary.current.total, tables.get(stat.id, []))
         for stat, summary in zip(shared.stats, summaries, strict=True)
     ]
     return EmbedContent(request, label, owner.timezone, figures, "")

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from aerie.accounts import User
-from aerie.errors import BadRequest, Unavailable
+from aerie.contracts import MAX_STATS_ON_GRAPH, RenderParams, RenderResult
+from aerie.errors import BadRequest
 from interactor.base import Services
-from interactor.stat_pages import GRAPH_SIZE, MAX_COMPARE, check_timeframe
-from rpc.client import RpcError
+from interactor.stat_pages import GRAPH_SIZE, check_timeframe
 
 FORMATS = ("png", "svg")
 
@@ -23,18 +23,11 @@ class GraphImage:
     etag: str  # the graph server's: equal for equal renders in every copy
 
 
-async def render(svc: Services, owner: User, stat_ids: list[str], **options: Any) -> dict[str, Any]:
-    """The graph server's answer for the owner's stats, drawn in the owner's time zone.
-
-    A JSON-RPC protocol error (a copy that does not know a parameter yet, in the middle
-    of a rolling upgrade) is a 503 to retry, not a 500.
-    """
-    try:
-        rendered: dict[str, Any] = await svc.graph.call(
-            "render", user_id=owner.id, stat_ids=stat_ids, timezone=owner.timezone, **options)
-    except RpcError as exc:
-        raise Unavailable(f"the graph service cannot draw this yet ({exc.message})") from exc
-    return rendered
+async def render(svc: Services, owner: User, stat_ids: list[str], **options: Any) -> RenderResult:
+    """The graph server's answer for the owner's stats, drawn in the owner's time zone;
+    ``options`` are the other fields of ``RenderParams``."""
+    return await svc.graph.render(RenderParams(
+        user_id=owner.id, stat_ids=stat_ids, timezone=owner.timezone, **options))
 
 
 async def draw(svc: Services, owner: User, stat_ids: list[str], fmt: str,
@@ -43,8 +36,8 @@ async def draw(svc: Services, owner: User, stat_ids: list[str], fmt: str,
     if fmt not in FORMATS:
         raise BadRequest(f"graphs come as .png or .svg, not .{fmt}")
     rendered = await render(svc, owner, stat_ids, format=fmt, **options)
-    return GraphImage(rendered["content_type"], base64.b64decode(rendered["body"]),
-                      rendered["etag"])
+    return GraphImage(rendered.content_type, base64.b64decode(rendered.body or ""),
+                      rendered.etag)
 
 
 async def graph_image(
@@ -52,7 +45,7 @@ async def graph_image(
     previous: bool,
 ) -> GraphImage:
     """The user's graph of 1 to 3 stats as PNG or SVG; NotFound for a stat not theirs."""
-    if not 1 <= len(stat_ids) <= MAX_COMPARE:
-        raise BadRequest(f"a graph shows 1 to {MAX_COMPARE} stats")
+    if not 1 <= len(stat_ids) <= MAX_STATS_ON_GRAPH:
+        raise BadRequest(f"a graph shows 1 to {MAX_STATS_ON_GRAPH} stats")
     return await draw(svc, user, stat_ids, fmt, timeframe=check_timeframe(timeframe),
                       previous=previous and len(stat_ids) == 1, **GRAPH_SIZE)

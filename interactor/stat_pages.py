@@ -17,6 +17,13 @@ from aerie import alerts, stats
 from aerie.accounts import User
 from aerie.alerts import Alert
 from aerie.comments import Comment, comments_between
+from aerie.contracts import (
+    MAX_STATS_ON_GRAPH,
+    OverviewParams,
+    RenderParams,
+    RenderResult,
+    SummarizeParams,
+)
 from aerie.errors import BadRequest
 from aerie.series import Point, frame_bounds, read_series
 from aerie.shares import Share, live_share_of_stat
@@ -28,7 +35,6 @@ from interactor.snippets import Snippet, send_examples
 
 TIMEFRAMES = ("1h", "3h", "1d", "1w", "1M", "3M", "1y")
 DEFAULT_TIMEFRAME = "1w"
-MAX_COMPARE = 3
 # Stats on one list page (the analysis servers' overview takes up to 500 at a time);
 # past that, searching narrows the list.
 LIST_LIMIT = 500
@@ -111,21 +117,22 @@ async def stat_list(svc: Services, user: User, search: str, api_url: str) -> Sta
 
     found = await off_loop(load)
     shown = found[:LIST_LIMIT]
-    overview: dict[str, dict[str, Any]] = {}
+    overview = {}
     if shown:
         ids = [s.public_id for s in shown]
-        overview = await svc.analysis.call("overview", user_id=user.id, stat_ids=ids)
+        overview = await svc.analysis.overview(OverviewParams(user_id=user.id, stat_ids=ids))
     rows = []
     for stat in shown:
-        figures = overview.get(stat.public_id, {})
-        rows.append(StatRow(stat, figures.get("latest"), figures.get("spark", [])))
+        figures = overview.get(stat.public_id)
+        rows.append(StatRow(stat, figures.latest if figures else None,
+                            figures.spark if figures else []))
     return StatList(rows, search, len(found) > LIST_LIMIT, svc.now(), user.timezone, api_url,
                     user.ezkey)
 
 
-def _graph(path: str, query: str, rendered: dict[str, Any]) -> Graph:
-    return Graph(f"{path}.png?{query}", f"{path}.svg?{query}", rendered["plot_area"],
-                 rendered["first"], rendered["end"])
+def _graph(path: str, query: str, rendered: RenderResult) -> Graph:
+    return Graph(f"{path}.png?{query}", f"{path}.svg?{query}", rendered.plot_area,
+                 rendered.first, rendered.end)
 
 
 async def stat_page(
@@ -147,18 +154,17 @@ async def stat_page(
 
     (stat, points, share, comments, stat_alerts), summary, rendered = await asyncio.gather(
         off_loop(load),
-        svc.analysis.call(
-            "summarize", user_id=user.id, stat_id=public_id, timeframe=tf,
-            timezone=user.timezone,
-        ),
-        svc.graph.call(
-            "render", user_id=user.id, stat_ids=[public_id], timeframe=tf, previous=True,
+        svc.analysis.summarize(SummarizeParams(
+            user_id=user.id, stat_id=public_id, timeframe=tf, timezone=user.timezone,
+        )),
+        svc.graph.render(RenderParams(
+            user_id=user.id, stat_ids=[public_id], timeframe=tf, previous=True,
             timezone=user.timezone, with_body=False, **GRAPH_SIZE,
-        ),
+        )),
     )
     return StatPage(
         stat=stat, timeframe=tf, timeframe_label=frame.label, choices=TIMEFRAMES, points=points,
-        summary=summary, graph=_graph(f"/stats/{public_id}/graph", f"tf={tf}", rendered),
+        summary=summary.model_dump(), graph=_graph(f"/stats/{public_id}/graph", f"tf={tf}", rendered),
         snippets=send_examples(stat, user, api_url), now=now, timezone=user.timezone,
         share=share_codes(share.key, stat.name, web_url) if share else None,
         comments=comments, alerts=stat_alerts,
@@ -169,8 +175,9 @@ async def compare_page(svc: Services, user: User, ids: list[str], timeframe: str
     """Up to three of the user's stats drawn together, each with its summary."""
     tf = check_timeframe(timeframe)
     ids = list(dict.fromkeys(i for i in ids if i))
-    if len(ids) > MAX_COMPARE:
-        raise BadRequest(f"compare up to {MAX_COMPARE} stats at a time; you chose {len(ids)}")
+    if len(ids) > MAX_STATS_ON_GRAPH:
+        raise BadRequest(
+            f"compare up to {MAX_STATS_ON_GRAPH} stats at a time; you chose {len(ids)}")
 
     def load() -> list[Stat]:
         with svc.engine.connect() as conn:
@@ -180,19 +187,21 @@ async def compare_page(svc: Services, user: User, ids: list[str], timeframe: str
         return ComparePage([], await off_loop(load), tf, parse_timeframe(tf).label, [], None,
                            user.timezone)
     summaries = [
-        svc.analysis.call(
-            "summarize", user_id=user.id, stat_id=i, timeframe=tf, timezone=user.timezone
-        )
+        svc.analysis.summarize(SummarizeParams(
+            user_id=user.id, stat_id=i, timeframe=tf, timezone=user.timezone
+        ))
         for i in ids
     ]
-    graph = svc.graph.call(
-        "render", user_id=user.id, stat_ids=ids, timeframe=tf, previous=False,
+    graph = svc.graph.render(RenderParams(
+        user_id=user.id, stat_ids=ids, timeframe=tf, previous=False,
         timezone=user.timezone, with_body=False, **GRAPH_SIZE,
-    )
-    choices, rendered, *summarized = await asyncio.gather(off_loop(load), graph, *summaries)
+    ))
+    (choices, rendered), summarized = await asyncio.gather(
+        asyncio.gather(off_loop(load), graph), asyncio.gather(*summaries))
     by_id = {s.public_id: s for s in choices}
     query = "&".join(f"ids={i}" for i in ids) + f"&tf={tf}"
     return ComparePage(
-        [by_id[i] for i in ids], choices, tf, parse_timeframe(tf).label, summarized,
+        [by_id[i] for i in ids], choices, tf, parse_timeframe(tf).label,
+        [summary.model_dump() for summary in summarized],
         _graph("/compare/graph", query, rendered), user.timezone,
     )

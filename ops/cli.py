@@ -35,7 +35,7 @@ from interactor import operator_accounts, stat_changes
 from interactor.base import Services
 from ops import demo
 from ops.supervisor import Role, roles_for, supervise
-from rpc.client import RpcClient
+from rpc.clients import AnalysisClient, GraphClient
 
 Command = Callable[[argparse.Namespace], int]
 T = TypeVar("T")
@@ -218,8 +218,8 @@ def _run_use_case(
             if user is None:
                 raise NotFound(f"no account with e-mail {user_email!r}")
             secret = load_rpc_secret(settings)
-            async with RpcClient("graph", settings.graph_replicas, secret=secret) as graph, \
-                    RpcClient("analysis", settings.analysis_replicas, secret=secret) as analysis:
+            async with GraphClient(settings.graph_replicas, secret=secret) as graph, \
+                    AnalysisClient(settings.analysis_replicas, secret=secret) as analysis:
                 services = Services(engine, graph, analysis,
                                     max_stats_per_account=settings.max_stats_per_account)
                 return await use_case(services, user)

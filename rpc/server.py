@@ -16,8 +16,10 @@ JSON-RPC error (-32001) and runs nothing. The health routes need no signature;
 they tell nothing about anyone's data.
 
 Params are an object (by name) or an array (by position) and are validated
-against the method's annotations with pydantic before the method runs. What
-comes back:
+against the method's annotations with pydantic before the method runs, or, for
+a service given ``contracts`` (the app servers: ``aerie.contracts``), against the
+method's params model as a whole; a model that does not name exactly the
+method's parameters stops start-up. What comes back:
 
 - a result, encoded with orjson (dataclasses natively, pydantic models dumped);
 - -32700 for a body that is not JSON, -32600 for a request that is not JSON-RPC
@@ -59,6 +61,7 @@ from starlette.routing import Route
 from aerie.errors import AerieError
 from aerie.monitor import Metrics, Reporter, RequestMetrics
 from aerie.readiness import ReadyCheck, database_check, readiness
+from rpc.contract_checks import check_contract, contract_problem
 from rpc.signing import Unsigned, Verifier
 
 PARSE_ERROR = -32700
@@ -108,15 +111,20 @@ class Parameter:
 
 @dataclass(frozen=True)
 class ServedMethod:
-    """A declared method with its parameters, ready to validate params and be called."""
+    """A declared method with its parameters, ready to validate params and be called;
+    ``contract``, if set, is the params model they are validated with."""
 
     name: str
     function: Callable[..., Any]
     parameters: tuple[Parameter, ...]
+    contract: type[BaseModel] | None = None
 
     @classmethod
-    def of(cls, name: str, function: Callable[..., Any]) -> ServedMethod:
-        """Read the signature once; a signature params cannot be bound to fails start-up."""
+    def of(
+        cls, name: str, function: Callable[..., Any], contract: type[BaseModel] | None = None
+    ) -> ServedMethod:
+        """Read the signature once; a signature params cannot be bound to, or a contract
+        that does not match it, fails start-up."""
         hints = typing.get_type_hints(function)
         parameters = []
         for parameter in inspect.signature(function).parameters.values():
@@ -128,11 +136,15 @@ class ServedMethod:
             adapter: TypeAdapter[Any] = TypeAdapter(hints.get(parameter.name, Any))
             required = parameter.default is parameter.empty
             parameters.append(Parameter(parameter.name, adapter, required))
-        return cls(name, function, tuple(parameters))
+        if contract is not None:
+            check_contract(name, {p.name: p.required for p in parameters}, contract)
+        return cls(name, function, tuple(parameters), contract)
 
     def bind(self, params: Params | None) -> dict[str, Any]:
         """Validated keyword arguments; raises InvalidParams naming every problem."""
         given = self._by_name(params)
+        if self.contract is not None:
+            return self._bind_contract(self.contract, given)
         known = {parameter.name for parameter in self.parameters}
         problems = [f"unexpected parameter {name!r}" for name in given if name not in known]
         arguments = {}
@@ -148,6 +160,16 @@ class ServedMethod:
         if problems:
             raise InvalidParams(f"invalid params for {self.name}: {'; '.join(problems)}")
         return arguments
+
+    def _bind_contract(self, contract: type[BaseModel], given: dict[str, Any]) -> dict[str, Any]:
+        """The params validated as the contract's model; a parameter not given keeps the
+        method's own default."""
+        try:
+            model = contract.model_validate(given)
+        except ValidationError as exc:
+            problems = "; ".join(contract_problem(error) for error in exc.errors(include_url=False))
+            raise InvalidParams(f"invalid params for {self.name}: {problems}") from exc
+        return {name: getattr(model, name) for name in model.model_fields_set}
 
     def _by_name(self, params: Params | None) -> dict[str, Any]:
         """Params by name, positional ones matched to the parameters in declared order."""
@@ -229,12 +251,22 @@ def id_of(raw: object) -> RequestId:
 class RpcService:
     """Dispatches JSON-RPC requests to one service object's methods."""
 
-    def __init__(self, service: object, name: str, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self, service: object, name: str, metrics: Metrics | None = None,
+        contracts: Mapping[str, type[BaseModel]] | None = None,
+    ) -> None:
         self.name = name
         self.metrics = metrics
+        served = dict(declared_methods(service))
+        if contracts is not None and set(contracts) != set(served):
+            raise TypeError(
+                f"{type(service).__name__} serves {', '.join(sorted(served))} but its contracts "
+                f"name {', '.join(sorted(contracts)) or 'none'}: give each served method one"
+            )
         self.methods = {
-            method_name: ServedMethod.of(method_name, function)
-            for method_name, function in declared_methods(service)
+            method_name: ServedMethod.of(
+                method_name, function, None if contracts is None else contracts[method_name])
+            for method_name, function in served.items()
         }
 
     async def answer_body(self, body: bytes) -> dict[str, Any] | list[dict[str, Any]] | None:
@@ -327,6 +359,7 @@ def create_rpc_app(
     on_shutdown: Callable[[], None] | None = None,
     ready_checks: Mapping[str, ReadyCheck] | None = None,
     reporter: Reporter | None = None,
+    contracts: Mapping[str, type[BaseModel]] | None = None,
 ) -> Starlette:
     """An ASGI app serving ``service``'s declared ``rpc_methods`` to callers holding ``secret``;
     ``name`` appears in errors and health.
@@ -336,9 +369,11 @@ def create_rpc_app(
     ``ready_checks`` are what ``/readyz`` runs; None means a database check for
     each SQLAlchemy ``Engine`` among the service's attributes (none: always ready).
     ``reporter``, if given, runs for the app's lifetime, and requests are counted into
-    its metrics (see ``aerie.monitor``).
+    its metrics (see ``aerie.monitor``). ``contracts``, if given, holds each served
+    method's params model (``aerie.contracts``), which its params are validated with.
     """
-    rpc = RpcService(service, name, reporter.metrics if reporter is not None else None)
+    rpc = RpcService(service, name, reporter.metrics if reporter is not None else None,
+                     contracts)
     verifier = Verifier(secret)
     checks = engine_checks(service) if ready_checks is None else dict(ready_checks)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -26,10 +27,25 @@ def alive(pid: int) -> bool:
     return True
 
 
+# Ports for servers the suite starts, below the kernel's ephemeral range (32768 and up on
+# Linux), where every outgoing connection takes its local port: a port picked there can be
+# taken by a client before the server that was meant to have it binds. Each pytest-xdist
+# worker draws from a band of its own, so parallel workers never pick the same one.
+_FIRST_PORT, _BAND = 20000, 1500
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port nobody on this machine listens on now, for a server about to start."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    first = _FIRST_PORT + (worker % 8) * _BAND
+    for port in random.sample(range(first, first + _BAND), _BAND):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {first}-{first + _BAND - 1}")
 
 
 @dataclass(frozen=True)

@@ -34,13 +34,9 @@ FORBIDDEN: dict[str, frozenset[str]] = {
 }
 
 # Known violations, each with the change that removes it. When that change lands, the
-# test fails until its entry is deleted here.
-ALLOWED: dict[tuple[str, str], str] = {
-    ("interactor/embeds.py", "app_servers.chart_options"):
-        "the graph options move into a contracts module with the p1-contracts merge",
-    ("app_servers/analysis.py", "interactor.alert_forms"):
-        "the backtest takes a parsed rule with the p1-contracts merge",
-}
+# test fails until its entry is deleted here. None today; an entry looks like
+# ("interactor/embeds.py", "app_servers.chart_options"): "why, and what ends it".
+ALLOWED: dict[tuple[str, str], str] = {}
 
 
 @dataclass(frozen=True)

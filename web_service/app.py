@@ -20,7 +20,7 @@ from aerie.settings import Settings
 from interactor.base import Services
 from interactor.export import ExportContext
 from presenters.html import HtmlPresenter, make_environment
-from rpc.client import RpcClient
+from rpc.clients import AnalysisClient, GraphClient
 from web_service.a1_routes import a1_router
 from web_service.access_log import redact_access_log
 from web_service.account_routes import account_router
@@ -49,9 +49,8 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
     rpc_secret = load_rpc_secret(settings)
     services = Services(
         engine=engine,
-        graph=RpcClient("graph", settings.graph_replicas, secret=rpc_secret, timeout=timeout),
-        analysis=RpcClient("analysis", settings.analysis_replicas, secret=rpc_secret,
-                           timeout=timeout),
+        graph=GraphClient(settings.graph_replicas, secret=rpc_secret, timeout=timeout),
+        analysis=AnalysisClient(settings.analysis_replicas, secret=rpc_secret, timeout=timeout),
         clock=clock,
         webhook_allow=settings.webhook_targets,
         passwords=Passwords.from_settings(settings),

@@ -14,6 +14,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from aerie.contracts import MAX_STATS_ON_GRAPH
 from aerie.errors import AerieError
 from aerie.sessions import Session
 from interactor import dashboards as use
@@ -86,7 +87,7 @@ def dashboard_router(services: Services, auth: Auth, responder: Responder) -> AP
         """Stats come as ``stat1``..``stat3`` (the page's selects) and/or ``stats``, ids
         separated by commas (for scripts)."""
         session, form = await auth.form(request)
-        stat_ids = [form.get(f"stat{i}", "") for i in (1, 2, 3)]
+        stat_ids = [form.get(f"stat{i}", "") for i in range(1, MAX_STATS_ON_GRAPH + 1)]
         stat_ids += form.get("stats", "").replace(" ", ",").split(",")
         try:
             await use.add_card(services, session.user, public_id, form.get("kind", ""),

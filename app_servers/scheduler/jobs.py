@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from aerie.clock import Clock
+from aerie.contracts import RenderParams
 from aerie.errors import AerieError
 from aerie.mail import MailComposer
 from aerie.settings import Settings
 from aerie.stats import Stat
-from rpc.client import RpcClient
+from rpc.clients import GraphClient
 
 log = logging.getLogger("aerie.scheduler")
 
@@ -31,7 +32,7 @@ class Job:
 
     settings: Settings
     engine: Engine
-    graph: RpcClient
+    graph: GraphClient
     clock: Clock
     mail: MailComposer
     keep_lease: Callable[[], None]
@@ -44,11 +45,11 @@ class Job:
         """The stat's graph for a mail; None if no graph server answers (the mail goes
         without it rather than not at all)."""
         try:
-            drawn = await self.graph.call(
-                "render", user_id=stat.user_id, stat_ids=[stat.public_id], timeframe=timeframe,
+            drawn = await self.graph.render(RenderParams(
+                user_id=stat.user_id, stat_ids=[stat.public_id], timeframe=timeframe,
                 previous=False, format="png", width=width, height=height, timezone=zone,
-                style=style)
+                style=style))
         except AerieError as exc:
             log.warning("no graph of stat %s for a mail: %s", stat.public_id, exc.message)
             return None
-        return base64.b64decode(drawn["body"])
+        return base64.b64decode(drawn.body) if drawn.body else None

@@ -36,6 +36,7 @@ from starlette.applications import Starlette
 
 from aerie import outbox
 from aerie.clock import Clock, system_clock
+from aerie.contracts import SCHEDULER_METHODS, PassFigures, StatusResult
 from aerie.db import make_engine
 from aerie.health_dashboard import ensure_health_dashboard
 from aerie.keys import random_key
@@ -47,7 +48,7 @@ from aerie.settings import Settings
 from aerie.system_account import ensure_system_account
 from app_servers.scheduler import alerts, notify, reports
 from app_servers.scheduler.jobs import Job, LeaseLost
-from rpc.client import RpcClient
+from rpc.clients import GraphClient
 from rpc.server import create_rpc_app
 
 log = logging.getLogger("aerie.scheduler")
@@ -75,7 +76,7 @@ class Scheduler:
     """One copy of the scheduler; ``mail`` words its mail (``presenters.mail.TemplateMail``,
     wired in by the entry module)."""
 
-    def __init__(self, settings: Settings, engine: Engine, graph: RpcClient,
+    def __init__(self, settings: Settings, engine: Engine, graph: GraphClient,
                  clock: Clock = system_clock, holder: str | None = None,
                  metrics: Metrics | None = None, *, mail: MailComposer) -> None:
         self._settings = settings
@@ -172,12 +173,12 @@ class SchedulerStatus:
         self._scheduler = scheduler
         self.engine = engine  # /readyz checks the database through it
 
-    async def status(self) -> dict[str, object]:
+    async def status(self) -> StatusResult:
         """Who this copy is, whether it held the lease at its last pass, and what it did."""
         last = self._scheduler.last_pass
-        return {"holder": self._scheduler.holder, "leader": bool(last and last.leader),
-                "last_pass_at": self._scheduler.last_pass_at,
-                "last_pass": vars(last) if last else None}
+        return StatusResult(holder=self._scheduler.holder, leader=bool(last and last.leader),
+                            last_pass_at=self._scheduler.last_pass_at,
+                            last_pass=PassFigures.model_validate(vars(last)) if last else None)
 
 
 def create_app(settings: Settings, mail: MailComposer) -> Starlette:
@@ -185,12 +186,12 @@ def create_app(settings: Settings, mail: MailComposer) -> Starlette:
     ``mail`` words its mail (the entry module passes ``presenters.mail.TemplateMail``)."""
     engine = make_engine(settings)
     secret = load_rpc_secret(settings)
-    graph = RpcClient("graph", settings.graph_replicas, secret=secret,
-                      timeout=settings.rpc_timeout_seconds)
+    graph = GraphClient(settings.graph_replicas, secret=secret,
+                        timeout=settings.rpc_timeout_seconds)
     metrics = Metrics("scheduler")
     scheduler = Scheduler(settings, engine, graph, metrics=metrics, mail=mail)
     app = create_rpc_app(SchedulerStatus(scheduler, engine), name="scheduler", secret=secret,
-                         on_shutdown=engine.dispose,
+                         on_shutdown=engine.dispose, contracts=SCHEDULER_METHODS,
                          reporter=Reporter(metrics, settings, engine))
     served = app.router.lifespan_context
 

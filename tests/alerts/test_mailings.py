@@ -17,8 +17,9 @@ from aerie.settings import Settings
 from aerie.stats import stats_by_names
 from app_servers.scheduler import Scheduler
 from presenters.mail import TemplateMail
-from rpc.client import RpcClient
+from rpc.clients import GraphClient
 from tests.conftest import Account, make_stat, put_points
+from tests.security.scheduling import clear_scheduler_work
 from tests.servers import RunningServer
 from tests.smtp import Relay
 
@@ -29,12 +30,12 @@ Make = Callable[[Settings, Engine, Callable[[], float]], Scheduler]
 
 @pytest.fixture
 async def scheduler(relay: Relay) -> AsyncIterator[Make]:
-    clients: list[RpcClient] = []
+    clients: list[GraphClient] = []
 
     def make(settings: Settings, engine: Engine, clock: Callable[[], float]) -> Scheduler:
         settings = relay.settings_for(settings)
-        clients.append(RpcClient("graph", settings.graph_replicas,
-                                 secret=load_rpc_secret(settings), timeout=10))
+        clients.append(GraphClient(settings.graph_replicas,
+                                   secret=load_rpc_secret(settings), timeout=10))
         return Scheduler(settings, engine, clients[-1], clock, holder="only",
                          mail=TemplateMail(settings))
 
@@ -45,13 +46,7 @@ async def scheduler(relay: Relay) -> AsyncIterator[Make]:
 
 @pytest.fixture(autouse=True)
 def _quiet_database(engine: Engine) -> None:
-    """Schedulers act on every user in the database: start each test with no other mail."""
-    from aerie.schema import leases, new_stat_notices, outbox, users
-
-    with engine.begin() as conn:
-        for table in (leases, new_stat_notices, outbox):
-            conn.execute(table.delete())
-        conn.execute(users.update().values(report_hour=None))
+    clear_scheduler_work(engine)
 
 
 def mail_to(relay: Relay, account: Account) -> list[object]:

@@ -22,8 +22,9 @@ from aerie.stats import Stat
 from app_servers.scheduler import Scheduler
 from interactor.alert_forms import parse_rule
 from presenters.mail import TemplateMail
-from rpc.client import RpcClient
+from rpc.clients import GraphClient
 from tests.conftest import Account, make_stat, put_points
+from tests.security.scheduling import clear_scheduler_work
 from tests.servers import RunningServer, free_port, serve
 from tests.smtp import Relay
 
@@ -63,14 +64,14 @@ Make = Callable[..., Scheduler]
 @pytest.fixture
 async def scheduler() -> AsyncIterator[Make]:
     """Makes schedulers (each its own graph client, closed after the test)."""
-    clients: list[RpcClient] = []
+    clients: list[GraphClient] = []
 
     def make(settings: Settings, engine: Engine, clock: Clock, relay: Relay | None = None,
              graph_urls: list[str] | None = None) -> Scheduler:
         if relay is not None:
             settings = relay.settings_for(settings)
         settings = settings.model_copy(update={"webhook_allow": "127.0.0.1"})  # the test hooks
-        clients.append(RpcClient("graph", graph_urls or settings.graph_replicas,
+        clients.append(GraphClient(graph_urls or settings.graph_replicas,
                                  secret=load_rpc_secret(settings), timeout=10))
         return Scheduler(settings, engine, clients[-1], clock, mail=TemplateMail(settings))
 
@@ -92,13 +93,7 @@ def alert_now(engine: Engine, alert: alerts.Alert) -> tuple[alerts.Alert, list[a
 
 @pytest.fixture(autouse=True)
 def _only_this_tests_alerts(engine: Engine) -> None:
-    """Schedulers judge every alert in the database: start each test with none."""
-    from aerie.schema import alerts as table
-    from aerie.schema import leases, outbox
-
-    with engine.begin() as conn:
-        for t in (table, leases, outbox):
-            conn.execute(t.delete())
+    clear_scheduler_work(engine)
 
 
 async def test_an_alert_fires_and_resolves_by_mail_with_its_graph_and_by_webhook(

@@ -6,11 +6,11 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, asynccontextmanager
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 
+from aerie.contracts import Change, PeriodSummary, RenderResult, Summary
 from aerie.errors import NotFound
 from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
@@ -18,7 +18,8 @@ from app_servers.analysis import create_app as analysis_app
 from app_servers.graph import create_app as graph_app
 from interactor.base import Services
 from interactor.stat_pages import compare_page, stat_list, stat_page
-from rpc.client import AllReplicasDown, RpcClient
+from rpc.client import AllReplicasDown
+from rpc.clients import AnalysisClient, GraphClient
 from rpc.server import create_rpc_app
 from tests.conftest import Account, make_stat, put_points
 from tests.servers import free_port, serve
@@ -32,8 +33,8 @@ WEB_URL = "http://aerie.example"
 async def services(settings: Settings, engine: Engine, graph: list[str], analysis: list[str]
                    ) -> AsyncIterator[Services]:
     secret = load_rpc_secret(settings)
-    async with RpcClient("graph", graph, secret=secret, timeout=5) as g, \
-            RpcClient("analysis", analysis, secret=secret, timeout=5) as a:
+    async with GraphClient(graph, secret=secret, timeout=5) as g, \
+            AnalysisClient(analysis, secret=secret, timeout=5) as a:
         yield Services(engine, g, a)
 
 
@@ -102,9 +103,11 @@ class SlowGraph:
         self._r = rendezvous
 
     def render(self, user_id: int, stat_ids: list[str], timeframe: str, previous: bool,
-               timezone: str, width: int, height: int, with_body: bool) -> dict[str, Any]:
+               timezone: str, width: int, height: int, with_body: bool) -> RenderResult:
         self._r.meet(self._r.graph_called, self._r.analysis_called)
-        return {"plot_area": [0.1, 0.1, 0.9, 0.9], "first": 0, "end": 60}
+        return RenderResult(content_type="image/png", etag="e", cached=False,
+                            plot_area=[0.1, 0.1, 0.9, 0.9], first=0, end=60, interval=60,
+                            comments=[])
 
 
 class SlowAnalysis:
@@ -113,9 +116,12 @@ class SlowAnalysis:
     def __init__(self, rendezvous: Rendezvous) -> None:
         self._r = rendezvous
 
-    def summarize(self, user_id: int, stat_id: str, timeframe: str, timezone: str) -> dict[str, Any]:
+    def summarize(self, user_id: int, stat_id: str, timeframe: str, timezone: str) -> Summary:
         self._r.meet(self._r.analysis_called, self._r.graph_called)
-        return {"current": {}, "previous": {}}
+        nothing = PeriodSummary(latest=None, latest_time=None, min=None, max=None, mean=None,
+                                stddev=None, total=None, points_with_data=0, received=0,
+                                first=0, end=60)
+        return Summary(current=nothing, previous=nothing, change=Change(mean=None, total=None))
 
 
 async def test_the_stat_page_asks_for_graph_and_summary_at_the_same_time(

@@ -19,7 +19,7 @@ from aerie.stats import create_stat
 from aerie.system_account import ensure_system_account
 from app_servers.scheduler import LEASE, Scheduler
 from presenters.mail import TemplateMail
-from rpc.client import RpcClient
+from rpc.clients import GraphClient
 
 
 def system_user(engine: Engine, settings: Settings) -> User:
@@ -80,7 +80,7 @@ async def test_the_scheduler_pass_keeps_the_health_dashboard(
     settings = settings.model_copy(update={"system_email": system_email, "monitor_seconds": 60})
     user = system_user(engine, settings)
     add_stat(engine, user, "aerie web requests /stats/{public_id}", COUNTER)
-    graph = RpcClient("graph", settings.graph_replicas, secret=load_rpc_secret(settings), timeout=1)
+    graph = GraphClient(settings.graph_replicas, secret=load_rpc_secret(settings), timeout=1)
     try:
         scheduler = Scheduler(settings, engine, graph, holder=f"test {system_email}",
                               mail=TemplateMail(settings))

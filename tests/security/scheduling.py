@@ -11,7 +11,7 @@ from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
 from app_servers.scheduler import Scheduler
 from presenters.mail import TemplateMail
-from rpc.client import RpcClient
+from rpc.clients import GraphClient
 
 Make = Callable[..., Scheduler]
 
@@ -20,11 +20,11 @@ Make = Callable[..., Scheduler]
 async def schedulers(engine: Engine, clock: Callable[[], float]) -> AsyncIterator[Make]:
     """Makes schedulers on ``engine`` for given settings (each with its own graph client,
     closed at the end), all reading the same clock."""
-    clients: list[RpcClient] = []
+    clients: list[GraphClient] = []
 
     def make(settings: Settings) -> Scheduler:
-        clients.append(RpcClient("graph", settings.graph_replicas,
-                                 secret=load_rpc_secret(settings), timeout=10))
+        clients.append(GraphClient(settings.graph_replicas,
+                                   secret=load_rpc_secret(settings), timeout=10))
         return Scheduler(settings, engine, clients[-1], clock, mail=TemplateMail(settings))
 
     try:
@@ -35,10 +35,19 @@ async def schedulers(engine: Engine, clock: Callable[[], float]) -> AsyncIterato
 
 
 def clear_scheduler_work(engine: Engine) -> None:
-    """Schedulers judge every alert and deliver every queued item in the database: start
-    a test with none."""
-    from aerie.schema import alert_events, alerts, leases, outbox, webhook_deliveries
+    """Schedulers judge every alert, send every digest and report, and deliver every queued
+    item in the database, whichever test made it: start a test with none."""
+    from aerie.schema import (
+        alert_events,
+        alerts,
+        leases,
+        new_stat_notices,
+        outbox,
+        users,
+        webhook_deliveries,
+    )
 
     with engine.begin() as conn:
-        for table in (webhook_deliveries, alert_events, alerts, leases, outbox):
+        for table in (webhook_deliveries, alert_events, alerts, leases, new_stat_notices, outbox):
             conn.execute(table.delete())
+        conn.execute(users.update().values(report_hour=None))

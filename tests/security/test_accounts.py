@@ -21,7 +21,7 @@ from aerie.sessions import ACCOUNT_BACKOFF
 from aerie.settings import Settings
 from interactor.base import Services
 from interactor.sessions import log_in as log_in_use_case
-from rpc.client import RpcClient
+from rpc.clients import AnalysisClient, GraphClient
 from tests.conftest import PASSWORDS, hashed
 from tests.servers import RunningServer
 from tests.web_service.conftest import PASSWORD, Browser, csrf_in
@@ -47,8 +47,8 @@ class FakeClock:
 
 async def _log_in(engine: Engine, clock: FakeClock, email: str, password: str, address: str) -> None:
     nowhere = ["http://127.0.0.1:9"]  # logging in calls no app server
-    async with RpcClient("graph", nowhere, secret=b"unused") as graph, \
-            RpcClient("analysis", nowhere, secret=b"unused") as analysis:
+    async with GraphClient(nowhere, secret=b"unused") as graph, \
+            AnalysisClient(nowhere, secret=b"unused") as analysis:
         services = Services(engine, graph, analysis, clock, passwords=PASSWORDS)
         await log_in_use_case(services, email, password, address)
 

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from aerie import accounts, stats
 from aerie.settings import Settings
 from api_service.app import create_app as api_app
-from tests.conftest import Account, make_stat
+from tests.conftest import Account, hashed, make_stat
 from tests.servers import RunningServer, serve
 from tests.web_service.conftest import PASSWORD, csrf_in, log_in
 from web_service.app import create_app as web_app
@@ -188,7 +188,7 @@ def test_the_web_app_refuses_a_stat_past_the_limit_with_a_form_error(
 ) -> None:
     email = f"owner-{secrets.token_hex(4)}@example.com"
     with engine.begin() as conn:
-        user = accounts.create_user(conn, email, PASSWORD, int(time.time()))
+        user = accounts.create_user(conn, email, hashed(PASSWORD), int(time.time()))
         for name in ("a", "b", "c"):
             stats.create_stat(conn, user.id, name, "counter", int(time.time()))
     with httpx.Client(base_url=limited_web.url, timeout=30) as client:

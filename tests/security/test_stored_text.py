@@ -18,14 +18,22 @@ from aerie.digests import note_new_stat
 from aerie.keys import public_stat_id, random_key
 from aerie.mail import compose
 from aerie.migrate import alembic_config, upgrade
-from aerie.schema import access_tokens, comments, dashboard_cards, dashboards, stat_minutes, stats
+from aerie.schema import (
+    access_tokens,
+    comments,
+    dashboard_cards,
+    dashboards,
+    stat_minutes,
+    stats,
+    users,
+)
 from aerie.settings import Settings
 from aerie.stats import stat_by_public_id
-from tests.alerts.test_mailings import Make, scheduler
+from tests.alerts.test_mailings import Make, _quiet_database, scheduler
 from tests.conftest import Account
 from tests.smtp import Relay
 
-__all__ = ["scheduler"]  # the fixture, shared with the mail tests
+__all__ = ["_quiet_database", "scheduler"]  # the mail tests' fixtures: no other mail or lease
 
 REPAIRING = "0006"
 
@@ -109,29 +117,38 @@ def _before_repair() -> str:
     return down
 
 
+def _user_at_0005(conn: Connection, email: str, now: int) -> int:
+    """An account as the schema before the repair holds it (no ezkey claims yet)."""
+    result = conn.execute(insert(users).values(
+        email=email, ezkey=email, ez_enabled=True, ukey=random_key(), timezone="UTC",
+        created_at=now, password_hash=None,
+    ))
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
 def test_migration_repairs_stored_names_and_keeps_the_data(fresh_engine: Engine) -> None:
     upgrade(fresh_engine, _before_repair())
     now = int(time.time())
     with fresh_engine.begin() as conn:
-        anna = accounts.create_user(conn, "anna@example.com", None, now)
-        bob = accounts.create_user(conn, "bob@example.com", None, now)
+        anna = _user_at_0005(conn, "anna@example.com", now)
+        bob = _user_at_0005(conn, "bob@example.com", now)
         names = {
             "hdr\r\nBcc: x": "hdr Bcc: x", "a\x00b": "a b", "rtl\u202e": "rtl",
             "plain\t": "plain (2)", "\u200b": "\ufffd", "\ufeff": "\ufffd (2)",
             "fine": "fine", "plain": "plain", "café 日本": "café 日本",
         }
-        ids = {name: stored_stat(conn, anna.id, name) for name in names}
-        theirs = stored_stat(conn, bob.id, "hdr\r\nBcc: x")
+        ids = {name: stored_stat(conn, anna, name) for name in names}
+        theirs = stored_stat(conn, bob, "hdr\r\nBcc: x")
         conn.execute(insert(stat_minutes).values(stat_id=ids["hdr\r\nBcc: x"], bucket=now // 60 * 60,
                                                  n=1, sum=5, min=5, max=5))
         board = conn.execute(insert(dashboards).values(
-            public_id=public_stat_id(), user_id=anna.id, name="Board\r\n", created_at=now)
+            public_id=public_stat_id(), user_id=anna, name="Board\r\n", created_at=now)
         ).inserted_primary_key[0]  # type: ignore[index]
         conn.execute(insert(dashboard_cards).values(dashboard_id=board, position=0, kind="graph",
                                                     timeframe="1d", title="t\x1bitle"))
-        conn.execute(insert(comments).values(stat_id=ids["fine"], user_id=anna.id, at=now,
+        conn.execute(insert(comments).values(stat_id=ids["fine"], user_id=anna, at=now,
                                              text="deploy\u2066 v2", created_at=now))
-        accounts.create_token(conn, anna.id, "ci\n", now)
+        accounts.create_token(conn, anna, "ci\n", now)
 
     upgrade(fresh_engine)
 

@@ -1,0 +1,208 @@
+"""The typed contract of every RPC method between the web tier and the app servers.
+
+Both sides import this module: the app servers validate each call's params with
+its ``...Params`` model (``rpc.server`` checks at start-up that the model names
+exactly the method's parameters), and the typed clients in ``rpc.clients`` send
+those models and read each answer as its ``...Result`` model. So a parameter or a
+figure is spelled once, here, and a mismatch between the two sides is a clear
+error, not a ``KeyError`` deep in a page.
+
+Params models are strict about names (an unknown parameter is refused) but check
+only shapes: what a value means (a known style, a size within limits) is checked
+by the method itself, which raises ``BadRequest`` saying what to fix. Results
+ignore fields they do not know, so a newer server can add one during a rolling
+upgrade.
+
+Pydantic only: no database, no matplotlib, so the web tier can import it cheaply.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+# The most stats drawn in one graph: compare, a dashboard card, an embed.
+MAX_STATS_ON_GRAPH = 3
+# How often the ingestion writer updates a stat's data_received_at (at most once
+# per this many seconds); the graph server's render cache relies on it.
+RECEIVED_MARK_SECONDS = 60
+# Graph styles the graph server draws, and the longest title it puts on one.
+STYLES = ("full", "mini", "spark", "fill", "fill_bar")
+MAX_TITLE = 200
+
+
+class Params(BaseModel):
+    """A method's parameters, by name; an unknown name is an error, not ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Result(BaseModel):
+    """A method's answer; fields this side does not know yet are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+# graph.render
+
+
+class RenderParams(Params):
+    """One graph of 1 to ``MAX_STATS_ON_GRAPH`` of the user's stats; see ``GraphServer.render``."""
+
+    user_id: int
+    stat_ids: list[str]
+    timeframe: str = "1w"
+    start: int | None = None
+    previous: bool = True
+    format: str = "png"
+    width: int = 800
+    height: int = 300
+    timezone: str = "UTC"
+    style: str = "full"
+    title: str = ""
+    with_body: bool = True
+    chart: str = "line"
+
+
+class MarkedComment(Result):
+    time: int  # unix seconds
+    text: str
+
+
+class RenderResult(Result):
+    """The drawn graph: ``body`` is the image in base64 (None when not asked for), and the
+    layout a page needs to map pixels to time."""
+
+    content_type: str
+    etag: str
+    cached: bool
+    plot_area: list[float]  # [x0, y0, x1, y1], fractions of the image from its top left
+    first: int  # the frame drawn, [first, end) in unix seconds
+    end: int
+    interval: int  # seconds per point
+    comments: list[MarkedComment]
+    body: str | None = None
+
+
+# analysis.summarize
+
+
+class SummarizeParams(Params):
+    user_id: int
+    stat_id: str
+    timeframe: str = "1w"
+    start: int | None = None
+    timezone: str = "UTC"
+
+
+class PeriodSummary(Result):
+    """Figures of one period; every figure is None when nothing was received in it."""
+
+    latest: float | None  # the value of the last interval with data
+    latest_time: int | None  # the start of that interval (unix seconds)
+    min: float | None
+    max: float | None
+    mean: float | None
+    stddev: float | None  # population standard deviation
+    total: float | None  # counters only: the sum of the interval sums
+    points_with_data: int  # intervals that received at least one point
+    received: int  # raw points received in the period
+    first: int  # the period is [first, end), unix seconds
+    end: int
+
+
+class Change(Result):
+    """Percent change from the previous period; None when there is nothing to compare with."""
+
+    mean: float | None
+    total: float | None
+
+
+class Summary(Result):
+    current: PeriodSummary
+    previous: PeriodSummary
+    change: Change
+
+
+# analysis.overview
+
+
+class OverviewParams(Params):
+    user_id: int
+    stat_ids: list[str]
+
+
+class StatOverview(Result):
+    """One stat in the overview, which answers them by public id (ids the user has no
+    stat for are absent)."""
+
+    spark: list[float | None]  # the last 24 hours, hourly; a value stat's empty hour is None
+    latest: float | None  # the value of the last hour with data among them
+
+
+# analysis.backtest
+
+
+class AlertRule(Params):
+    """An alert's rule, already checked by ``interactor.alert_forms.parse_rule`` (the fields of
+    ``aerie.alerts.Rule``)."""
+
+    kind: str
+    time_window: str
+    operator: str | None = None
+    threshold: float | None = None
+    percentage: float | None = None
+    time_delta: str | None = None
+    repeat_minutes: int = 60
+    email: bool = True
+    webhook_url: str | None = None
+
+
+class BacktestParams(Params):
+    user_id: int
+    stat_id: str
+    rule: AlertRule
+    days: int = 30
+
+
+class BacktestResult(Result):
+    """What the alert would have done over the last ``days`` days."""
+
+    days: int
+    firings: list[int]  # unix seconds
+    resolutions: list[int]
+    resolution: int  # seconds per step judged
+
+
+# scheduler.status
+
+
+class StatusParams(Params):
+    pass
+
+
+class PassFigures(Result):
+    """What one pass did: whether it held the lease, alerts judged, events, mail sent."""
+
+    leader: bool
+    judged: int = 0
+    events: int = 0
+    digests: int = 0
+    reports: int = 0
+    mailed: int = 0
+
+
+class StatusResult(Result):
+    """Who the scheduler copy that answered is, and what its last pass did."""
+
+    holder: str
+    leader: bool  # whether it held the lease at its last pass
+    last_pass_at: float | None
+    last_pass: PassFigures | None
+
+
+# What each app server serves: method name -> its params model.
+GRAPH_METHODS: dict[str, type[Params]] = {"render": RenderParams}
+ANALYSIS_METHODS: dict[str, type[Params]] = {
+    "summarize": SummarizeParams, "overview": OverviewParams, "backtest": BacktestParams,
+}
+SCHEDULER_METHODS: dict[str, type[Params]] = {"status": StatusParams}
