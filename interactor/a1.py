@@ -23,8 +23,8 @@ from aerie.series import Series, read_series
 from aerie.stats import Stat
 from aerie.text_rules import is_decimal
 from aerie.timeframes import LATEST_START, MAX_POINTS, Timeframe, check_start, parse_timeframe
-from interactor.base import off_loop
-from interactor.export import PAGE_SIZE, ExportContext
+from interactor.base import Services, off_loop
+from interactor.export import PAGE_SIZE
 
 
 @dataclass(frozen=True)
@@ -42,11 +42,11 @@ def _owner(conn: Connection, token: str) -> User:
     return user
 
 
-async def list_stats(ctx: ExportContext, token: str) -> list[Stat]:
+async def list_stats(svc: Services, token: str) -> list[Stat]:
     """All the token owner's live stats, by name."""
 
     def work() -> list[Stat]:
-        with ctx.engine.connect() as conn:
+        with svc.engine.connect() as conn:
             user = _owner(conn, token)
             found: list[Stat] = []
             while True:
@@ -59,17 +59,17 @@ async def list_stats(ctx: ExportContext, token: str) -> list[Stat]:
 
 
 async def dataset(
-    ctx: ExportContext, token: str, public_id: str, t: str | None, start: int | None = None
+    svc: Services, token: str, public_id: str, t: str | None, start: int | None = None
 ) -> Series:
     """The stat over timeframe ``t`` (``1w3h``), ending now or beginning at ``start``.
 
     Raises BadRequest for a missing or bad timeframe or start, NotAuthenticated
     for a bad token, NotFound for a stat the owner does not have.
     """
-    now = int(ctx.clock())
+    now = svc.now()
 
     def work() -> Series:
-        with ctx.engine.connect() as conn:
+        with svc.engine.connect() as conn:
             user = _owner(conn, token)  # a bad token is 401 before a bad parameter is 400
             if not t:
                 raise BadRequest(
@@ -83,7 +83,7 @@ async def dataset(
     return await off_loop(work)
 
 
-async def dataset_full(ctx: ExportContext, token: str, public_id: str) -> Series:
+async def dataset_full(svc: Services, token: str, public_id: str) -> Series:
     """The stat's whole history in UTC days, from the day of its first data to today.
 
     Daily points, because day rollups are kept forever while finer ones expire,
@@ -94,11 +94,11 @@ async def dataset_full(ctx: ExportContext, token: str, public_id: str) -> Series
     ``MAX_POINTS`` days is left out. The answer has the same shape as
     :func:`dataset`, labelled like ``"12 days @ 1 day"``.
     """
-    now = int(ctx.clock())
+    now = svc.now()
     widest = Timeframe(MAX_POINTS * DAY, DAY, "")
 
     def work() -> Series:
-        with ctx.engine.connect() as conn:
+        with svc.engine.connect() as conn:
             stat = stats.owned_stat(conn, _owner(conn, token).id, public_id)
             return read_series(conn, stat, widest, now)
 
@@ -113,17 +113,17 @@ async def dataset_full(ctx: ExportContext, token: str, public_id: str) -> Series
 
 
 async def add_comment(
-    ctx: ExportContext, token: str, public_id: str, text: str, time: str | None = None
+    svc: Services, token: str, public_id: str, text: str, time: str | None = None
 ) -> StatComments:
     """Mark ``time`` (unix seconds; absent or blank is now) on the stat with ``text``.
 
     Raises BadRequest for a missing id, empty or too long text or a bad time
     (nothing is written), NotAuthenticated, or NotFound.
     """
-    now = int(ctx.clock())
+    now = svc.now()
 
     def work() -> StatComments:
-        with ctx.engine.begin() as conn:
+        with svc.engine.begin() as conn:
             user = _owner(conn, token)
             if not public_id:
                 raise BadRequest("add id=... with the stat's id")
@@ -136,10 +136,10 @@ async def add_comment(
     return await off_loop(work)
 
 
-async def list_comments(ctx: ExportContext, token: str, public_id: str) -> StatComments:
+async def list_comments(svc: Services, token: str, public_id: str) -> StatComments:
     """Every comment on the stat, oldest first."""
     def work() -> StatComments:
-        with ctx.engine.connect() as conn:
+        with svc.engine.connect() as conn:
             user = _owner(conn, token)
             if not public_id:
                 raise BadRequest("add id=... with the stat's id, such as /a1/comments?id=VP6Z")

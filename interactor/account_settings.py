@@ -12,11 +12,10 @@ import asyncio
 from dataclasses import dataclass, field
 from zoneinfo import available_timezones
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from aerie import accounts, sessions
 from aerie.accounts import NewToken, TokenInfo, User
-from aerie.clock import Clock
 from aerie.errors import BadRequest, NotAuthenticated, NotFound
 from aerie.sessions import Session
 from aerie.text_rules import check_text
@@ -65,15 +64,15 @@ class SettingsPage:
     time_zones: tuple[str, ...] = field(default=TIME_ZONES, repr=False)
 
 
-async def settings_page(engine: Engine, user_id: int) -> SettingsPage:
+async def settings_page(svc: Services, user_id: int) -> SettingsPage:
     """The user's settings and tokens, read at the same time; NotFound if the account is gone."""
 
     def load_user() -> User | None:
-        with engine.connect() as conn:
+        with svc.engine.connect() as conn:
             return accounts.user_by_id(conn, user_id)
 
     def load_tokens() -> list[TokenInfo]:
-        with engine.connect() as conn:
+        with svc.engine.connect() as conn:
             return accounts.tokens_of_user(conn, user_id)
 
     user, tokens = await asyncio.gather(off_loop(load_user), off_loop(load_tokens))
@@ -131,19 +130,17 @@ def check_ezkey(ezkey: str, user: User) -> str:
     return ezkey
 
 
-async def save_ezkey(
-    engine: Engine, clock: Clock, session: Session, ezkey: str, enabled: bool
-) -> None:
+async def save_ezkey(svc: Services, session: Session, ezkey: str, enabled: bool) -> None:
     """Change the EZ key and whether EZ posts are accepted; Conflict if the key is
     another account's, now or before (see ``accounts.update_ezkey``).
 
     The ingestion API caches keys, so the change reaches it within its cache time.
     """
     check_ezkey(ezkey, session.user)
-    now = int(clock())
+    now = svc.now()
 
     def work() -> None:
-        with engine.begin() as conn:
+        with svc.engine.begin() as conn:
             accounts.update_ezkey(conn, session.user, ezkey=ezkey, enabled=enabled, now=now)
 
     await off_loop(work)
@@ -197,24 +194,24 @@ def check_label(label: str) -> str:
     return label
 
 
-async def create_token(engine: Engine, clock: Clock, session: Session, label: str) -> NewToken:
+async def create_token(svc: Services, session: Session, label: str) -> NewToken:
     """A new access token for the export API; its secret is in the answer and nowhere else."""
     label = check_label(label)
-    now = int(clock())
+    now = svc.now()
 
     def work() -> NewToken:
-        with engine.begin() as conn:
+        with svc.engine.begin() as conn:
             return accounts.create_token(conn, session.user.id, label, now)
 
     return await off_loop(work)
 
 
-async def revoke_token(engine: Engine, clock: Clock, session: Session, token_id: int) -> None:
+async def revoke_token(svc: Services, session: Session, token_id: int) -> None:
     """Revoke one of the user's live tokens; NotFound for any other id, whoever owns it."""
-    now = int(clock())
+    now = svc.now()
 
     def work() -> bool:
-        with engine.begin() as conn:
+        with svc.engine.begin() as conn:
             return accounts.revoke_token(conn, session.user.id, token_id, now)
 
     if not await off_loop(work):

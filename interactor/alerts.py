@@ -22,6 +22,7 @@ from aerie.webhook_targets import AllowList
 from interactor import alert_forms
 from interactor.base import Services, off_loop
 from interactor.stat_pages import GRAPH_SIZE, Graph
+from presenters import urls
 
 BACKTEST_TIMEFRAME = "1M"  # the graph a backtest is marked on: the same 30 days
 MAX_SILENCE_MINUTES = 30 * 24 * 60
@@ -98,7 +99,8 @@ async def preview(svc: Services, user: User, public_id: str, form: Mapping[str, 
                                       timezone=user.timezone, with_body=False, **GRAPH_SIZE)),
     )
     query = f"tf={BACKTEST_TIMEFRAME}&prev=0"
-    graph = Graph(f"/stats/{public_id}/graph.png?{query}", f"/stats/{public_id}/graph.svg?{query}",
+    path = urls.stat_graph(public_id)
+    graph = Graph(f"{path}.png?{query}", f"{path}.svg?{query}",
                   rendered.plot_area, rendered.first, rendered.end)
     return Preview(stat, dict(form), tested.model_dump(), graph, user.timezone)
 

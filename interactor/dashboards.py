@@ -35,6 +35,7 @@ from aerie.timeframes import parse_timeframe
 from interactor.base import Services, off_loop
 from interactor.graph_images import GraphImage, draw
 from interactor.stat_pages import DEFAULT_TIMEFRAME, TIMEFRAMES
+from presenters import urls
 
 CARD_GRAPH_SIZE = {"width": 720, "height": 300}
 TABLE_ROWS = 200  # a table card lists the newest points, up to this many
@@ -141,7 +142,7 @@ async def dashboard_page(svc: Services, user: User, public_id: str, host: str) -
                     _read_tables(conn, cards, now, user.timezone))
 
     dashboard, cards, choices, share, tables = await off_loop(load)
-    views = await _card_views(svc, user, cards, tables, f"/dashboards/{public_id}/cards")
+    views = await _card_views(svc, user, cards, tables, urls.dashboard_cards(public_id))
     return DashboardPage(dashboard, views, choices, TIMEFRAMES, DEFAULT_TIMEFRAME, share, host,
                          user.timezone)
 
@@ -157,7 +158,7 @@ async def shared_dashboard(svc: Services, key: str, embed: bool) -> SharedDashbo
             return dashboard, owner, cards, _read_tables(conn, cards, now, owner.timezone)
 
     dashboard, owner, cards, tables = await off_loop(load)
-    views = await _card_views(svc, owner, cards, tables, f"/d/{key}/cards")
+    views = await _card_views(svc, owner, cards, tables, urls.shared_dashboard_cards(key))
     return SharedDashboard(dashboard.name, views, owner.timezone, embed)
 
 

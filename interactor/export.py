@@ -1,6 +1,6 @@
 """The export API's use cases (StatHat's ``/x/TOKEN/...``), independent of HTTP.
 
-Each use case takes an :class:`ExportContext` and plain arguments, returns plain
+Each use case takes the :class:`~interactor.base.Services` and plain arguments, returns plain
 data, and raises :mod:`aerie.errors` on purpose. Blocking database work runs in
 worker threads so the event loop keeps serving; independent reads run at the
 same time. A stat the token's owner does not own answers exactly as a stat that
@@ -12,35 +12,24 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from aerie import accounts, alerts, stats
 from aerie.accounts import User
 from aerie.alerts import Alert
-from aerie.clock import Clock, system_clock
 from aerie.errors import BadRequest, NotFound
 from aerie.series import Series, read_series
 from aerie.stats import Stat
 from aerie.timeframes import Timeframe, check_start, parse_timeframe
-from aerie.webhook_targets import AllowList
 from interactor.alerts import checked_rule
-from interactor.base import off_loop
+from interactor.base import Services, off_loop
 
 PAGE_SIZE = 10_000  # stats in one statlist page, as StatHat pages them
 MAX_IDS = 5  # stats in one data request
 _DURATION = re.compile(r"\d+[mhdwMy]", re.ASCII)
-
-
-@dataclass(frozen=True)
-class ExportContext:
-    """What the export use cases need: the database and the clock (unix seconds)."""
-
-    engine: Engine
-    clock: Clock = system_clock
-    webhook_allow: AllowList = field(default_factory=AllowList)  # internal webhook targets the operator allows
 
 
 @dataclass(frozen=True)
@@ -63,24 +52,24 @@ def _owner(conn: Connection, token: str) -> User:
     return user
 
 
-async def list_stats(ctx: ExportContext, token: str, offset: int = 0) -> StatList:
+async def list_stats(svc: Services, token: str, offset: int = 0) -> StatList:
     """The token owner's stats by name, ``PAGE_SIZE`` at a time from row ``offset``."""
     if offset < 0:
         raise BadRequest(f"offset must be 0 or more, not {offset}")
 
     def work() -> StatList:
-        with ctx.engine.connect() as conn:
+        with svc.engine.connect() as conn:
             user = _owner(conn, token)
             return StatList(stats.stats_of_user(conn, user.id, offset, PAGE_SIZE), offset)
 
     return await off_loop(work)
 
 
-async def stat_named(ctx: ExportContext, token: str, name: str) -> Stat:
+async def stat_named(svc: Services, token: str, name: str) -> Stat:
     """The token owner's stat called ``name``; NotFound if they have none."""
 
     def work() -> Stat:
-        with ctx.engine.connect() as conn:
+        with svc.engine.connect() as conn:
             user = _owner(conn, token)
             stat = stats.stat_by_name(conn, user.id, name)
         if stat is None:
@@ -116,7 +105,7 @@ def data_timeframe(t: str | None, summary: str | None) -> Timeframe:
 
 
 async def stat_data(
-    ctx: ExportContext,
+    svc: Services,
     token: str,
     public_ids: list[str],
     t: str | None = None,
@@ -136,26 +125,26 @@ async def stat_data(
         raise BadRequest(f"asked for {len(public_ids)} stats; the limit is {MAX_IDS} at a time")
     timeframe = data_timeframe(t, summary)
     check_start(start)
-    now = int(ctx.clock())
+    now = svc.now()
 
     def owner() -> User:
-        with ctx.engine.connect() as conn:
+        with svc.engine.connect() as conn:
             return _owner(conn, token)
 
     user = await off_loop(owner)
 
     def one_series(public_id: str) -> Series:
-        with ctx.engine.connect() as conn:
+        with svc.engine.connect() as conn:
             return read_series(conn, stats.owned_stat(conn, user.id, public_id), timeframe, now, start)
 
     return list(await asyncio.gather(*(off_loop(partial(one_series, i)) for i in public_ids)))
 
 
-async def remove_stat(ctx: ExportContext, token: str, public_id: str) -> DeletedStat:
+async def remove_stat(svc: Services, token: str, public_id: str) -> DeletedStat:
     """Delete the token owner's stat and all its data, in one transaction."""
 
     def work() -> DeletedStat:
-        with ctx.engine.begin() as conn:
+        with svc.engine.begin() as conn:
             stat = stats.owned_stat(conn, _owner(conn, token).id, public_id)
             stats.delete_stat(conn, stat)
         return DeletedStat(stat.public_id, stat.name)
@@ -171,9 +160,9 @@ class StatAlert:
     stat: Stat
 
 
-async def list_alerts(ctx: ExportContext, token: str) -> list[StatAlert]:
+async def list_alerts(svc: Services, token: str) -> list[StatAlert]:
     def work() -> list[StatAlert]:
-        with ctx.engine.connect() as conn:
+        with svc.engine.connect() as conn:
             user = _owner(conn, token)
             return [StatAlert(a, stats.stat_by_id(conn, a.stat_id))
                     for a in alerts.alerts_of_user(conn, user.id)]
@@ -181,16 +170,16 @@ async def list_alerts(ctx: ExportContext, token: str) -> list[StatAlert]:
     return await off_loop(work)
 
 
-async def create_alert(ctx: ExportContext, token: str, form: Mapping[str, str]) -> StatAlert:
+async def create_alert(svc: Services, token: str, form: Mapping[str, str]) -> StatAlert:
     """An alert from StatHat's form (``stat_id=...&kind=value&time_window=1h&...``)."""
-    rule = await checked_rule(form, ctx.webhook_allow)
+    rule = await checked_rule(form, svc.webhook_allow)
     public_id = (form.get("stat_id") or "").strip()
     if not public_id:
         raise BadRequest("name the stat to watch: stat_id=ID (the id in /x/TOKEN/statlist)")
-    now = int(ctx.clock())
+    now = svc.now()
 
     def work() -> StatAlert:
-        with ctx.engine.begin() as conn:
+        with svc.engine.begin() as conn:
             user = _owner(conn, token)
             stat = stats.owned_stat(conn, user.id, public_id)
             return StatAlert(alerts.create_alert(conn, user.id, stat.id, rule, now), stat)
@@ -198,18 +187,18 @@ async def create_alert(ctx: ExportContext, token: str, form: Mapping[str, str]) 
     return await off_loop(work)
 
 
-async def alert_of(ctx: ExportContext, token: str, alert_id: str) -> StatAlert:
+async def alert_of(svc: Services, token: str, alert_id: str) -> StatAlert:
     def work() -> StatAlert:
-        with ctx.engine.connect() as conn:
+        with svc.engine.connect() as conn:
             alert = alerts.owned_alert(conn, _owner(conn, token).id, alert_id)
             return StatAlert(alert, stats.stat_by_id(conn, alert.stat_id))
 
     return await off_loop(work)
 
 
-async def remove_alert(ctx: ExportContext, token: str, alert_id: str) -> StatAlert:
+async def remove_alert(svc: Services, token: str, alert_id: str) -> StatAlert:
     def work() -> StatAlert:
-        with ctx.engine.begin() as conn:
+        with svc.engine.begin() as conn:
             alert = alerts.owned_alert(conn, _owner(conn, token).id, alert_id)
             alerts.delete_alert(conn, alert)
             return StatAlert(alert, stats.stat_by_id(conn, alert.stat_id))

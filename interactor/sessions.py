@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import Engine
-
 from aerie import accounts, sessions
-from aerie.clock import Clock
 from aerie.errors import BadRequest, NotAuthenticated, TooManyRequests
 from aerie.sessions import Session
 from aerie.timeframes import check_timezone
@@ -86,20 +83,20 @@ async def log_in(svc: Services, email: str, password: str, address: str) -> Sess
     return await off_loop(work)
 
 
-async def log_out(engine: Engine, token: str) -> None:
+async def log_out(svc: Services, token: str) -> None:
     def work() -> None:
-        with engine.begin() as conn:
+        with svc.engine.begin() as conn:
             sessions.end_session(conn, token)
 
     await off_loop(work)
 
 
-async def session_for(engine: Engine, clock: Clock, token: str) -> Session | None:
+async def session_for(svc: Services, token: str) -> Session | None:
     """The live session a cookie's token opens, or None."""
-    now = int(clock())
+    now = svc.now()
 
     def work() -> Session | None:
-        with engine.connect() as conn:
+        with svc.engine.connect() as conn:
             return sessions.live_session(conn, token, now)
 
     return await off_loop(work)

@@ -13,6 +13,7 @@ from aerie import shares, stats
 from aerie.accounts import User
 from aerie.shares import ListedShare, Share
 from interactor.base import Services, off_loop
+from presenters import urls
 
 EMBED_SIZE = {"w": 760, "h": 235}
 
@@ -33,13 +34,13 @@ def share_codes(key: str, name: str, web_url: str) -> ShareCodes:
     (``https://host``: the script tag uses the scheme-relative ``//host``)."""
     host = web_url.split("://", 1)[-1].rstrip("/")
     script = (
-        f'<script src="//{host}/javascripts/embed.js"></script>'
+        f'<script src="//{host}{urls.EMBED_JS}"></script>'
         f"<script>StatHatEmbed.render({{s1: '{key}', w: {EMBED_SIZE['w']}, "
         f"h: {EMBED_SIZE['h']}, tf: 'week_compare'}});</script>"
     )
     query = urlencode({**EMBED_SIZE, "tf": "week_compare"})
-    png = f"{web_url.rstrip('/')}/embed/graph/{key}.png?{query}"
-    svg = f"{web_url.rstrip('/')}/embed/graph/{key}.svg?{query}"
+    png = urls.absolute(web_url, urls.embed_image("graph", key, "png")) + f"?{query}"
+    svg = urls.absolute(web_url, urls.embed_image("graph", key, "svg")) + f"?{query}"
     alt = name.replace("[", "(").replace("]", ")")
     return ShareCodes(key, script, png, svg, f"![{alt}]({png})")
 
@@ -89,7 +90,7 @@ async def sharing_page(svc: Services, user: User, web_url: str) -> SharingPage:
     items = [
         SharedItem(item, share_codes(item.share.key, item.name, web_url), None)
         if item.kind == "stat" else
-        SharedItem(item, None, f"{web_url.rstrip('/')}/d/{item.share.key}")
+        SharedItem(item, None, urls.absolute(web_url, urls.shared_dashboard(item.share.key)))
         for item in listed
     ]
     return SharingPage(items, user.timezone)

@@ -32,6 +32,7 @@ from aerie.timeframes import parse_timeframe
 from interactor.base import Services, off_loop
 from interactor.sharing import ShareCodes, share_codes
 from interactor.snippets import Snippet, send_examples
+from presenters import urls
 
 TIMEFRAMES = ("1h", "3h", "1d", "1w", "1M", "3M", "1y")
 DEFAULT_TIMEFRAME = "1w"
@@ -164,7 +165,7 @@ async def stat_page(
     )
     return StatPage(
         stat=stat, timeframe=tf, timeframe_label=frame.label, choices=TIMEFRAMES, points=points,
-        summary=summary.model_dump(), graph=_graph(f"/stats/{public_id}/graph", f"tf={tf}", rendered),
+        summary=summary.model_dump(), graph=_graph(urls.stat_graph(public_id), f"tf={tf}", rendered),
         snippets=send_examples(stat, user, api_url), now=now, timezone=user.timezone,
         share=share_codes(share.key, stat.name, web_url) if share else None,
         comments=comments, alerts=stat_alerts,
@@ -203,5 +204,5 @@ async def compare_page(svc: Services, user: User, ids: list[str], timeframe: str
     return ComparePage(
         [by_id[i] for i in ids], choices, tf, parse_timeframe(tf).label,
         [summary.model_dump() for summary in summarized],
-        _graph("/compare/graph", query, rendered), user.timezone,
+        _graph(urls.COMPARE_GRAPH, query, rendered), user.timezone,
     )

@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from interactor.embeds import EmbedContent, EmbedRequest, StatFigures
 from interactor.sharing import SharingPage
+from presenters import urls
 from presenters.filters import compact, local_time
 from presenters.html import HtmlPresenter
 
@@ -28,7 +29,7 @@ def image_url(web_url: str, request: EmbedRequest, fmt: str, version: str = "") 
     """Where a fragment's ``<img>`` (or a person's e-mail) loads the graph from."""
     keys = "/".join(quote(k, safe="") for k in request.keys)
     query = request.query() | ({"v": version} if version else {})
-    return f"{web_url}/embed/{request.kind}/{keys}.{fmt}?{urlencode(query)}"
+    return urls.absolute(web_url, urls.embed_image(request.kind, keys, fmt)) + "?" + urlencode(query)
 
 
 def fragment(html: HtmlPresenter, content: EmbedContent, web_url: str) -> str:

@@ -2,7 +2,8 @@
 
 Every page gets the same frame: ``page`` (the use case's result as plain data),
 ``viewer`` (who is logged in, or None), ``csrf`` (the token forms embed) and
-``flash`` (a one-line message after an action, or None).
+``flash`` (a one-line message after an action, or None). Templates build links
+with the :mod:`presenters.urls` functions, registered as globals.
 """
 
 from __future__ import annotations
@@ -13,9 +14,20 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from presenters import urls
 from presenters.filters import FILTERS
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+# What templates may call to spell a link (``{{ stat_page(stat.public_id) }}``).
+URL_GLOBALS = {
+    "stat_page": urls.stat_page,
+    "alert_page": urls.alert_page,
+    "dashboard_page": urls.dashboard_page,
+    "shared_dashboard": urls.shared_dashboard,
+    "embedded_dashboard": urls.embedded_dashboard,
+    "absolute": urls.absolute,
+}
 
 
 @dataclass(frozen=True)
@@ -44,6 +56,7 @@ def make_environment(folder: Path = TEMPLATES) -> Environment:
         undefined=StrictUndefined,
     )
     env.filters.update(FILTERS)
+    env.globals.update(URL_GLOBALS)
     return env
 
 

@@ -2,7 +2,7 @@
 JSON twins of the development mail pages.
 
 Each mail is three templates, ``NAME.subject.txt``, ``NAME.txt`` and ``NAME.html``,
-with the pages' filters. Only the HTML part is autoescaped: the text part shows a stat
+with the pages' filters and link helpers (``presenters.urls``). Only the HTML part is autoescaped: the text part shows a stat
 named ``a & b`` as it is.
 """
 
@@ -23,8 +23,9 @@ from aerie.reports import DayFigure
 from aerie.settings import Settings
 from aerie.stats import Stat
 from interactor.dev_mail import MailPage, OpenedMail
+from presenters import urls
 from presenters.filters import FILTERS
-from presenters.html import TEMPLATES
+from presenters.html import TEMPLATES, URL_GLOBALS
 
 MAX_ALERT_SUBJECT = 250  # an alert's headline can be long; its subject is cut here
 
@@ -43,6 +44,7 @@ def make_mail_environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(FILTERS, signed_percent=signed_percent)
+    env.globals.update(URL_GLOBALS)
     return env
 
 
@@ -56,7 +58,7 @@ class TemplateMail:
     def alert(self, to: str, alert: Alert, stat: Stat, event: AlertEvent,
               graph_png: bytes | None) -> EmailMessage:
         page = {"message": event.message, "has_graph": graph_png is not None,
-                "link": f"{self._settings.web_url}/alerts/{alert.public_id}"}
+                "alert_id": alert.public_id}
         return self._compose("alert", to, page, {"graph": graph_png} if graph_png else None,
                              subject_limit=MAX_ALERT_SUBJECT)
 
@@ -77,7 +79,7 @@ class TemplateMail:
     def _compose(self, name: str, to: str, page: dict[str, Any],
                  images: dict[str, bytes] | None = None,
                  subject_limit: int | None = None) -> EmailMessage:
-        page = {**page, "web_url": self._settings.web_url}
+        page = {**page, "web_url": self._settings.web_url, "reports_page": urls.REPORTS}
         subject = self._env.get_template(f"{name}.subject.txt").render(page).strip()
         text = self._env.get_template(f"{name}.txt").render(page)
         html = self._env.get_template(f"{name}.html").render(page)

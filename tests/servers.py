@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import socket
@@ -30,22 +31,27 @@ def alive(pid: int) -> bool:
 # Ports for servers the suite starts, below the kernel's ephemeral range (32768 and up on
 # Linux), where every outgoing connection takes its local port: a port picked there can be
 # taken by a client before the server that was meant to have it binds. Each pytest-xdist
-# worker draws from a band of its own, so parallel workers never pick the same one.
+# worker walks a band of its own, so parallel workers never pick the same port, and one
+# worker hands out every port of its band once before any again.
 _FIRST_PORT, _BAND = 20000, 1500
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) % 8
+_BAND_START = _FIRST_PORT + _WORKER * _BAND
+_first_offset = random.randrange(_BAND)
+_next_ports = itertools.cycle(
+    _BAND_START + (_first_offset + offset) % _BAND for offset in range(_BAND)
+)
 
 
 def free_port() -> int:
     """A port nobody on this machine listens on now, for a server about to start."""
-    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-    first = _FIRST_PORT + (worker % 8) * _BAND
-    for port in random.sample(range(first, first + _BAND), _BAND):
+    for port in itertools.islice(_next_ports, _BAND):
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
             return port
-    raise RuntimeError(f"no free port in {first}-{first + _BAND - 1}")
+    raise RuntimeError(f"no free port in {_BAND_START}-{_BAND_START + _BAND - 1}")
 
 
 @dataclass(frozen=True)

@@ -34,9 +34,15 @@ FORBIDDEN: dict[str, frozenset[str]] = {
 }
 
 # Known violations, each with the change that removes it. When that change lands, the
-# test fails until its entry is deleted here. None today; an entry looks like
-# ("interactor/embeds.py", "app_servers.chart_options"): "why, and what ends it".
-ALLOWED: dict[tuple[str, str], str] = {}
+# test fails until its entry is deleted here.
+_URLS_MOVE = ("use cases build links with presenters.urls; they stop importing presenters "
+              "once the module moves below the interactor (aerie/urls.py)")
+ALLOWED: dict[tuple[str, str], str] = {
+    ("interactor/alerts.py", "presenters.urls"): _URLS_MOVE,
+    ("interactor/dashboards.py", "presenters.urls"): _URLS_MOVE,
+    ("interactor/sharing.py", "presenters.urls"): _URLS_MOVE,
+    ("interactor/stat_pages.py", "presenters.urls"): _URLS_MOVE,
+}
 
 
 @dataclass(frozen=True)
@@ -62,8 +68,8 @@ def _imports(path: Path) -> list[Import]:
         if isinstance(node, ast.Import):
             found += [Import(relative, node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.append(Import(relative, node.lineno, node.module))
-            # ``from app_servers import scheduler`` names a module too
+            # ``from presenters import urls`` imports presenters.urls (a module or a name:
+            # the tier is the same either way)
             found += [Import(relative, node.lineno, f"{node.module}.{alias.name}")
                       for alias in node.names]
     return found
@@ -98,14 +104,10 @@ def test_every_tier_has_its_folder() -> None:
 
 
 def test_each_tier_imports_only_the_tiers_below_it() -> None:
-    shortest: dict[tuple[str, int], tuple[Import, str]] = {}
-    for imported, tier in _violations():
-        known = shortest.get((imported.path, imported.line))
-        if not _allowed(imported) and (known is None
-                                       or len(imported.module) < len(known[0].module)):
-            shortest[(imported.path, imported.line)] = (imported, tier)
     broken = [f"{i.path}:{i.line} imports {i.module} ({tier} may not import {i.tier})"
-              for i, tier in sorted(shortest.values(), key=lambda found: (found[0].path, found[0].line))]
+              for i, tier in sorted(_violations(), key=lambda found: (found[0].path,
+                                                                       found[0].line))
+              if not _allowed(i)]
     assert broken == [], "\n".join(broken)
 
 
@@ -122,6 +124,6 @@ def test_no_module_imports_an_entry_module() -> None:
                for tier in TIERS for p in _source_files(tier) if _is_entry(p)}
     importing = sorted(f"{i.path}:{i.line} imports {i.module}"
                        for imports in _all_imports().values() for i in imports
-                       if i.module in entries)
+                       if any(i.module == e or i.module.startswith(e + ".") for e in entries))
     assert importing == []
 

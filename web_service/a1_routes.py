@@ -11,15 +11,15 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.routing import APIRoute
 from starlette.responses import Response
 
 from aerie.errors import AerieError, NotAuthenticated
 from interactor import a1, export
-from interactor.export import ExportContext
+from interactor.base import Services
 from presenters import a1 as present
 from presenters.alerts import alert_object
 from web_service.answers import JSONAnswer, error_answer
@@ -67,6 +67,10 @@ def basic_token(request: Request) -> str:
     return token
 
 
+# The route's caller: whoever holds the access token sent as the Basic user name.
+A1Token = Annotated[str, Depends(basic_token)]
+
+
 async def _fields(request: Request) -> dict[str, str]:
     """Query parameters and, when there is a form body, its fields (the body wins)."""
     fields = dict(request.query_params)
@@ -75,56 +79,54 @@ async def _fields(request: Request) -> dict[str, str]:
     return fields
 
 
-def a1_router(ctx: ExportContext) -> APIRouter:
-    """The ``/a1/`` routes, bound to one context (no module-level state)."""
+def a1_router(svc: Services) -> APIRouter:
+    """The ``/a1/`` routes, bound to the app's services (no module-level state)."""
     router = APIRouter(prefix="/a1", default_response_class=JSONAnswer, route_class=A1Route)
 
     @router.get("/stats")
-    async def stats(request: Request) -> JSONAnswer:
-        return JSONAnswer(present.stat_list(await a1.list_stats(ctx, basic_token(request))))
+    async def stats(token: A1Token) -> JSONAnswer:
+        return JSONAnswer(present.stat_list(await a1.list_stats(svc, token)))
 
     @router.get("/stats/{public_id}/dataset")
     async def dataset(
-        request: Request, public_id: str, t: str | None = None, start: int | None = Query(None)
+        token: A1Token, public_id: str, t: str | None = None, start: int | None = Query(None)
     ) -> JSONAnswer:
-        series = await a1.dataset(ctx, basic_token(request), public_id, t, start)
+        series = await a1.dataset(svc, token, public_id, t, start)
         return JSONAnswer(present.dataset(series))
 
     @router.get("/stats/{public_id}/dataset.csv", response_model=None)
     async def dataset_csv(
-        request: Request, public_id: str, t: str | None = None, start: int | None = Query(None)
+        token: A1Token, public_id: str, t: str | None = None, start: int | None = Query(None)
     ) -> Response:
-        series = await a1.dataset(ctx, basic_token(request), public_id, t, start)
+        series = await a1.dataset(svc, token, public_id, t, start)
         return csv_download(*present.dataset_csv(series, t or ""))
 
     @router.get("/stats/{public_id}/dataset_full")
-    async def dataset_full(request: Request, public_id: str) -> JSONAnswer:
-        series = await a1.dataset_full(ctx, basic_token(request), public_id)
+    async def dataset_full(token: A1Token, public_id: str) -> JSONAnswer:
+        series = await a1.dataset_full(svc, token, public_id)
         return JSONAnswer(present.dataset(series))
 
     @router.get("/comments")
-    async def comments(request: Request, stat_id: str = Query("", alias="id")) -> JSONAnswer:
-        found = await a1.list_comments(ctx, basic_token(request), stat_id)
+    async def comments(token: A1Token, stat_id: str = Query("", alias="id")) -> JSONAnswer:
+        found = await a1.list_comments(svc, token, stat_id)
         return JSONAnswer(present.comment_list(found))
 
     @router.post("/comments")
-    async def add_comment(request: Request) -> JSONAnswer:
-        token = basic_token(request)
+    async def add_comment(request: Request, token: A1Token) -> JSONAnswer:
         form = await _fields(request)
         made = await a1.add_comment(
-            ctx, token, form.get("id", ""), form.get("text", ""), form.get("time")
+            svc, token, form.get("id", ""), form.get("text", ""), form.get("time")
         )
         return JSONAnswer(present.comment(made))
 
     @router.get("/alerts")
-    async def alert_list(request: Request) -> JSONAnswer:
-        found = await export.list_alerts(ctx, basic_token(request))
+    async def alert_list(token: A1Token) -> JSONAnswer:
+        found = await export.list_alerts(svc, token)
         return JSONAnswer([alert_object(a.alert, a.stat) for a in found])
 
     @router.post("/alerts")
-    async def create_alert(request: Request) -> JSONAnswer:
-        token = basic_token(request)
-        made = await export.create_alert(ctx, token, await _fields(request))
+    async def create_alert(request: Request, token: A1Token) -> JSONAnswer:
+        made = await export.create_alert(svc, token, await _fields(request))
         return JSONAnswer(alert_object(made.alert, made.stat))
 
     return router

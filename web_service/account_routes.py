@@ -22,12 +22,13 @@ from interactor.account_settings import TIME_ZONES
 from interactor.base import Services
 from interactor.sessions import log_in, log_out, sign_up
 from presenters import accounts as present
+from presenters import urls
 from presenters.html import Flash
-from web_service.auth import Auth
+from web_service.auth import AnonymousForm, Auth, CurrentSession, MaybeSession, SessionForm
 from web_service.params import RowId
-from web_service.responder import Responder, json_requested, see_other
+from web_service.responder import Responder, json_requested, page_route, see_other
 
-HOME = "/stats"
+HOME = urls.STATS
 TOKEN_SHOWN_ONCE = (
     "Token created. Copy it now: Aerie keeps only a fingerprint and cannot show it again."
 )
@@ -96,13 +97,12 @@ class AccountPages:
         flash = Flash(mistake.message, "error")
         return self._anonymous_page(request, template, form, status=mistake.status, flash=flash)
 
-    async def signup_form(self, request: Request) -> Response:
-        if await self._auth.session(request):
+    async def signup_form(self, request: Request, session: MaybeSession) -> Response:
+        if session:
             return see_other(HOME)
         return self._anonymous_page(request, "signup.html", AccountForm())
 
-    async def signup(self, request: Request) -> Response:
-        fields = await self._auth.anonymous_form(request)
+    async def signup(self, request: Request, fields: AnonymousForm) -> Response:
         email, timezone = fields.get("email", ""), fields.get("timezone", "UTC")
         try:
             session = await sign_up(self._services, email, fields.get("password", ""), timezone)
@@ -113,14 +113,13 @@ class AccountPages:
         self._auth.open(request, response, session)
         return response
 
-    async def login_form(self, request: Request) -> Response:
+    async def login_form(self, request: Request, session: MaybeSession) -> Response:
         next_path = safe_next(request.query_params.get("next"))
-        if await self._auth.session(request):
+        if session:
             return see_other(next_path)
         return self._anonymous_page(request, "login.html", AccountForm(next=next_path))
 
-    async def login(self, request: Request) -> Response:
-        fields = await self._auth.anonymous_form(request)
+    async def login(self, request: Request, fields: AnonymousForm) -> Response:
         next_path = safe_next(request.query_params.get("next"))
         email, password = fields.get("email", ""), fields.get("password", "")
         # The peer's address, or the one a trusted proxy forwarded (see app.py).
@@ -134,10 +133,9 @@ class AccountPages:
         self._auth.open(request, response, session)
         return response
 
-    async def logout(self, request: Request) -> Response:
-        session, _fields = await self._auth.form(request)
-        await log_out(self._services.engine, session.token)
-        response = see_other("/login")
+    async def logout(self, form: SessionForm) -> Response:
+        await log_out(self._services, form.session.token)
+        response = see_other(urls.LOGIN)
         self._auth.close(response)
         return response
 
@@ -151,7 +149,7 @@ class AccountPages:
         **changes: Any,
     ) -> Response:
         """The settings page (or its JSON twin); ``changes`` override what was loaded."""
-        page = await account_settings.settings_page(self._services.engine, session.user.id)
+        page = await account_settings.settings_page(self._services, session.user.id)
         page = replace(page, now=self._services.now(), api_url=request.app.state.api_url, **changes)
         response = self._responder.page(
             request, session, "settings.html", page, present.settings, status=status, flash=flash
@@ -169,11 +167,11 @@ class AccountPages:
         flash = Flash(mistake.message, "error")
         return await self._settings(request, session, status=mistake.status, flash=flash, **typed)
 
-    async def settings(self, request: Request) -> Response:
-        return await self._settings(request, await self._auth.require(request))
+    async def settings(self, request: Request, session: CurrentSession) -> Response:
+        return await self._settings(request, session)
 
-    async def save_profile(self, request: Request) -> Response:
-        session, fields = await self._auth.form(request)
+    async def save_profile(self, request: Request, form: SessionForm) -> Response:
+        session, fields = form.session, form.fields
         email, timezone = fields.get("email", ""), fields.get("timezone", "")
         try:
             await account_settings.save_profile(
@@ -183,47 +181,41 @@ class AccountPages:
             return await self._settings_again(
                 request, session, mistake, email=email, timezone=timezone
             )
-        return see_other("/settings", done="profile")
+        return see_other(urls.SETTINGS, done="profile")
 
-    async def save_ezkey(self, request: Request) -> Response:
-        session, fields = await self._auth.form(request)
+    async def save_ezkey(self, request: Request, form: SessionForm) -> Response:
+        session, fields = form.session, form.fields
         ezkey, enabled = fields.get("ezkey", ""), "ez_enabled" in fields
         try:
-            await account_settings.save_ezkey(
-                self._services.engine, self._services.clock, session, ezkey, enabled
-            )
+            await account_settings.save_ezkey(self._services, session, ezkey, enabled)
         except AerieError as mistake:
             return await self._settings_again(
                 request, session, mistake, ezkey=ezkey, ez_enabled=enabled
             )
-        return see_other("/settings", done="ezkey")
+        return see_other(urls.SETTINGS, done="ezkey")
 
-    async def change_password(self, request: Request) -> Response:
-        session, fields = await self._auth.form(request)
+    async def change_password(self, request: Request, form: SessionForm) -> Response:
+        session, fields = form.session, form.fields
         current, new = fields.get("current_password", ""), fields.get("new_password", "")
         try:
             await account_settings.change_password(self._services, session, current, new)
         except AerieError as mistake:
             return await self._settings_again(request, session, mistake)
-        return see_other("/settings", done="password")
+        return see_other(urls.SETTINGS, done="password")
 
-    async def create_token(self, request: Request) -> Response:
+    async def create_token(self, request: Request, form: SessionForm) -> Response:
         """The settings page with the new token's secret, the only time it is shown."""
-        session, fields = await self._auth.form(request)
-        label = fields.get("label", "")
-        engine, clock = self._services.engine, self._services.clock
+        session, label = form.session, form.fields.get("label", "")
         try:
-            token = await account_settings.create_token(engine, clock, session, label)
+            token = await account_settings.create_token(self._services, session, label)
         except AerieError as mistake:
             return await self._settings_again(request, session, mistake, label=label)
         flash = Flash(TOKEN_SHOWN_ONCE)
         return await self._settings(request, session, status=201, flash=flash, new_token=token)
 
-    async def revoke_token(self, request: Request, token_id: RowId) -> Response:
-        session, _fields = await self._auth.form(request)
-        engine, clock = self._services.engine, self._services.clock
-        await account_settings.revoke_token(engine, clock, session, token_id)
-        return see_other("/settings", done="revoked")
+    async def revoke_token(self, form: SessionForm, token_id: RowId) -> Response:
+        await account_settings.revoke_token(self._services, form.session, token_id)
+        return see_other(urls.SETTINGS, done="revoked")
 
 
 def account_router(services: Services, auth: Auth, responder: Responder) -> APIRouter:
@@ -236,8 +228,6 @@ def account_router(services: Services, auth: Auth, responder: Responder) -> APIR
         ("GET", "/login", pages.login_form),
         ("POST", "/login", pages.login),
         ("POST", "/logout", pages.logout),
-        ("GET", "/settings", pages.settings),
-        ("GET", "/settings.json", pages.settings),
         ("POST", "/settings/profile", pages.save_profile),
         ("POST", "/settings/ezkey", pages.save_ezkey),
         ("POST", "/settings/password", pages.change_password),
@@ -246,4 +236,5 @@ def account_router(services: Services, auth: Auth, responder: Responder) -> APIR
     ]
     for method, path, handler in routes:
         router.add_api_route(path, handler, methods=[method])
+    page_route(router, urls.SETTINGS)(pages.settings)
     return router

@@ -18,7 +18,6 @@ from aerie.readiness import database_check, peers_check, readiness
 from aerie.secret_key import load_rpc_secret, load_secret_key
 from aerie.settings import Settings
 from interactor.base import Services
-from interactor.export import ExportContext
 from presenters.html import HtmlPresenter, make_environment
 from rpc.clients import AnalysisClient, GraphClient
 from web_service.a1_routes import a1_router
@@ -57,7 +56,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         max_stats_per_account=settings.max_stats_per_account,
     )
     html = HtmlPresenter(make_environment())
-    auth = Auth(engine, clock, load_secret_key(settings))
+    auth = Auth(services, load_secret_key(settings))
     responder = Responder(html)
     metrics = Metrics("web")
     reporter = Reporter(metrics, settings, engine)
@@ -77,6 +76,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
                   openapi_url=settings.openapi_url, redoc_url=None)
     app.state.api_url = settings.api_url
     app.state.web_url = settings.web_url
+    app.state.auth = auth  # for the session dependencies (web_service.auth)
     app.add_middleware(RequestMetrics, metrics=metrics)  # inside the router's error handling
     app.add_middleware(SecurityHeaders)
     # Outermost: the client address and scheme every layer sees are the proxy's word only
@@ -85,19 +85,18 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
     redact_access_log()
     install_error_handlers(app, html)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    export_context = ExportContext(engine, clock, settings.webhook_targets)
-    app.include_router(export_router(export_context))
-    app.include_router(a1_router(export_context))
+    app.include_router(export_router(services))
+    app.include_router(a1_router(services))
     app.include_router(account_router(services, auth, responder))
-    app.include_router(stat_router(services, auth, responder))
-    app.include_router(comment_router(services, auth, responder))
-    app.include_router(alert_router(services, auth, responder))
-    app.include_router(report_router(services, auth, responder))
+    app.include_router(stat_router(services, responder))
+    app.include_router(comment_router(services, responder))
+    app.include_router(alert_router(services, responder))
+    app.include_router(report_router(services, responder))
     if settings.dev_mail:
-        app.include_router(dev_router(services, auth, responder))
-    app.include_router(dashboard_router(services, auth, responder))
-    app.include_router(embed_router(services, auth, responder))
-    app.include_router(page_router(settings, auth, responder))
+        app.include_router(dev_router(services, responder))
+    app.include_router(dashboard_router(services, responder))
+    app.include_router(embed_router(services, responder))
+    app.include_router(page_router(settings, responder))
 
     @app.get("/healthz")
     async def healthz() -> JSONAnswer:

@@ -6,6 +6,12 @@ the token itself only opens a session while its row exists (logout deletes it).
 Cookies are HttpOnly and SameSite=Lax, and Secure when the request came over
 HTTPS. Every form carries a CSRF token: the session's own once logged in, or,
 on the log-in and sign-up forms, one that must match a SameSite=Strict cookie.
+
+Routes never call these checks by hand: they declare who may call them in their
+signature, with :data:`CurrentSession` (a page for a logged-in user),
+:data:`SessionForm` (that user's form, CSRF checked), :data:`MaybeSession` or
+:data:`AnonymousForm`. The dependencies find the app's :class:`Auth` on
+``app.state.auth``.
 """
 
 from __future__ import annotations
@@ -13,17 +19,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from urllib.parse import parse_qsl, quote
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import parse_qsl
 
-from fastapi import Request
-from sqlalchemy import Engine
+from fastapi import Depends, Request
 from starlette.responses import Response
 
-from aerie.clock import Clock
 from aerie.errors import BadRequest, NotAllowed, NotAuthenticated, TooLarge
 from aerie.keys import random_key, same_secret
 from aerie.sessions import Session
+from interactor.base import Services
 from interactor.sessions import SESSION_SECONDS, session_for
+from presenters import urls
 
 SESSION_COOKIE = "aerie_session"
 FORM_COOKIE = "aerie_form"
@@ -42,16 +50,11 @@ class LoginRequired(NotAuthenticated):
         self.next_path = next_path
 
 
-def login_url(next_path: str) -> str:
-    return "/login?next=" + quote(next_path, safe="/")
-
-
 class Auth:
     """Reads and writes session cookies and checks forms; one per app."""
 
-    def __init__(self, engine: Engine, clock: Clock, secret: bytes) -> None:
-        self._engine = engine
-        self._clock = clock
+    def __init__(self, services: Services, secret: bytes) -> None:
+        self._services = services
         self._secret = secret
 
     def _sign(self, token: str) -> str:
@@ -67,7 +70,7 @@ class Auth:
         if not hasattr(request.state, "session"):
             cookie = request.cookies.get(SESSION_COOKIE, "")
             token = self._unsign(cookie) if cookie else None
-            found = await session_for(self._engine, self._clock, token) if token else None
+            found = await session_for(self._services, token) if token else None
             request.state.session = found
         session: Session | None = request.state.session
         return session
@@ -78,16 +81,16 @@ class Auth:
             # After logging in the browser GETs ``next``: only a page can be returned to,
             # not a form's target.
             path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            raise LoginRequired(path if request.method == "GET" else "/stats")
+            raise LoginRequired(path if request.method == "GET" else urls.STATS)
         return session
 
-    async def form(self, request: Request) -> tuple[Session, dict[str, str]]:
+    async def form(self, request: Request) -> PostedForm:
         """A logged-in user's form, after checking its CSRF token against the session."""
         session = await self.require(request)
         fields = await read_form(request)
         if not same_secret(fields.get(CSRF_FIELD, ""), session.csrf_token):
             raise NotAllowed(FORGED_FORM)
-        return session, fields
+        return PostedForm(session, fields)
 
     async def anonymous_form(self, request: Request) -> dict[str, str]:
         """A log-in or sign-up form, whose token must match the form cookie."""
@@ -115,6 +118,45 @@ class Auth:
 
     def close(self, response: Response) -> None:
         response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax")
+
+
+@dataclass(frozen=True)
+class PostedForm:
+    """A logged-in user's form whose CSRF token matched their session."""
+
+    session: Session
+    fields: dict[str, str]
+
+
+def auth_of(request: Request) -> Auth:
+    """The app's Auth, set by the app factory (no module-level state)."""
+    auth: Auth = request.app.state.auth
+    return auth
+
+
+async def require_session(request: Request) -> Session:
+    """The visitor's session; LoginRequired (a redirect to log in, or 401) without one."""
+    return await auth_of(request).require(request)
+
+
+async def optional_session(request: Request) -> Session | None:
+    return await auth_of(request).session(request)
+
+
+async def require_form(request: Request) -> PostedForm:
+    """A logged-in user's form; 403 when its CSRF token is not their session's."""
+    return await auth_of(request).form(request)
+
+
+async def require_anonymous_form(request: Request) -> dict[str, str]:
+    """A log-in or sign-up form's fields; 403 when its token does not match the form cookie."""
+    return await auth_of(request).anonymous_form(request)
+
+
+CurrentSession = Annotated[Session, Depends(require_session)]
+MaybeSession = Annotated[Session | None, Depends(optional_session)]
+SessionForm = Annotated[PostedForm, Depends(require_form)]
+AnonymousForm = Annotated[dict[str, str], Depends(require_anonymous_form)]
 
 
 def _https(request: Request) -> bool:

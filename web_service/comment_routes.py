@@ -18,18 +18,19 @@ from interactor import stat_pages
 from interactor.base import Services
 from presenters import a1 as present
 from presenters import stats as present_stats
+from presenters import urls
 from presenters.html import Flash
 from web_service.answers import web_url_of
-from web_service.auth import Auth
+from web_service.auth import CurrentSession, SessionForm
 from web_service.responder import Responder, see_other
 
 
 def _back_to(public_id: str, tf: str) -> str:
     """The stat page at the timeframe the form was on (if it names a good one)."""
     try:
-        return f"/stats/{public_id}?" + urlencode({"tf": stat_pages.check_timeframe(tf)})
+        return urls.stat_page(public_id) + "?" + urlencode({"tf": stat_pages.check_timeframe(tf)})
     except BadRequest:
-        return f"/stats/{public_id}"
+        return urls.stat_page(public_id)
 
 
 def csv_download(filename: str, body: str) -> Response:
@@ -41,12 +42,12 @@ def csv_download(filename: str, body: str) -> Response:
     )
 
 
-def comment_router(services: Services, auth: Auth, responder: Responder) -> APIRouter:
+def comment_router(services: Services, responder: Responder) -> APIRouter:
     router = APIRouter()
 
     @router.post("/stats/{public_id}/comments", response_model=None)
-    async def add(request: Request, public_id: str) -> Response:
-        session, form = await auth.form(request)
+    async def add(request: Request, posted: SessionForm, public_id: str) -> Response:
+        session, form = posted.session, posted.fields
         try:
             await use.add_stat_comment(
                 services, session.user, public_id, form.get("text", ""), form.get("time", "")
@@ -61,14 +62,12 @@ def comment_router(services: Services, auth: Auth, responder: Responder) -> APIR
         return see_other(_back_to(public_id, form.get("tf", "")), "comment_added")
 
     @router.post("/stats/{public_id}/comments/{comment_id}/delete", response_model=None)
-    async def delete(request: Request, public_id: str, comment_id: str) -> Response:
-        session, form = await auth.form(request)
-        await use.remove_stat_comment(services, session.user, public_id, comment_id)
-        return see_other(_back_to(public_id, form.get("tf", "")), "comment_deleted")
+    async def delete(posted: SessionForm, public_id: str, comment_id: str) -> Response:
+        await use.remove_stat_comment(services, posted.session.user, public_id, comment_id)
+        return see_other(_back_to(public_id, posted.fields.get("tf", "")), "comment_deleted")
 
     @router.get("/stats/{public_id}/data.csv", response_model=None)
-    async def data_csv(request: Request, public_id: str, tf: str | None = None) -> Response:
-        session = await auth.require(request)
+    async def data_csv(session: CurrentSession, public_id: str, tf: str | None = None) -> Response:
         data = await use.stat_data(services, session.user, public_id, tf)
         return csv_download(*present.stat_data_csv(data))
 

@@ -21,18 +21,19 @@ from interactor import dashboards as use
 from interactor.base import Services
 from interactor.graph_images import GraphImage
 from presenters import dashboards as present
+from presenters import urls
 from presenters.html import Flash
 from web_service.answers import etag_answer, web_host_of
-from web_service.auth import Auth
+from web_service.auth import CurrentSession, SessionForm
 from web_service.params import RowId
-from web_service.responder import Responder, see_other
+from web_service.responder import Responder, page_route, see_other
 
 # Shared pages and images may be cached briefly by browsers and proxies; a revoked
 # key stops working everywhere within this long.
 SHARED_CACHE = "public, max-age=60"
 
 
-def dashboard_router(services: Services, auth: Auth, responder: Responder) -> APIRouter:
+def dashboard_router(services: Services, responder: Responder) -> APIRouter:
     router = APIRouter()
 
     async def list_page(request: Request, session: Session, flash: Flash | None = None,
@@ -47,46 +48,43 @@ def dashboard_router(services: Services, auth: Auth, responder: Responder) -> AP
         return responder.page(request, session, "dashboard.html", result,
                               present.dashboard_page, flash=flash, status=status)
 
-    @router.get("/dashboards", response_model=None)
-    @router.get("/dashboards.json", response_model=None)
-    async def dashboards(request: Request) -> Response:
-        return await list_page(request, await auth.require(request))
+    @page_route(router, "/dashboards")
+    async def dashboards(request: Request, session: CurrentSession) -> Response:
+        return await list_page(request, session)
 
     @router.post("/dashboards", response_model=None)
-    async def create(request: Request) -> Response:
-        session, form = await auth.form(request)
+    async def create(request: Request, posted: SessionForm) -> Response:
+        session = posted.session
         try:
-            made = await use.create_dashboard(services, session.user, form.get("name", ""))
+            made = await use.create_dashboard(services, session.user, posted.fields.get("name", ""))
         except AerieError as exc:
             return await list_page(request, session, Flash(exc.message, "error"), exc.status)
-        return see_other(f"/dashboards/{made.public_id}", "dashboard_created")
+        return see_other(urls.dashboard_page(made.public_id), "dashboard_created")
 
-    @router.get("/dashboards/{public_id}", response_model=None)
-    @router.get("/dashboards/{public_id}.json", response_model=None)
-    async def dashboard(request: Request, public_id: str) -> Response:
-        return await one_page(request, await auth.require(request), public_id)
+    @page_route(router, "/dashboards/{public_id}")
+    async def dashboard(request: Request, session: CurrentSession, public_id: str) -> Response:
+        return await one_page(request, session, public_id)
 
     @router.post("/dashboards/{public_id}/rename", response_model=None)
-    async def rename(request: Request, public_id: str) -> Response:
-        session, form = await auth.form(request)
+    async def rename(request: Request, posted: SessionForm, public_id: str) -> Response:
+        session, form = posted.session, posted.fields
         try:
             await use.rename_dashboard(services, session.user, public_id, form.get("name", ""))
         except AerieError as exc:
             return await one_page(request, session, public_id, Flash(exc.message, "error"),
                                   exc.status)
-        return see_other(f"/dashboards/{public_id}", "dashboard_renamed")
+        return see_other(urls.dashboard_page(public_id), "dashboard_renamed")
 
     @router.post("/dashboards/{public_id}/delete", response_model=None)
-    async def delete(request: Request, public_id: str) -> Response:
-        session, _form = await auth.form(request)
-        await use.delete_dashboard(services, session.user, public_id)
-        return see_other("/dashboards", "dashboard_deleted")
+    async def delete(posted: SessionForm, public_id: str) -> Response:
+        await use.delete_dashboard(services, posted.session.user, public_id)
+        return see_other(urls.DASHBOARDS, "dashboard_deleted")
 
     @router.post("/dashboards/{public_id}/cards", response_model=None)
-    async def add_card(request: Request, public_id: str) -> Response:
+    async def add_card(request: Request, posted: SessionForm, public_id: str) -> Response:
         """Stats come as ``stat1``..``stat3`` (the page's selects) and/or ``stats``, ids
         separated by commas (for scripts)."""
-        session, form = await auth.form(request)
+        session, form = posted.session, posted.fields
         stat_ids = [form.get(f"stat{i}", "") for i in range(1, MAX_STATS_ON_GRAPH + 1)]
         stat_ids += form.get("stats", "").replace(" ", ",").split(",")
         try:
@@ -95,41 +93,38 @@ def dashboard_router(services: Services, auth: Auth, responder: Responder) -> AP
         except AerieError as exc:
             return await one_page(request, session, public_id, Flash(exc.message, "error"),
                                   exc.status)
-        return see_other(f"/dashboards/{public_id}", "card_added")
+        return see_other(urls.dashboard_page(public_id), "card_added")
 
     @router.post("/dashboards/{public_id}/cards/{card_id}/remove", response_model=None)
-    async def remove_card(request: Request, public_id: str, card_id: RowId) -> Response:
-        session, _form = await auth.form(request)
-        await use.remove_card(services, session.user, public_id, card_id)
-        return see_other(f"/dashboards/{public_id}", "card_removed")
+    async def remove_card(posted: SessionForm, public_id: str, card_id: RowId) -> Response:
+        await use.remove_card(services, posted.session.user, public_id, card_id)
+        return see_other(urls.dashboard_page(public_id), "card_removed")
 
     @router.post("/dashboards/{public_id}/cards/{card_id}/move", response_model=None)
-    async def move_card(request: Request, public_id: str, card_id: RowId) -> Response:
-        session, form = await auth.form(request)
-        await use.move_card(services, session.user, public_id, card_id,
+    async def move_card(posted: SessionForm, public_id: str, card_id: RowId) -> Response:
+        form = posted.fields
+        await use.move_card(services, posted.session.user, public_id, card_id,
                             form.get("direction", ""), form.get("position", ""))
-        return see_other(f"/dashboards/{public_id}", "card_moved")
+        return see_other(urls.dashboard_page(public_id), "card_moved")
 
     @router.get("/dashboards/{public_id}/cards/{card_id}/graph.{fmt}", response_model=None)
-    async def card_graph(request: Request, public_id: str, card_id: RowId, fmt: str) -> Response:
-        session = await auth.require(request)
+    async def card_graph(
+        request: Request, session: CurrentSession, public_id: str, card_id: RowId, fmt: str
+    ) -> Response:
         image = await use.card_graph(services, session.user, public_id, card_id, fmt)
         return _image_answer(request, image, "private, no-cache")
 
     @router.post("/dashboards/{public_id}/share", response_model=None)
-    async def share(request: Request, public_id: str) -> Response:
-        session, _form = await auth.form(request)
-        await use.share(services, session.user, public_id)
-        return see_other(f"/dashboards/{public_id}", "dashboard_shared")
+    async def share(posted: SessionForm, public_id: str) -> Response:
+        await use.share(services, posted.session.user, public_id)
+        return see_other(urls.dashboard_page(public_id), "dashboard_shared")
 
     @router.post("/dashboards/{public_id}/unshare", response_model=None)
-    async def unshare(request: Request, public_id: str) -> Response:
-        session, _form = await auth.form(request)
-        await use.unshare(services, session.user, public_id)
-        return see_other(f"/dashboards/{public_id}", "dashboard_unshared")
+    async def unshare(posted: SessionForm, public_id: str) -> Response:
+        await use.unshare(services, posted.session.user, public_id)
+        return see_other(urls.dashboard_page(public_id), "dashboard_unshared")
 
-    @router.get("/d/{key}", response_model=None)
-    @router.get("/d/{key}.json", response_model=None)
+    @page_route(router, "/d/{key}")
     async def shared(request: Request, key: str) -> Response:
         result = await use.shared_dashboard(services, key, embed=False)
         answer = responder.page(request, None, "shared_dashboard.html", result,

@@ -8,26 +8,22 @@ from starlette.responses import Response
 from interactor import dev_mail
 from interactor.base import Services
 from presenters import mail as present
-from web_service.auth import Auth
+from web_service.auth import CurrentSession
 from web_service.params import RowId
-from web_service.responder import Responder
+from web_service.responder import Responder, page_route
 
 
-def dev_router(services: Services, auth: Auth, responder: Responder) -> APIRouter:
+def dev_router(services: Services, responder: Responder) -> APIRouter:
     """Only mounted when no relay is configured; a production site has no such page."""
     router = APIRouter()
 
-    @router.get("/dev/mail", response_model=None)
-    @router.get("/dev/mail.json", response_model=None)
-    async def mail_list(request: Request) -> Response:
-        session = await auth.require(request)
+    @page_route(router, "/dev/mail")
+    async def mail_list(request: Request, session: CurrentSession) -> Response:
         result = await dev_mail.mail_page(services, session.user)
         return responder.page(request, session, "dev_mail.html", result, present.mail_page)
 
-    @router.get("/dev/mail/{mail_id}", response_model=None)
-    @router.get("/dev/mail/{mail_id}.json", response_model=None)
-    async def one_mail(request: Request, mail_id: RowId) -> Response:
-        session = await auth.require(request)
+    @page_route(router, "/dev/mail/{mail_id}")
+    async def one_mail(request: Request, session: CurrentSession, mail_id: RowId) -> Response:
         result = await dev_mail.open_mail(services, session.user, mail_id)
         return responder.page(request, session, "dev_mail_one.html", result, present.opened_mail)
 

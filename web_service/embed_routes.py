@@ -29,9 +29,10 @@ from aerie.text_rules import is_whole_number
 from interactor import embeds, sharing
 from interactor.base import Services
 from presenters import embeds as present
+from presenters import urls
 from web_service.answers import etag_answer, web_url_of
-from web_service.auth import Auth
-from web_service.responder import Responder, see_other
+from web_service.auth import CurrentSession, SessionForm
+from web_service.responder import Responder, page_route, see_other
 
 EMBED_JS = Path(__file__).resolve().parent.parent / "static" / "embed.js"
 CACHE_SHARED = "public, max-age=60"
@@ -40,26 +41,22 @@ CORS = {"Access-Control-Allow-Origin": "*"}
 _BACK = re.compile(r"^/stats/[A-Za-z0-9]{1,32}$")
 
 
-def embed_router(services: Services, auth: Auth, responder: Responder) -> APIRouter:
+def embed_router(services: Services, responder: Responder) -> APIRouter:
     router = APIRouter()
 
     @router.post("/stats/{public_id}/share", response_model=None)
-    async def share(request: Request, public_id: str) -> Response:
-        session, _form = await auth.form(request)
-        await sharing.share_stat(services, session.user, public_id)
-        return see_other(f"/stats/{public_id}#sharing", "shared")
+    async def share(posted: SessionForm, public_id: str) -> Response:
+        await sharing.share_stat(services, posted.session.user, public_id)
+        return see_other(urls.stat_page(public_id) + "#sharing", "shared")
 
     @router.post("/sharing/{key}/revoke", response_model=None)
-    async def revoke(request: Request, key: str) -> Response:
-        session, form = await auth.form(request)
-        await sharing.revoke_key(services, session.user, key)
-        back = form.get("back", "")
-        return see_other(f"{back}#sharing" if _BACK.match(back) else "/sharing", "share_revoked")
+    async def revoke(posted: SessionForm, key: str) -> Response:
+        await sharing.revoke_key(services, posted.session.user, key)
+        back = posted.fields.get("back", "")
+        return see_other(f"{back}#sharing" if _BACK.match(back) else urls.SHARING, "share_revoked")
 
-    @router.get("/sharing", response_model=None)
-    @router.get("/sharing.json", response_model=None)
-    async def sharing_page(request: Request) -> Response:
-        session = await auth.require(request)
+    @page_route(router, "/sharing")
+    async def sharing_page(request: Request, session: CurrentSession) -> Response:
         result = await sharing.sharing_page(services, session.user, web_url_of(request))
         return responder.page(request, session, "sharing.html", result, present.sharing_page)
 

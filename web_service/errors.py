@@ -17,9 +17,10 @@ from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from aerie.errors import AerieError
+from presenters import urls
 from presenters.html import HtmlPresenter
 from web_service.answers import error_answer
-from web_service.auth import LoginRequired, login_url
+from web_service.auth import LoginRequired
 
 DATABASE_UNAVAILABLE = "the database is unavailable; try again shortly"
 
@@ -55,7 +56,7 @@ class ErrorPages:
     async def domain_error(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, AerieError)
         if isinstance(exc, LoginRequired) and _browser(request):
-            return RedirectResponse(login_url(exc.next_path), status_code=303)
+            return RedirectResponse(urls.login(exc.next_path), status_code=303)
         answer = self.answer(request, exc.status, exc.message)
         if isinstance(exc, LoginRequired):
             answer.headers["WWW-Authenticate"] = 'Cookie realm="aerie"'

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request
 
 from interactor import export
-from interactor.export import ExportContext
+from interactor.base import Services
 from presenters import json as present
 from presenters.alerts import alert_object
 from web_service.answers import JSONAnswer
@@ -13,17 +13,18 @@ from web_service.auth import read_form
 from web_service.params import Offset
 
 
-def export_router(ctx: ExportContext) -> APIRouter:
-    """The export routes, bound to one context (no module-level state)."""
+def export_router(svc: Services) -> APIRouter:
+    """The export routes, bound to the app's services (no module-level state); the
+    token in the path is the caller's only credential."""
     router = APIRouter(prefix="/x/{token}", default_response_class=JSONAnswer)
 
     @router.get("/statlist")
     async def statlist(token: str, offset: Offset = 0) -> JSONAnswer:
-        return JSONAnswer(present.stat_list(await export.list_stats(ctx, token, offset)))
+        return JSONAnswer(present.stat_list(await export.list_stats(svc, token, offset)))
 
     @router.get("/stat")
     async def stat(token: str, name: str) -> JSONAnswer:
-        return JSONAnswer(present.stat_object(await export.stat_named(ctx, token, name)))
+        return JSONAnswer(present.stat_object(await export.stat_named(svc, token, name)))
 
     @router.get("/data/{ids:path}")
     async def data(
@@ -34,32 +35,32 @@ def export_router(ctx: ExportContext) -> APIRouter:
         start: int | None = Query(None),
     ) -> JSONAnswer:
         public_ids = [i for i in ids.split("/") if i]
-        series = await export.stat_data(ctx, token, public_ids, t, summary, start)
+        series = await export.stat_data(svc, token, public_ids, t, summary, start)
         return JSONAnswer(present.series_list(series))
 
     @router.delete("/stats/{public_id}")
     async def delete_stat(token: str, public_id: str) -> JSONAnswer:
-        return JSONAnswer(present.deleted(await export.remove_stat(ctx, token, public_id)))
+        return JSONAnswer(present.deleted(await export.remove_stat(svc, token, public_id)))
 
     @router.get("/alerts")
     async def alert_list(token: str) -> JSONAnswer:
-        found = await export.list_alerts(ctx, token)
+        found = await export.list_alerts(svc, token)
         return JSONAnswer([alert_object(a.alert, a.stat) for a in found])
 
     @router.post("/alerts")
     async def create_alert(token: str, request: Request) -> JSONAnswer:
         form = await read_form(request)
-        made = await export.create_alert(ctx, token, form)
+        made = await export.create_alert(svc, token, form)
         return JSONAnswer(alert_object(made.alert, made.stat))
 
     @router.get("/alerts/{alert_id}")
     async def alert(token: str, alert_id: str) -> JSONAnswer:
-        found = await export.alert_of(ctx, token, alert_id)
+        found = await export.alert_of(svc, token, alert_id)
         return JSONAnswer(alert_object(found.alert, found.stat))
 
     @router.delete("/alerts/{alert_id}")
     async def delete_alert(token: str, alert_id: str) -> JSONAnswer:
-        await export.remove_alert(ctx, token, alert_id)
+        await export.remove_alert(svc, token, alert_id)
         return JSONAnswer({"msg": "alert deleted."})
 
     return router

@@ -8,19 +8,19 @@ from starlette.responses import Response
 from aerie.settings import Settings
 from interactor.welcome import describe_service
 from presenters import json as present
-from web_service.auth import Auth
+from presenters import urls
+from web_service.auth import MaybeSession
 from web_service.responder import Responder, see_other
 
 
-def page_router(settings: Settings, auth: Auth, responder: Responder) -> APIRouter:
+def page_router(settings: Settings, responder: Responder) -> APIRouter:
     router = APIRouter()
 
     @router.get("/", response_model=None)
-    async def landing(request: Request) -> Response:
-        session = await auth.session(request)
+    async def landing(request: Request, session: MaybeSession) -> Response:
         welcome = describe_service(settings)
         if session is not None and "text/html" in request.headers.get("accept", ""):
-            return see_other("/stats")
+            return see_other(urls.STATS)
         return responder.page(request, session, "index.html", welcome, present.welcome)
 
     return router

@@ -9,30 +9,29 @@ from aerie.errors import AerieError
 from interactor import reports
 from interactor.base import Services
 from presenters import reports as present
+from presenters import urls
 from presenters.html import Flash
-from web_service.auth import Auth
-from web_service.responder import Responder, see_other
+from web_service.auth import CurrentSession, SessionForm
+from web_service.responder import Responder, page_route, see_other
 
 
-def report_router(services: Services, auth: Auth, responder: Responder) -> APIRouter:
+def report_router(services: Services, responder: Responder) -> APIRouter:
     router = APIRouter()
 
-    @router.get("/reports", response_model=None)
-    @router.get("/reports.json", response_model=None)
-    async def report_page(request: Request) -> Response:
-        session = await auth.require(request)
+    @page_route(router, "/reports")
+    async def report_page(request: Request, session: CurrentSession) -> Response:
         result = await reports.report_page(services, session.user)
         return responder.page(request, session, "reports.html", result, present.report_page)
 
     @router.post("/reports", response_model=None)
-    async def save(request: Request) -> Response:
-        session, form = await auth.form(request)
+    async def save(request: Request, form: SessionForm) -> Response:
+        session = form.session
         try:
-            await reports.save_report(services, session.user, form)
+            await reports.save_report(services, session.user, form.fields)
         except AerieError as exc:
             result = await reports.report_page(services, session.user)
             return responder.page(request, session, "reports.html", result, present.report_page,
                                   flash=Flash(exc.message, "error"), status=exc.status)
-        return see_other("/reports", "report_saved")
+        return see_other(urls.REPORTS, "report_saved")
 
     return router

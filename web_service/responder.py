@@ -2,6 +2,7 @@
 
 A page's JSON twin is asked for with a ``.json`` suffix on the path or an
 ``Accept: application/json`` header; both come from the same use-case result.
+:func:`page_route` registers a page and its twin in one go.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from fastapi import Request
+from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from aerie.sessions import Session
@@ -17,6 +18,7 @@ from presenters.html import Flash, HtmlPresenter, Viewer
 from web_service.answers import JSONAnswer, wants_json
 
 R = TypeVar("R")
+H = TypeVar("H", bound=Callable[..., Any])
 
 # Messages shown after an action, named by ``?done=`` on the page redirected to, so no
 # visitor-supplied text ever reaches a page through a link.
@@ -88,6 +90,21 @@ class Responder:
             flash=flash or (Flash(done) if done else None),
         )
         return HTMLResponse(body, status_code=status)
+
+
+def page_route(router: APIRouter, path: str) -> Callable[[H], H]:
+    """Register a GET handler at ``path`` and at its JSON twin, ``path + ".json"``.
+
+    The twin goes first: ``/stats/{public_id}`` would otherwise take
+    ``/stats/abc.json`` as a stat named ``abc.json``.
+    """
+
+    def register(handler: H) -> H:
+        for twin in (path + ".json", path):
+            router.add_api_route(twin, handler, methods=["GET"], response_model=None)
+        return handler
+
+    return register
 
 
 def see_other(path: str, done: str = "") -> RedirectResponse:

@@ -17,13 +17,14 @@ from interactor import stat_changes, stat_pages
 from interactor.base import Services
 from interactor.graph_images import GraphImage, graph_image
 from presenters import stats as present
+from presenters import urls
 from presenters.html import Flash
 from web_service.answers import etag_answer, web_url_of
-from web_service.auth import Auth
-from web_service.responder import Responder, see_other
+from web_service.auth import CurrentSession, SessionForm
+from web_service.responder import Responder, page_route, see_other
 
 
-def stat_router(services: Services, auth: Auth, responder: Responder) -> APIRouter:
+def stat_router(services: Services, responder: Responder) -> APIRouter:
     router = APIRouter()
 
     async def list_page(
@@ -36,26 +37,25 @@ def stat_router(services: Services, auth: Auth, responder: Responder) -> APIRout
         return responder.page(request, session, "stats.html", result, present.stat_list,
                               flash=flash, status=status)
 
-    @router.get("/stats", response_model=None)
-    @router.get("/stats.json", response_model=None)
-    async def stats_list(request: Request, q: str = "") -> Response:
-        return await list_page(request, await auth.require(request), q)
+    @page_route(router, "/stats")
+    async def stats_list(request: Request, session: CurrentSession, q: str = "") -> Response:
+        return await list_page(request, session, q)
 
     @router.post("/stats", response_model=None)
-    async def create(request: Request) -> Response:
-        session, form = await auth.form(request)
+    async def create(request: Request, form: SessionForm) -> Response:
+        session, fields = form.session, form.fields
         try:
             stat = await stat_changes.create_stat(
-                services, session.user, form.get("name", ""), form.get("kind", "")
+                services, session.user, fields.get("name", ""), fields.get("kind", "")
             )
         except AerieError as exc:
             return await list_page(request, session, "", Flash(exc.message, "error"), exc.status)
-        return see_other(f"/stats/{stat.public_id}", "created")
+        return see_other(urls.stat_page(stat.public_id), "created")
 
-    @router.get("/stats/{public_id}", response_model=None)
-    @router.get("/stats/{public_id}.json", response_model=None)
-    async def stat_page(request: Request, public_id: str, tf: str | None = None) -> Response:
-        session = await auth.require(request)
+    @page_route(router, "/stats/{public_id}")
+    async def stat_page(
+        request: Request, session: CurrentSession, public_id: str, tf: str | None = None
+    ) -> Response:
         result = await stat_pages.stat_page(
             services, session.user, public_id, tf, request.app.state.api_url, web_url_of(request)
         )
@@ -63,58 +63,53 @@ def stat_router(services: Services, auth: Auth, responder: Responder) -> APIRout
 
     @router.get("/stats/{public_id}/graph.{fmt}", response_model=None)
     async def stat_graph(
-        request: Request, public_id: str, fmt: str, tf: str | None = None, prev: int = 1
+        request: Request, session: CurrentSession, public_id: str, fmt: str,
+        tf: str | None = None, prev: int = 1,
     ) -> Response:
-        session = await auth.require(request)
         image = await graph_image(services, session.user, [public_id], tf, fmt, prev != 0)
         return _image_answer(request, image)
 
     @router.post("/stats/{public_id}/rename", response_model=None)
-    async def rename(request: Request, public_id: str) -> Response:
-        session, form = await auth.form(request)
-        stat = await stat_changes.rename_stat(services, session.user, public_id, form.get("name", ""))
-        return see_other(f"/stats/{stat.public_id}", "renamed")
+    async def rename(form: SessionForm, public_id: str) -> Response:
+        stat = await stat_changes.rename_stat(
+            services, form.session.user, public_id, form.fields.get("name", "")
+        )
+        return see_other(urls.stat_page(stat.public_id), "renamed")
 
     @router.get("/stats/{public_id}/delete", response_model=None)
-    async def confirm_trash(request: Request, public_id: str) -> Response:
+    async def confirm_trash(request: Request, session: CurrentSession, public_id: str) -> Response:
         """The page a new-stat mail's delete link opens: one click, never a GET, deletes."""
-        session = await auth.require(request)
         stat = await stat_changes.stat_to_delete(services, session.user, public_id)
         return responder.page(request, session, "stat_delete.html", stat, present.stat_with_kind)
 
     @router.post("/stats/{public_id}/delete", response_model=None)
-    async def trash(request: Request, public_id: str) -> Response:
-        session, _form = await auth.form(request)
-        await stat_changes.trash_stat(services, session.user, public_id)
-        return see_other("/stats", "trashed")
+    async def trash(form: SessionForm, public_id: str) -> Response:
+        await stat_changes.trash_stat(services, form.session.user, public_id)
+        return see_other(urls.STATS, "trashed")
 
-    @router.get("/trash", response_model=None)
-    @router.get("/trash.json", response_model=None)
-    async def trash_page(request: Request) -> Response:
-        session = await auth.require(request)
+    @page_route(router, "/trash")
+    async def trash_page(request: Request, session: CurrentSession) -> Response:
         result = await stat_changes.trash_page(services, session.user)
         return responder.page(request, session, "trash.html", result, present.trash_page)
 
     @router.post("/trash/{public_id}/restore", response_model=None)
-    async def restore(request: Request, public_id: str) -> Response:
-        session, _form = await auth.form(request)
-        stat = await stat_changes.restore_stat(services, session.user, public_id)
-        return see_other(f"/stats/{stat.public_id}", "restored")
+    async def restore(form: SessionForm, public_id: str) -> Response:
+        stat = await stat_changes.restore_stat(services, form.session.user, public_id)
+        return see_other(urls.stat_page(stat.public_id), "restored")
 
-    @router.get("/compare", response_model=None)
-    @router.get("/compare.json", response_model=None)
+    @page_route(router, "/compare")
     async def compare(
-        request: Request, ids: Annotated[list[str] | None, Query()] = None, tf: str | None = None
+        request: Request, session: CurrentSession,
+        ids: Annotated[list[str] | None, Query()] = None, tf: str | None = None,
     ) -> Response:
-        session = await auth.require(request)
         result = await stat_pages.compare_page(services, session.user, ids or [], tf)
         return responder.page(request, session, "compare.html", result, present.compare_page)
 
     @router.get("/compare/graph.{fmt}", response_model=None)
     async def compare_graph(
-        request: Request, fmt: str, ids: Annotated[list[str] | None, Query()] = None, tf: str | None = None
+        request: Request, session: CurrentSession, fmt: str,
+        ids: Annotated[list[str] | None, Query()] = None, tf: str | None = None,
     ) -> Response:
-        session = await auth.require(request)
         image = await graph_image(services, session.user, ids or [], tf, fmt, previous=False)
         return _image_answer(request, image)
 
