@@ -35,7 +35,7 @@ from deploy.roles import DEFAULT_ROLE_MAP, RoleMapError, load_role_map
 
 SOURCE = Path(__file__).resolve().parent.parent
 PACKAGES = ("aerie", "api_service", "web_service", "app_servers", "interactor", "presenters",
-            "rpc", "deploy")
+            "rpc", "ops", "deploy")
 DATA = ("templates", "static")
 TOP_FILES = ("pyproject.toml", "README.md")
 GZIP_SUFFIXES = {".css", ".js", ".svg", ".html", ".json", ".txt"}

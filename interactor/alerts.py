@@ -19,6 +19,7 @@ from aerie.errors import BadRequest
 from aerie.stats import Stat
 from aerie.text_rules import is_whole_number
 from aerie.webhook_targets import AllowList
+from interactor import alert_forms
 from interactor.base import Services, off_loop
 from interactor.stat_pages import GRAPH_SIZE, Graph
 from presenters import urls
@@ -84,7 +85,7 @@ async def alerts_page(svc: Services, user: User) -> AlertsPage:
 
 async def preview(svc: Services, user: User, public_id: str, form: Mapping[str, str]) -> Preview:
     """The backtest of an unsaved rule; BadRequest names the field to fix."""
-    rule = AlertRule(**vars(alerts.parse_rule(form)))  # fail fast, before any call
+    rule = AlertRule(**vars(alert_forms.parse_rule(form)))  # fail fast, before any call
 
     def load() -> Stat:
         with svc.engine.connect() as conn:
@@ -116,7 +117,7 @@ async def rule_to_fix(svc: Services, user: User, public_id: str, form: Mapping[s
 
 async def checked_rule(form: Mapping[str, str], allow: AllowList) -> Rule:
     """The rule, with its webhook (if any) checked to lead outside: BadRequest otherwise."""
-    rule = alerts.parse_rule(form)
+    rule = alert_forms.parse_rule(form)
     await off_loop(lambda: alerts.check_webhook(rule, allow))
     return rule
 

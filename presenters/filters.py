@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from aerie import numbers
 from aerie.numbers import compact_number
 from aerie.timeframes import parse_timeframe
 
@@ -50,9 +51,9 @@ def local_time(when: int | None, timezone: str, pattern: str = "%Y-%m-%d %H:%M")
 
 def percent_change(now: float | None, before: float | None) -> str:
     """'+12%', '−3.4%', or '—' when there is nothing to compare against."""
-    if now is None or before is None or before == 0:
+    change = numbers.percent_change(now, before)
+    if change is None:
         return "—"
-    change = (now - before) / abs(before) * 100
     digits = 0 if abs(change) >= 10 else 1
     sign = "+" if change >= 0 else "−"
     return f"{sign}{abs(change):.{digits}f}%"
