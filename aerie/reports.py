@@ -111,7 +111,7 @@ def users_with_reports(conn: Connection) -> list[tuple[int, int, str | None, str
     """``(user_id, hour, sent_for, timezone)`` of every user with a report hour."""
     rows = conn.execute(select(users.c.id, users.c.report_hour, users.c.report_sent_for,
                                users.c.timezone).where(users.c.report_hour.is_not(None)))
-    return [tuple(r) for r in rows]  # type: ignore[misc]
+    return [tuple(r) for r in rows]
 
 
 def mark_report_sent(conn: Connection, user_id: int, today: date) -> None:

@@ -226,7 +226,7 @@ def _write_without_overflows(
     totals: Sums = stored_sums(conn, keys)
     kept: Cells = {}
     overflowing: dict[int, int] = {}  # request index -> a stat it overflows
-    for i, (request, sums) in enumerate(zip(batch.requests, own)):
+    for i, (request, sums) in enumerate(zip(batch.requests, own, strict=True)):
         trial = {key: totals.get(key, 0.0) + total for key, total in sums.items()}
         bad = next((key[1] for key, total in trial.items() if not math.isfinite(total)), None)
         if bad is not None:

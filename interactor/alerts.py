@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aerie import alerts, stats
+from aerie import alerts, stats, urls
 from aerie.accounts import User
 from aerie.alerts import Alert, AlertEvent, Rule
 from aerie.contracts import AlertRule, BacktestParams, RenderParams
@@ -22,7 +22,6 @@ from aerie.webhook_targets import AllowList
 from interactor import alert_forms
 from interactor.base import Services, off_loop
 from interactor.stat_pages import GRAPH_SIZE, Graph
-from presenters import urls
 
 BACKTEST_TIMEFRAME = "1M"  # the graph a backtest is marked on: the same 30 days
 MAX_SILENCE_MINUTES = 30 * 24 * 60

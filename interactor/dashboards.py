@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from aerie import dashboards as store
+from aerie import urls
 from aerie.accounts import User, user_by_id
 from aerie.contracts import SummarizeParams
 from aerie.dashboards import Card, Dashboard, ListedDashboard
@@ -35,7 +36,6 @@ from aerie.timeframes import parse_timeframe
 from interactor.base import Services, off_loop
 from interactor.graph_images import GraphImage, draw
 from interactor.stat_pages import DEFAULT_TIMEFRAME, TIMEFRAMES
-from presenters import urls
 
 CARD_GRAPH_SIZE = {"width": 720, "height": 300}
 TABLE_ROWS = 200  # a table card lists the newest points, up to this many

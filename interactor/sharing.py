@@ -9,11 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from aerie import shares, stats
+from aerie import shares, stats, urls
 from aerie.accounts import User
 from aerie.shares import ListedShare, Share
 from interactor.base import Services, off_loop
-from presenters import urls
 
 EMBED_SIZE = {"w": 760, "h": 235}
 

@@ -13,7 +13,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from aerie import alerts, stats
+from aerie import alerts, stats, urls
 from aerie.accounts import User
 from aerie.alerts import Alert
 from aerie.comments import Comment, comments_between
@@ -32,7 +32,6 @@ from aerie.timeframes import parse_timeframe
 from interactor.base import Services, off_loop
 from interactor.sharing import ShareCodes, share_codes
 from interactor.snippets import Snippet, send_examples
-from presenters import urls
 
 TIMEFRAMES = ("1h", "3h", "1d", "1w", "1M", "3M", "1y")
 DEFAULT_TIMEFRAME = "1w"

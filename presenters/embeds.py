@@ -16,9 +16,9 @@ from urllib.parse import quote, urlencode
 
 from PIL import Image, ImageDraw, ImageFont
 
+from aerie import urls
 from interactor.embeds import EmbedContent, EmbedRequest, StatFigures
 from interactor.sharing import SharingPage
-from presenters import urls
 from presenters.filters import compact, local_time
 from presenters.html import HtmlPresenter
 

@@ -3,7 +3,7 @@
 Every page gets the same frame: ``page`` (the use case's result as plain data),
 ``viewer`` (who is logged in, or None), ``csrf`` (the token forms embed) and
 ``flash`` (a one-line message after an action, or None). Templates build links
-with the :mod:`presenters.urls` functions, registered as globals.
+with the :mod:`aerie.urls` functions, registered as globals.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from presenters import urls
+from aerie import urls
 from presenters.filters import FILTERS
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"

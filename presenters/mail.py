@@ -2,7 +2,7 @@
 JSON twins of the development mail pages.
 
 Each mail is three templates, ``NAME.subject.txt``, ``NAME.txt`` and ``NAME.html``,
-with the pages' filters and link helpers (``presenters.urls``). Only the HTML part is autoescaped: the text part shows a stat
+with the pages' filters and link helpers (``aerie.urls``). Only the HTML part is autoescaped: the text part shows a stat
 named ``a & b`` as it is.
 """
 
@@ -14,6 +14,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from aerie import urls
 from aerie.alerts import Alert, AlertEvent
 from aerie.digests import Digest
 from aerie.mail import compose
@@ -23,7 +24,6 @@ from aerie.reports import DayFigure
 from aerie.settings import Settings
 from aerie.stats import Stat
 from interactor.dev_mail import MailPage, OpenedMail
-from presenters import urls
 from presenters.filters import FILTERS
 from presenters.html import TEMPLATES, URL_GLOBALS
 

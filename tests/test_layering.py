@@ -35,14 +35,7 @@ FORBIDDEN: dict[str, frozenset[str]] = {
 
 # Known violations, each with the change that removes it. When that change lands, the
 # test fails until its entry is deleted here.
-_URLS_MOVE = ("use cases build links with presenters.urls; they stop importing presenters "
-              "once the module moves below the interactor (aerie/urls.py)")
-ALLOWED: dict[tuple[str, str], str] = {
-    ("interactor/alerts.py", "presenters.urls"): _URLS_MOVE,
-    ("interactor/dashboards.py", "presenters.urls"): _URLS_MOVE,
-    ("interactor/sharing.py", "presenters.urls"): _URLS_MOVE,
-    ("interactor/stat_pages.py", "presenters.urls"): _URLS_MOVE,
-}
+ALLOWED: dict[tuple[str, str], str] = {}
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import logging
 
 from sqlalchemy import Connection
 
-from aerie import alerts, webhook_outbox
+from aerie import alerts, urls, webhook_outbox
 from aerie.alert_notices import headline, webhook_body
 from aerie.alert_rules import evaluate
 from aerie.alerts import PENDING, Alert
@@ -69,6 +69,6 @@ def _record_event(conn: Connection, settings: Settings, alert: Alert, stat: Stat
         webhook = "silenced" if silenced else PENDING
         if not silenced:
             body = webhook_body(alert.webhook_url, alert, stat, alerts.event_by_id(conn, event_id),
-                                f"{settings.web_url}/alerts/{alert.public_id}")
+                                urls.absolute(settings.web_url, urls.alert_page(alert.public_id)))
             webhook_outbox.enqueue(conn, event_id, alert.webhook_url, body, now)
     alerts.set_event_delivery(conn, event_id, email_status=email, webhook_status=webhook)
