@@ -122,6 +122,7 @@ class GroupCommitWriter:
         self._lanes = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"aerie-commit-{i}")
                        for i in range(COMMIT_LANES)]
         self._free_lanes = list(range(COMMIT_LANES))
+        self._others = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aerie-between")
         self._busy: set[int] = set()  # accounts with a commit in flight
         self._commits_in_flight: set[asyncio.Task[None]] = set()  # held: the loop keeps weak refs
         self._serial: AbstractContextManager[object] = (
@@ -145,18 +146,20 @@ class GroupCommitWriter:
         self._wakeup.set()
         if self._task is not None:
             await self._task
-        for lane in self._lanes:
-            lane.shutdown(wait=True)
+        for executor in [*self._lanes, self._others]:
+            executor.shutdown(wait=True)
 
     async def run_between_commits(self, work: Callable[[], T]) -> T:
-        """Run ``work`` on the first commit thread, between two of its group commits.
+        """Run ``work`` on a thread of its own; on SQLite, between two group commits.
 
-        For other writes (new stats): they take turns with the commits (on SQLite,
-        through the same lock) instead of polling for SQLite's lock, where a commit
-        could wait many back-off sleeps behind a stream of short transactions.
+        For other writes (new stats) and key lookups. On SQLite they take turns with
+        the commits through the same lock instead of polling for SQLite's lock, where
+        a commit could wait many back-off sleeps behind a stream of short
+        transactions. Not on a commit lane: a quiet account's commit must not queue
+        behind a flood's stat creation.
         """
         return await asyncio.get_running_loop().run_in_executor(
-            self._lanes[0], self._serially, work
+            self._others, self._serially, work
         )
 
     def _serially(self, work: Callable[[], T]) -> T:
