@@ -24,8 +24,11 @@ FLOOD_STATS = 20
 FLOOD_MINUTES = 50  # 20 stats x 50 minutes: 1,000 points (and cells) a request
 
 
-def flood_rows(stats: list[Stat], now: int) -> Rows:
-    return [(stat.id, float(now - minute * 60), 1.0)
+def flood_rows(stats: list[Stat], now: int, request: int) -> Rows:
+    """The ``request``-th flood request: minutes of its own, so no two requests share
+    a cell (a commit's budget counts cells)."""
+    first = request * FLOOD_MINUTES
+    return [(stat.id, float(now - (first + minute) * 60), 1.0)
             for stat in stats for minute in range(FLOOD_MINUTES)]
 
 
@@ -54,8 +57,8 @@ def test_quiet_request_rides_in_one_of_the_next_two_commits_behind_a_flood(
         writer = GroupCommitWriter(engine)
         await writer.start()
         try:
-            floods = [writer.add(flood_rows(flood, now), now, outsider.user.id)
-                      for _ in range(FLOOD_REQUESTS)]
+            floods = [writer.add(flood_rows(flood, now, i), now, outsider.user.id)
+                      for i in range(FLOOD_REQUESTS)]
             quiet_done = writer.add([(quiet.id, float(now), 1.0)], now, owner.user.id)
             return list(await asyncio.gather(*floods)), await quiet_done
         finally:
@@ -82,9 +85,9 @@ def test_full_queue_turns_away_only_the_account_with_the_most_queued(
 
     async def run() -> None:
         writer = GroupCommitWriter(engine, max_queued_points=3000)
-        accepted = [writer.add(flood_rows(flood, now), now, outsider.user.id) for _ in range(3)]
+        accepted = [writer.add(flood_rows(flood, now, i), now, outsider.user.id) for i in range(3)]
         with pytest.raises(Unavailable, match="retry"):
-            writer.add(flood_rows(flood, now), now, outsider.user.id)
+            writer.add(flood_rows(flood, now, 3), now, outsider.user.id)
         accepted.append(writer.add([(quiet.id, float(now), 1.0)], now, owner.user.id))
         await writer.start()
         try:
