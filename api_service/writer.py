@@ -211,7 +211,8 @@ class GroupCommitWriter:
         queue[-1].take(Request(account, points, received_at, done))
         self._queued[account] = queued + len(points)
         self._queued_total += len(points)
-        self._wakeup.set()
+        if self._free_lanes and account not in self._busy:  # else a commit's end wakes it
+            self._wakeup.set()
         return done
 
     def _next_batch(self) -> Batch | None:
