@@ -316,9 +316,10 @@ class GroupCommitWriter:
     ) -> tuple[dict[int, BadRequest], Marks]:
         """Write the requests whose points keep every sum finite; refuse the others.
 
-        Requests are taken in arrival order against the stored sums, read in the same
-        transaction; each is kept only if, added to the stored sums and to the requests
-        kept before it, no sum at any resolution overflows. A stat has one owner, so
+        Requests are taken in the batch's order (each account's in arrival order)
+        against the stored sums, read in the same transaction; each is kept only if,
+        added to the stored sums and to the requests kept before it, no sum at any
+        resolution overflows. A stat has one owner, so
         only its owner's requests can be refused for it. Another process may add to
         the same rows between the read and the write: then the write overflows again
         and the whole decision is taken again. Returns the refusals and the marks written.
