@@ -120,9 +120,10 @@ class KeyCache:
         """Read the named stats, then create the missing ones ``CREATE_CHUNK`` per transaction,
         so a request naming many new stats never holds SQLite's write lock for long.
 
-        The read and each chunk run on the group-commit thread, one in line at a
-        time (``_creating`` is first come, first served), so a commit waits behind
-        at most one of them and accounts creating stats take turns chunk by chunk.
+        The read and each chunk run on the writer's thread for such work
+        (``run_between_commits``), one in line at a time (``_creating`` is first
+        come, first served), so on SQLite a commit waits behind at most one of them,
+        and accounts creating stats take turns chunk by chunk.
         On SQLite every transaction takes the write lock (BEGIN IMMEDIATE); a read
         polling for it from another thread while commits and chunks follow one
         another could wait past the lock timeout (503).
