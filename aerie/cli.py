@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from aerie import accounts, demo
 from aerie.db import make_engine
 from aerie.errors import AerieError, NotFound
+from aerie.imports import command as import_command
 from aerie.migrate import upgrade
 from aerie.passwords import Passwords
 from aerie.retention import prune_expired
@@ -292,6 +293,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    """``aerie import stathat|whisper``: all of it lives in aerie.imports."""
+    return import_command.run_import(args, _settings())
+
+
 # -- parser -------------------------------------------------------------------------------
 
 
@@ -393,6 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo_parser = commands.add_parser("demo", help="create or refresh a demo account with data")
     demo_parser.add_argument("--json", action="store_true", help="print a JSON object")
     demo_parser.set_defaults(run=cmd_demo)
+
+    import_command.add_parsers(commands, cmd_import)
     return parser
 
 
