@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,7 @@ def aerie_import(
     return status, out, err
 
 
-def x_data(*series: tuple[str, list[float | None]]) -> list[dict[str, object]]:
+def x_data(*series: tuple[str, Sequence[object]]) -> list[dict[str, object]]:
     """``/x/TOKEN/data/...?t=6h1h&start=DAY0`` as StatHat answered it."""
     return [{"name": name, "timeframe": "6 hours @ 1 hour",
              "points": [{"time": DAY0 + i * 3600, "value": v} for i, v in enumerate(values)]}
