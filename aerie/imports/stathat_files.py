@@ -26,7 +26,7 @@ from aerie.errors import BadRequest
 from aerie.imports.points import BadImportFile, ImportedStat, Point
 from aerie.schema import COUNTER, VALUE
 from aerie.text_rules import decimal_number
-from aerie.timeframes import UNITS, parse_timeframe
+from aerie.timeframes import LATEST_START, UNITS, parse_timeframe
 
 _WORDS = {word: seconds for seconds, word in UNITS.values()}
 _LABEL_INTERVAL = re.compile(r"@\s*(\d+)\s+([a-z]+?)s?\s*$", re.ASCII)
@@ -113,8 +113,10 @@ def _dataset(path: Path, where: str, item: Any, kind: str | None) -> ImportedSta
     raw = []
     for j, p in enumerate(item["points"]):
         spot = f"{at}point {j}"
-        if not isinstance(p, dict) or not _is_int(p.get("time")) or p["time"] < 0:
-            raise BadImportFile(str(path), spot, 'expected {"time": unix seconds, "value": ...}')
+        if not isinstance(p, dict) or not _is_int(p.get("time")) \
+                or not 0 <= p["time"] <= LATEST_START:
+            raise BadImportFile(str(path), spot, 'expected {"time": unix seconds, "value": ...} '
+                                f"with a time from 0 to {LATEST_START}")
         value = p.get("value")
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
                                   or not math.isfinite(value)):
@@ -218,14 +220,18 @@ def _looks_like_time(cell: str) -> bool:
 
 
 def _time(text: str) -> int:
-    """Unix seconds, or an ISO 8601 time (UTC when it names no zone)."""
-    if text.isascii() and text.isdigit():
-        return int(text)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise BadRequest(f"time {text!r} is neither unix seconds nor an ISO 8601 time "
-                         "such as 2016-03-01T12:00:00Z") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp())
+    """Unix seconds, or an ISO 8601 time (UTC when it names no zone), from 1970 on."""
+    if text.isascii() and text.isdigit() and len(text) <= len(str(LATEST_START)):
+        seconds = int(text)
+    else:
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise BadRequest(f"time {text!r} is neither unix seconds nor an ISO 8601 time "
+                             "such as 2016-03-01T12:00:00Z") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        seconds = int(moment.timestamp())
+    if not 0 <= seconds <= LATEST_START:
+        raise BadRequest(f"time {text!r} is not between 1970 and {LATEST_START} (unix seconds)")
+    return seconds
