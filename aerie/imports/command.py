@@ -10,6 +10,7 @@ file otherwise); the summary to stdout.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 from collections.abc import Callable
@@ -98,7 +99,8 @@ def _import_units(
                 found = read()
                 with engine.begin() as conn:
                     written = write_imported(conn, user.id, found, kinds,
-                                             settings.max_stats_per_account, int(time.time()))
+                                             settings.max_stats_per_account, int(time.time()),
+                                             functools.partial(progress.within, label))
             except AerieError as exc:
                 progress.close()
                 before = (f"the {tally.files} file(s) before it were imported"
@@ -130,16 +132,26 @@ class Progress:
         self.stream, self.total, self.done, self.points = stream, total, 0, 0
         self.tty = stream.isatty()
 
+    def within(self, label: str, stats_done: int, stats_total: int) -> None:
+        """Inside a long file: how many of its stats are written (on a terminal only)."""
+        if self.tty:
+            self._draw(f"{label}: {stats_done}/{stats_total} stats")
+
     def step(self, label: str, points: int) -> None:
         self.done += 1
         self.points += points
         if self.tty:
-            filled = self.WIDTH * self.done // max(self.total, 1)
-            self.stream.write(f"\rimporting [{'#' * filled}{' ' * (self.WIDTH - filled)}] "
-                              f"{self.done}/{self.total} files, {self.points:,} points")
+            self._draw(f"{self.points:,} points")
         else:
             self.stream.write(f"imported {label}: {points:,} points "
                               f"({self.done}/{self.total})\n")
+        self.stream.flush()
+
+    def _draw(self, detail: str) -> None:
+        filled = self.WIDTH * self.done // max(self.total, 1)
+        # \x1b[K clears what a longer line before left behind
+        self.stream.write(f"\rimporting [{'#' * filled}{' ' * (self.WIDTH - filled)}] "
+                          f"{self.done}/{self.total} files, {detail}\x1b[K")
         self.stream.flush()
 
     def close(self) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,10 +50,11 @@ class Written:
 
 def write_imported(
     conn: Connection, user_id: int, found: Iterable[ImportedStat], kinds: KindRules,
-    limit: int, now: int,
+    limit: int, now: int, on_stat: Callable[[int, int], None] | None = None,
 ) -> Written:
     """Create missing stats and write the points; raises BadRequest (nothing written once
-    the caller rolls back) for a bad name, an unknown or conflicting kind, or the limit."""
+    the caller rolls back) for a bad name, an unknown or conflicting kind, or the limit.
+    ``on_stat(done, total)`` is called after each stat is written, for progress."""
     merged = _merge_by_name(found)
     for name in merged:
         stats.check_name(name)
@@ -68,7 +69,7 @@ def write_imported(
     stats.check_room_for_stats(conn, user_id, sum(p[1] is None for p in plans), limit)
     result = Written()
     received = []
-    for name, stat, kind, levels, imported in plans:
+    for done, (name, stat, kind, levels, imported) in enumerate(plans, start=1):
         if stat is None:
             stat = stats.create_stat(conn, user_id, name, kind, now)
             result.created.append(name)
@@ -80,6 +81,8 @@ def write_imported(
         last = max((p.time for p in imported.points), default=None)
         if last is not None and (stat.data_received_at or 0) < last:
             received.append((stat.id, last))
+        if on_stat is not None:
+            on_stat(done, len(plans))
     stats.mark_data_received(conn, received)
     return result
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -14,6 +15,7 @@ from sqlalchemy import Engine
 
 from aerie import stats
 from aerie.cli import main
+from aerie.imports.command import Progress
 from aerie.schema import COUNTER, VALUE
 from aerie.series import read_series
 from aerie.stats import Stat
@@ -213,3 +215,21 @@ def test_the_aerie_command_imports_with_progress_and_a_summary(
     assert f"imported {data}: 6 points (1/1)" in result.stderr
     assert "imported 1 file(s): 1 stat(s) created, 0 updated, 6 points" in result.stdout
     assert figures(engine, owner, "signups", "6h1h", DAY0) == HOURLY
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_progress_is_one_line_redrawn_then_ended() -> None:
+    screen = Terminal()
+    progress = Progress(screen, total=2)
+    progress.within("a.json", 1, 3)
+    progress.step("a.json", 10)
+    progress.step("b.json", 5)
+    progress.close()
+    text = screen.getvalue()
+    assert text.count("\n") == 1 and text.endswith("\n")
+    assert text.split("\r")[-1].startswith(f"importing [{'#' * 30}] 2/2 files, 15 points")
+    assert "a.json: 1/3 stats" in text
