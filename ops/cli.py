@@ -33,7 +33,7 @@ from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
 from interactor import operator_accounts, stat_changes
 from interactor.base import Services
-from ops import demo
+from ops import demo, import_command
 from ops.supervisor import Role, roles_for, supervise
 from rpc.clients import AnalysisClient, GraphClient
 
@@ -292,6 +292,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    """``aerie import stathat|whisper``: all of it lives in aerie.imports."""
+    return import_command.run_import(args, _settings())
+
+
 # -- parser -------------------------------------------------------------------------------
 
 
@@ -393,6 +398,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo_parser = commands.add_parser("demo", help="create or refresh a demo account with data")
     demo_parser.add_argument("--json", action="store_true", help="print a JSON object")
     demo_parser.set_defaults(run=cmd_demo)
+
+    import_command.add_parsers(commands, cmd_import)
     return parser
 
 
