@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-HOME = "/"
+INDEX = "/"  # the front page
 STATS = "/stats"
 COMPARE = "/compare"
 ALERTS = "/alerts"
@@ -30,6 +30,8 @@ SIGNUP = "/signup"
 DEV_MAIL = "/dev/mail"
 COMPARE_GRAPH = "/compare/graph"
 EMBED_JS = "/javascripts/embed.js"
+EMBED = "/embed"  # embeds' images and pages, shown on other sites
+SHARED_DASHBOARDS = "/d"  # dashboards opened by their embed key
 STYLESHEET = "/static/aerie.css"
 SCRIPT = "/static/aerie.js"
 
@@ -109,18 +111,18 @@ def card_graph(cards: str, card_id: int, fmt: str) -> str:
 
 def shared_dashboard(key: str) -> str:
     """A dashboard shared by key, for anyone holding the link."""
-    return f"/d/{key}"
+    return f"{SHARED_DASHBOARDS}/{key}"
 
 
 def shared_dashboard_cards(key: str) -> str:
-    return f"/d/{key}/cards"
+    return f"{SHARED_DASHBOARDS}/{key}/cards"
 
 
 def embedded_dashboard(key: str) -> str:
     """A shared dashboard as a page to put in an iframe."""
-    return f"/embed/dashboard/{key}"
+    return f"{EMBED}/dashboard/{key}"
 
 
 def embed_image(kind: str, keys: str, fmt: str) -> str:
     """An embed's image (``fmt`` is png or svg); ``keys`` are joined by ``/``."""
-    return f"/embed/{kind}/{keys}.{fmt}"
+    return f"{EMBED}/{kind}/{keys}.{fmt}"
