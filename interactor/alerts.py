@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aerie import alerts, stats, urls
+from aerie import alerts, stats
 from aerie.accounts import User
 from aerie.alerts import Alert, AlertEvent, Rule
 from aerie.contracts import AlertRule, BacktestParams, RenderParams
@@ -21,7 +21,7 @@ from aerie.text_rules import is_whole_number
 from aerie.webhook_targets import AllowList
 from interactor import alert_forms
 from interactor.base import Services, off_loop
-from interactor.stat_pages import GRAPH_SIZE, Graph
+from interactor.stat_pages import GRAPH_SIZE, Graph, graph_of
 
 BACKTEST_TIMEFRAME = "1M"  # the graph a backtest is marked on: the same 30 days
 MAX_SILENCE_MINUTES = 30 * 24 * 60
@@ -97,10 +97,7 @@ async def preview(svc: Services, user: User, public_id: str, form: Mapping[str, 
                                       timeframe=BACKTEST_TIMEFRAME, previous=False,
                                       timezone=user.timezone, with_body=False, **GRAPH_SIZE)),
     )
-    query = f"tf={BACKTEST_TIMEFRAME}&prev=0"
-    path = urls.stat_graph(public_id)
-    graph = Graph(f"{path}.png?{query}", f"{path}.svg?{query}",
-                  rendered.plot_area, rendered.first, rendered.end)
+    graph = graph_of([public_id], BACKTEST_TIMEFRAME, rendered, previous=False)
     return Preview(stat, dict(form), tested.model_dump(), graph, user.timezone)
 
 

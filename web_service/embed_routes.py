@@ -38,7 +38,7 @@ EMBED_JS = Path(__file__).resolve().parent.parent / "static" / "embed.js"
 CACHE_SHARED = "public, max-age=60"
 CORS = {"Access-Control-Allow-Origin": "*"}
 # Where a revoke form may send the browser back to (never a URL from the form as is).
-_BACK = re.compile(r"^/stats/[A-Za-z0-9]{1,32}$")
+_BACK = re.compile(rf"^{re.escape(urls.STATS)}/[A-Za-z0-9]{{1,32}}$")
 
 
 def embed_router(services: Services, responder: Responder) -> APIRouter:
