@@ -35,7 +35,7 @@ from aerie.rollups import Cells, add_point, write_cells
 from aerie.settings import Settings
 from tests.servers import RunningServer, free_port, serve
 
-pytest_plugins = ["tests.smtp"]
+pytest_plugins = ["tests.smtp", "tests.npm_client"]
 
 MYSQL_URL = os.environ.get("AERIE_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
 
