@@ -97,7 +97,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         path = item.path.as_posix()
         if "/tests/browser/" in path:
             item.add_marker(pytest.mark.browser)
-        if path.endswith(("/tests/deploy/test_nginx.py", "/tests/deploy/test_package.py")):
+        if path.endswith(("/tests/deploy/test_nginx.py", "/tests/deploy/test_package.py",
+                          "/tests/deploy/test_tls.py")):
             item.add_marker(pytest.mark.nginx)
         if path.endswith(_PROCESS_TESTS):
             item.add_marker(pytest.mark.processes)
