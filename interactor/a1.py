@@ -32,6 +32,7 @@ from interactor.export import PAGE_SIZE, StatAlert
 # alert's threshold and operator: it always posts its placeholders, Go's zero value and
 # the delta command's default operator, which would be stored as "greater than 0".
 CLI_PLACEHOLDERS = {"threshold": "0", "operator": "gt"}
+_VALUE_ALERT_EXAMPLES = {"threshold": "threshold=500", "operator": "operator=greater than"}
 
 
 @dataclass(frozen=True)
@@ -119,9 +120,7 @@ async def dataset_full(svc: Services, token: str, public_id: str) -> Series:
     return Series(everything.stat, Timeframe(days * DAY, DAY, label), kept, everything.end)
 
 
-async def create_alert(
-    svc: Services, token: str, form: Mapping[str, str]
-) -> StatAlert:
+async def create_alert(svc: Services, token: str, form: Mapping[str, str]) -> StatAlert:
     """An alert from the command-line tool's form; a value alert must name its threshold and
     operator (BadRequest names what is missing, nothing is stored)."""
     if (form.get("kind") or "").strip() == "value":
@@ -142,8 +141,7 @@ def _check_value_alert(form: Mapping[str, str]) -> None:
     if missing:
         raise BadRequest(
             f"a value alert needs {' and '.join(missing)}: add "
-            + "&".join({"threshold": "threshold=500", "operator": "operator=greater than"}[name]
-                       for name in missing)
+            + "&".join(_VALUE_ALERT_EXAMPLES[name] for name in missing)
         )
 
 
