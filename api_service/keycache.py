@@ -75,8 +75,15 @@ class KeyCache:
         return user
 
     def _query_user(self, ezkey: str) -> User | None:
+        """The account with this ezkey; failing that, for a key with spaces, the account
+        whose key has ``+`` there. npm's ``stathat`` module sends its form body
+        unencoded, so the ``+`` of a plus-addressed ezkey (``you+stats@example.com``)
+        arrives as a space; an account whose key really has the space comes first."""
         with self._engine.connect() as conn:
-            return accounts.user_by_ezkey(conn, ezkey)
+            user = accounts.user_by_ezkey(conn, ezkey)
+            if user is None and " " in ezkey:
+                user = accounts.user_by_ezkey(conn, ezkey.replace(" ", "+"))
+            return user
 
     async def classic_stat(self, key: str) -> tuple[Stat, str] | None:
         """The stat with this classic key and its owner's ukey, or None."""
