@@ -220,20 +220,19 @@ def outsider(engine: Engine) -> Account:
 
 
 @pytest.fixture
-def api(settings: Settings) -> Iterator[RunningServer]:
-    """The ingestion API, served over real HTTP on a free port."""
-    from api_service.app import create_app
-
-    with serve(create_app(settings)) as server:
-        yield server
+def api(settings: Settings, server_pool: ServerPool) -> RunningServer:
+    """The ingestion API, served over real HTTP on a free port (one per database for the
+    whole session; a test that needs other settings serves its own)."""
+    return server_pool.api(settings)
 
 
 class ServerPool:
     """Servers kept for the whole session, one set per database.
 
-    The web app and the app servers hold no state between requests (each test makes
-    its own users, and caches are keyed by user), so sharing them between tests
-    loses no isolation and saves starting four servers per test.
+    The ingestion API, the web app and the app servers hold no state between requests
+    that one test could see of another's (each test makes its own users, and caches and
+    rate limits are keyed by user or key), so sharing them between tests loses no
+    isolation and saves starting servers for every test.
     """
 
     def __init__(self) -> None:
@@ -253,6 +252,16 @@ class ServerPool:
             )
         found = self._started[key]
         assert isinstance(found, Settings)
+        return found
+
+    def api(self, settings: Settings) -> RunningServer:
+        key = ("api", settings.database_url)
+        if key not in self._started:
+            from api_service.app import create_app
+
+            self._started[key] = self._stack.enter_context(serve(create_app(settings)))
+        found = self._started[key]
+        assert isinstance(found, RunningServer)
         return found
 
     def web(self, settings: Settings) -> RunningServer:
