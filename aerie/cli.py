@@ -33,6 +33,7 @@ from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
 from aerie.supervisor import Role, roles_for, supervise
 from aerie.system_account import ensure_system_account
+from api_service.listener_commands import add_listener_commands
 from interactor import stat_changes
 from interactor.base import Services
 from rpc.clients import AnalysisClient, GraphClient
@@ -393,6 +394,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo_parser = commands.add_parser("demo", help="create or refresh a demo account with data")
     demo_parser.add_argument("--json", action="store_true", help="print a JSON object")
     demo_parser.set_defaults(run=cmd_demo)
+
+    add_listener_commands(commands)  # aerie statsd, aerie graphite
     return parser
 
 
