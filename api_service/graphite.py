@@ -6,8 +6,8 @@ Each path is a value stat of the listener's account, or a counter when it matche
 out of them, or unreadable, is counted and skipped.
 
 TCP is read no faster than points are committed: a connection reads one batch (what its
-buffer holds, up to ``READ_BYTES``), hands it to the group-commit writer and awaits the
-commit before reading again. Meanwhile the kernel's and asyncio's buffers fill and TCP
+buffer holds, up to ``READ_BYTES``) and hands it to the group-commit writer; it reads the
+next while that one commits, but no further until the commit is done. Meanwhile the kernel's and asyncio's buffers fill and TCP
 flow control slows the sender, so a flood costs bounded memory and every point read is
 durable before more are read. The pickle protocol is not offered: unpickling bytes from
 the network runs whatever code they name.
@@ -34,10 +34,12 @@ from api_service.parsing import Limits
 log = logging.getLogger("aerie.graphite")
 
 # One batch: asyncio's reader pauses the socket past twice its limit, so a connection
-# holds at most about three times this in memory (its buffer and the batch in commit).
+# holds at most about four times this in memory (its buffer, a batch being parsed and
+# one in commit).
 READ_BYTES = 512 * 1024
 # UDP cannot be slowed down: past this many points waiting for a commit, datagrams are dropped.
 MAX_PENDING_UDP_POINTS = 100_000
+KNOWN_PATHS = 100_000  # paths whose checked name and kind are remembered
 
 
 class Malformed(ValueError):
@@ -95,14 +97,32 @@ def _number(text: str, what: str) -> float:
     return number
 
 
-def parse_lines(data: bytes, now: float, rules: LineRules, metrics: Metrics) -> list[NamedPoint]:
-    """The points of every good line in ``data``; bad ones are counted and skipped."""
+def parse_lines(data: bytes, now: float, rules: LineRules, metrics: Metrics,
+                known: dict[bytes, tuple[str, str]]) -> list[NamedPoint]:
+    """The points of every good line in ``data``; bad ones are counted and skipped.
+
+    ``known`` remembers the checked name and kind of each path seen, so the common line
+    (a known path, a decimal value, whole seconds in range) skips ``parse_line``.
+    """
     points = []
+    earliest = now - rules.limits.max_past_seconds
+    latest = now + rules.limits.max_future_seconds
     for line in data.split(b"\n"):
-        if not line.strip():
+        fields = line.split()
+        if not fields:
             continue
+        if len(fields) == 3 and fields[2].isdigit() and (found := known.get(fields[0])):
+            value, t = fields[1].decode("latin-1"), int(fields[2])
+            if is_decimal(value) and earliest <= t <= latest and math.isfinite(x := float(value)):
+                points.append(NamedPoint(found[0], found[1], x, t))
+                continue
         try:
-            points.append(parse_line(line, now, rules))
+            point = parse_line(line, now, rules)
+            points.append(point)
+            if fields[0] == point.name.encode():  # split alike as bytes and as text
+                if len(known) >= KNOWN_PATHS:
+                    known.clear()
+                known[fields[0]] = (point.name, point.kind)
         except OutOfRange:
             metrics.count("aerie graphite out-of-range points")
         except Malformed as exc:
@@ -133,6 +153,7 @@ class GraphiteListener:
         self._udp_points: list[NamedPoint] = []
         self._udp_drain: asyncio.Task[None] | None = None
         self._stopping = False
+        self._known: dict[bytes, tuple[str, str]] = {}
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -155,28 +176,37 @@ class GraphiteListener:
             writer.close()
 
     async def _read_until_eof(self, reader: asyncio.StreamReader) -> None:
-        """Read a batch, commit it, and only then read the next: the back-pressure."""
+        """Read a batch and hand it to the writer; before reading the next, wait for the
+        commit of the one before (so one batch commits while the next is parsed, and
+        no more): the back-pressure."""
         held = b""
+        committing: asyncio.Future[None] | None = None
         while chunk := await reader.read(READ_BYTES):
             complete, newline, held = (held + chunk).rpartition(b"\n")
             self.peak_batch_bytes = max(self.peak_batch_bytes, len(complete) + len(held))
             if newline:
-                await self._commit(complete)
+                added = await self._add(complete)
+                if committing is not None:
+                    await asyncio.shield(committing)
+                committing = added
             if len(held) > READ_BYTES:  # no newline in a whole batch: not Graphite
                 self.sink.metrics.count("aerie graphite malformed lines")
                 held = b""
         if held and not self._stopping:  # the sender's last line, without its newline
-            await self._commit(held)
+            last = await self._add(held)
+            if last is not None:
+                await asyncio.shield(last)
+        if committing is not None:
+            await asyncio.shield(committing)
 
-    async def _commit(self, data: bytes) -> None:
-        """Commit the points of ``data``; raises AerieError if the commit failed."""
-        points = parse_lines(data, time.time(), self.rules, self.sink.metrics)
-        done = await self.sink.record(points, time.time(), wait_for_rate=True)
-        if done is not None:
-            await asyncio.shield(done)
+    async def _add(self, data: bytes) -> asyncio.Future[None] | None:
+        """Put the points of ``data`` in the writer's open batch; the future raises
+        AerieError if their commit fails."""
+        points = parse_lines(data, time.time(), self.rules, self.sink.metrics, self._known)
+        return await self.sink.record(points, time.time(), wait_for_rate=True)
 
     def take_datagram(self, data: bytes) -> None:
-        points = parse_lines(data, time.time(), self.rules, self.sink.metrics)
+        points = parse_lines(data, time.time(), self.rules, self.sink.metrics, self._known)
         if len(self._udp_points) + len(points) > MAX_PENDING_UDP_POINTS:
             self.sink.metrics.count("aerie graphite dropped points", len(points))
             return

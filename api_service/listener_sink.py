@@ -13,7 +13,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
@@ -33,9 +33,10 @@ from api_service.writer import GroupCommitWriter
 log = logging.getLogger("aerie.listeners")
 
 
-@dataclass(frozen=True)
-class NamedPoint:
-    """One number for the stat called ``name``, of ``kind`` (COUNTER or VALUE), at ``t``."""
+class NamedPoint(NamedTuple):
+    """One number for the stat called ``name``, of ``kind`` (COUNTER or VALUE), at ``t``.
+    A named tuple: listeners make one per line, and it is made several times faster
+    than a frozen dataclass."""
 
     name: str
     kind: str
