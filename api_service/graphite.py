@@ -171,6 +171,8 @@ class GraphiteListener:
             await self._read_until_eof(reader)
         except (ConnectionError, AerieError) as exc:
             log.warning("graphite connection closed: %s", exc)
+        except Exception:  # the database may be away: the sender reconnects
+            log.exception("graphite connection closed")
         finally:
             del self._connections[task]
             writer.close()
@@ -221,8 +223,8 @@ class GraphiteListener:
                 done = await self.sink.record(points, time.time())
                 if done is not None:
                     await asyncio.shield(done)
-            except AerieError as exc:
-                log.warning("graphite UDP points not written: %s", exc.message)
+            except Exception:  # UDP is lossy anyway; the next datagram tries again
+                log.exception("graphite UDP points not written")
 
     async def stop(self) -> None:
         """Stop accepting; end every connection after what it has read is committed."""

@@ -253,7 +253,10 @@ class StatsdListener:
             except TimeoutError:
                 pass
             stopping = self._stopping.is_set()  # before the flush: then it is the last one
-            await self.flush()
+            try:
+                await self.flush()
+            except Exception:  # the database may be away: flush again later
+                log.exception("statsd flush failed; its points are lost")
             if stopping:
                 return
 
