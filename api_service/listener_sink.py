@@ -159,5 +159,5 @@ def run_until_signalled(serve: Callable[[asyncio.Event], Awaitable[None]]) -> No
             loop.add_signal_handler(signum, stop.set)
         await serve(stop)
 
-    logging.basicConfig(level=logging.INFO, format="aerie %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     uvloop.run(main())
