@@ -13,6 +13,7 @@ COPY app_servers app_servers
 COPY interactor interactor
 COPY presenters presenters
 COPY rpc rpc
+COPY ops ops
 COPY deploy deploy
 COPY templates templates
 COPY static static

@@ -34,7 +34,8 @@ test: venv ## run the whole suite (SQLite, and MariaDB where one answers)
 
 check: venv ## the quick loop after every change: ruff, mypy, and the SQLite tests that need nothing else
 	$(BIN)/ruff check .
-	$(BIN)/mypy aerie api_service web_service interactor presenters rpc app_servers deploy
+	$(BIN)/mypy --strict aerie
+	$(BIN)/mypy api_service web_service interactor presenters rpc app_servers deploy ops
 	$(BIN)/pytest -n $(WORKERS) -q -m "$(QUICK)" $(PYTEST_ARGS)
 
 bench: venv ## print ingestion throughput and latency figures
@@ -43,6 +44,7 @@ bench: venv ## print ingestion throughput and latency figures
 demo: venv ## create or refresh the demo account (demo@aerie.local / demo) with 90 days of data
 	$(BIN)/aerie demo
 
-lint: venv ## ruff and mypy
+lint: venv ## ruff and mypy (strict on the kernel, aerie/)
 	$(BIN)/ruff check .
-	$(BIN)/mypy aerie api_service web_service interactor presenters rpc app_servers deploy
+	$(BIN)/mypy --strict aerie
+	$(BIN)/mypy api_service web_service interactor presenters rpc app_servers deploy ops

@@ -1,5 +1,5 @@
 """``python -m aerie``: the same command line as the ``aerie`` script."""
 
-from aerie.cli import main
+from ops.cli import main
 
 raise SystemExit(main())

@@ -1,16 +1,13 @@
-"""What an alert says when it fires, repeats or resolves: the mail and the webhook body."""
+"""What an alert says when it fires, repeats or resolves: its headline and the webhook body
+(the mail is a template: ``templates/mail/alert.*``)."""
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-from html import escape
 from typing import Any
 from urllib.parse import urlsplit
 
 from aerie.alerts import Alert, AlertEvent
-from aerie.mail import compose
 from aerie.numbers import compact_number
-from aerie.settings import Settings
 from aerie.stats import Stat
 
 # The graph in an alert mail spans a few windows, so the change shows in context.
@@ -43,19 +40,6 @@ def headline(alert: Alert, stat: Stat, event: str, value: float | None) -> str:
     else:
         figure = f"is {compact_number(value) if value is not None else 'unknown'}"
     return f"{what}: {stat.name} {figure} ({condition(alert)})"
-
-
-def alert_mail(settings: Settings, to: str, alert: Alert, stat: Stat, event: AlertEvent,
-               graph_png: bytes | None) -> EmailMessage:
-    """The mail for one event, with the stat's graph inline when the graph server drew it."""
-    link = f"{settings.web_url}/alerts/{alert.public_id}"
-    text = f"{event.message}\n\nSee the alert and its history: {link}\n"
-    graph = ('<p><img src="cid:graph" alt="Graph of the stat" width="600" height="220"></p>'
-             if graph_png else "<p><em>The graph could not be drawn just now.</em></p>")
-    html = (f"<p><strong>{escape(event.message)}</strong></p>{graph}"
-            f'<p><a href="{escape(link)}">See the alert and its history</a></p>')
-    return compose(settings, to, f"[Aerie] {event.message}"[:250], text, html,
-                   {"graph": graph_png} if graph_png else None)
 
 
 def webhook_body(url: str, alert: Alert, stat: Stat, event: AlertEvent, link: str) -> dict[str, Any]:

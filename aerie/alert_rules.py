@@ -22,6 +22,7 @@ from itertools import accumulate
 from sqlalchemy import Connection, select
 
 from aerie.alerts import FIRING, OK, Alert
+from aerie.numbers import percent_change
 from aerie.schema import DAY, HOUR, MINUTE, stat_days, stat_hours, stat_minutes
 from aerie.stats import Stat
 
@@ -102,9 +103,7 @@ def measure(alert: Alert, stat: Stat, buckets: Buckets, moment: int) -> float | 
         return current
     shift = alert.delta_seconds
     earlier = _figure(counter, *buckets.window(first - shift, end - shift))
-    if current is None or not earlier:
-        return None
-    return (current - earlier) / abs(earlier) * 100.0
+    return percent_change(current, earlier)
 
 
 def _figure(counter: bool, n: int, total: float) -> float | None:

@@ -4,22 +4,22 @@ Kinds: ``value`` (the window's total for a counter, its mean for a value stat,
 ``greater than`` / ``less than`` a threshold), ``delta`` (the window against the
 same window ``time_delta`` earlier, by more than ``percentage``: ``different
 than``, ``greater than``, ``less than``) and ``data`` (no data within the
-window). The rules themselves live in ``aerie.alert_rules``.
+window). The rules themselves live in ``aerie.alert_rules``; reading a rule from a
+form is the interactor's (``interactor.alert_forms``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from aerie import webhook_targets
-from aerie.errors import BadRequest, Conflict, NotFound
+from aerie.errors import Conflict, NotFound
 from aerie.keys import public_stat_id
-from aerie.schema import alert_events, alerts, stats
-from aerie.text_rules import check_text, decimal_number, is_whole_number
+from aerie.schema import alert_events, alerts, stats, users
+from aerie.stats import STAT_COLUMNS, Stat
 from aerie.webhook_targets import AllowList
 
 KINDS = ("value", "delta", "data")
@@ -30,6 +30,7 @@ OPERATORS = {"greater than": "greater than", "gt": "greater than",
              "different than": "different than", "dt": "different than"}
 MAX_REPEAT_MINUTES = 7 * 24 * 60
 OK, FIRING = "ok", "firing"
+PENDING = "pending"  # an event's mail or webhook, not yet queued or posted
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,8 @@ class AlertEvent:
 
 @dataclass(frozen=True)
 class Rule:
-    """An alert's parameters, checked: what a form or the API may set."""
+    """An alert's parameters, checked: what a form or the API may set (forms are parsed
+    into one by ``interactor.alert_forms.parse_rule``)."""
 
     kind: str
     time_window: str
@@ -96,66 +98,6 @@ class Rule:
 
 _COLUMNS = tuple(alerts.c[f.name] for f in fields(Alert))
 _EVENT_COLUMNS = tuple(alert_events.c[f.name] for f in fields(AlertEvent))
-
-
-def _number(form: Mapping[str, str], name: str) -> float:
-    return decimal_number(name, (form.get(name) or "").strip(" "))
-
-
-def _choice(form: Mapping[str, str], name: str, allowed: Mapping[str, object] | tuple[str, ...],
-            default: str | None = None) -> str:
-    value = (form.get(name) or default or "").strip()
-    if value not in allowed:
-        options = ", ".join(repr(a) for a in allowed)
-        raise BadRequest(f"{name} must be one of {options}, not {value!r}")
-    return value
-
-
-def parse_rule(form: Mapping[str, str]) -> Rule:
-    """A Rule from form fields as StatHat's clients send them (``operator=gt`` included);
-    BadRequest names the field to fix."""
-    for name, value in form.items():
-        check_text(name, value)
-    kind = _choice(form, "kind", KINDS)
-    window = _choice(form, "time_window", WINDOWS)
-    rule = Rule(kind, window, repeat_minutes=_repeat(form), email=_flag(form, "email", True),
-                webhook_url=_webhook(form))
-    if kind == "value":
-        operator = OPERATORS[_choice(form, "operator", OPERATORS)]
-        if operator == "different than":
-            raise BadRequest("a value alert's operator is 'greater than' or 'less than'")
-        return replace(rule, operator=operator, threshold=_number(form, "threshold"))
-    if kind == "delta":
-        operator = OPERATORS[_choice(form, "operator", OPERATORS)]
-        percentage = _number(form, "percentage")
-        if percentage <= 0:
-            raise BadRequest(f"percentage must be above 0, such as 25, not {percentage:g}")
-        delta = _choice(form, "time_delta", WINDOWS, default=window)
-        return replace(rule, operator=operator, percentage=percentage, time_delta=delta)
-    return rule
-
-
-def _repeat(form: Mapping[str, str]) -> int:
-    text = (form.get("repeat_minutes") or "60").strip()
-    if not is_whole_number(text) or int(text) > MAX_REPEAT_MINUTES:
-        raise BadRequest(
-            f"repeat_minutes must be 0 (notify once) to {MAX_REPEAT_MINUTES}, not {text!r}")
-    return int(text)
-
-
-def _flag(form: Mapping[str, str], name: str, default: bool) -> bool:
-    if name not in form:
-        return default
-    return form[name].strip().lower() in ("1", "true", "on", "yes")
-
-
-def _webhook(form: Mapping[str, str]) -> str | None:
-    """The URL's form only; where it leads is checked when it is saved (``check_webhook``)."""
-    url = (form.get("webhook_url") or "").strip()
-    if not url:
-        return None
-    webhook_targets.parse_url(url)
-    return url
 
 
 def check_webhook(rule: Rule, allow: AllowList) -> None:
@@ -257,8 +199,38 @@ def settle_pending_mail(conn: Connection, event_id: int, status: str) -> bool:
     """Move the event's mail from pending to ``status``; False when another scheduler
     settled it first (so it queues no second mail)."""
     return conn.execute(update(alert_events).where(
-        alert_events.c.id == event_id, alert_events.c.email_status == "pending",
+        alert_events.c.id == event_id, alert_events.c.email_status == PENDING,
     ).values(email_status=status)).rowcount == 1
+
+
+@dataclass(frozen=True)
+class PendingMail:
+    """An event whose mail is still to be queued, with what the mail needs."""
+
+    alert: Alert
+    stat: Stat
+    event: AlertEvent
+    timezone: str  # the owner's, for the graph; UTC when the owner is gone
+
+
+def pending_mail(conn: Connection) -> list[PendingMail]:
+    """Every event whose mail is pending, oldest first, in one query."""
+    rows = conn.execute(
+        select(*_COLUMNS, *_EVENT_COLUMNS, *STAT_COLUMNS, users.c.timezone)
+        .select_from(alert_events)
+        .join(alerts, alerts.c.id == alert_events.c.alert_id)
+        .join(stats, stats.c.id == alerts.c.stat_id)
+        .outerjoin(users, users.c.id == alerts.c.user_id)
+        .where(alert_events.c.email_status == PENDING).order_by(alert_events.c.id))
+    alert_end = len(_COLUMNS)
+    event_end = alert_end + len(_EVENT_COLUMNS)
+    found = []
+    for row in rows:
+        stat = list(row[event_end:event_end + len(STAT_COLUMNS)])
+        stat[7] = bool(stat[7])  # ``public``: MySQL answers 0 or 1
+        found.append(PendingMail(Alert(*row[:alert_end]), Stat(*stat),
+                                 AlertEvent(*row[alert_end:event_end]), row[-1] or "UTC"))
+    return found
 
 
 def record_evaluation(conn: Connection, alert: Alert, **changes: object) -> None:

@@ -143,7 +143,7 @@ class StatOverview(Result):
 
 
 class AlertRule(Params):
-    """An alert's rule, already checked by ``aerie.alerts.parse_rule`` (the fields of
+    """An alert's rule, already checked by ``interactor.alert_forms.parse_rule`` (the fields of
     ``aerie.alerts.Rule``)."""
 
     kind: str

@@ -170,7 +170,7 @@ def cards_of_dashboard(conn: Connection, dashboard_id: int) -> list[Card]:
         )
         for stat_row in stat_rows:
             chosen[stat_row.card_id].append(stat_from_row(stat_row))
-    return [Card(*row, stats=chosen[row.id]) for row in rows]  # type: ignore[misc]
+    return [Card(*row, stats=chosen[row.id]) for row in rows]
 
 
 def card_of_dashboard(conn: Connection, dashboard_id: int, card_id: int) -> Card:

@@ -4,20 +4,17 @@ A typo in a stat name creates a stat silently; StatHat mailed its owner a
 link to delete it. The API notes each stat it creates (in the same
 transaction); the scheduler then mails each owner at most one digest every
 ``DIGEST_EVERY_SECONDS``, however many stats a burst of posts created, and
-only once the newest has waited ``SETTLE_SECONDS`` so a burst lands in one mail.
+only once the newest has waited ``SETTLE_SECONDS`` so a burst lands in one mail
+(worded by ``templates/mail/digest.*``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from email.message import EmailMessage
-from html import escape
 
 from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
-from aerie.mail import compose
 from aerie.schema import new_stat_notices, users
-from aerie.settings import Settings
 from aerie.stats import Stat, live_stats_by_ids
 
 DIGEST_EVERY_SECONDS = 300
@@ -60,20 +57,3 @@ def mark_digest_sent(conn: Connection, digest: Digest, now: int) -> None:
     """Forget the notices told and remember when, in the transaction that queued the mail."""
     conn.execute(delete(new_stat_notices).where(new_stat_notices.c.user_id == digest.user_id))
     conn.execute(update(users).where(users.c.id == digest.user_id).values(digest_sent_at=now))
-
-
-def digest_mail(settings: Settings, digest: Digest) -> EmailMessage:
-    """A short mail listing the new stats, each with a link to delete it if it was a typo."""
-    count = len(digest.stats)
-    subject = (f"[Aerie] New stat: {digest.stats[0].name}" if count == 1
-               else f"[Aerie] {count} new stats")
-    lines = [f"- {s.name}: {settings.web_url}/stats/{s.public_id}/delete" for s in digest.stats]
-    text = ("Your EZ posts created these stats. If one is a typo, delete it here:\n\n"
-            + "\n".join(lines) + "\n")
-    items = "".join(
-        f'<li><strong>{escape(s.name)}</strong> · '
-        f'<a href="{escape(settings.web_url)}/stats/{escape(s.public_id)}">open</a> · '
-        f'<a href="{escape(settings.web_url)}/stats/{escape(s.public_id)}/delete">delete</a></li>'
-        for s in digest.stats)
-    html = f"<p>Your EZ posts created these stats. If one is a typo, delete it:</p><ul>{items}</ul>"
-    return compose(settings, digest.email, subject, text, html)

@@ -12,12 +12,19 @@ import socket
 import ssl
 import threading
 from collections.abc import Mapping
+from datetime import date
 from email.message import EmailMessage
 from email.utils import make_msgid, parseaddr
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aerie.settings import Settings
 from aerie.text_rules import replace_refused
+
+if TYPE_CHECKING:  # the mail's subjects; they import nothing of this module's at run time
+    from aerie.alerts import Alert, AlertEvent
+    from aerie.digests import Digest
+    from aerie.reports import DayFigure
+    from aerie.stats import Stat
 
 IMPLICIT_TLS_PORT = 465
 
@@ -28,6 +35,26 @@ class DeliveryFailed(Exception):
     def __init__(self, message: str, *, permanent: bool) -> None:
         super().__init__(message)
         self.permanent = permanent
+
+
+class MailComposer(Protocol):
+    """What the scheduler's mail says. The kernel decides when to mail and what about;
+    the wording lives in templates (``presenters.mail.TemplateMail`` renders
+    ``templates/mail/``), wired in by the scheduler's entry module."""
+
+    def alert(self, to: str, alert: Alert, stat: Stat, event: AlertEvent,
+              graph_png: bytes | None) -> EmailMessage:
+        """One alert event, with the stat's graph inline when it was drawn."""
+        ...
+
+    def digest(self, digest: Digest) -> EmailMessage:
+        """The new-stat digest: each new stat with a link to delete it if it was a typo."""
+        ...
+
+    def report(self, to: str, day: date, figures: list[DayFigure],
+               graphs: dict[str, bytes]) -> EmailMessage:
+        """A daily report; ``graphs`` maps a stat's public id to its last week drawn."""
+        ...
 
 
 def compose(

@@ -24,3 +24,11 @@ def _short(size: float) -> str:
         return f"{size:.2g}"
     text = f"{size:.0f}" if size >= 100 else f"{size:.1f}" if size >= 10 else f"{size:.2f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def percent_change(now: float | None, before: float | None) -> float | None:
+    """``(now - before) / |before|`` in percent; None when either is missing or ``before``
+    is 0 (nothing to compare against). Reports, summaries, delta alerts and pages share it."""
+    if now is None or not before:
+        return None
+    return (now - before) / abs(before) * 100.0

@@ -108,7 +108,7 @@ def mark_failed(conn: Connection, mail: Mail, now: int, error: str, *, permanent
 def retry_delay(attempts: int) -> int:
     """30 s after the first failure, doubling, at most an hour: a day-long outage costs
     about 30 attempts per mail and delivers within an hour of the relay's return."""
-    return min(FIRST_RETRY_SECONDS * 2 ** (attempts - 1), MAX_RETRY_SECONDS)
+    return int(min(FIRST_RETRY_SECONDS * 2 ** (attempts - 1), MAX_RETRY_SECONDS))
 
 
 def pending_count(conn: Connection) -> int:

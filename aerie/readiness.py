@@ -80,8 +80,8 @@ async def readiness(checks: Mapping[str, ReadyCheck]) -> tuple[int, dict[str, An
     """Run every check at once: ``(200, {"status": "ready", ...})`` when all pass, else
     ``(503, {"status": "not ready", "down": {name: what is wrong}, ...})``."""
     problems = await asyncio.gather(*(check() for check in checks.values()))
-    results = {name: problem or "ok" for name, problem in zip(checks, problems)}
-    down = {name: problem for name, problem in zip(checks, problems) if problem}
+    results = {name: problem or "ok" for name, problem in zip(checks, problems, strict=True)}
+    down = {name: problem for name, problem in zip(checks, problems, strict=True) if problem}
     if down:
         return 503, {"status": "not ready", "down": down, "checks": results}
     return 200, {"status": "ready", "checks": results}

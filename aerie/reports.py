@@ -13,17 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
-from email.message import EmailMessage
-from html import escape
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from aerie.errors import BadRequest
-from aerie.mail import compose
-from aerie.numbers import compact_number
+from aerie.numbers import percent_change
 from aerie.schema import report_stats, stat_minutes, users
-from aerie.settings import Settings
 from aerie.stats import Stat, live_stats_by_ids
 
 MAX_REPORT_STATS = 20
@@ -52,12 +48,6 @@ class DayFigure:
 class ReportSettings:
     hour: int | None  # local hour the report arrives; None: no report
     stats: list[Stat]
-
-
-def percent_change(now: float | None, before: float | None) -> float | None:
-    if now is None or not before:
-        return None
-    return (now - before) / abs(before) * 100.0
 
 
 def local_midnight(day: date, timezone: str) -> int:
@@ -121,42 +111,9 @@ def users_with_reports(conn: Connection) -> list[tuple[int, int, str | None, str
     """``(user_id, hour, sent_for, timezone)`` of every user with a report hour."""
     rows = conn.execute(select(users.c.id, users.c.report_hour, users.c.report_sent_for,
                                users.c.timezone).where(users.c.report_hour.is_not(None)))
-    return [tuple(r) for r in rows]  # type: ignore[misc]
+    return [tuple(r) for r in rows]
 
 
 def mark_report_sent(conn: Connection, user_id: int, today: date) -> None:
     conn.execute(update(users).where(users.c.id == user_id)
                  .values(report_sent_for=today.isoformat()))
-
-
-def report_mail(settings: Settings, to: str, day: date, figures: list[DayFigure],
-                graphs: dict[str, bytes]) -> EmailMessage:
-    """The report: each stat's day with its changes and, where drawn, its last week inline."""
-    title = f"Your stats for {day:%A %d %B %Y}"
-    lines = [f"{f.stat.name}: {_figure(f.value, f.stat)} ({_change(f.change_day)} on the day "
-             f"before, {_change(f.change_week)} on the same day last week)" for f in figures]
-    rows = "".join(
-        f"<tr><td><strong>{escape(f.stat.name)}</strong><br>"
-        f"<span style=\"font-size:20px\">{escape(_figure(f.value, f.stat))}</span><br>"
-        f"<small>{_change(f.change_day)} vs day before · {_change(f.change_week)} vs last week"
-        f"</small></td><td>"
-        + (f'<img src="cid:s{f.stat.public_id}" width="320" height="90" alt="the last week">'
-           if f.stat.public_id in graphs else "")
-        + "</td></tr>"
-        for f in figures)
-    html = (f"<h2>{escape(title)}</h2><table cellpadding=\"8\">{rows}</table>"
-            f'<p><a href="{escape(settings.web_url)}/reports">Change what this report holds</a></p>')
-    text = f"{title}\n\n" + "\n".join(lines) + f"\n\nChange it: {settings.web_url}/reports\n"
-    images = {f"s{public_id}": png for public_id, png in graphs.items()}
-    return compose(settings, to, f"[Aerie] {title}", text, html, images)
-
-
-def _figure(value: float | None, stat: Stat) -> str:
-    if value is None:
-        return "no data"
-    shown = compact_number(value)
-    return f"{shown} {stat.unit}" if stat.unit else shown
-
-
-def _change(change: float | None) -> str:
-    return "—" if change is None else f"{change:+.1f}%"

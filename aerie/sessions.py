@@ -32,7 +32,7 @@ class Backoff:
     def wait_after(self, failures: int) -> int:
         if failures <= self.free:
             return 0
-        return min(2 ** (failures - self.free), self.cap)
+        return int(min(2 ** (failures - self.free), self.cap))
 
 
 # An account's wait stays short, so someone guessing its password cannot keep its owner

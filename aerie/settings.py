@@ -32,7 +32,10 @@ class Settings(BaseSettings):
     commit_interval_ms: float = Field(
         0.0, ge=0, le=1000, description="extra wait before a group commit, to gather more points"
     )
-    verbose_answers: bool = False
+    verbose_answers: bool = Field(
+        True, description="answer a committed post 200 with {\"status\":200,\"msg\":\"ok\"}; "
+        "false: 204 with no body (StatHat's since 2017), which old clients fail on"
+    )
     batch_limit: int = Field(1000, ge=1, description="points in one JSON batch")
     max_body_bytes: int = Field(1_048_576, ge=1024)
     max_future_seconds: int = Field(3600, ge=0, description="how far ahead a point's t may be")

@@ -96,7 +96,7 @@ def revoke_share(conn: Connection, user_id: int, key: str, now: int) -> Share:
     if row is None:
         raise NotFound("no such shared key among yours (it may be revoked already)")
     conn.execute(update(shares).where(shares.c.id == row.id).values(revoked_at=now))
-    return Share(*row[:-1], now)  # type: ignore[misc]
+    return Share(*row[:-1], now)
 
 
 def resolve_share(conn: Connection, key: str) -> Share:

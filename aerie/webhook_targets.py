@@ -68,7 +68,9 @@ class AllowList:
             except ValueError:
                 if "/" in entry or not all(p.replace("-", "").isalnum()
                                            for p in entry.rstrip(".").split(".")):
-                    raise ValueError(f"{entry!r} is neither a CIDR (10.0.0.0/8) nor a host name")
+                    raise ValueError(
+                        f"{entry!r} is neither a CIDR (10.0.0.0/8) nor a host name"
+                    ) from None
                 hosts.add(entry.rstrip(".").lower())
         return cls(tuple(networks), frozenset(hosts))
 

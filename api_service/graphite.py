@@ -182,7 +182,7 @@ class GraphiteListener:
         commit of the one before (so one batch commits while the next is parsed, and
         no more): the back-pressure."""
         held = b""
-        committing: asyncio.Future[None] | None = None
+        committing: asyncio.Future[int] | None = None
         while chunk := await reader.read(READ_BYTES):
             complete, newline, held = (held + chunk).rpartition(b"\n")
             self.peak_batch_bytes = max(self.peak_batch_bytes, len(complete) + len(held))
@@ -201,7 +201,7 @@ class GraphiteListener:
         if committing is not None:
             await asyncio.shield(committing)
 
-    async def _add(self, data: bytes) -> asyncio.Future[None] | None:
+    async def _add(self, data: bytes) -> asyncio.Future[int] | None:
         """Put the points of ``data`` in the writer's open batch; the future raises
         AerieError if their commit fails."""
         points = parse_lines(data, time.time(), self.rules, self.sink.metrics, self._known)

@@ -58,7 +58,7 @@ class Ingestor:
             stat = stats[point.stat]
             _check_kind(point, stat)
             rows.append((stat.id, point.t, point.x))
-        await self._commit(rows, now)
+        await self._commit(rows, now, user.id)
         data = params.get("data")
         return Recorded(len(data) if isinstance(data, list) else 1, "data" in params)
 
@@ -77,12 +77,12 @@ class Ingestor:
         stat = found[0]
         _check_kind(point, stat)
         self._rate_limit.take(stat.user_id, 1)
-        await self._commit([(stat.id, point.t, point.x)], now)
+        await self._commit([(stat.id, point.t, point.x)], now, stat.user_id)
         return Recorded(1, False)
 
-    async def _commit(self, rows: list[tuple[int, float, float]], now: float) -> None:
+    async def _commit(self, rows: list[tuple[int, float, float]], now: float, account: int) -> None:
         # shield: a client that hangs up must not cancel the commit others wait for
-        await asyncio.shield(self._writer.add(rows, int(now)))
+        await asyncio.shield(self._writer.add(rows, int(now), account))
 
 
 def _kinds_by_name(points: list[Point]) -> dict[str, str]:

@@ -75,8 +75,15 @@ class KeyCache:
         return user
 
     def _query_user(self, ezkey: str) -> User | None:
+        """The account with this ezkey; failing that, for a key with spaces, the account
+        whose key has ``+`` there. npm's ``stathat`` module sends its form body
+        unencoded, so the ``+`` of a plus-addressed ezkey (``you+stats@example.com``)
+        arrives as a space; an account whose key really has the space comes first."""
         with self._engine.connect() as conn:
-            return accounts.user_by_ezkey(conn, ezkey)
+            user = accounts.user_by_ezkey(conn, ezkey)
+            if user is None and " " in ezkey:
+                user = accounts.user_by_ezkey(conn, ezkey.replace(" ", "+"))
+            return user
 
     async def classic_stat(self, key: str) -> tuple[Stat, str] | None:
         """The stat with this classic key and its owner's ukey, or None."""
@@ -120,9 +127,10 @@ class KeyCache:
         """Read the named stats, then create the missing ones ``CREATE_CHUNK`` per transaction,
         so a request naming many new stats never holds SQLite's write lock for long.
 
-        The read and each chunk run on the group-commit thread, one in line at a
-        time (``_creating`` is first come, first served), so a commit waits behind
-        at most one of them and accounts creating stats take turns chunk by chunk.
+        The read and each chunk run on the writer's thread for such work
+        (``run_between_commits``), one in line at a time (``_creating`` is first
+        come, first served), so on SQLite a commit waits behind at most one of them,
+        and accounts creating stats take turns chunk by chunk.
         On SQLite every transaction takes the write lock (BEGIN IMMEDIATE); a read
         polling for it from another thread while commits and chunks follow one
         another could wait past the lock timeout (503).

@@ -21,14 +21,14 @@ from starlette.concurrency import run_in_threadpool
 from aerie import accounts
 from aerie.accounts import User
 from aerie.db import make_engine
-from aerie.errors import BadRequest, NotAllowed, NotFound
+from aerie.errors import BadRequest, NotAllowed, NotFound, Unavailable
 from aerie.monitor import Metrics, Reporter
 from aerie.settings import Settings
 from aerie.stats import Stat
 from api_service.keycache import KeyCache
 from api_service.parsing import Limits
 from api_service.rate_limit import PointRateLimit, RateLimited
-from api_service.writer import GroupCommitWriter
+from api_service.writer import BUSY, GroupCommitWriter
 
 log = logging.getLogger("aerie.listeners")
 
@@ -60,12 +60,13 @@ class AccountSink:
         return self._metrics
 
     async def record(self, points: list[NamedPoint], now: float, *, wait_for_rate: bool = False
-                     ) -> asyncio.Future[None] | None:
-        """Fold ``points`` into the writer's open batch; the future resolves on commit.
+                     ) -> asyncio.Future[int] | None:
+        """Queue ``points`` in the group-commit writer; the future resolves on commit.
 
         Over the account's rate the points are dropped (counted), or with
-        ``wait_for_rate`` (a TCP sender that can be slowed down) waited for.
-        None when nothing was left to write.
+        ``wait_for_rate`` (a TCP sender that can be slowed down) waited for; so is a
+        full writer queue, which otherwise raises Unavailable. None when nothing was
+        left to write.
         """
         if not points:
             return None
@@ -87,7 +88,14 @@ class AccountSink:
                                 len(points) - len(rows))
         if not rows:
             return None
-        return self._writer.add(rows, int(now))
+        while True:
+            try:
+                return self._writer.add(rows, int(now), self._user.id)
+            except Unavailable as exc:  # the writer's queue is full, or it is stopping
+                if not wait_for_rate or exc.message != BUSY:
+                    self._metrics.count(f"aerie {self._metrics.role} dropped points", len(rows))
+                    raise
+                await asyncio.sleep(0.05)
 
     async def _stats(self, points: list[NamedPoint], now: int) -> dict[str, Stat]:
         """The stats named by ``points``, created on first use; a name whose stat has the

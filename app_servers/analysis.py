@@ -31,6 +31,7 @@ from aerie.contracts import ANALYSIS_METHODS, AlertRule
 from aerie.db import make_engine
 from aerie.errors import BadRequest
 from aerie.monitor import Metrics, Reporter
+from aerie.numbers import percent_change
 from aerie.secret_key import load_rpc_secret
 from aerie.series import Point, Series, previous_start, read_series
 from aerie.settings import Settings
@@ -161,10 +162,10 @@ class AnalysisServer:
 
     async def backtest(self, user_id: int, stat_id: str, rule: AlertRule,
                        days: int = 30) -> dict[str, object]:
-        """What an alert with ``rule`` (parsed by the caller with ``aerie.alerts.parse_rule``)
-        would have done on the stat over the last ``days`` days: when it would have fired
-        and resolved. BadRequest for ``days`` out of range; NotFound for a stat not the
-        user's."""
+        """What an alert with ``rule`` (parsed by the caller with
+        ``interactor.alert_forms.parse_rule``) would have done on the stat over the last
+        ``days`` days: when it would have fired and resolved. BadRequest for ``days`` out of
+        range; NotFound for a stat not the user's."""
         if not 1 <= days <= BACKTEST_DAYS:
             raise BadRequest(f"a backtest covers 1 to {BACKTEST_DAYS} days, not {days}")
         parsed = Rule(**rule.model_dump())
@@ -236,13 +237,6 @@ def _finite(figure: Callable[[list[float]], float], values: list[float]) -> floa
     except OverflowError:
         return None
     return result if math.isfinite(result) else None
-
-
-def percent_change(current: float | None, previous: float | None) -> float | None:
-    """``(current - previous) / |previous|`` in percent; None if either is missing or previous is 0."""
-    if current is None or previous is None or previous == 0:
-        return None
-    return (current - previous) / abs(previous) * 100
 
 
 def create_app(settings: Settings) -> Starlette:

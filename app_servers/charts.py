@@ -129,7 +129,7 @@ def _plot(
     if before is not None:
         axes.plot(x, before, color=PALETTE[0], alpha=0.45, lw=look.line * 0.8,
                   dashes=(3.5, 2.5), zorder=2)
-    for i, (series, y) in enumerate(zip(current, lines)):
+    for i, (series, y) in enumerate(zip(current, lines, strict=True)):
         partial = unfinished and series.stat.counter
         if options.style == "fill_bar":
             _draw_bars(axes, x, y, (i, len(lines)), _bar_base(low, high), interval / DAY, partial)

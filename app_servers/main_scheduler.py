@@ -1,6 +1,9 @@
-"""The ASGI entry point: ``uvicorn app_servers.main_scheduler:app``."""
+"""The ASGI entry point: ``uvicorn app_servers.main_scheduler:app``. It wires the mail's
+templates (a presenter) into the scheduler, which may not import presenters itself."""
 
 from aerie.settings import Settings
 from app_servers.scheduler import create_app
+from presenters.mail import TemplateMail
 
-app = create_app(Settings())
+settings = Settings()
+app = create_app(settings, TemplateMail(settings))

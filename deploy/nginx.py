@@ -7,19 +7,28 @@ the Dockerfile's nginx image renders it with compose service names
 (``python -m deploy.nginx compose``).
 
 Placeholders are ``{{name}}``, not ``$name``, because nginx's own variables use ``$``.
+Whole lines between ``{{#tls}}`` and ``{{/tls}}`` are kept only when the layout has
+a certificate, those between ``{{^tls}}`` and ``{{/tls}}`` only when it has none.
 """
 
 from __future__ import annotations
 
 import re
 import sys
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from deploy.roles import Host, RoleMap, load_role_map
+from deploy.roles import TLS, Host, RoleMap, load_role_map
 
 TEMPLATE = Path(__file__).resolve().parent / "nginx.conf.template"
 PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+SECTION = re.compile(
+    r"^[ \t]*\{\{([#^])(\w+)\}\}\n(.*?)^[ \t]*\{\{/\2\}\}\n", re.MULTILINE | re.DOTALL
+)
+# The environment's certificate paths win over the role map's [tls] (docs/tls.md).
+TLS_CERTIFICATE_VARIABLE = "AERIE_TLS_CERTIFICATE"
+TLS_KEY_VARIABLE = "AERIE_TLS_CERTIFICATE_KEY"
 # Passive health for every copy: one failure takes it out for ten seconds.
 SERVER_OPTIONS = "max_fails=1 fail_timeout=10s"
 
@@ -42,6 +51,7 @@ class NginxLayout:
     mime_types: str = "/etc/nginx/mime.types"
     worker_processes: str = "auto"
     user: str = ""
+    tls: TLS | None = None  # None: plain HTTP only
     generated: str = field(default="Rendered from deploy/nginx.conf.template by deploy/nginx.py.")
 
 
@@ -55,13 +65,33 @@ LOCAL_LAYOUT = NginxLayout(
 )
 
 
-def layout_for(role_map: RoleMap, **options: str) -> NginxLayout:
-    """The layout that spreads over every api and web copy of every host in ``role_map``."""
+def layout_for(role_map: RoleMap, tls: TLS | None = None, **options: str) -> NginxLayout:
+    """The layout that spreads over every api and web copy of every host in ``role_map``;
+    ``tls`` (from ``tls_for``) serves the web host over HTTPS."""
     return NginxLayout(
         api=tuple(f"{c.address}:{c.port}" for c in role_map.copies("api")),
         web=tuple(f"{c.address}:{c.port}" for c in role_map.copies("web")),
+        tls=tls,
         **options,
     )
+
+
+def tls_for(role_map: RoleMap, environ: Mapping[str, str]) -> TLS | None:
+    """The role map's ``[tls]``, its paths replaced by ``AERIE_TLS_CERTIFICATE`` and
+    ``AERIE_TLS_CERTIFICATE_KEY`` where set (both are needed without a ``[tls]``).
+    Raises ValueError naming the variable missing."""
+    certificate = environ.get(TLS_CERTIFICATE_VARIABLE, "").strip()
+    key = environ.get(TLS_KEY_VARIABLE, "").strip()
+    tls = role_map.tls
+    if tls is None and not (certificate or key):
+        return None
+    if tls is None:
+        if not (certificate and key):
+            missing = TLS_KEY_VARIABLE if certificate else TLS_CERTIFICATE_VARIABLE
+            raise ValueError(f"{missing} is not set: HTTPS needs the certificate and its key")
+        return TLS(certificate, key)
+    return replace(tls, certificate=certificate or tls.certificate,
+                   certificate_key=key or tls.certificate_key)
 
 
 def compose_service(role: str, number: int) -> str:
@@ -87,13 +117,32 @@ def render(layout: NginxLayout, template: str | None = None) -> str:
     """The configuration text; raises KeyError for a placeholder the layout lacks."""
     if not layout.api or not layout.web:
         raise ValueError("nginx needs at least one api copy and one web copy")
-    values = {key: str(value) for key, value in asdict(layout).items()}
+    values = {key: str(value) for key, value in asdict(layout).items() if key != "tls"}
+    values.update(_tls_values(layout.tls))
     values["api_servers"] = _servers(layout.api)
     values["web_servers"] = _servers(layout.web)
     values["error_log"] = layout.error_log or f"{layout.state_dir}/nginx-error.log"
     values["user"] = f"user {layout.user};" if layout.user else "# user: whoever starts nginx"
     text = TEMPLATE.read_text() if template is None else template
-    return PLACEHOLDER.sub(lambda match: values[match.group(1)], text)
+    sections = {"tls": layout.tls is not None}
+
+    def section(match: re.Match[str]) -> str:
+        wanted = sections[match.group(2)] == (match.group(1) == "#")
+        return match.group(3) if wanted else ""
+
+    return PLACEHOLDER.sub(lambda match: values[match.group(1)], SECTION.sub(section, text))
+
+
+def _tls_values(tls: TLS | None) -> dict[str, str]:
+    if tls is None:
+        return {}
+    port = tls.listen.rpartition(":")[2]
+    return {
+        "tls_listen": tls.listen, "tls_certificate": tls.certificate,
+        "tls_certificate_key": tls.certificate_key, "acme_webroot": tls.acme_webroot,
+        # HTTP's redirects name the HTTPS port unless it is the default one
+        "tls_port_suffix": "" if port == "443" else f":{port}",
+    }
 
 
 def _servers(addresses: tuple[str, ...]) -> str:

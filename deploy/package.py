@@ -22,20 +22,22 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import tomllib
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from deploy.nginx import layout_for, render
+from deploy.nginx import layout_for, render, tls_for
 from deploy.roles import DEFAULT_ROLE_MAP, RoleMapError, load_role_map
 
 SOURCE = Path(__file__).resolve().parent.parent
 PACKAGES = ("aerie", "api_service", "web_service", "app_servers", "interactor", "presenters",
-            "rpc", "deploy")
+            "rpc", "ops", "deploy")
 DATA = ("templates", "static")
 TOP_FILES = ("pyproject.toml", "README.md")
 GZIP_SUFFIXES = {".css", ".js", ".svg", ".html", ".json", ".txt"}
@@ -60,15 +62,18 @@ def release_stamp(now: datetime) -> str:
 def build_release(
     out: Path, roles: Path = DEFAULT_ROLE_MAP, *, listen: str = "0.0.0.0:80",
     api_server_name: str = "api.*", wheel: bool = True, now: datetime | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Path:
     """Build a release under ``out/releases/`` and return its path.
 
-    Raises PackagingError (a bad role map, a release of the same second, a failed
-    wheel build); a half-built release is removed.
+    Raises PackagingError (a bad role map or certificate setting, a release of the
+    same second, a failed wheel build); a half-built release is removed. ``environ``'s
+    ``AERIE_TLS_CERTIFICATE``/``_KEY`` turn on HTTPS (``deploy.nginx.tls_for``).
     """
     try:
         role_map = load_role_map(roles)
-    except RoleMapError as exc:
+        tls = tls_for(role_map, environ or {})
+    except (RoleMapError, ValueError) as exc:
         raise PackagingError(str(exc)) from exc
     release = out.resolve() / "releases" / release_stamp(now or datetime.now(UTC))
     try:
@@ -85,7 +90,7 @@ def build_release(
         shutil.copyfile(roles, conf / "roles.toml")
         shutil.copyfile(SOURCE / "deploy" / "aerie.env.example", conf / "aerie.env.example")
         layout = layout_for(
-            role_map, listen=listen, api_server_name=api_server_name,
+            role_map, tls, listen=listen, api_server_name=api_server_name,
             app_root=str(release / "app"), state_dir=str(release / "var" / "nginx"),
             access_log=f"{release / 'var' / 'nginx'}/access.log",
             generated=f"Rendered for release {release.name} from {roles.name}.",
@@ -168,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         release = build_release(args.out, args.roles, listen=args.listen,
-                                api_server_name=args.api_server_name, wheel=not args.no_wheel)
+                                api_server_name=args.api_server_name, wheel=not args.no_wheel,
+                                environ=os.environ)
     except PackagingError as exc:
         print(f"deploy.package: {exc}", file=sys.stderr)
         return 1

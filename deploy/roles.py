@@ -58,8 +58,20 @@ class Host:
 
 
 @dataclass(frozen=True)
+class TLS:
+    """nginx's HTTPS: the certificate chain and key files (Let's Encrypt's ``fullchain.pem``
+    and ``privkey.pem``), where it listens, and where certbot's webroot challenges go."""
+
+    certificate: str
+    certificate_key: str
+    listen: str = "0.0.0.0:443"
+    acme_webroot: str = "/var/www/letsencrypt"
+
+
+@dataclass(frozen=True)
 class RoleMap:
     hosts: dict[str, Host]
+    tls: TLS | None = None
 
     def host(self, name: str) -> Host:
         if name not in self.hosts:
@@ -98,7 +110,26 @@ def parse_role_map(data: dict[str, object], where: str = "role map") -> RoleMap:
                 raise RoleMapError(
                     f"{where}: {caller} copies need at least one {role} copy somewhere"
                 )
-    return RoleMap(hosts)
+    return RoleMap(hosts, _tls(data.get("tls"), where))
+
+
+def _tls(table: object, where: str) -> TLS | None:
+    """The optional ``[tls]`` table: ``certificate`` and ``certificate_key`` are both needed."""
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise RoleMapError(f"{where}: tls must be a table")
+    unknown = sorted(table.keys() - TLS.__dataclass_fields__.keys())
+    if unknown:
+        raise RoleMapError(f"{where}: tls.{unknown[0]}: unknown key (known: "
+                           f"{', '.join(TLS.__dataclass_fields__)})")
+    for key, value in table.items():
+        if not isinstance(value, str) or not value.strip():
+            raise RoleMapError(f"{where}: tls.{key} must be a non-empty string")
+    missing = [key for key in ("certificate", "certificate_key") if key not in table]
+    if missing:
+        raise RoleMapError(f"{where}: tls needs {' and '.join(missing)} (file paths)")
+    return TLS(**table)
 
 
 def _host(name: str, table: object, where: str) -> Host:

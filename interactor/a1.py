@@ -10,6 +10,7 @@ export API. The token is never compared with anything: its SHA-256 is looked up
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
@@ -23,8 +24,15 @@ from aerie.series import Series, read_series
 from aerie.stats import Stat
 from aerie.text_rules import is_decimal
 from aerie.timeframes import LATEST_START, MAX_POINTS, Timeframe, check_start, parse_timeframe
+from interactor import export
 from interactor.base import Services, off_loop
-from interactor.export import PAGE_SIZE
+from interactor.export import PAGE_SIZE, StatAlert
+
+# `stathat alert value STAT` (StatHat's command-line tool) has no flags for a value
+# alert's threshold and operator: it always posts its placeholders, Go's zero value and
+# the delta command's default operator, which would be stored as "greater than 0".
+CLI_PLACEHOLDERS = {"threshold": "0", "operator": "gt"}
+_VALUE_ALERT_EXAMPLES = {"threshold": "threshold=500", "operator": "operator=greater than"}
 
 
 @dataclass(frozen=True)
@@ -110,6 +118,31 @@ async def dataset_full(svc: Services, token: str, public_id: str) -> Series:
     days = len(kept)
     label = f"{days} day{'' if days == 1 else 's'} @ 1 day"
     return Series(everything.stat, Timeframe(days * DAY, DAY, label), kept, everything.end)
+
+
+async def create_alert(svc: Services, token: str, form: Mapping[str, str]) -> StatAlert:
+    """An alert from the command-line tool's form; a value alert must name its threshold and
+    operator (BadRequest names what is missing, nothing is stored)."""
+    if (form.get("kind") or "").strip() == "value":
+        _check_value_alert(form)
+    return await export.create_alert(svc, token, form)
+
+
+def _check_value_alert(form: Mapping[str, str]) -> None:
+    sent = {name: (form.get(name) or "").strip() for name in CLI_PLACEHOLDERS}
+    missing = [name for name, value in sent.items() if not value]
+    if sent == CLI_PLACEHOLDERS:
+        raise BadRequest(
+            "a value alert needs a threshold and an operator: the command-line tool's "
+            "'alert value' sends neither (only its placeholders threshold=0&operator=gt); "
+            "create the alert in the web app, or post threshold=500&operator=greater than "
+            "(operator=greater than with threshold=0 if you mean above 0)"
+        )
+    if missing:
+        raise BadRequest(
+            f"a value alert needs {' and '.join(missing)}: add "
+            + "&".join(_VALUE_ALERT_EXAMPLES[name] for name in missing)
+        )
 
 
 async def add_comment(

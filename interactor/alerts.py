@@ -19,9 +19,9 @@ from aerie.errors import BadRequest
 from aerie.stats import Stat
 from aerie.text_rules import is_whole_number
 from aerie.webhook_targets import AllowList
+from interactor import alert_forms
 from interactor.base import Services, off_loop
-from interactor.stat_pages import GRAPH_SIZE, Graph
-from presenters import urls
+from interactor.stat_pages import GRAPH_SIZE, Graph, graph_of
 
 BACKTEST_TIMEFRAME = "1M"  # the graph a backtest is marked on: the same 30 days
 MAX_SILENCE_MINUTES = 30 * 24 * 60
@@ -84,7 +84,7 @@ async def alerts_page(svc: Services, user: User) -> AlertsPage:
 
 async def preview(svc: Services, user: User, public_id: str, form: Mapping[str, str]) -> Preview:
     """The backtest of an unsaved rule; BadRequest names the field to fix."""
-    rule = AlertRule(**vars(alerts.parse_rule(form)))  # fail fast, before any call
+    rule = AlertRule(**vars(alert_forms.parse_rule(form)))  # fail fast, before any call
 
     def load() -> Stat:
         with svc.engine.connect() as conn:
@@ -97,10 +97,7 @@ async def preview(svc: Services, user: User, public_id: str, form: Mapping[str, 
                                       timeframe=BACKTEST_TIMEFRAME, previous=False,
                                       timezone=user.timezone, with_body=False, **GRAPH_SIZE)),
     )
-    query = f"tf={BACKTEST_TIMEFRAME}&prev=0"
-    path = urls.stat_graph(public_id)
-    graph = Graph(f"{path}.png?{query}", f"{path}.svg?{query}",
-                  rendered.plot_area, rendered.first, rendered.end)
+    graph = graph_of([public_id], BACKTEST_TIMEFRAME, rendered, previous=False)
     return Preview(stat, dict(form), tested.model_dump(), graph, user.timezone)
 
 
@@ -116,7 +113,7 @@ async def rule_to_fix(svc: Services, user: User, public_id: str, form: Mapping[s
 
 async def checked_rule(form: Mapping[str, str], allow: AllowList) -> Rule:
     """The rule, with its webhook (if any) checked to lead outside: BadRequest otherwise."""
-    rule = alerts.parse_rule(form)
+    rule = alert_forms.parse_rule(form)
     await off_loop(lambda: alerts.check_webhook(rule, allow))
     return rule
 

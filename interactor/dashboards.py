@@ -35,7 +35,6 @@ from aerie.timeframes import parse_timeframe
 from interactor.base import Services, off_loop
 from interactor.graph_images import GraphImage, draw
 from interactor.stat_pages import DEFAULT_TIMEFRAME, TIMEFRAMES
-from presenters import urls
 
 CARD_GRAPH_SIZE = {"width": 720, "height": 300}
 TABLE_ROWS = 200  # a table card lists the newest points, up to this many
@@ -71,8 +70,6 @@ class TableRow:
 class CardView:
     card: Card
     timeframe_label: str
-    png_url: str
-    svg_url: str
     numbers: list[NumberFigure]  # number cards only
     rows: list[TableRow]  # table cards only: newest first
     rows_left_off: int  # older points a table card does not list
@@ -102,8 +99,10 @@ class DashboardPage:
 
 @dataclass(frozen=True)
 class SharedDashboard:
-    """A dashboard as its embed key shows it: names, cards and figures, no ids or keys."""
+    """A dashboard as its embed key shows it: names, cards and figures, no ids; the key
+    only names the cards' images, which it opens too."""
 
+    key: str
     name: str
     cards: list[CardView]
     timezone: str
@@ -142,7 +141,7 @@ async def dashboard_page(svc: Services, user: User, public_id: str, host: str) -
                     _read_tables(conn, cards, now, user.timezone))
 
     dashboard, cards, choices, share, tables = await off_loop(load)
-    views = await _card_views(svc, user, cards, tables, urls.dashboard_cards(public_id))
+    views = await _card_views(svc, user, cards, tables)
     return DashboardPage(dashboard, views, choices, TIMEFRAMES, DEFAULT_TIMEFRAME, share, host,
                          user.timezone)
 
@@ -158,8 +157,8 @@ async def shared_dashboard(svc: Services, key: str, embed: bool) -> SharedDashbo
             return dashboard, owner, cards, _read_tables(conn, cards, now, owner.timezone)
 
     dashboard, owner, cards, tables = await off_loop(load)
-    views = await _card_views(svc, owner, cards, tables, urls.shared_dashboard_cards(key))
-    return SharedDashboard(dashboard.name, views, owner.timezone, embed)
+    views = await _card_views(svc, owner, cards, tables)
+    return SharedDashboard(key, dashboard.name, views, owner.timezone, embed)
 
 
 def _shared(conn: Connection, key: str) -> tuple[Dashboard, User]:
@@ -195,8 +194,7 @@ def _read_tables(
 
 
 async def _card_views(
-    svc: Services, owner: User, cards: list[Card], tables: dict[int, list[TableRow]],
-    image_path: str,
+    svc: Services, owner: User, cards: list[Card], tables: dict[int, list[TableRow]]
 ) -> list[CardView]:
     """Every card ready to show; number cards' summaries are asked for all at once."""
     wanted = [(card, stat) for card in cards if card.kind == "number" for stat in card.stats]
@@ -211,10 +209,9 @@ async def _card_views(
     views = []
     for card in cards:
         rows = tables.get(card.id, [])
-        path = f"{image_path}/{card.id}/graph"
         views.append(CardView(
-            card, parse_timeframe(card.timeframe).label, f"{path}.png", f"{path}.svg",
-            numbers.get(card.id, []), rows[:TABLE_ROWS], max(0, len(rows) - TABLE_ROWS),
+            card, parse_timeframe(card.timeframe).label, numbers.get(card.id, []),
+            rows[:TABLE_ROWS], max(0, len(rows) - TABLE_ROWS),
         ))
     return views
 

@@ -7,42 +7,11 @@ a missing one does (``aerie.stats.owned_stat``), and so does another user's key.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlencode
 
 from aerie import shares, stats
 from aerie.accounts import User
 from aerie.shares import ListedShare, Share
 from interactor.base import Services, off_loop
-from presenters import urls
-
-EMBED_SIZE = {"w": 760, "h": 235}
-
-
-@dataclass(frozen=True)
-class ShareCodes:
-    """Copy-paste ways to show a shared stat, all naming it by its key only."""
-
-    key: str
-    script: str  # the embed.js snippet
-    png_url: str
-    svg_url: str
-    markdown: str
-
-
-def share_codes(key: str, name: str, web_url: str) -> ShareCodes:
-    """The embed snippet, image URLs and Markdown for ``key`` served from ``web_url``
-    (``https://host``: the script tag uses the scheme-relative ``//host``)."""
-    host = web_url.split("://", 1)[-1].rstrip("/")
-    script = (
-        f'<script src="//{host}{urls.EMBED_JS}"></script>'
-        f"<script>StatHatEmbed.render({{s1: '{key}', w: {EMBED_SIZE['w']}, "
-        f"h: {EMBED_SIZE['h']}, tf: 'week_compare'}});</script>"
-    )
-    query = urlencode({**EMBED_SIZE, "tf": "week_compare"})
-    png = urls.absolute(web_url, urls.embed_image("graph", key, "png")) + f"?{query}"
-    svg = urls.absolute(web_url, urls.embed_image("graph", key, "svg")) + f"?{query}"
-    alt = name.replace("[", "(").replace("]", ")")
-    return ShareCodes(key, script, png, svg, f"![{alt}]({png})")
 
 
 async def share_stat(svc: Services, user: User, public_id: str) -> Share:
@@ -67,15 +36,9 @@ async def revoke_key(svc: Services, user: User, key: str) -> Share:
 
 
 @dataclass(frozen=True)
-class SharedItem:
-    listed: ListedShare
-    codes: ShareCodes | None  # stats only
-    link: str | None  # dashboards only: the read-only page the key opens
-
-
-@dataclass(frozen=True)
 class SharingPage:
-    items: list[SharedItem]
+    items: list[ListedShare]  # stats then dashboards
+    web_url: str  # where the embed codes and links point
     timezone: str
 
 
@@ -86,11 +49,4 @@ async def sharing_page(svc: Services, user: User, web_url: str) -> SharingPage:
         with svc.engine.connect() as conn:
             return shares.shares_of_user(conn, user.id)
 
-    listed = await off_loop(load)
-    items = [
-        SharedItem(item, share_codes(item.share.key, item.name, web_url), None)
-        if item.kind == "stat" else
-        SharedItem(item, None, urls.absolute(web_url, urls.shared_dashboard(item.share.key)))
-        for item in listed
-    ]
-    return SharingPage(items, user.timezone)
+    return SharingPage(await off_loop(load), web_url, user.timezone)

@@ -30,9 +30,7 @@ from aerie.shares import Share, live_share_of_stat
 from aerie.stats import Stat
 from aerie.timeframes import parse_timeframe
 from interactor.base import Services, off_loop
-from interactor.sharing import ShareCodes, share_codes
 from interactor.snippets import Snippet, send_examples
-from presenters import urls
 
 TIMEFRAMES = ("1h", "3h", "1d", "1w", "1M", "3M", "1y")
 DEFAULT_TIMEFRAME = "1w"
@@ -62,10 +60,13 @@ class StatList:
 
 @dataclass(frozen=True)
 class Graph:
-    """Where the page's image lives and how its pixels map to time, for hovering."""
+    """Which graph the page shows and how its pixels map to time, for hovering; the
+    presenters spell the image's address from it (``presenters.links``)."""
 
-    png_url: str
-    svg_url: str
+    stat_ids: list[str]  # the stat drawn, or the stats compared
+    timeframe: str
+    previous: bool  # against the period before
+    compared: bool  # the compare page's graph rather than one stat's
     plot_area: list[float]
     first: int
     end: int
@@ -83,7 +84,8 @@ class StatPage:
     snippets: list[Snippet]
     now: int
     timezone: str
-    share: ShareCodes | None  # how to embed the stat, if it is shared
+    share: Share | None  # the stat's live embed key, if it is shared
+    web_url: str  # where the embed codes point
     comments: list[Comment]  # the comments marking moments in the frame shown
     alerts: list[Alert]
 
@@ -131,9 +133,12 @@ async def stat_list(svc: Services, user: User, search: str, api_url: str) -> Sta
                     user.ezkey)
 
 
-def _graph(path: str, query: str, rendered: RenderResult) -> Graph:
-    return Graph(f"{path}.png?{query}", f"{path}.svg?{query}", rendered.plot_area,
-                 rendered.first, rendered.end)
+def graph_of(
+    ids: list[str], timeframe: str, rendered: RenderResult, *, previous: bool = True,
+    compared: bool = False,
+) -> Graph:
+    return Graph(ids, timeframe, previous, compared, rendered.plot_area, rendered.first,
+                 rendered.end)
 
 
 async def stat_page(
@@ -165,9 +170,9 @@ async def stat_page(
     )
     return StatPage(
         stat=stat, timeframe=tf, timeframe_label=frame.label, choices=TIMEFRAMES, points=points,
-        summary=summary.model_dump(), graph=_graph(urls.stat_graph(public_id), f"tf={tf}", rendered),
+        summary=summary.model_dump(), graph=graph_of([public_id], tf, rendered),
         snippets=send_examples(stat, user, api_url), now=now, timezone=user.timezone,
-        share=share_codes(share.key, stat.name, web_url) if share else None,
+        share=share, web_url=web_url,
         comments=comments, alerts=stat_alerts,
     )
 
@@ -200,9 +205,8 @@ async def compare_page(svc: Services, user: User, ids: list[str], timeframe: str
     (choices, rendered), summarized = await asyncio.gather(
         asyncio.gather(off_loop(load), graph), asyncio.gather(*summaries))
     by_id = {s.public_id: s for s in choices}
-    query = "&".join(f"ids={i}" for i in ids) + f"&tf={tf}"
     return ComparePage(
         [by_id[i] for i in ids], choices, tf, parse_timeframe(tf).label,
         [summary.model_dump() for summary in summarized],
-        _graph(urls.COMPARE_GRAPH, query, rendered), user.timezone,
+        graph_of(ids, tf, rendered, previous=False, compared=True), user.timezone,
     )

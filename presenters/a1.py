@@ -52,9 +52,10 @@ def _comment(stat: Stat, comment: Comment) -> dict[str, Any]:
 
 
 def comment(result: StatComments) -> dict[str, Any]:
-    """The one comment just made."""
+    """The one comment just made, with the ``message`` StatHat's command-line client prints
+    (it reads no other field, and prints an empty line without it)."""
     [made] = result.comments
-    return _comment(result.stat, made)
+    return {**_comment(result.stat, made), "message": f"comment added to {result.stat.name}"}
 
 
 def comment_list(result: StatComments) -> list[dict[str, Any]]:

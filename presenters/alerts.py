@@ -7,7 +7,7 @@ from typing import Any
 from aerie.alerts import Alert, AlertEvent
 from aerie.stats import Stat
 from interactor.alerts import AlertPage, AlertsPage, Preview
-from presenters.stats import graph_object
+from presenters.links import graph_object
 
 
 def alert_object(alert: Alert, stat: Stat) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aerie import urls
 from interactor.dashboards import CardView, DashboardList, DashboardPage, SharedDashboard
 
 
@@ -21,7 +22,8 @@ def dashboard_list(result: DashboardList) -> dict[str, Any]:
     }
 
 
-def _card(view: CardView, *, with_ids: bool) -> dict[str, Any]:
+def _card(view: CardView, cards: str, *, with_ids: bool) -> dict[str, Any]:
+    """One card; ``cards`` is where the dashboard's cards' images live."""
     card = view.card
     shape: dict[str, Any] = {
         "id": card.id,
@@ -36,7 +38,8 @@ def _card(view: CardView, *, with_ids: bool) -> dict[str, Any]:
         "stats_deleted": view.deleted,
     }
     if card.kind == "graph" and not view.deleted:
-        shape["graph"] = {"png_url": view.png_url, "svg_url": view.svg_url}
+        shape["graph"] = {"png_url": urls.card_graph(cards, card.id, "png"),
+                          "svg_url": urls.card_graph(cards, card.id, "svg")}
     if card.kind == "number":
         shape["numbers"] = [
             {"name": n.stat.name, "measure": n.measure, "value": n.value, "change": n.change}
@@ -53,7 +56,8 @@ def dashboard_page(result: DashboardPage) -> dict[str, Any]:
         "id": result.dashboard.public_id,
         "name": result.dashboard.name,
         "timezone": result.timezone,
-        "cards": [_card(view, with_ids=True) for view in result.cards],
+        "cards": [_card(view, urls.dashboard_cards(result.dashboard.public_id), with_ids=True)
+                  for view in result.cards],
         "embed_key": result.share.key if result.share else None,
     }
 
@@ -62,5 +66,6 @@ def shared_dashboard(result: SharedDashboard) -> dict[str, Any]:
     return {
         "name": result.name,
         "timezone": result.timezone,
-        "cards": [_card(view, with_ids=False) for view in result.cards],
+        "cards": [_card(view, urls.shared_dashboard_cards(result.key), with_ids=False)
+                  for view in result.cards],
     }

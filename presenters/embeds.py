@@ -16,11 +16,12 @@ from urllib.parse import quote, urlencode
 
 from PIL import Image, ImageDraw, ImageFont
 
+from aerie import urls
 from interactor.embeds import EmbedContent, EmbedRequest, StatFigures
 from interactor.sharing import SharingPage
-from presenters import urls
 from presenters.filters import compact, local_time
 from presenters.html import HtmlPresenter
+from presenters.links import embed_object, share_codes
 
 PLACEHOLDER_LIMITS = ((60, 2000), (20, 1200))
 
@@ -117,15 +118,15 @@ def sharing_page(result: SharingPage) -> dict[str, Any]:
     return {
         "shares": [
             {
-                "key": item.listed.share.key,
-                "kind": item.listed.kind,
-                "id": item.listed.public_id,
-                "name": item.listed.name,
-                "created_at": item.listed.share.created_at,
-                "embed": ({"script": item.codes.script, "png": item.codes.png_url,
-                           "svg": item.codes.svg_url, "markdown": item.codes.markdown}
-                          if item.codes else None),
-                "link": item.link,
+                "key": item.share.key,
+                "kind": item.kind,
+                "id": item.public_id,
+                "name": item.name,
+                "created_at": item.share.created_at,
+                "embed": (embed_object(share_codes(result.web_url, item.share.key, item.name))
+                          if item.kind == "stat" else None),
+                "link": (urls.absolute(result.web_url, urls.shared_dashboard(item.share.key))
+                         if item.kind != "stat" else None),
             }
             for item in result.items
         ],

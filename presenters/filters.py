@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from aerie import numbers
 from aerie.numbers import compact_number
 from aerie.timeframes import parse_timeframe
 
@@ -50,9 +51,9 @@ def local_time(when: int | None, timezone: str, pattern: str = "%Y-%m-%d %H:%M")
 
 def percent_change(now: float | None, before: float | None) -> str:
     """'+12%', '−3.4%', or '—' when there is nothing to compare against."""
-    if now is None or before is None or before == 0:
+    change = numbers.percent_change(now, before)
+    if change is None:
         return "—"
-    change = (now - before) / abs(before) * 100
     digits = 0 if abs(change) >= 10 else 1
     sign = "+" if change >= 0 else "−"
     return f"{sign}{abs(change):.{digits}f}%"
@@ -95,7 +96,25 @@ def graph_left(when: int, graph: Any) -> float:
     return round(100 * (x0 + min(1.0, max(0.0, share)) * (x1 - x0)), 3)
 
 
+_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+_ORDINALS = ("zeroth", "first", "second", "third", "fourth", "fifth", "sixth", "seventh",
+             "eighth", "ninth", "tenth")
+
+
+def in_words(count: int, ordinal: bool = False) -> str:
+    """A small number in running text, from the constant that sets it ("up to three
+    stats", "third stat"); past ten, figures ("12", "12th")."""
+    words = _ORDINALS if ordinal else _WORDS
+    if 0 <= count < len(words):
+        return words[count]
+    if not ordinal:
+        return str(count)
+    suffix = "th" if 10 <= count % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(count % 10, "th")
+    return f"{count}{suffix}"
+
+
 FILTERS = {
+    "in_words": in_words,
     "graph_left": graph_left,
     "compact": compact,
     "relative_time": relative_time,

@@ -3,7 +3,7 @@
 Every page gets the same frame: ``page`` (the use case's result as plain data),
 ``viewer`` (who is logged in, or None), ``csrf`` (the token forms embed) and
 ``flash`` (a one-line message after an action, or None). Templates build links
-with the :mod:`presenters.urls` functions, registered as globals.
+with the :mod:`aerie.urls` names and :mod:`presenters.links`, registered as globals.
 """
 
 from __future__ import annotations
@@ -14,19 +14,28 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from presenters import urls
+from aerie import urls
+from aerie.contracts import MAX_STATS_ON_GRAPH
+from presenters import links
 from presenters.filters import FILTERS
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
-# What templates may call to spell a link (``{{ stat_page(stat.public_id) }}``).
+# What templates may call to spell a link (``{{ stat_page(stat.public_id) }}``), and the
+# site's fixed paths (``{{ urls.STATS }}``).
 URL_GLOBALS = {
+    "urls": urls,
     "stat_page": urls.stat_page,
     "alert_page": urls.alert_page,
     "dashboard_page": urls.dashboard_page,
+    "dashboard_cards": urls.dashboard_cards,
     "shared_dashboard": urls.shared_dashboard,
+    "shared_dashboard_cards": urls.shared_dashboard_cards,
+    "card_graph": urls.card_graph,
     "embedded_dashboard": urls.embedded_dashboard,
     "absolute": urls.absolute,
+    "graph_image": links.graph_image,
+    "share_codes": links.share_codes,
 }
 
 
@@ -57,6 +66,7 @@ def make_environment(folder: Path = TEMPLATES) -> Environment:
     )
     env.filters.update(FILTERS)
     env.globals.update(URL_GLOBALS)
+    env.globals["MAX_STATS_ON_GRAPH"] = MAX_STATS_ON_GRAPH
     return env
 
 

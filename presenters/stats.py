@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from aerie.stats import Stat
 from interactor.stat_changes import TrashPage
-from interactor.stat_pages import ComparePage, Graph, StatList, StatPage
+from interactor.stat_pages import ComparePage, StatList, StatPage
 from presenters.json import stat_object
+from presenters.links import embed_object, graph_object, share_codes
 
 
 def stat_with_kind(stat: Stat) -> dict[str, Any]:
     """The export API's stat object plus its kind, which the pages show."""
     return {**stat_object(stat), "kind": stat.kind}
-
-
-def graph_object(graph: Graph | None) -> dict[str, Any] | None:
-    return asdict(graph) if graph else None
 
 
 def stat_list(result: StatList) -> dict[str, Any]:
@@ -42,8 +38,7 @@ def stat_page(result: StatPage) -> dict[str, Any]:
         "graph": graph_object(result.graph),
         "examples": {s.language: s.code for s in result.snippets},
         "embed_key": result.share.key if result.share else None,
-        "embed": ({"script": result.share.script, "png": result.share.png_url,
-                   "svg": result.share.svg_url, "markdown": result.share.markdown}
+        "embed": (embed_object(share_codes(result.web_url, result.share.key, result.stat.name))
                   if result.share else None),
         "comments": [{"id": c.id, "time": c.at, "text": c.text} for c in result.comments],
         "alerts": [{"id": a.public_id, "kind": a.kind, "state": a.state} for a in result.alerts],

@@ -182,7 +182,7 @@ class ServedMethod:
                 f"invalid params for {self.name}: it takes at most {len(self.parameters)} "
                 f"params, got {len(params)}"
             )
-        return {parameter.name: value for parameter, value in zip(self.parameters, params)}
+        return {parameter.name: value for parameter, value in zip(self.parameters, params, strict=False)}  # fewer is fine
 
     async def invoke(self, arguments: dict[str, Any]) -> Any:
         """Await a coroutine method; run a plain one in a worker thread."""

@@ -35,7 +35,7 @@ from aerie.rollups import Cells, add_point, write_cells
 from aerie.settings import Settings
 from tests.servers import RunningServer, free_port, serve
 
-pytest_plugins = ["tests.smtp"]
+pytest_plugins = ["tests.smtp", "tests.npm_client"]
 
 MYSQL_URL = os.environ.get("AERIE_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
 
@@ -97,7 +97,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         path = item.path.as_posix()
         if "/tests/browser/" in path:
             item.add_marker(pytest.mark.browser)
-        if path.endswith(("/tests/deploy/test_nginx.py", "/tests/deploy/test_package.py")):
+        if path.endswith(("/tests/deploy/test_nginx.py", "/tests/deploy/test_package.py",
+                          "/tests/deploy/test_tls.py")):
             item.add_marker(pytest.mark.nginx)
         if path.endswith(_PROCESS_TESTS):
             item.add_marker(pytest.mark.processes)

@@ -126,7 +126,7 @@ def a1_router(svc: Services) -> APIRouter:
 
     @router.post("/alerts")
     async def create_alert(request: Request, token: A1Token) -> JSONAnswer:
-        made = await export.create_alert(svc, token, await _fields(request))
+        made = await a1.create_alert(svc, token, await _fields(request))
         return JSONAnswer(alert_object(made.alert, made.stat))
 
     return router

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, Response
 
+from aerie import urls
 from aerie.errors import AerieError
 from aerie.sessions import Session
 from interactor import account_settings
@@ -22,7 +23,6 @@ from interactor.account_settings import TIME_ZONES
 from interactor.base import Services
 from interactor.sessions import log_in, log_out, sign_up
 from presenters import accounts as present
-from presenters import urls
 from presenters.html import Flash
 from web_service.auth import AnonymousForm, Auth, CurrentSession, MaybeSession, SessionForm
 from web_service.params import RowId

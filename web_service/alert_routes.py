@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from aerie import urls
 from aerie.errors import BadRequest
 from interactor import alerts
 from interactor.base import Services
 from presenters import alerts as present
-from presenters import urls
 from presenters.html import Flash
 from web_service.auth import CSRF_FIELD, CurrentSession, SessionForm
 from web_service.responder import Responder, page_route, see_other

@@ -26,12 +26,12 @@ from urllib.parse import parse_qsl
 from fastapi import Depends, Request
 from starlette.responses import Response
 
+from aerie import urls
 from aerie.errors import BadRequest, NotAllowed, NotAuthenticated, TooLarge
 from aerie.keys import random_key, same_secret
 from aerie.sessions import Session
 from interactor.base import Services
 from interactor.sessions import SESSION_SECONDS, session_for
-from presenters import urls
 
 SESSION_COOKIE = "aerie_session"
 FORM_COOKIE = "aerie_form"

@@ -12,13 +12,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from aerie import urls
 from aerie.errors import BadRequest
 from interactor import comments as use
 from interactor import stat_pages
 from interactor.base import Services
 from presenters import a1 as present
 from presenters import stats as present_stats
-from presenters import urls
 from presenters.html import Flash
 from web_service.answers import web_url_of
 from web_service.auth import CurrentSession, SessionForm

@@ -14,6 +14,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from aerie import urls
 from aerie.contracts import MAX_STATS_ON_GRAPH
 from aerie.errors import AerieError
 from aerie.sessions import Session
@@ -21,7 +22,6 @@ from interactor import dashboards as use
 from interactor.base import Services
 from interactor.graph_images import GraphImage
 from presenters import dashboards as present
-from presenters import urls
 from presenters.html import Flash
 from web_service.answers import etag_answer, web_host_of
 from web_service.auth import CurrentSession, SessionForm

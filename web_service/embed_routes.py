@@ -24,12 +24,12 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from starlette.responses import FileResponse, Response
 
+from aerie import urls
 from aerie.errors import AerieError, BadRequest
 from aerie.text_rules import is_whole_number
 from interactor import embeds, sharing
 from interactor.base import Services
 from presenters import embeds as present
-from presenters import urls
 from web_service.answers import etag_answer, web_url_of
 from web_service.auth import CurrentSession, SessionForm
 from web_service.responder import Responder, page_route, see_other
@@ -38,7 +38,7 @@ EMBED_JS = Path(__file__).resolve().parent.parent / "static" / "embed.js"
 CACHE_SHARED = "public, max-age=60"
 CORS = {"Access-Control-Allow-Origin": "*"}
 # Where a revoke form may send the browser back to (never a URL from the form as is).
-_BACK = re.compile(r"^/stats/[A-Za-z0-9]{1,32}$")
+_BACK = re.compile(rf"^{re.escape(urls.STATS)}/[A-Za-z0-9]{{1,32}}$")
 
 
 def embed_router(services: Services, responder: Responder) -> APIRouter:

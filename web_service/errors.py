@@ -16,8 +16,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from aerie import urls
 from aerie.errors import AerieError
-from presenters import urls
 from presenters.html import HtmlPresenter
 from web_service.answers import error_answer
 from web_service.auth import LoginRequired

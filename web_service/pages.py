@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from aerie import urls
 from aerie.settings import Settings
 from interactor.welcome import describe_service
 from presenters import json as present
-from presenters import urls
 from web_service.auth import MaybeSession
 from web_service.responder import Responder, see_other
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from aerie import urls
 from aerie.errors import AerieError
 from interactor import reports
 from interactor.base import Services
 from presenters import reports as present
-from presenters import urls
 from presenters.html import Flash
 from web_service.auth import CurrentSession, SessionForm
 from web_service.responder import Responder, page_route, see_other

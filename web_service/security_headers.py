@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from aerie import urls
+
 _POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'"
@@ -27,7 +29,7 @@ FRAMEABLE_HEADERS = {
     "referrer-policy": "same-origin",
 }
 # What other sites show inside their own pages (see web_service/embed_routes.py).
-FRAMEABLE_PREFIXES = ("/embed/", "/d/", "/javascripts/embed.js")
+FRAMEABLE_PREFIXES = (f"{urls.EMBED}/", f"{urls.SHARED_DASHBOARDS}/", urls.EMBED_JS)
 
 
 class SecurityHeaders:

@@ -11,13 +11,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from aerie import urls
 from aerie.errors import AerieError
 from aerie.sessions import Session
 from interactor import stat_changes, stat_pages
 from interactor.base import Services
 from interactor.graph_images import GraphImage, graph_image
 from presenters import stats as present
-from presenters import urls
 from presenters.html import Flash
 from web_service.answers import etag_answer, web_url_of
 from web_service.auth import CurrentSession, SessionForm

@@ -57,7 +57,8 @@ class Up:
 
     def __init__(self, tmp_path: Path, database_url: str | None = None) -> None:
         api, web, *copies = distinct_free_ports(len(ROLES))
-        self.urls = dict(zip(ROLES, [f"http://127.0.0.1:{port}" for port in [api, web, *copies]]))
+        self.urls = dict(zip(ROLES, [f"http://127.0.0.1:{port}" for port in [api, web, *copies]],
+                             strict=True))
         self.stdout = open(tmp_path / "stdout", "w+")  # noqa: SIM115 (closed by the fixture)
         self.stderr = open(tmp_path / "stderr", "w+")  # noqa: SIM115
         self.process = subprocess.Popen(

@@ -46,7 +46,7 @@ def db(database_url: str) -> Iterator[Engine]:
 
 def test_user_create_prints_ezkey_ukey_and_a_working_token(database_url: str, db: Engine) -> None:
     email = unique_email()
-    result = aerie(database_url, "user", "create", email, "--password", "secret")
+    result = aerie(database_url, "user", "create", email, "--password", "correct horse")
     assert result.returncode == 0, result.stderr
     with db.connect() as conn:
         user = accounts.user_by_email(conn, email)
@@ -66,6 +66,27 @@ def test_user_create_json_gives_keys_and_a_live_token(database_url: str, db: Eng
     with db.connect() as conn:
         owner = accounts.user_by_token(conn, answer["token"])
     assert owner is not None and owner.ukey == answer["ukey"]
+
+
+def test_user_create_refuses_a_short_password_as_sign_up_does(
+    database_url: str, db: Engine
+) -> None:
+    email = unique_email()
+    result = aerie(database_url, "user", "create", email, "--password", "short")
+    assert result.returncode == 1
+    assert result.stderr == "aerie: choose a password of at least 8 characters\n"
+    with db.connect() as conn:
+        assert accounts.user_by_email(conn, email) is None
+
+
+def test_user_create_refuses_what_is_not_an_e_mail_address(database_url: str, db: Engine) -> None:
+    result = aerie(database_url, "user", "create", "owner-at-example", "--password",
+                   "correct horse")
+    assert result.returncode == 1
+    assert result.stderr == ("aerie: 'owner-at-example' does not look like an e-mail address "
+                             "(like you@example.com)\n")
+    with db.connect() as conn:
+        assert accounts.user_by_email(conn, "owner-at-example") is None
 
 
 def test_duplicate_email_exits_1_with_a_message_not_a_traceback(database_url: str) -> None:

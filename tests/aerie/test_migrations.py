@@ -33,7 +33,7 @@ def test_settings_reject_an_unknown_database_with_a_clear_message() -> None:
 
 def test_settings_come_from_aerie_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AERIE_API_PORT", "9101")
-    monkeypatch.setenv("AERIE_VERBOSE_ANSWERS", "true")
+    monkeypatch.setenv("AERIE_VERBOSE_ANSWERS", "false")
     settings = Settings()
     assert settings.api_port == 9101
-    assert settings.verbose_answers is True
+    assert settings.verbose_answers is False

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from aerie.settings import Settings
-from aerie.supervisor import (
+from ops.supervisor import (
     FIRST_RESTART_DELAY,
     MAX_RESTART_DELAY,
     STABLE_SECONDS,

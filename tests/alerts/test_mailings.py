@@ -16,6 +16,7 @@ from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
 from aerie.stats import stats_by_names
 from app_servers.scheduler import Scheduler
+from presenters.mail import TemplateMail
 from rpc.clients import GraphClient
 from tests.conftest import Account, make_stat, put_points
 from tests.security.scheduling import clear_scheduler_work
@@ -35,7 +36,8 @@ async def scheduler(relay: Relay) -> AsyncIterator[Make]:
         settings = relay.settings_for(settings)
         clients.append(GraphClient(settings.graph_replicas,
                                    secret=load_rpc_secret(settings), timeout=10))
-        return Scheduler(settings, engine, clients[-1], clock, holder="only")
+        return Scheduler(settings, engine, clients[-1], clock, holder="only",
+                         mail=TemplateMail(settings))
 
     yield make
     for client in clients:

@@ -9,9 +9,10 @@ from sqlalchemy import Engine
 
 from aerie import alerts
 from aerie.alert_rules import backtest, evaluate, step
-from aerie.alerts import FIRING, OK, Alert, parse_rule
+from aerie.alerts import FIRING, OK, Alert
 from aerie.errors import BadRequest
 from aerie.stats import Stat
+from interactor.alert_forms import parse_rule
 from tests.conftest import Account, make_stat, put_points
 
 NOW = 1_800_000_000 - 1_800_000_000 % 3600 + 1800  # half past an hour

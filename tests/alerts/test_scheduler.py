@@ -15,11 +15,13 @@ from starlette.routing import Route
 
 from aerie import alerts
 from aerie.alert_notices import webhook_body
-from aerie.alerts import FIRING, OK, AlertEvent, parse_rule
+from aerie.alerts import FIRING, OK, AlertEvent
 from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
 from aerie.stats import Stat
 from app_servers.scheduler import Scheduler
+from interactor.alert_forms import parse_rule
+from presenters.mail import TemplateMail
 from rpc.clients import GraphClient
 from tests.conftest import Account, make_stat, put_points
 from tests.security.scheduling import clear_scheduler_work
@@ -71,7 +73,7 @@ async def scheduler() -> AsyncIterator[Make]:
         settings = settings.model_copy(update={"webhook_allow": "127.0.0.1"})  # the test hooks
         clients.append(GraphClient(graph_urls or settings.graph_replicas,
                                  secret=load_rpc_secret(settings), timeout=10))
-        return Scheduler(settings, engine, clients[-1], clock)
+        return Scheduler(settings, engine, clients[-1], clock, mail=TemplateMail(settings))
 
     yield make
     for client in clients:

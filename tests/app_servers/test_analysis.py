@@ -15,11 +15,12 @@ import pytest
 from sqlalchemy import Engine
 
 from aerie.errors import BadRequest, NotFound
+from aerie.numbers import percent_change
 from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
 from aerie.stats import Stat
 from aerie.timeframes import LATEST_START
-from app_servers.analysis import AnalysisServer, create_app, percent_change
+from app_servers.analysis import AnalysisServer, create_app
 from rpc import RpcClient
 from tests.conftest import Account, make_stat, put_points
 from tests.servers import serve

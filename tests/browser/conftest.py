@@ -53,6 +53,7 @@ def stack(sqlite_database_url: str) -> Iterator[Stack]:
     from app_servers.analysis import create_app as analysis_app
     from app_servers.graph import create_app as graph_app
     from app_servers.scheduler import create_app as scheduler_app
+    from presenters.mail import TemplateMail
     from web_service.app import create_app as web_app
 
     settings = Settings(
@@ -71,7 +72,7 @@ def stack(sqlite_database_url: str) -> Iterator[Stack]:
         )
         with (
             serve(web_app(web_settings), web_port) as web,
-            serve(scheduler_app(web_settings)),
+            serve(scheduler_app(web_settings, TemplateMail(web_settings))),
         ):
             yield Stack(web=web.url, api=api.url)
 

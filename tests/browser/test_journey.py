@@ -71,7 +71,7 @@ def run_example(command: str) -> str:
 
 def post_ez(api: str, ezkey: str, stat: str, **point: float) -> None:
     answer = httpx.post(f"{api}/ez", data={"ezkey": ezkey, "stat": stat, **point}, timeout=10)
-    assert answer.is_success, answer.text  # 204: stored, nothing to say
+    assert answer.is_success, answer.text  # 200 {"status":200,"msg":"ok"}: stored
 
 
 def wait_for_image(page: Page, selector: str, src_part: str = "") -> None:

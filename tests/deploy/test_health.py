@@ -54,8 +54,9 @@ def _analysis(settings: Settings) -> Any:
 
 def _scheduler(settings: Settings) -> Any:
     from app_servers.scheduler import create_app
+    from presenters.mail import TemplateMail
 
-    return create_app(settings)
+    return create_app(settings, TemplateMail(settings))
 
 
 ROLES: dict[str, AppFactory] = {"api": _api, "web": _web, "graph": _graph, "analysis": _analysis,

@@ -95,7 +95,7 @@ def test_a_release_holds_code_templates_static_files_and_configuration(
 ) -> None:
     assert release.parent.name == "releases"
     assert datetime.strptime(release.name, "%Y%m%dT%H%M%SZ")
-    for path in ("app/aerie/cli.py", "app/deploy/control.py", "app/templates/base.html",
+    for path in ("app/ops/cli.py", "app/deploy/control.py", "app/templates/base.html",
                  "conf/roles.toml", "conf/aerie.env.example", "conf/nginx.conf",
                  "systemd/aerie-api@.service", "bin/control", "RELEASE"):
         assert (release / path).is_file(), path

@@ -18,6 +18,7 @@ from aerie.settings import Settings
 from aerie.stats import create_stat
 from aerie.system_account import ensure_system_account
 from app_servers.scheduler import LEASE, Scheduler
+from presenters.mail import TemplateMail
 from rpc.clients import GraphClient
 
 
@@ -81,7 +82,8 @@ async def test_the_scheduler_pass_keeps_the_health_dashboard(
     add_stat(engine, user, "aerie web requests /stats/{public_id}", COUNTER)
     graph = GraphClient(settings.graph_replicas, secret=load_rpc_secret(settings), timeout=1)
     try:
-        scheduler = Scheduler(settings, engine, graph, holder=f"test {system_email}")
+        scheduler = Scheduler(settings, engine, graph, holder=f"test {system_email}",
+                              mail=TemplateMail(settings))
         # another test's scheduler may hold the lease for a moment
         with anyio.fail_after(40):
             while not (await scheduler.tick()).leader:

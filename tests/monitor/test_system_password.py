@@ -40,3 +40,13 @@ def test_an_empty_password_changes_nothing(
     result = aerie_system_password(database_url, system_email, "\n")
     assert result.returncode == 1
     assert "empty password" in result.stderr
+
+
+def test_a_password_sign_up_would_refuse_changes_nothing(
+    database_url: str, engine: Engine, system_email: str
+) -> None:
+    result = aerie_system_password(database_url, system_email, "short\n")
+    assert result.returncode == 1
+    assert result.stderr == "aerie: choose a password of at least 8 characters\n"
+    with engine.connect() as conn:
+        assert check_password(conn, system_email, "short", PASSWORDS) is None

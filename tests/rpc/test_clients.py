@@ -14,7 +14,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aerie.alerts import parse_rule
 from aerie.contracts import (
     AlertRule,
     BacktestParams,
@@ -25,6 +24,7 @@ from aerie.contracts import (
 from aerie.errors import BadRequest, NotFound, Unavailable
 from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
+from interactor.alert_forms import parse_rule
 from rpc import AllReplicasDown, create_rpc_app
 from rpc.clients import AnalysisClient, GraphClient
 from tests.conftest import Account, make_stat, put_points

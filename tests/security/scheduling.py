@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
 from app_servers.scheduler import Scheduler
+from presenters.mail import TemplateMail
 from rpc.clients import GraphClient
 
 Make = Callable[..., Scheduler]
@@ -24,7 +25,7 @@ async def schedulers(engine: Engine, clock: Callable[[], float]) -> AsyncIterato
     def make(settings: Settings) -> Scheduler:
         clients.append(GraphClient(settings.graph_replicas,
                                    secret=load_rpc_secret(settings), timeout=10))
-        return Scheduler(settings, engine, clients[-1], clock)
+        return Scheduler(settings, engine, clients[-1], clock, mail=TemplateMail(settings))
 
     try:
         yield make

@@ -17,10 +17,10 @@ import orjson
 import pytest
 from sqlalchemy import Engine
 
-from aerie.cli import build_parser
 from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
-from aerie.supervisor import roles_for
+from ops.cli import build_parser
+from ops.supervisor import roles_for
 from rpc import AllReplicasDown, RpcClient
 from rpc.signing import WINDOW_SECONDS, sign
 from tests.conftest import Account, make_stat, put_points

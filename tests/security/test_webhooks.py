@@ -12,10 +12,10 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, func, select
 
 from aerie import alerts
-from aerie.alerts import parse_rule
 from aerie.schema import alerts as alerts_table
 from aerie.settings import Settings
 from aerie.stats import Stat, stat_by_name
+from interactor.alert_forms import parse_rule
 from tests.conftest import Account, make_stat, put_points
 from tests.security.receivers import receiver
 from tests.security.scheduling import clear_scheduler_work, schedulers

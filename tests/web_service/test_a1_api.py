@@ -211,10 +211,27 @@ def test_a_comment_posted_by_form_is_answered_and_listed(
     assert made.status_code == 200, made.text
     first = made.json()
     assert first == {"id": first["id"], "stat_id": stat.public_id, "time": T0 + 60,
-                     "text": "deploy v2"}
+                     "text": "deploy v2", "message": "comment added to signups"}
     second = now_made.json()
     assert before <= second["time"] <= int(time.time())
-    assert listed.json() == [first, second]
+    assert listed.json() == [
+        {key: value for key, value in made.items() if key != "message"}
+        for made in (first, second)
+    ]
+
+
+def test_the_command_line_tool_prints_the_comment_answers_message(
+    client: httpx.Client, engine: Engine, owner: Account
+) -> None:
+    """`stathat comment` decodes the answer into ``struct{ Message string }`` (Go matches
+    field names case-insensitively) and prints it: without the field, an empty line."""
+    stat = make_stat(engine, owner, "deploys", "counter")
+    made = client.post("/a1/comments", content=f"id={stat.public_id}&text=v2+shipped",
+                       headers={"Content-Type": "application/x-www-form-urlencoded"},
+                       auth=basic(owner.token))
+    assert made.status_code == 200, made.text
+    printed = {key.lower(): value for key, value in made.json().items()}["message"]
+    assert printed == "comment added to deploys"
 
 
 def test_bad_comments_are_400_and_write_nothing(
@@ -332,3 +349,54 @@ def test_an_outsiders_token_finds_the_owners_stat_no_more_than_a_missing_one(
                                "msg": absent.json()["msg"].replace(missing, stat.public_id)}
     assert client.get("/a1/comments", params={"id": stat.public_id},
                       auth=basic(owner.token)).json() == []
+
+
+# -- alerts ------------------------------------------------------------------------
+
+
+def cli_alert_value(stat_id: str) -> str:
+    """The form body `stathat alert value STAT` posts (Go's url.Values.Encode, keys sorted):
+    the tool has no threshold or operator flags, so it sends its placeholders."""
+    return f"kind=value&operator=gt&stat_id={stat_id}&threshold=0&time_window=1d"
+
+
+def test_the_command_line_tools_value_alert_without_threshold_is_refused(
+    client: httpx.Client, engine: Engine, owner: Account
+) -> None:
+    stat = make_stat(engine, owner, "queue length", "value")
+    answer = client.post("/a1/alerts", content=cli_alert_value(stat.public_id),
+                         headers={"Content-Type": "application/x-www-form-urlencoded"},
+                         auth=basic(owner.token))
+    assert answer.status_code == 400, answer.text
+    assert "needs a threshold and an operator" in answer.json()["msg"]
+    assert client.get("/a1/alerts", auth=basic(owner.token)).json() == []
+
+
+@pytest.mark.parametrize(("left_out", "named"), [
+    (("threshold",), "needs threshold: add threshold=500"),
+    (("operator",), "needs operator: add operator=greater than"),
+    (("threshold", "operator"), "needs threshold and operator"),
+])
+def test_a_value_alert_missing_its_threshold_or_operator_is_400_naming_it(
+    client: httpx.Client, engine: Engine, owner: Account, left_out: tuple[str, ...], named: str
+) -> None:
+    stat = make_stat(engine, owner, "queue length", "value")
+    form = {"stat_id": stat.public_id, "kind": "value", "time_window": "1h",
+            "operator": "greater than", "threshold": "500"}
+    for name in left_out:
+        del form[name]
+    answer = client.post("/a1/alerts", data=form, auth=basic(owner.token))
+    assert answer.status_code == 400, answer.text
+    assert named in answer.json()["msg"]
+    assert client.get("/a1/alerts", auth=basic(owner.token)).json() == []
+
+
+def test_a_value_alert_above_zero_said_in_full_is_made(
+    client: httpx.Client, engine: Engine, owner: Account
+) -> None:
+    stat = make_stat(engine, owner, "errors", "value")
+    made = client.post("/a1/alerts", auth=basic(owner.token), data={
+        "stat_id": stat.public_id, "kind": "value", "time_window": "1h",
+        "operator": "greater than", "threshold": "0"})
+    assert made.status_code == 200, made.text
+    assert made.json()["operator"] == "greater than" and made.json()["threshold"] == 0

@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from aerie import accounts, alerts, dashboards, shares
 from aerie.settings import Settings
+from interactor.alert_forms import parse_rule
 from tests.conftest import Account, hashed, make_stat, put_points
 from tests.servers import free_port, serve
 from tests.web_service.conftest import PASSWORD, log_in
@@ -90,7 +91,7 @@ def site(settings: Settings, engine: Engine, app_servers_url: str) -> Iterator[S
         dashboards.add_card(conn, board, "number", "1d", "", [signups, visits])
         board_key = shares.share_dashboard(conn, user.id, board.id, now).key
         stat_key = shares.share_stat(conn, user.id, signups.id, now).key
-        alert = alerts.create_alert(conn, user.id, signups.id, alerts.parse_rule(RULE), now)
+        alert = alerts.create_alert(conn, user.id, signups.id, parse_rule(RULE), now)
     with serve(create_app(down)) as web, httpx.Client(base_url=web.url, timeout=30) as client:
         assert log_in(client, email, PASSWORD).status_code == 303
         yield Site(client, signups.public_id, visits.public_id, board.public_id, board_key,

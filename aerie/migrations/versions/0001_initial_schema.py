@@ -17,7 +17,7 @@ branch_labels = None
 depends_on = None
 
 
-def _exact(length: int) -> sa.types.TypeEngine:
+def _exact(length: int) -> sa.types.TypeEngine[str]:
     """Byte-for-byte comparison: keys, ids and names are case-sensitive."""
     return sa.String(length).with_variant(
         mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"

@@ -16,7 +16,7 @@ branch_labels = None
 depends_on = None
 
 
-def _exact(length: int) -> sa.types.TypeEngine:
+def _exact(length: int) -> sa.types.TypeEngine[str]:
     return sa.String(length).with_variant(
         mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
     )

@@ -183,7 +183,9 @@ def check_port_free(host: str, port: int, option: str) -> None:
         try:
             sock.bind((host, port))
         except OSError:
-            raise StartupFailed(f"port {port} is already in use; choose another with {option}")
+            raise StartupFailed(
+                f"port {port} is already in use; choose another with {option}"
+            ) from None
 
 
 def _die_with_parent() -> None:

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
-from aerie import accounts, demo
+from aerie import accounts
 from aerie.db import make_engine
 from aerie.errors import AerieError, NotFound
 from aerie.migrate import upgrade
@@ -31,11 +31,11 @@ from aerie.retention import prune_expired
 from aerie.schema import COUNTER, VALUE
 from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
-from aerie.supervisor import Role, roles_for, supervise
-from aerie.system_account import ensure_system_account
 from api_service.listener_commands import add_listener_commands
-from interactor import stat_changes
+from interactor import operator_accounts, stat_changes
 from interactor.base import Services
+from ops import demo, import_command
+from ops.supervisor import Role, roles_for, supervise
 from rpc.clients import AnalysisClient, GraphClient
 
 Command = Callable[[argparse.Namespace], int]
@@ -152,15 +152,16 @@ def cmd_db_prune(_args: argparse.Namespace) -> int:
 
 
 def cmd_user_create(args: argparse.Namespace) -> int:
-    engine = _engine()
-    now = int(time.time())
-    password = Passwords.from_settings(_settings()).hash(args.password) if args.password else None
+    """An account with a first token, under the web sign-up's e-mail and password rules."""
+    settings = _settings()
+    engine = make_engine(settings)
     try:
-        with engine.begin() as conn:
-            user = accounts.create_user(conn, args.email, password, now)
-            token = accounts.create_token(conn, user.id, "created by aerie user create", now)
+        created = operator_accounts.create_account(
+            engine, Passwords.from_settings(settings), args.email, args.password,
+            int(time.time()))
     finally:
         engine.dispose()
+    user, token = created.user, created.token
     if args.json:
         _print_json({"email": user.email, "ezkey": user.ezkey, "ukey": user.ukey,
                      "token": token.token})
@@ -181,9 +182,8 @@ def cmd_system_password(_args: argparse.Namespace) -> int:
         return 1
     engine = make_engine(settings)
     try:
-        with engine.begin() as conn:
-            user = ensure_system_account(conn, settings, int(time.time()))
-            accounts.set_password(conn, user.id, Passwords.from_settings(settings).hash(password))
+        user = operator_accounts.set_system_password(
+            engine, settings, Passwords.from_settings(settings), password, int(time.time()))
     finally:
         engine.dispose()
     print(f"the system account {user.email} has a new password; log in at "
@@ -293,6 +293,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    """``aerie import stathat|whisper``: all of it lives in aerie.imports."""
+    return import_command.run_import(args, _settings())
+
+
 # -- parser -------------------------------------------------------------------------------
 
 
@@ -365,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     user_commands = user.add_subparsers(dest="user_command", required=True, metavar="COMMAND")
     create_user = user_commands.add_parser("create", help="create an account and a first token")
     create_user.add_argument("email")
-    create_user.add_argument("--password", help="for logging in to the web app (optional)")
+    create_user.add_argument("--password", help="for logging in to the web app (optional; at least 8 characters)")
     create_user.add_argument("--json", action="store_true", help="print a JSON object")
     create_user.set_defaults(run=cmd_user_create)
 
@@ -395,6 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo_parser.add_argument("--json", action="store_true", help="print a JSON object")
     demo_parser.set_defaults(run=cmd_demo)
 
+    import_command.add_parsers(commands, cmd_import)
     add_listener_commands(commands)  # aerie statsd, aerie graphite
     return parser
 
