@@ -37,6 +37,8 @@ RECEIVE_BUFFER_BYTES = 8 * 1024 * 1024
 # and a dictionary hit costs a fraction of parsing again. Cleared when it grows past this.
 PARSE_CACHE_SIZE = 50_000
 TCP_READ_BYTES = 65536
+# A flood must not starve the flush: past this many, reading yields to the event loop.
+DATAGRAMS_PER_WAKEUP = 10_000
 
 
 class Malformed(ValueError):
@@ -182,17 +184,6 @@ class Aggregator:
         return points
 
 
-class StatsdDatagrams(asyncio.DatagramProtocol):
-    def __init__(self, aggregator: Aggregator) -> None:
-        self._add_packet = aggregator.add_packet
-
-    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
-        self._add_packet(data)
-
-    def error_received(self, exc: Exception) -> None:
-        log.warning("statsd UDP socket error: %s", exc)
-
-
 @dataclass(frozen=True)
 class StatsdOptions:
     host: str
@@ -214,7 +205,7 @@ class StatsdListener:
         self.sink = sink
         self.options = options
         self.aggregator = Aggregator(sink.metrics, options.percentiles)
-        self._udp: asyncio.DatagramTransport | None = None
+        self._udp: socket.socket | None = None
         self._tcp: asyncio.Server | None = None
         self._flushing: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -224,12 +215,31 @@ class StatsdListener:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
         sock.bind((self.options.host, self.options.port))
-        self._udp, _ = await loop.create_datagram_endpoint(
-            lambda: StatsdDatagrams(self.aggregator), sock=sock)
+        sock.setblocking(False)
+        loop.add_reader(sock.fileno(), self._read_datagrams)
+        self._udp = sock
         if self.options.tcp:
             self._tcp = await asyncio.start_server(
                 self._read_tcp, self.options.host, self.options.port)
         self._flushing = asyncio.create_task(self._flush_every(), name="aerie-statsd-flush")
+
+    def _read_datagrams(self) -> None:
+        """Read what the socket holds, up to DATAGRAMS_PER_WAKEUP (then the loop calls again).
+
+        Not asyncio's datagram transport: uvloop's reads 32 datagrams per wakeup, and
+        while a commit thread holds the GIL each wakeup waits for it (up to the 5 ms
+        switch interval), so a commit capped reading at a few thousand datagrams a second
+        and the kernel dropped the rest.
+        """
+        assert self._udp is not None
+        receive, add_packet = self._udp.recv, self.aggregator.add_packet
+        try:
+            for _ in range(DATAGRAMS_PER_WAKEUP):
+                add_packet(receive(65535))
+        except BlockingIOError:
+            pass
+        except OSError as exc:
+            log.warning("statsd UDP socket error: %s", exc)
 
     async def _read_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Lines over TCP: a chunk is taken up to its last newline, the rest kept for later."""
@@ -274,7 +284,9 @@ class StatsdListener:
     async def stop(self) -> None:
         """Stop listening, then flush what is held and wait for its commit."""
         if self._udp is not None:
+            asyncio.get_running_loop().remove_reader(self._udp.fileno())
             self._udp.close()
+            self._udp = None
         if self._tcp is not None:
             self._tcp.close()
         self._stopping.set()
