@@ -118,6 +118,29 @@ class Settings(BaseSettings):
         "system@aerie.local", min_length=3, description="the account Aerie's own stats belong to"
     )
 
+    statsd_user: str = Field(
+        "", description="the account (e-mail) StatsD metrics go to; set, `aerie up` starts "
+        "a StatsD listener"
+    )
+    statsd_host: str = "127.0.0.1"
+    statsd_port: int = Field(8125, ge=1, le=65535, description="UDP (and, with --tcp, TCP)")
+    statsd_flush_seconds: float = Field(
+        10.0, gt=0, le=3600, description="how long StatsD metrics are aggregated before a write"
+    )
+    statsd_percentiles: str = Field(
+        "", description="percentile stats per flush for timers, such as 90,99 (name.p90...)"
+    )
+    graphite_user: str = Field(
+        "", description="the account (e-mail) Graphite metrics go to; set, `aerie up` starts "
+        "a Graphite plaintext listener"
+    )
+    graphite_host: str = "127.0.0.1"
+    graphite_port: int = Field(2003, ge=1, le=65535, description="TCP and UDP")
+    graphite_counters: str = Field(
+        "", description="glob patterns (comma-separated, such as *.count) of Graphite paths "
+        "that are counters; other paths are values"
+    )
+
     retention_minutes_days: int = Field(30, ge=0, description="0 keeps forever")
     retention_hours_days: int = Field(730, ge=0, description="0 keeps forever")
     retention_days_days: int = Field(0, ge=0, description="0 keeps forever")
@@ -158,6 +181,33 @@ class Settings(BaseSettings):
     @property
     def scheduler_replicas(self) -> list[str]:
         return _urls(self.scheduler_urls)
+
+    @property
+    def statsd_percentile_list(self) -> tuple[float, ...]:
+        return tuple(float(p) for p in _items(self.statsd_percentiles))
+
+    @field_validator("statsd_percentiles")
+    @classmethod
+    def _percentiles(cls, text: str) -> str:
+        for item in _items(text):
+            try:
+                good = 0 < float(item) <= 100
+            except ValueError:
+                good = False
+            if not good:
+                raise ValueError(f"give percentiles between 0 and 100 such as 90,99, not {item!r}")
+        return text
+
+    @property
+    def graphite_counter_patterns(self) -> tuple[str, ...]:
+        return tuple(_items(self.graphite_counters))
+
+    @property
+    def listeners(self) -> list[tuple[str, str, int]]:
+        """The listeners ``aerie up`` starts, as (name, host, port): each one given an account."""
+        wanted = [("statsd", self.statsd_user, self.statsd_host, self.statsd_port),
+                  ("graphite", self.graphite_user, self.graphite_host, self.graphite_port)]
+        return [(name, host, port) for name, user, host, port in wanted if user]
 
     @field_validator("graph_urls", "analysis_urls", "scheduler_urls")
     @classmethod
@@ -202,3 +252,7 @@ class Settings(BaseSettings):
 
 def _urls(text: str) -> list[str]:
     return [u.strip().rstrip("/") for u in text.split(",") if u.strip()]
+
+
+def _items(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]

@@ -31,6 +31,7 @@ from aerie.retention import prune_expired
 from aerie.schema import COUNTER, VALUE
 from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
+from api_service.listener_commands import add_listener_commands
 from interactor import operator_accounts, stat_changes
 from interactor.base import Services
 from ops import demo, import_command
@@ -400,6 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo_parser.set_defaults(run=cmd_demo)
 
     import_command.add_parsers(commands, cmd_import)
+    add_listener_commands(commands)  # aerie statsd, aerie graphite
     return parser
 
 

@@ -81,6 +81,7 @@ class Role:
     url: str
     health_path: str = "/"
     replica: bool = False
+    answers_http: bool = True  # False: a StatsD or Graphite listener, up once running
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     started_at: float = field(default=0.0, repr=False)
     restart_at: float | None = field(default=None, repr=False)
@@ -127,6 +128,10 @@ def roles_for(settings: Settings) -> list[Role]:
                 host=host, port=port, option=option, url=url, health_path="/healthz",
                 replica=True,
             ))
+    for name, host, port in settings.listeners:  # `aerie statsd` reads AERIE_STATSD_*
+        roles.append(Role(name=name, args=(name,), host=host, port=port,
+                          option=f"AERIE_{name.upper()}_PORT", url=f"{host}:{port}",
+                          answers_http=False))
     return roles
 
 
@@ -227,7 +232,7 @@ def wait_until_answering(
             code = role.process.poll()
             if code is not None:
                 raise StartupFailed(f"the {role.name} process exited with code {code} at start")
-            if answering(role.health_url):
+            if not role.answers_http or answering(role.health_url):
                 waiting.remove(role)
         if waiting and time.monotonic() > deadline:
             names = ", ".join(r.name for r in waiting)

@@ -188,3 +188,15 @@ def test_a_crashing_copy_waits_twice_as_long_each_time_until_it_stays_up() -> No
     assert delays == [FIRST_RESTART_DELAY * 2**i for i in range(6)] + [MAX_RESTART_DELAY] * 2
     role.started_at = now
     assert role.plan_restart(now + STABLE_SECONDS) == FIRST_RESTART_DELAY
+
+
+def test_up_runs_a_listener_for_each_account_given_statsd_and_graphite() -> None:
+    quiet = roles_for(Settings())
+    settings = Settings(statsd_user="ops@example.com", statsd_port=9125,
+                        graphite_user="ops@example.com", graphite_port=9003)
+
+    listeners = [r for r in roles_for(settings) if r not in quiet]
+
+    assert [(r.name, r.args, r.port, r.answers_http) for r in listeners] == [
+        ("statsd", ("statsd",), 9125, False), ("graphite", ("graphite",), 9003, False)]
+    assert {r.name for r in quiet}.isdisjoint({"statsd", "graphite"})

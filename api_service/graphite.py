@@ -1,0 +1,255 @@
+"""A Graphite plaintext listener: ``path value timestamp`` lines over TCP and UDP.
+
+Each path is a value stat of the listener's account, or a counter when it matches one of
+``AERIE_GRAPHITE_COUNTERS`` (globs such as ``*.count``). Points keep their timestamps
+(no timestamp, or ``-1``, means now) within the API's past and future limits; a line
+out of them, or unreadable, is counted and skipped.
+
+TCP is read no faster than points are committed: a connection reads one batch (what its
+buffer holds, up to ``READ_BYTES``) and hands it to the group-commit writer; it reads the
+next while that one commits, but no further until the commit is done. Meanwhile the kernel's and asyncio's buffers fill and TCP
+flow control slows the sender, so a flood costs bounded memory and every point read is
+durable before more are read. The pickle protocol is not offered: unpickling bytes from
+the network runs whatever code they name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+from aerie.errors import AerieError, BadRequest
+from aerie.monitor import Metrics
+from aerie.schema import COUNTER, VALUE
+from aerie.settings import Settings
+from aerie.stats import check_name
+from aerie.text_rules import check_text, is_decimal
+from api_service.listener_sink import AccountSink, NamedPoint, account_sink, point_limits
+from api_service.parsing import Limits
+
+log = logging.getLogger("aerie.graphite")
+
+# One batch: asyncio's reader pauses the socket past twice its limit, so a connection
+# holds at most about four times this in memory (its buffer, a batch being parsed and
+# one in commit).
+READ_BYTES = 512 * 1024
+# UDP cannot be slowed down: past this many points waiting for a commit, datagrams are dropped.
+MAX_PENDING_UDP_POINTS = 100_000
+KNOWN_PATHS = 100_000  # paths whose checked name and kind are remembered
+
+
+class Malformed(ValueError):
+    """A line that is not ``path value [timestamp]``; the message says why."""
+
+
+class OutOfRange(Malformed):
+    """A point whose time is beyond the API's past or future limit."""
+
+
+@dataclass(frozen=True)
+class LineRules:
+    """How lines become points: the time limits and which paths are counters."""
+
+    limits: Limits
+    counter_patterns: tuple[str, ...] = ()
+
+    def kind_of(self, path: str) -> str:
+        if any(fnmatch.fnmatchcase(path, pattern) for pattern in self.counter_patterns):
+            return COUNTER
+        return VALUE
+
+
+def parse_line(line: bytes, now: float, rules: LineRules) -> NamedPoint:
+    """The point ``line`` holds; raises Malformed (or OutOfRange) saying what is wrong."""
+    try:
+        fields = line.decode().split()
+    except UnicodeDecodeError:
+        raise Malformed("not UTF-8") from None
+    if len(fields) not in (2, 3):
+        raise Malformed("expected 'path value timestamp'")
+    path = _checked_path(fields[0])
+    x = _number(fields[1], "value")
+    t = now if len(fields) == 2 or fields[2] == "-1" else _number(fields[2], "timestamp")
+    if t > now + rules.limits.max_future_seconds:
+        raise OutOfRange(f"timestamp {fields[2]} is too far in the future")
+    if t < now - rules.limits.max_past_seconds:
+        raise OutOfRange(f"timestamp {fields[2]} is too far in the past")
+    return NamedPoint(path, rules.kind_of(path), x, t)
+
+
+def _checked_path(path: str) -> str:
+    try:
+        return check_name(check_text("metric path", path))
+    except BadRequest as exc:
+        raise Malformed(exc.message) from None
+
+
+def _number(text: str, what: str) -> float:
+    if not is_decimal(text):
+        raise Malformed(f"{what} {text!r} is not a decimal number")
+    number = float(text)
+    if not math.isfinite(number):
+        raise Malformed(f"{what} {text!r} is too large")
+    return number
+
+
+def parse_lines(data: bytes, now: float, rules: LineRules, metrics: Metrics,
+                known: dict[bytes, tuple[str, str]]) -> list[NamedPoint]:
+    """The points of every good line in ``data``; bad ones are counted and skipped.
+
+    ``known`` remembers the checked name and kind of each path seen, so the common line
+    (a known path, a decimal value, whole seconds in range) skips ``parse_line``.
+    """
+    points = []
+    earliest = now - rules.limits.max_past_seconds
+    latest = now + rules.limits.max_future_seconds
+    for line in data.split(b"\n"):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) == 3 and fields[2].isdigit() and (found := known.get(fields[0])):
+            value, t = fields[1].decode("latin-1"), int(fields[2])
+            if is_decimal(value) and earliest <= t <= latest and math.isfinite(x := float(value)):
+                points.append(NamedPoint(found[0], found[1], x, t))
+                continue
+        try:
+            point = parse_line(line, now, rules)
+            points.append(point)
+            if fields[0] == point.name.encode():  # split alike as bytes and as text
+                if len(known) >= KNOWN_PATHS:
+                    known.clear()
+                known[fields[0]] = (point.name, point.kind)
+        except OutOfRange:
+            metrics.count("aerie graphite out-of-range points")
+        except Malformed as exc:
+            log.debug("graphite line %r skipped: %s", line[:200], exc)
+            metrics.count("aerie graphite malformed lines")
+    return points
+
+
+class GraphiteDatagrams(asyncio.DatagramProtocol):
+    def __init__(self, listener: GraphiteListener) -> None:
+        self._listener = listener
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
+        self._listener.take_datagram(data)
+
+
+class GraphiteListener:
+    """TCP and UDP on one port; ``stop`` commits what was read."""
+
+    def __init__(self, sink: AccountSink, rules: LineRules, host: str, port: int) -> None:
+        self.sink = sink
+        self.rules = rules
+        self.host, self.port = host, port
+        self.peak_batch_bytes = 0  # the most one connection has held at once (for tests)
+        self._tcp: asyncio.Server | None = None
+        self._udp: asyncio.DatagramTransport | None = None
+        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+        self._udp_points: list[NamedPoint] = []
+        self._udp_drain: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._known: dict[bytes, tuple[str, str]] = {}
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._tcp = await asyncio.start_server(self._serve_connection, self.host, self.port,
+                                               limit=READ_BYTES)
+        self._udp, _ = await loop.create_datagram_endpoint(
+            lambda: GraphiteDatagrams(self), local_addr=(self.host, self.port))
+
+    async def _serve_connection(self, reader: asyncio.StreamReader,
+                                writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections[task] = writer
+        try:
+            await self._read_until_eof(reader)
+        except (ConnectionError, AerieError) as exc:
+            log.warning("graphite connection closed: %s", exc)
+        except Exception:  # the database may be away: the sender reconnects
+            log.exception("graphite connection closed")
+        finally:
+            del self._connections[task]
+            writer.close()
+
+    async def _read_until_eof(self, reader: asyncio.StreamReader) -> None:
+        """Read a batch and hand it to the writer; before reading the next, wait for the
+        commit of the one before (so one batch commits while the next is parsed, and
+        no more): the back-pressure."""
+        held = b""
+        committing: asyncio.Future[int] | None = None
+        while chunk := await reader.read(READ_BYTES):
+            complete, newline, held = (held + chunk).rpartition(b"\n")
+            self.peak_batch_bytes = max(self.peak_batch_bytes, len(complete) + len(held))
+            if newline:
+                added = await self._add(complete)
+                if committing is not None:
+                    await asyncio.shield(committing)
+                committing = added
+            if len(held) > READ_BYTES:  # no newline in a whole batch: not Graphite
+                self.sink.metrics.count("aerie graphite malformed lines")
+                held = b""
+        if held and not self._stopping:  # the sender's last line, without its newline
+            last = await self._add(held)
+            if last is not None:
+                await asyncio.shield(last)
+        if committing is not None:
+            await asyncio.shield(committing)
+
+    async def _add(self, data: bytes) -> asyncio.Future[int] | None:
+        """Put the points of ``data`` in the writer's open batch; the future raises
+        AerieError if their commit fails."""
+        points = parse_lines(data, time.time(), self.rules, self.sink.metrics, self._known)
+        return await self.sink.record(points, time.time(), wait_for_rate=True)
+
+    def take_datagram(self, data: bytes) -> None:
+        points = parse_lines(data, time.time(), self.rules, self.sink.metrics, self._known)
+        if len(self._udp_points) + len(points) > MAX_PENDING_UDP_POINTS:
+            self.sink.metrics.count("aerie graphite dropped points", len(points))
+            return
+        self._udp_points += points
+        if self._udp_drain is None or self._udp_drain.done():
+            self._udp_drain = asyncio.create_task(self._drain_udp(), name="aerie-graphite-udp")
+
+    async def _drain_udp(self) -> None:
+        while self._udp_points:
+            points, self._udp_points = self._udp_points, []
+            try:
+                done = await self.sink.record(points, time.time())
+                if done is not None:
+                    await asyncio.shield(done)
+            except Exception:  # UDP is lossy anyway; the next datagram tries again
+                log.exception("graphite UDP points not written")
+
+    async def stop(self) -> None:
+        """Stop accepting; end every connection after what it has read is committed."""
+        self._stopping = True
+        if self._udp is not None:
+            self._udp.close()
+        if self._tcp is not None:
+            self._tcp.close()
+        for writer in list(self._connections.values()):
+            writer.transport.close()  # the reader sees EOF once its buffer is read
+        await asyncio.gather(*self._connections, return_exceptions=True)
+        if self._udp_drain is not None:
+            await self._udp_drain
+
+
+def rules_from(settings: Settings) -> LineRules:
+    return LineRules(point_limits(settings), settings.graphite_counter_patterns)
+
+
+async def serve_graphite(settings: Settings, email: str, host: str, port: int,
+                         stop: asyncio.Event) -> None:
+    """``aerie graphite``: listen for ``email``'s account until ``stop`` is set."""
+    async with account_sink(settings, email, "graphite") as sink:
+        listener = GraphiteListener(sink, rules_from(settings), host, port)
+        await listener.start()
+        log.info("graphite listening on tcp and udp %s:%d for %s", host, port, email)
+        await stop.wait()
+        await listener.stop()

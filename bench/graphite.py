@@ -1,0 +1,171 @@
+"""Aerie's Graphite listener against carbon-cache, same sender, same workload, same sitting.
+
+``../shared/peers/graphite_sender.py`` sends rounds of one point for each of 1,000 metrics
+(each round a minute later) over one TCP connection for ``--duration`` seconds, then
+half-closes and waits for the server to close its side. Aerie closes a connection only
+after every point it read is committed, so for Aerie the time to that EOF is the time to
+*durably commit* every point; for carbon it is the time to *accept* them (whisper files
+are written later, which the peers' script also times). The stored rollups are read back
+and checked (count and sum per metric). Then the peers' own script runs carbon-cache
+(``bench_graphite.sh --runs 1``) and the two are printed side by side.
+
+The listener runs with ``AERIE_RATE_LIMIT_POINTS=0``: one account here posts far past
+the default per-account limit of 20,000 points/s (as bench/ingest.py does).
+
+    .venv/bin/python bench/graphite.py                    # ~2 minutes
+    .venv/bin/python bench/graphite.py --db mariadb --skip-peer
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parent.parent
+PEERS = ROOT.parent.parent / "shared" / "peers"
+if not PEERS.is_dir():
+    PEERS = Path("/work/shared/peers")
+sys.path.insert(0, str(PEERS))
+import benchlib as bl
+
+EMAIL = "bench@example.com"
+MARIADB = "mysql+pymysql://root@127.0.0.1:3306"
+
+
+def aerie(env: dict[str, str], *args: str) -> None:
+    subprocess.run([sys.executable, "-m", "aerie", *args], env=env, check=True,
+                   stdout=subprocess.DEVNULL, cwd=ROOT)
+
+
+def read_back(url: str, metrics: int, rounds: int) -> tuple[int, int]:
+    """(points stored, metrics whose count or sum is wrong) under bench.m*."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT s.name, SUM(m.n), SUM(m.sum) FROM stat_minutes m "
+                "JOIN stats s ON s.id = m.stat_id WHERE s.name LIKE 'bench.m%' GROUP BY s.name"
+            )).all()
+    finally:
+        engine.dispose()
+    want_sum = rounds * (rounds - 1) // 2
+    bad = metrics - sum(1 for _name, n, total in rows if n == rounds and int(total) == want_sum)
+    return sum(int(n) for _name, n, _total in rows), bad
+
+
+def database(kind: str, tmp: str) -> tuple[str, str | None]:
+    """The URL to bench on, and the MariaDB database to drop after (None for SQLite)."""
+    if kind == "sqlite":
+        return f"sqlite:///{tmp}/aerie.db", None
+    name = f"aerie_bench_{os.getpid()}"
+    engine = create_engine(MARIADB)
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    engine.dispose()
+    return f"{MARIADB}/{name}", name
+
+
+def drop(name: str | None) -> None:
+    if name is None:
+        return
+    engine = create_engine(MARIADB)
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP DATABASE {name}"))
+    engine.dispose()
+
+
+def run_aerie(a: argparse.Namespace) -> dict[str, object]:
+    with tempfile.TemporaryDirectory(prefix="aerie-graphite-bench-") as tmp:
+        url, dropped = database(a.db, tmp)
+        try:
+            return measure(a, url, tmp)
+        finally:
+            drop(dropped)
+
+
+def measure(a: argparse.Namespace, url: str, tmp: str) -> dict[str, object]:
+    env = {**os.environ, "AERIE_DATABASE_URL": url, "AERIE_MONITOR_SECONDS": "0",
+           "AERIE_RATE_LIMIT_POINTS": "0"}
+    aerie(env, "db", "upgrade")
+    aerie(env, "user", "create", EMAIL)
+    log = open(Path(tmp) / "graphite.log", "w")  # noqa: SIM115 - closed below
+    server = subprocess.Popen(
+        [sys.executable, "-m", "aerie", "graphite", "--port", str(a.port), "--user", EMAIL],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    try:
+        bl.wait_tcp(a.port, timeout=30, proc=server)
+        base_ts = int(time.time()) // 60 * 60 - 60 * (a.max_rounds + 60)
+        c0 = bl.proc_cpu_s(server.pid)
+        rc, out, sender_cpu, _ = bl.run_child(
+            [sys.executable, str(PEERS / "graphite_sender.py"), "--port", str(a.port),
+             "--metrics", str(a.metrics), "--duration", str(a.duration),
+             "--max-rounds", str(a.max_rounds), "--base-ts", str(base_ts)],
+            timeout=a.duration + 400)
+        if rc != 0:
+            raise SystemExit(f"sender failed: {out}")
+        sent = json.loads(out.strip().splitlines()[-1])
+        cpu = bl.proc_cpu_s(server.pid) - c0
+        rss = round((bl.proc_hwm_kib(server.pid) or 0) / 1024, 1)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+        log.close()
+    stored, bad = read_back(url, a.metrics, sent["rounds"])
+    seconds = sent["t_eof"] - sent["t0"]
+    return {"db": a.db, "points_sent": sent["points"], "eof_seen": sent["eof_seen"],
+            "committed_s": round(seconds, 2),
+            "committed_pts_per_s": round(sent["points"] / seconds, 1),
+            "readback_points": stored, "readback_bad_metrics": bad,
+            "readback_ok": stored == sent["points"] and bad == 0,
+            "aerie_cpu_s": round(cpu, 2), "sender_cpu_s": round(sender_cpu, 2),
+            "peak_rss_mib": rss}
+
+
+def peer(a: argparse.Namespace) -> dict[str, object]:
+    home = os.environ.get("PEERS_HOME", "/tmp/peers")
+    out = Path(home) / "results" / "graphite-aerie-bench.json"
+    subprocess.run([str(PEERS / "bench_graphite.sh"), "--runs", "1", "--metrics",
+                    str(a.metrics), "--duration", str(a.duration), "--out", str(out)],
+                   check=True, env={**os.environ, "PEERS_HOME": home})
+    return dict(json.loads(out.read_text())["runs"][0])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--db", choices=("sqlite", "mariadb"), default="sqlite")
+    ap.add_argument("--metrics", type=int, default=1000)
+    ap.add_argument("--duration", type=float, default=25.0)
+    ap.add_argument("--max-rounds", type=int, default=40000)
+    ap.add_argument("--port", type=int, default=int(os.environ.get("AERIE_BENCH_GRAPHITE_PORT",
+                                                                    "22103")))
+    ap.add_argument("--skip-peer", action="store_true")
+    ap.add_argument("--peer-json", type=Path,
+                    help="carbon's result from a bench_graphite.sh run of this sitting")
+    a = ap.parse_args()
+    ours = run_aerie(a)
+    print("aerie: " + json.dumps(ours), flush=True)
+    if a.peer_json:
+        theirs: dict[str, object] = json.loads(a.peer_json.read_text())["runs"][0]
+    else:
+        theirs = {} if a.skip_peer else peer(a)
+    carbon = float(str(theirs.get("accepted_pts_per_s", 0) or 0))
+    print(f"\naerie ({a.db}) committed {ours['committed_pts_per_s']} points/s "
+          f"(read back ok: {ours['readback_ok']}); carbon accepted "
+          f"{theirs.get('accepted_pts_per_s', '-')} points/s, persisted "
+          f"{theirs.get('persisted_pts_per_s', '-')} points/s")
+    if carbon:
+        print(f"ratio aerie committed / carbon accepted: "
+              f"{float(str(ours['committed_pts_per_s'])) / carbon:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
