@@ -198,6 +198,7 @@ class StatusResult(Result):
     leader: bool  # whether it held the lease at its last pass
     last_pass_at: float | None
     last_pass: PassFigures | None
+    failed_passes: int = 0  # passes that raised since the copy started
 
 
 # What each app server serves: method name -> its params model.

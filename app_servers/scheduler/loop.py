@@ -89,6 +89,7 @@ class Scheduler:
         self._renewed_at = 0.0
         self.last_pass: Pass | None = None
         self.last_pass_at: float | None = None
+        self.failed_passes = 0  # since start: an operator (or a test) sees an outage in status
 
     async def run(self, stop: anyio.Event) -> None:
         """Tick until ``stop`` is set, then give the lease up so a twin takes over at once."""
@@ -100,6 +101,7 @@ class Scheduler:
                 except Exception:
                     # the database down, a bug in one pass: log it and try again next
                     # tick; the loop must outlive any one pass
+                    self.failed_passes += 1
                     log.exception("scheduler pass failed; trying again in %.0f s", TICK_SECONDS)
                 with anyio.move_on_after(TICK_SECONDS):
                     await stop.wait()
@@ -178,7 +180,8 @@ class SchedulerStatus:
         last = self._scheduler.last_pass
         return StatusResult(holder=self._scheduler.holder, leader=bool(last and last.leader),
                             last_pass_at=self._scheduler.last_pass_at,
-                            last_pass=PassFigures.model_validate(vars(last)) if last else None)
+                            last_pass=PassFigures.model_validate(vars(last)) if last else None,
+                            failed_passes=self._scheduler.failed_passes)
 
 
 def create_app(settings: Settings, mail: MailComposer) -> Starlette:
