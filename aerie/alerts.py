@@ -16,6 +16,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from aerie import webhook_targets
+from aerie.contracts import Rule
 from aerie.errors import Conflict, NotFound
 from aerie.keys import public_stat_id
 from aerie.schema import alert_events, alerts, stats, users
@@ -78,22 +79,6 @@ class AlertEvent:
     message: str
     email_status: str | None
     webhook_status: str | None
-
-
-@dataclass(frozen=True)
-class Rule:
-    """An alert's parameters, checked: what a form or the API may set (forms are parsed
-    into one by ``interactor.alert_forms.parse_rule``)."""
-
-    kind: str
-    time_window: str
-    operator: str | None = None
-    threshold: float | None = None
-    percentage: float | None = None
-    time_delta: str | None = None
-    repeat_minutes: int = 60
-    email: bool = True
-    webhook_url: str | None = None
 
 
 _COLUMNS = tuple(alerts.c[f.name] for f in fields(Alert))

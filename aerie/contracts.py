@@ -18,6 +18,8 @@ Pydantic only: no database, no matplotlib, so the web tier can import it cheaply
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import BaseModel, ConfigDict
 
 # The most stats drawn in one graph: compare, a dashboard card, an embed.
@@ -142,9 +144,11 @@ class StatOverview(Result):
 # analysis.backtest
 
 
-class AlertRule(Params):
-    """An alert's rule, already checked by ``interactor.alert_forms.parse_rule`` (the fields of
-    ``aerie.alerts.Rule``)."""
+@dataclass(frozen=True)
+class Rule:
+    """An alert's parameters, checked: what a form or the API may set (forms are parsed
+    into one by ``interactor.alert_forms.parse_rule``). One type for the store, the use
+    cases and the backtest's RPC params (pydantic validates a dataclass field as it is)."""
 
     kind: str
     time_window: str
@@ -160,7 +164,7 @@ class AlertRule(Params):
 class BacktestParams(Params):
     user_id: int
     stat_id: str
-    rule: AlertRule
+    rule: Rule
     days: int = 30
 
 

@@ -25,9 +25,9 @@ from sqlalchemy import Connection, Engine
 from starlette.applications import Starlette
 
 from aerie.alert_rules import Backtest, backtest
-from aerie.alerts import Rule, draft
+from aerie.alerts import draft
 from aerie.clock import Clock, system_clock
-from aerie.contracts import ANALYSIS_METHODS, AlertRule
+from aerie.contracts import ANALYSIS_METHODS, Rule
 from aerie.db import make_engine
 from aerie.errors import BadRequest
 from aerie.monitor import Metrics, Reporter
@@ -160,7 +160,7 @@ class AnalysisServer:
             for public_id, one in series.items()
         }
 
-    async def backtest(self, user_id: int, stat_id: str, rule: AlertRule,
+    async def backtest(self, user_id: int, stat_id: str, rule: Rule,
                        days: int = 30) -> dict[str, object]:
         """What an alert with ``rule`` (parsed by the caller with
         ``interactor.alert_forms.parse_rule``) would have done on the stat over the last
@@ -168,12 +168,11 @@ class AnalysisServer:
         range; NotFound for a stat not the user's."""
         if not 1 <= days <= BACKTEST_DAYS:
             raise BadRequest(f"a backtest covers 1 to {BACKTEST_DAYS} days, not {days}")
-        parsed = Rule(**rule.model_dump())
         now = int(self.clock())
 
         def run(conn: Connection) -> Backtest:
             stat = owned_stat(conn, user_id, stat_id)
-            return backtest(conn, draft(parsed, user_id, stat.id, now), stat, now, days)
+            return backtest(conn, draft(rule, user_id, stat.id, now), stat, now, days)
 
         result = await self._with_connection(run)
         return {"days": result.days, "firings": result.firings,

@@ -1,7 +1,7 @@
 """Alert rules from form fields, as the web form and StatHat's export API send them.
 
 The edge's work: each field is checked and named in the error when it needs fixing,
-so the kernel only ever sees a typed ``aerie.alerts.Rule``.
+so the kernel only ever sees a typed ``aerie.contracts.Rule``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from aerie import webhook_targets
-from aerie.alerts import KINDS, MAX_REPEAT_MINUTES, OPERATORS, WINDOWS, Rule
+from aerie.alerts import KINDS, MAX_REPEAT_MINUTES, OPERATORS, WINDOWS
+from aerie.contracts import Rule
 from aerie.errors import BadRequest
 from aerie.text_rules import check_text, decimal_number, is_whole_number
 

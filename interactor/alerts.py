@@ -13,8 +13,8 @@ from typing import Any
 
 from aerie import alerts, stats
 from aerie.accounts import User
-from aerie.alerts import Alert, AlertEvent, Rule
-from aerie.contracts import AlertRule, BacktestParams, RenderParams
+from aerie.alerts import Alert, AlertEvent
+from aerie.contracts import BacktestParams, RenderParams, Rule
 from aerie.errors import BadRequest
 from aerie.stats import Stat
 from aerie.text_rules import is_whole_number
@@ -84,7 +84,7 @@ async def alerts_page(svc: Services, user: User) -> AlertsPage:
 
 async def preview(svc: Services, user: User, public_id: str, form: Mapping[str, str]) -> Preview:
     """The backtest of an unsaved rule; BadRequest names the field to fix."""
-    rule = AlertRule(**vars(alert_forms.parse_rule(form)))  # fail fast, before any call
+    rule = alert_forms.parse_rule(form)  # fail fast, before any call
 
     def load() -> Stat:
         with svc.engine.connect() as conn:

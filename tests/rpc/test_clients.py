@@ -15,7 +15,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from aerie.contracts import (
-    AlertRule,
     BacktestParams,
     Params,
     RenderParams,
@@ -137,7 +136,7 @@ async def test_the_backtest_takes_a_parsed_rule(
     now = int(time.time())
     put_points(engine, stat, [(now - 5 * 86400, 900), (now - 3600, 3)])
     form = {"kind": "value", "time_window": "5m", "operator": "gt", "threshold": "500"}
-    rule = AlertRule(**vars(parse_rule(form)))
+    rule = parse_rule(form)
     secret = load_rpc_secret(app_server_settings)
     async with AnalysisClient(app_server_settings.analysis_replicas, secret=secret) as analysis:
         tested = await analysis.backtest(
