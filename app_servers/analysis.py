@@ -18,7 +18,7 @@ import functools
 import math
 import statistics
 from collections.abc import Callable
-from typing import ClassVar, TypedDict, TypeVar
+from typing import ClassVar, TypeVar
 
 import anyio.to_thread
 from sqlalchemy import Connection, Engine
@@ -27,7 +27,14 @@ from starlette.applications import Starlette
 from aerie.alert_rules import Backtest, backtest
 from aerie.alerts import draft
 from aerie.clock import Clock, system_clock
-from aerie.contracts import ANALYSIS_METHODS, Rule
+from aerie.contracts import (
+    ANALYSIS_METHODS,
+    Change,
+    PeriodSummary,
+    Rule,
+    StatOverview,
+    Summary,
+)
 from aerie.db import make_engine
 from aerie.errors import BadRequest
 from aerie.monitor import Metrics, Reporter
@@ -45,40 +52,6 @@ MAX_OVERVIEW_STATS = 500
 BACKTEST_DAYS = 30
 # The stat list's sparklines: the last 24 hours, one point an hour.
 SPARK_TIMEFRAME = parse_timeframe("1d1h")
-
-
-class PeriodSummary(TypedDict):
-    """Figures of one period; every figure is None when nothing was received in it."""
-
-    latest: float | None  # the value of the last interval with data
-    latest_time: int | None  # the start of that interval (unix seconds)
-    min: float | None
-    max: float | None
-    mean: float | None
-    stddev: float | None  # population standard deviation
-    total: float | None  # counters only: the sum of the interval sums
-    points_with_data: int  # intervals that received at least one point
-    received: int  # raw points received in the period
-    first: int  # the period is [first, end), unix seconds
-    end: int
-
-
-class Change(TypedDict):
-    """Percent change from the previous period; None when there is nothing to compare with."""
-
-    mean: float | None
-    total: float | None
-
-
-class Summary(TypedDict):
-    current: PeriodSummary
-    previous: PeriodSummary
-    change: Change
-
-
-class StatOverview(TypedDict):
-    spark: list[float | None]  # the last 24 hours, hourly; a value stat's empty hour is None
-    latest: float | None  # the value of the last hour with data among them
 
 
 class AnalysisServer:
@@ -119,14 +92,9 @@ class AnalysisServer:
 
         current, previous = await self._with_connection(read)
         now_figures, before = summarize_series(current), summarize_series(previous)
-        return {
-            "current": now_figures,
-            "previous": before,
-            "change": {
-                "mean": percent_change(now_figures["mean"], before["mean"]),
-                "total": percent_change(now_figures["total"], before["total"]),
-            },
-        }
+        change = Change(mean=percent_change(now_figures.mean, before.mean),
+                        total=percent_change(now_figures.total, before.total))
+        return Summary(current=now_figures, previous=before, change=change)
 
     async def overview(self, user_id: int, stat_ids: list[str]) -> dict[str, StatOverview]:
         """A sparkline and the latest value of each of the user's stats among ``stat_ids``.
@@ -153,10 +121,10 @@ class AnalysisServer:
 
         series = await self._with_connection(read)
         return {
-            public_id: {
-                "spark": [point.value for point in one.points],
-                "latest": _value_of(_last_with_data(one.points)),
-            }
+            public_id: StatOverview(
+                spark=[point.value for point in one.points],
+                latest=_value_of(_last_with_data(one.points)),
+            )
             for public_id, one in series.items()
         }
 
@@ -204,26 +172,25 @@ def summarize_series(series: Series) -> PeriodSummary:
     received = sum(p.rcount for p in points)
     latest = _last_with_data(points)
     if latest is None:
-        return {
-            "latest": None, "latest_time": None, "min": None, "max": None, "mean": None,
-            "stddev": None, "total": None, "points_with_data": 0, "received": 0,
-            "first": first, "end": end,
-        }
+        return PeriodSummary(
+            latest=None, latest_time=None, min=None, max=None, mean=None, stddev=None,
+            total=None, points_with_data=0, received=0, first=first, end=end,
+        )
     # read_series gives a counter's empty interval as 0 and a value stat's as None (skipped).
     values = [p.value for p in points if p.value is not None]
-    return {
-        "latest": latest.value,
-        "latest_time": latest.time,
-        "min": min(values),
-        "max": max(values),
-        "mean": _finite(statistics.fmean, values),
-        "stddev": _finite(statistics.pstdev, values),
-        "total": _finite(math.fsum, values) if series.stat.counter else None,
-        "points_with_data": sum(1 for p in points if p.rcount),
-        "received": received,
-        "first": first,
-        "end": end,
-    }
+    return PeriodSummary(
+        latest=latest.value,
+        latest_time=latest.time,
+        min=min(values),
+        max=max(values),
+        mean=_finite(statistics.fmean, values),
+        stddev=_finite(statistics.pstdev, values),
+        total=_finite(math.fsum, values) if series.stat.counter else None,
+        points_with_data=sum(1 for p in points if p.rcount),
+        received=received,
+        first=first,
+        end=end,
+    )
 
 
 def _finite(figure: Callable[[list[float]], float], values: list[float]) -> float | None:
