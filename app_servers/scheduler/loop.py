@@ -26,7 +26,6 @@ import os
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import ClassVar
 
 import anyio
@@ -60,16 +59,8 @@ TICK_SECONDS = 5.0
 HEALTH_DASHBOARD_SECONDS = 60  # how often the lease holder adds cards for new system stats
 
 
-@dataclass(frozen=True)
-class Pass:
-    """What one tick did: whether it held the lease, alerts judged, events, mail sent."""
-
-    leader: bool
-    judged: int = 0
-    events: int = 0
-    digests: int = 0
-    reports: int = 0
-    mailed: int = 0
+# What one tick did: the same figures ``status`` answers with.
+Pass = PassFigures
 
 
 class Scheduler:
@@ -128,7 +119,8 @@ class Scheduler:
         depth = await anyio.to_thread.run_sync(self._watch_itself, now)
         if depth is not None:
             self._metrics.observe("aerie scheduler outbox depth", depth)
-        return Pass(True, judged, events, digests, reported, mailed)
+        return Pass(leader=True, judged=judged, events=events, digests=digests,
+                    reports=reported, mailed=mailed)
 
     def _watch_itself(self, now: int) -> int | None:
         """With self-monitoring on: the outbox depth (None when off) and, once a minute, a
@@ -180,7 +172,7 @@ class SchedulerStatus:
         last = self._scheduler.last_pass
         return StatusResult(holder=self._scheduler.holder, leader=bool(last and last.leader),
                             last_pass_at=self._scheduler.last_pass_at,
-                            last_pass=PassFigures.model_validate(vars(last)) if last else None,
+                            last_pass=last,
                             failed_passes=self._scheduler.failed_passes)
 
 
