@@ -26,9 +26,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PEERS = ROOT.parent.parent / "shared" / "peers"
-if not PEERS.is_dir():
-    PEERS = Path("/work/shared/peers")
+PEERS = ROOT.parent / "shared" / "peers"  # the team's shared folder beside the checkout
 sys.path.insert(0, str(PEERS))
 import benchlib as bl
 from bench_statsd import udp_sock_info
