@@ -32,8 +32,10 @@ def alive(pid: int) -> bool:
 # Linux), where every outgoing connection takes its local port: a port picked there can be
 # taken by a client before the server that was meant to have it binds. Each pytest-xdist
 # worker walks a band of its own, so parallel workers never pick the same port, and one
-# worker hands out every port of its band once before any again.
-_FIRST_PORT, _BAND = 20000, 1500
+# worker hands out every port of its band once before any again. Two checkouts testing at
+# once on one machine give each other room with AERIE_TEST_PORT_BASE and AERIE_TEST_PORT_BAND.
+_FIRST_PORT = int(os.environ.get("AERIE_TEST_PORT_BASE", "20000"))
+_BAND = int(os.environ.get("AERIE_TEST_PORT_BAND", "1500"))
 _WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) % 8
 _BAND_START = _FIRST_PORT + _WORKER * _BAND
 _first_offset = random.randrange(_BAND)
