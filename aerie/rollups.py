@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, case, delete, func, literal_column, select
 from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
 from aerie.schema import DAY, HOUR, MINUTE, ROLLUPS
@@ -70,8 +71,16 @@ def merge_cells(into: Cells, other: Cells) -> None:
 def coarsen(cells: Cells, resolution: int) -> Cells:
     """Re-bucket minute cells at a coarser resolution (hour or day, UTC)."""
     out: Cells = {}
-    for (stat_id, bucket), cell in cells.items():
-        merge_cells(out, {(stat_id, bucket - bucket % resolution): cell})
+    for (stat_id, bucket), (n, total, low, high) in cells.items():
+        key = (stat_id, bucket - bucket % resolution)
+        cell = out.get(key)
+        if cell is None:
+            out[key] = [n, total, low, high]
+        else:
+            cell[0] += n
+            cell[1] += total
+            cell[2] = min(cell[2], low)
+            cell[3] = max(cell[3], high)
     return out
 
 
@@ -105,6 +114,25 @@ def _upsert(dialect: str, table: Table) -> Any:
     )
 
 
+_COLUMNS = ("stat_id", "bucket", "n", "sum", "min", "max")
+
+
+@functools.cache
+def _upsert_sql(dialect_class: type[Dialect], table: Table) -> str:
+    """``_upsert`` as the driver's own SQL, positional parameters in ``_COLUMNS`` order.
+
+    Run with ``exec_driver_sql`` on rows of tuples: SQLAlchemy's per-row parameter
+    processing cost more than SQLite's own work on a 1,000-row upsert (measured here
+    with cProfile: 45% against 11%), and the group commit runs it for every batch.
+    """
+    # a positional style each driver takes (pymysql's default is %(name)s, but %s works)
+    dialect = dialect_class(paramstyle="qmark" if dialect_class.name == "sqlite" else "format")
+    compiled = _upsert(dialect.name, table).compile(dialect=dialect, column_keys=list(_COLUMNS))
+    if tuple(compiled.positiontup or ()) != _COLUMNS:
+        raise AssertionError(f"unexpected upsert parameters: {compiled.positiontup}")
+    return str(compiled)
+
+
 def write_cells(conn: Connection, cells: Cells) -> None:
     """Upsert minute cells and their hour and day rollups in the caller's transaction.
 
@@ -115,7 +143,6 @@ def write_cells(conn: Connection, cells: Cells) -> None:
     """
     if not cells:
         return
-    dialect = conn.dialect.name
     levels = [(table, cells if res == MINUTE else coarsen(cells, res)) for res, table in ROLLUPS]
     if may_overflow(c[1] for c in cells.values()):
         for _table, level in levels:
@@ -123,12 +150,9 @@ def write_cells(conn: Connection, cells: Cells) -> None:
                 if not math.isfinite(c[1]):
                     raise CellOverflow(sid)
     for table, level in levels:
-        rows = [
-            {"stat_id": sid, "bucket": bucket, "n": c[0], "sum": c[1], "min": c[2], "max": c[3]}
-            for (sid, bucket), c in sorted(level.items())
-        ]
+        rows = [(sid, bucket, *c) for (sid, bucket), c in sorted(level.items())]
         try:
-            conn.execute(_upsert(dialect, table), rows)
+            conn.exec_driver_sql(_upsert_sql(type(conn.dialect), table), rows)
         except DBAPIError as exc:
             if _is_overflow(exc):
                 raise CellOverflow(None) from exc
