@@ -41,7 +41,8 @@ READ_BYTES = 512 * 1024
 MAX_PENDING_POINTS = 100_000
 # UDP cannot be slowed down: past this many points waiting for a commit, datagrams are dropped.
 MAX_PENDING_UDP_POINTS = 100_000
-KNOWN_PATHS = 100_000  # paths whose checked name and kind are remembered
+KNOWN_PATHS = 100_000
+_DECIMAL_BYTES = b"0123456789+-.eE"  # what an ASCII decimal number is spelled with  # paths whose checked name and kind are remembered
 
 
 class Malformed(ValueError):
@@ -113,9 +114,15 @@ def parse_lines(data: bytes, now: float, rules: LineRules, metrics: Metrics,
         fields = line.split()
         if not fields:
             continue
-        if len(fields) == 3 and fields[2].isdigit() and (found := known.get(fields[0])):
-            value, t = fields[1].decode("latin-1"), int(fields[2])
-            if is_decimal(value) and earliest <= t <= latest and math.isfinite(x := float(value)):
+        if (len(fields) == 3 and fields[2].isdigit() and (found := known.get(fields[0]))
+                and not fields[1].translate(None, _DECIMAL_BYTES)):
+            # float() takes exactly is_decimal's forms once only these bytes are left
+            try:
+                x = float(fields[1])
+            except ValueError:
+                x = math.nan  # the full parse below says what is wrong
+            t = int(fields[2])
+            if earliest <= t <= latest and math.isfinite(x):
                 points.append(NamedPoint(found[0], found[1], x, t))
                 continue
         try:

@@ -50,7 +50,16 @@ from aerie.contracts import RECEIVED_MARK_SECONDS
 from aerie.errors import BadRequest, Unavailable
 from aerie.monitor import Metrics
 from aerie.readiness import one_line
-from aerie.rollups import CellOverflow, Cells, Sums, add_point, cell_sums, stored_sums, write_cells
+from aerie.rollups import (
+    CellOverflow,
+    Cells,
+    Sums,
+    add_points,
+    cell_sums,
+    merge_cells,
+    stored_sums,
+    write_cells,
+)
 from aerie.stats import mark_data_received, stat_by_id
 from api_service.write_turns import WriteTurns
 
@@ -97,24 +106,15 @@ class Batch:
     requests: list[Request] = field(default_factory=list)
 
     def take(self, request: Request) -> None:
-        for stat_id, t, x in request.rows:
-            add_point(self.cells, stat_id, t, x)
-            self.received[stat_id] = request.received_at
+        add_points(self.cells, request.rows)
+        self.received.update(dict.fromkeys([row[0] for row in request.rows], request.received_at))
         self.points += len(request.rows)
         self.requests.append(request)
 
     def merge(self, chunk: Batch) -> None:
         """Fold another account's chunk in (cell by cell: it costs little, as a stat has
         one owner and two accounts' chunks share no cell)."""
-        for key, c in chunk.cells.items():
-            cell = self.cells.get(key)
-            if cell is None:
-                self.cells[key] = c
-            else:
-                cell[0] += c[0]
-                cell[1] += c[1]
-                cell[2] = min(cell[2], c[2])
-                cell[3] = max(cell[3], c[3])
+        merge_cells(self.cells, chunk.cells)
         for stat_id, at in chunk.received.items():
             self.received[stat_id] = max(at, self.received.get(stat_id, 0))
         self.points += chunk.points
@@ -372,8 +372,7 @@ def _write_without_overflows(
             overflowing[i] = bad
             continue
         totals.update(trial)
-        for stat_id, t, x in request.rows:
-            add_point(kept, stat_id, t, x)
+        add_points(kept, request.rows)
     written = {sid for sid, _bucket in kept}
     marks = [(sid, at) for sid, at in marks if sid in written]
     _write(conn, kept, marks)
@@ -398,8 +397,7 @@ def _stat_name(conn: Connection, stat_id: int) -> str:
 
 def _request_cells(rows: Rows) -> Sums:
     cells: Cells = {}
-    for stat_id, t, x in rows:
-        add_point(cells, stat_id, t, x)
+    add_points(cells, rows)
     return cell_sums(cells)
 
 
