@@ -34,6 +34,13 @@ TOO_MANY_VERIFY = "a confirmation link was sent three times this hour; check you
 DEAD_LINK = "this link has expired or was already used; ask for a new one"
 
 
+class DeadLink(BadRequest):
+    """A mailed link that no longer works: used, expired, or to an address given up."""
+
+    def __init__(self) -> None:
+        super().__init__(DEAD_LINK)
+
+
 @dataclass(frozen=True)
 class ResetForm:
     """What the choose-a-password page shows: the link's token (posted back) and its
@@ -81,7 +88,7 @@ async def mail_reset_link(svc: Services, email: str) -> None:
 
 
 async def reset_form(svc: Services, token: str) -> ResetForm:
-    """The form a reset or claim link opens; BadRequest if the link no longer works."""
+    """The form a reset or claim link opens; DeadLink if the link no longer works."""
     now = svc.now()
 
     def work() -> account_tokens.Redeemed | None:
@@ -90,14 +97,14 @@ async def reset_form(svc: Services, token: str) -> ResetForm:
 
     found = await off_loop(work)
     if found is None:
-        raise BadRequest(DEAD_LINK)
+        raise DeadLink()
     return ResetForm(token, found.email, found.purpose == CLAIM)
 
 
 async def reset_password(svc: Services, token: str, password: str) -> Session:
     """Use a reset or claim link: set the password, take the e-mail as verified (the link
-    reached it), end every session and open a new one. BadRequest for a dead link or a
-    password too short or long; nothing changes then."""
+    reached it), end every session and open a new one. DeadLink for a dead link, BadRequest
+    for a password too short or long; nothing changes then."""
     check_password(password)
     now = svc.now()
 
@@ -116,12 +123,12 @@ async def reset_password(svc: Services, token: str, password: str) -> Session:
 
     session = await off_loop(work)
     if session is None:
-        raise BadRequest(DEAD_LINK)
+        raise DeadLink()
     return session
 
 
 async def verify_email(svc: Services, token: str) -> str:
-    """Use a verification link; the address it verified. BadRequest if the link is dead
+    """Use a verification link; the address it verified. DeadLink if the link is dead
     (used, expired, or the account's e-mail has changed since)."""
     now = svc.now()
 
@@ -134,7 +141,7 @@ async def verify_email(svc: Services, token: str) -> str:
 
     email = await off_loop(work)
     if email is None:
-        raise BadRequest(DEAD_LINK)
+        raise DeadLink()
     return email
 
 

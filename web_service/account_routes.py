@@ -202,9 +202,9 @@ class AccountPages:
         try:
             session = await account_links.reset_password(
                 self._services, token, fields.get("password", ""))
+        except account_links.DeadLink:
+            raise  # nothing to try again on: the error page says to ask for a new link
         except AerieError as mistake:
-            if mistake.message == account_links.DEAD_LINK:
-                raise
             form = await account_links.reset_form(self._services, token)
             return self._anonymous_again(request, "reset_password.html", form, mistake)
         response = see_other(HOME, done="password_set")

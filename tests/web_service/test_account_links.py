@@ -73,6 +73,15 @@ def mailed_links(engine: Engine, settings: Settings, relay: Relay, to: str) -> l
     return found
 
 
+def ask_for_reset(client: httpx.Client, engine: Engine, settings: Settings, relay: Relay,
+                  email: str) -> str:
+    """Ask for a reset link for ``email`` on the form; the link the relay received."""
+    submit(client, "/password/forgot", email=email)
+    wait_for_mail(engine, email)
+    [link] = mailed_links(engine, settings, relay, email)
+    return link
+
+
 def path_of(link: str) -> str:
     return "/" + link.split("/", 3)[3]
 
@@ -123,9 +132,7 @@ def test_a_reset_link_expires_and_a_short_password_keeps_it_usable(
     relay: Relay,
 ) -> None:
     owner = browser("owner")
-    submit(visitor, "/password/forgot", email=owner.user.email)
-    wait_for_mail(engine, owner.user.email)
-    [link] = mailed_links(engine, settings, relay, owner.user.email)
+    link = ask_for_reset(visitor, engine, settings, relay, owner.user.email)
 
     short = submit(visitor, path_of(link), password="short")
     assert short.status_code == 400 and "at least 8 characters" in short.text
@@ -238,9 +245,7 @@ def test_a_reset_ends_every_session_of_the_account(
     relay: Relay,
 ) -> None:
     owner = browser("owner")
-    submit(visitor, "/password/forgot", email=owner.user.email)
-    wait_for_mail(engine, owner.user.email)
-    [link] = mailed_links(engine, settings, relay, owner.user.email)
+    link = ask_for_reset(visitor, engine, settings, relay, owner.user.email)
     submit(visitor, path_of(link), password=NEW_PASSWORD)
 
     with engine.connect() as conn:
