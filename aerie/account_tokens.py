@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, and_, delete, insert, select, update
 
 from aerie.keys import hash_token, random_key
 from aerie.schema import account_tokens, users
@@ -98,3 +98,11 @@ def has_token(conn: Connection, user_id: int, purpose: str) -> bool:
         .where(account_tokens.c.user_id == user_id, account_tokens.c.purpose == purpose)
         .limit(1)
     ).first() is not None
+
+
+def forget_dead(conn: Connection, now: int) -> int:
+    """Drop tokens expired a day or more ago, used or not (run with the hourly prune);
+    the rows deleted. A day's grace keeps "already used" answers for a while."""
+    return conn.execute(
+        delete(account_tokens).where(account_tokens.c.expires_at <= now - 86400)
+    ).rowcount

@@ -254,3 +254,16 @@ def test_a_reset_ends_every_session_of_the_account(
                                 .where(users.c.id == owner.user.id)).scalar_one()
     assert len(list(left)) == 1  # the one the link opened
     assert verified is not None
+
+
+def test_a_verification_link_works_in_a_browser_that_is_not_logged_in(
+    visitor: httpx.Client, web: RunningServer, engine: Engine, settings: Settings, relay: Relay,
+) -> None:
+    email = new_email("elsewhere")
+    sign_up(visitor, email)
+    [link] = mailed_links(engine, settings, relay, email)
+
+    with httpx.Client(base_url=web.url, headers={"accept": "text/html"}, timeout=30) as phone:
+        opened = phone.get(path_of(link))
+    assert opened.status_code == 200 and f"{email} is confirmed" in opened.text
+    assert "Confirm your e-mail" not in visitor.get("/stats").text
