@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Scope
 
 from aerie.accounts import User
 from aerie.ez_signup import SignupRules, make_pending_account
@@ -28,12 +29,15 @@ class EzSignup:
         self._proxies = [ipaddress.ip_network(p, strict=False)
                          for p in settings.trusted_proxy_list]
 
-    async def account_for(self, ezkey: str, peer: str, forwarded: str, now: int) -> User | None:
+    async def account_for(self, ezkey: str, scope: Scope, now: int) -> User | None:
         """A new pending account for ``ezkey`` (an e-mail no account has), or None if
-        it cannot have one: not an e-mail, taken, or a limit reached. ``peer`` is the
-        connection's address; ``forwarded`` its X-Forwarded-For, believed only from a
+        it cannot have one: not an e-mail, taken, or a limit reached. The request's
+        ``scope`` names the client: the peer, or the X-Forwarded-For client of a
         trusted proxy."""
-        client = client_address(peer, forwarded, self._proxies)
+        peer = scope.get("client")
+        forwarded = next((value.decode("latin-1") for name, value in scope["headers"]
+                          if name == b"x-forwarded-for"), "")
+        client = client_address(peer[0] if peer else "unknown", forwarded, self._proxies)
 
         def work() -> User | None:
             with self._engine.begin() as conn:

@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.types import Scope
+
 from aerie.errors import BadRequest, NotAllowed
 from aerie.keys import same_secret
 from aerie.rollups import may_overflow, overflowing_stat
@@ -29,14 +31,6 @@ class Recorded:
     batch: bool
 
 
-@dataclass(frozen=True)
-class Origin:
-    """Where a request came from, for EZ sign-up's per-client limit."""
-
-    peer: str
-    forwarded: str  # its X-Forwarded-For header, if any
-
-
 class Ingestor:
     def __init__(self, settings: Settings, keys: KeyCache, writer: GroupCommitWriter,
                  signup: EzSignup | None = None) -> None:
@@ -49,9 +43,10 @@ class Ingestor:
             settings.batch_limit, settings.max_future_seconds, settings.max_past_days * 86400
         )
 
-    async def record_ez(self, params: dict[str, Any], origin: Origin | None = None) -> Recorded:
+    async def record_ez(self, params: dict[str, Any], scope: Scope | None = None) -> Recorded:
         """Record an EZ request (single or batch), creating stats on first use (and, with
-        EZ sign-up, a pending account for an unknown e-mail)."""
+        EZ sign-up, a pending account for an unknown e-mail; ``scope``, the request's,
+        says which client asked)."""
         ezkey = params.get("ezkey") or params.get("email")  # "email" is the pre-2012 name
         if not ezkey or not isinstance(ezkey, str):
             raise BadRequest("no ezkey specified")
@@ -59,8 +54,8 @@ class Ingestor:
         points = ez_points(params, now, self._limits)
         _refuse_overflowing_sums(points)
         user = await self._keys.user_by_ezkey(ezkey)
-        if user is None and self._signup is not None and origin is not None:
-            user = await self._signup.account_for(ezkey, origin.peer, origin.forwarded, int(now))
+        if user is None and self._signup is not None and scope is not None:
+            user = await self._signup.account_for(ezkey, scope, int(now))
         if user is None:
             raise NotAllowed(f"{INVALID_KEYS}: no account has this ezkey")
         if user.pending_until is not None and self._signup is not None:

@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from aerie.errors import AerieError, BadRequest, TooLarge, Unavailable
 from aerie.monitor import Metrics
 from aerie.schema import COUNTER, VALUE
-from api_service.ingest import Ingestor, Origin, Recorded
+from api_service.ingest import Ingestor, Recorded
 from api_service.parsing import merged_params, wants_body
 from api_service.rate_limit import RateLimited
 
@@ -103,16 +103,8 @@ class IngestionRoutes:
     async def _record(self, scope: Scope, params: dict[str, Any]) -> Recorded:
         path = scope["path"]
         if path == "/ez":
-            return await self._ingestor.record_ez(params, _origin(scope))
+            return await self._ingestor.record_ez(params, scope)
         return await self._ingestor.record_classic(params, COUNTER if path == "/c" else VALUE)
-
-
-def _origin(scope: Scope) -> Origin:
-    """The peer and its X-Forwarded-For, for EZ sign-up's per-client limit."""
-    client = scope.get("client")
-    forwarded = next((value.decode("latin-1") for name, value in scope["headers"]
-                      if name == b"x-forwarded-for"), "")
-    return Origin(client[0] if client else "unknown", forwarded)
 
 
 def _headers(scope: Scope) -> tuple[str, int]:
