@@ -4,6 +4,7 @@ the account in the web app, and an unclaimed one is deleted with its data."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import secrets
 import time
@@ -19,6 +20,7 @@ from aerie.schema import stat_minutes, stats, users
 from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
 from api_service.app import create_app
+from api_service.ez_signup import client_address
 from app_servers.scheduler import Scheduler
 from presenters.mail import TemplateMail
 from rpc.clients import GraphClient
@@ -185,3 +187,10 @@ async def test_without_the_setting_an_unknown_email_is_refused(
     async with httpx.AsyncClient(base_url=api.url) as client:
         refused = await client.post("/ez", data={"ezkey": email, "stat": "a", "count": "1"})
     assert refused.status_code == 403 and account(engine, email) is None
+
+
+def test_the_client_address_believes_x_forwarded_for_only_from_a_trusted_proxy() -> None:
+    proxies = [ipaddress.ip_network("127.0.0.1"), ipaddress.ip_network("10.0.0.0/8")]
+    assert client_address("203.0.113.5", "1.2.3.4", proxies) == "203.0.113.5"  # forged
+    assert client_address("127.0.0.1", "1.2.3.4, 203.0.113.9, 10.0.0.2", proxies) == "203.0.113.9"
+    assert client_address("127.0.0.1", "", proxies) == "127.0.0.1"
