@@ -28,8 +28,8 @@ from aerie.schema import COUNTER, VALUE
 from aerie.settings import Settings
 from aerie.stats import check_name
 from aerie.text_rules import check_text, is_decimal
-from api_service.listener_sink import AccountSink, NamedPoint, account_sink, point_limits
-from api_service.parsing import Limits
+from api_service.listener_sink import AccountSink, account_sink, point_limits
+from api_service.parsing import Limits, Point
 
 log = logging.getLogger("aerie.graphite")
 
@@ -66,7 +66,7 @@ class LineRules:
         return VALUE
 
 
-def parse_line(line: bytes, now: float, rules: LineRules) -> NamedPoint:
+def parse_line(line: bytes, now: float, rules: LineRules) -> Point:
     """The point ``line`` holds; raises Malformed (or OutOfRange) saying what is wrong."""
     try:
         fields = line.decode().split()
@@ -81,7 +81,7 @@ def parse_line(line: bytes, now: float, rules: LineRules) -> NamedPoint:
         raise OutOfRange(f"timestamp {fields[2]} is too far in the future")
     if t < now - rules.limits.max_past_seconds:
         raise OutOfRange(f"timestamp {fields[2]} is too far in the past")
-    return NamedPoint(path, rules.kind_of(path), x, t)
+    return Point(path, rules.kind_of(path), x, t)
 
 
 def _checked_path(path: str) -> str:
@@ -101,7 +101,7 @@ def _number(text: str, what: str) -> float:
 
 
 def parse_lines(data: bytes, now: float, rules: LineRules, metrics: Metrics,
-                known: dict[bytes, tuple[str, str]]) -> list[NamedPoint]:
+                known: dict[bytes, tuple[str, str]]) -> list[Point]:
     """The points of every good line in ``data``; bad ones are counted and skipped.
 
     ``known`` remembers the checked name and kind of each path seen, so the common line
@@ -123,15 +123,15 @@ def parse_lines(data: bytes, now: float, rules: LineRules, metrics: Metrics,
                 x = math.nan  # the full parse below says what is wrong
             t = int(fields[2])
             if earliest <= t <= latest and math.isfinite(x):
-                points.append(NamedPoint(found[0], found[1], x, t))
+                points.append(Point(found[0], found[1], x, t))
                 continue
         try:
             point = parse_line(line, now, rules)
             points.append(point)
-            if fields[0] == point.name.encode():  # split alike as bytes and as text
+            if fields[0] == point.stat.encode():  # split alike as bytes and as text
                 if len(known) >= KNOWN_PATHS:
                     known.clear()
-                known[fields[0]] = (point.name, point.kind)
+                known[fields[0]] = (point.stat, point.kind)
         except OutOfRange:
             metrics.count("aerie graphite out-of-range points")
         except Malformed as exc:
@@ -144,14 +144,14 @@ class PendingPoints:
     """Points a TCP connection has parsed and its flusher has not yet taken."""
 
     def __init__(self) -> None:
-        self._points: list[NamedPoint] = []
+        self._points: list[Point] = []
         self._closed = False
         self._failure: BaseException | None = None
         self._ready = asyncio.Event()  # points to take, or closed
         self._room = asyncio.Event()  # below MAX_PENDING_POINTS, or failed
         self._room.set()
 
-    async def put(self, points: list[NamedPoint]) -> None:
+    async def put(self, points: list[Point]) -> None:
         """Add ``points``, first waiting for room; raises what failed the flusher."""
         await self._room.wait()
         if self._failure is not None:
@@ -162,7 +162,7 @@ class PendingPoints:
         if len(self._points) >= MAX_PENDING_POINTS:
             self._room.clear()
 
-    async def take(self) -> list[NamedPoint]:
+    async def take(self) -> list[Point]:
         """All points held, waiting for some; empty once closed with none left."""
         await self._ready.wait()
         points, self._points = self._points, []
@@ -201,7 +201,7 @@ class GraphiteListener:
         self._tcp: asyncio.Server | None = None
         self._udp: asyncio.DatagramTransport | None = None
         self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
-        self._udp_points: list[NamedPoint] = []
+        self._udp_points: list[Point] = []
         self._udp_drain: asyncio.Task[None] | None = None
         self._stopping = False
         self._known: dict[bytes, tuple[str, str]] = {}
@@ -268,7 +268,7 @@ class GraphiteListener:
             pending.fail(exc)
             raise
 
-    def _parse(self, data: bytes) -> list[NamedPoint]:
+    def _parse(self, data: bytes) -> list[Point]:
         return parse_lines(data, time.time(), self.rules, self.sink.metrics, self._known)
 
     def take_datagram(self, data: bytes) -> None:

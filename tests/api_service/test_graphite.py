@@ -23,8 +23,8 @@ from api_service.graphite import (
     parse_line,
     rules_from,
 )
-from api_service.listener_sink import NamedPoint, account_sink
-from api_service.parsing import Limits
+from api_service.listener_sink import account_sink
+from api_service.parsing import Limits, Point
 from tests.api_service.listening import eventually, stored
 from tests.conftest import Account
 from tests.servers import free_port
@@ -34,15 +34,15 @@ RULES = LineRules(Limits(1000, 3600, 86400), ("*.count", "deploys"))
 
 
 @pytest.mark.parametrize(("line", "point"), [
-    (b"servers.web1.load 0.42 1799999940", NamedPoint("servers.web1.load", VALUE, 0.42,
+    (b"servers.web1.load 0.42 1799999940", Point("servers.web1.load", VALUE, 0.42,
                                                       1799999940.0)),
-    (b"jobs.count 3 1799999940\r", NamedPoint("jobs.count", COUNTER, 3.0, 1799999940.0)),
-    (b"deploys 1 -1", NamedPoint("deploys", COUNTER, 1.0, NOW)),
-    (b"  a.b   -1.5e2   1800000000.5 ", NamedPoint("a.b", VALUE, -150.0, 1800000000.5)),
-    (b"no.timestamp 7", NamedPoint("no.timestamp", VALUE, 7.0, NOW)),
-    (b"jobs.count.rate 3 1800000000", NamedPoint("jobs.count.rate", VALUE, 3.0, NOW)),
+    (b"jobs.count 3 1799999940\r", Point("jobs.count", COUNTER, 3.0, 1799999940.0)),
+    (b"deploys 1 -1", Point("deploys", COUNTER, 1.0, NOW)),
+    (b"  a.b   -1.5e2   1800000000.5 ", Point("a.b", VALUE, -150.0, 1800000000.5)),
+    (b"no.timestamp 7", Point("no.timestamp", VALUE, 7.0, NOW)),
+    (b"jobs.count.rate 3 1800000000", Point("jobs.count.rate", VALUE, 3.0, NOW)),
 ])
-def test_lines_parse_into_points_at_their_time(line: bytes, point: NamedPoint) -> None:
+def test_lines_parse_into_points_at_their_time(line: bytes, point: Point) -> None:
     assert parse_line(line, NOW, RULES) == point
 
 
