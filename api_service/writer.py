@@ -61,6 +61,7 @@ from aerie.rollups import (
     write_cells,
 )
 from aerie.stats import mark_data_received, stat_by_id
+from api_service.checkpoints import WalCheckpoints
 from api_service.write_turns import WriteTurns
 
 log = logging.getLogger("aerie.writer")
@@ -144,7 +145,9 @@ class GroupCommitWriter:
         self._others = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aerie-between")
         self._busy: set[int] = set()  # accounts with a commit in flight
         self._commits_in_flight: set[asyncio.Task[None]] = set()  # held: the loop keeps weak refs
-        self._turns = WriteTurns() if engine.dialect.name == "sqlite" else None
+        sqlite = engine.dialect.name == "sqlite"
+        self._turns = WriteTurns() if sqlite else None
+        self._checkpoints = WalCheckpoints(engine) if sqlite else None
         self._serial: AbstractContextManager[object] = self._turns or nullcontext()
         self._marked: dict[int, int] = {}  # stat id -> data_received_at last written
         self._failure: tuple[float, str] | None = None  # (monotonic time, why) of the last commit
@@ -157,6 +160,8 @@ class GroupCommitWriter:
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="aerie-group-commit")
+        if self._checkpoints is not None:
+            self._checkpoints.start()
 
     async def stop(self) -> None:
         """Commit whatever is still open, then stop."""
@@ -166,6 +171,8 @@ class GroupCommitWriter:
             await self._task
         for executor in [*self._lanes, self._others]:
             executor.shutdown(wait=True)
+        if self._checkpoints is not None:
+            await asyncio.to_thread(self._checkpoints.stop)
 
     async def run_between_commits(self, work: Callable[[], T]) -> T:
         """Run ``work`` on a thread of its own; on SQLite, between two group commits.

@@ -1,0 +1,74 @@
+"""On SQLite, the API's commits never copy the write-ahead log into the database file
+themselves (whichever commit crossed 1,000 pages used to pay for everyone's pages): a
+thread of the writer checkpoints instead, and the data reaches the file all the same."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from pathlib import Path
+
+from sqlalchemy import Engine, text
+
+from aerie.db import make_engine
+from aerie.migrate import upgrade
+from aerie.settings import Settings
+from api_service.writer import GroupCommitWriter
+from tests.conftest import make_account, make_stat
+
+COMMITS, STATS = 20, 200
+
+
+def _rows_in_the_file(path: Path) -> int:
+    """Minute rows in the database file itself, ignoring the log (``immutable``)."""
+    with sqlite3.connect(f"file:{path}?immutable=1", uri=True) as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM stat_minutes").fetchone()[0])
+
+
+async def _write_then_wait(engine: Engine, writer: GroupCommitWriter, path: Path,
+                           stat_ids: list[int], account: int) -> tuple[int, int]:
+    """Commit COMMITS minutes of every stat; returns the commits' autocheckpoint setting and
+    the rows in the file a second later, with the writer still running."""
+    await writer.start()
+    start = int(time.time()) // 60 * 60 - COMMITS * 60
+    for minute in range(COMMITS):
+        await writer.add([(sid, start + minute * 60, 1.0) for sid in stat_ids],
+                         int(time.time()), account)
+    with engine.connect() as conn:
+        autocheckpoint = int(conn.execute(text("PRAGMA wal_autocheckpoint")).scalar_one())
+    await asyncio.sleep(1.0)  # twice the checkpoint thread's interval
+    in_file = _rows_in_the_file(path)
+    await writer.stop()
+    return autocheckpoint, in_file
+
+
+def _setup(path: Path) -> tuple[Engine, GroupCommitWriter, list[int], int]:
+    engine = make_engine(Settings(database_url=f"sqlite:///{path}"))
+    upgrade(engine)
+    engine.dispose()  # as in the API, the writer is made before any connection is
+    writer = GroupCommitWriter(engine)
+    account = make_account(engine)
+    stat_ids = [make_stat(engine, account, f"s{i}", "value").id for i in range(STATS)]
+    return engine, writer, stat_ids, account.user.id
+
+
+def test_commits_leave_checkpoints_to_the_writers_thread_which_copies_every_row(
+        tmp_path: Path) -> None:
+    engine, writer, stat_ids, account = _setup(tmp_path / "aerie.db")
+    autocheckpoint, in_file = asyncio.run(
+        _write_then_wait(engine, writer, tmp_path / "aerie.db", stat_ids, account))
+    engine.dispose()
+    assert autocheckpoint == 0
+    assert in_file == COMMITS * STATS
+
+
+def test_without_the_thread_the_rows_would_stay_in_the_log(tmp_path: Path) -> None:
+    """The control: the same commits with the thread idle leave the file without them,
+    so the test above sees the thread's work, not the commits'."""
+    engine, writer, stat_ids, account = _setup(tmp_path / "aerie.db")
+    writer._checkpoints._interval = 3600  # type: ignore[union-attr]  # noqa: SLF001
+    _autocheckpoint, in_file = asyncio.run(
+        _write_then_wait(engine, writer, tmp_path / "aerie.db", stat_ids, account))
+    engine.dispose()
+    assert in_file == 0
