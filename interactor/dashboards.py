@@ -205,7 +205,7 @@ async def _card_views(
     ))
     numbers: dict[int, list[NumberFigure]] = {}
     for (card, stat), summary in zip(wanted, summaries, strict=True):
-        numbers.setdefault(card.id, []).append(_number(stat, summary.model_dump()))
+        numbers.setdefault(card.id, []).append(_number(stat, summary.figures()))
     views = []
     for card in cards:
         rows = tables.get(card.id, [])
