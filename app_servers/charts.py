@@ -201,8 +201,8 @@ def _plot(
         before[: next(i for i, p in enumerate(previous.points) if p.rcount)] = np.nan
     low, high = _y_limits(lines + ([before] if before is not None else []), current, options)
     if before is not None:
-        axes.plot(x, before, color=PALETTE[0], alpha=0.45, lw=look.line * 0.8,
-                  dashes=(3.5, 2.5), zorder=2)
+        axes.add_line(Line2D(x, before, color=PALETTE[0], alpha=0.45, lw=look.line * 0.8,
+                             dashes=(3.5, 2.5), zorder=2))
     for i, (series, y) in enumerate(zip(current, lines, strict=True)):
         partial = unfinished and series.stat.counter
         if options.style == "fill_bar":
@@ -243,9 +243,9 @@ def _fill_under(axes: Axes, x: Values, y: Values, floor: float, colour: str, alp
         outline = np.column_stack((np.concatenate(([xs[0]], xs, [xs[-1], xs[0]])),
                                    np.concatenate(([floor], ys, [floor, floor]))))
         runs.append(Path(outline, closed=True))
-    if runs:
-        axes.add_patch(PathPatch(Path.make_compound_path(*runs), facecolor=colour, alpha=alpha,
-                                 lw=0, zorder=1))
+    if runs:  # add_artist, not add_patch: the limits are set, and fitting them is costly
+        axes.add_artist(PathPatch(Path.make_compound_path(*runs), facecolor=colour,
+                                  alpha=alpha, lw=0, zorder=1))
 
 
 def _bar_base(low: float, high: float) -> float:
@@ -321,10 +321,10 @@ def _draw_line(
     """The line, its last segment faint when the last value is partial, and lone values as dots."""
     whole = len(y) - 1 if partial_end and len(y) > 1 else len(y)
     style: dict[str, Any] = {"color": colour, "lw": look.line, "solid_joinstyle": "round",
-             "solid_capstyle": "round"}
-    axes.plot(x[:whole], y[:whole], zorder=zorder, **style)
+             "solid_capstyle": "round", "zorder": zorder}
+    axes.add_line(Line2D(x[:whole], y[:whole], **style))
     if whole < len(y):
-        axes.plot(x[-2:], y[-2:], alpha=0.35, zorder=zorder, **style)
+        axes.add_line(Line2D(x[-2:], y[-2:], alpha=0.35, **style))
     _mark_lonely_points(axes, x, y, colour, look)
 
 
@@ -424,10 +424,10 @@ def _decorate_full(
     room = _axes_px(options)[0]
     top = 1 - 11 / options.height
     title_end: float = look.left + room  # where the legend, if any, begins (pixels)
-    handles = _legend_handles(current, has_previous, shared_unit, look, room)
-    if handles:
-        share = (room * (0.6 if title else 1.0)) / len(handles) - 40  # less swatch and gap
-        title_end = _legend(figure, handles, options, share, renderer) - 16
+    entries = _legend_entries(current, has_previous, shared_unit, look, room)
+    if entries:
+        share = (room * (0.6 if title else 1.0)) / len(entries) - 40  # less swatch and gap
+        title_end = _legend(figure, entries, options, share, renderer) - 16
     if title:
         text = figure.text(look.left / options.width, top, title, ha="left", va="top",
                            fontsize=look.font + 1.5, color=INK, weight="bold")
@@ -435,8 +435,8 @@ def _decorate_full(
 
 
 def _legend(
-    figure: Figure, handles: Sequence[Line2D], options: ChartOptions, share: float,
-    renderer: RendererAgg,
+    figure: Figure, entries: Sequence[tuple[str, dict[str, Any]]], options: ChartOptions,
+    share: float, renderer: RendererAgg,
 ) -> float:
     """The legend in one row at the top right: each entry a swatch of its line, then its
     label cut to ``share`` pixels; returns where it begins (pixels from the left).
@@ -452,43 +452,41 @@ def _legend(
     _, lp_height, lp_descent = renderer.get_text_width_height_descent(
         "lp", FontProperties(size=look.font), ismath=False)
     swatch_y = top - (lp_height - lp_descent) + LEGEND_SWATCH_RISE * em
-    texts = [figure.text(0, top / options.height, str(h.get_label()), ha="left", va="top",
-                         fontsize=look.font, color=MUTED) for h in handles]
+    texts = [figure.text(0, top / options.height, label, ha="left", va="top",
+                         fontsize=look.font, color=MUTED) for label, _ in entries]
     widths = []
     for text in texts:
         _shorten(text, share, renderer)
         widths.append(text.get_window_extent(renderer).width)
     entry = (LEGEND_SWATCH + LEGEND_PAD) * em
-    begins = options.width - look.right - sum(widths) - len(handles) * entry - (
-        len(handles) - 1) * LEGEND_GAP * em
+    begins = options.width - look.right - sum(widths) - len(entries) * entry - (
+        len(entries) - 1) * LEGEND_GAP * em
     x = begins
-    for handle, text, width in zip(handles, texts, widths, strict=True):
-        swatch = Line2D([x / options.width, (x + LEGEND_SWATCH * em) / options.width],
-                        [swatch_y / options.height] * 2)
-        swatch.update_from(handle)
-        figure.add_artist(swatch)
+    for (_, line), text, width in zip(entries, texts, widths, strict=True):
+        figure.add_artist(Line2D([x / options.width, (x + LEGEND_SWATCH * em) / options.width],
+                                 [swatch_y / options.height] * 2, **line))
         text.set_x((x + entry) / options.width)
         x += entry + width + LEGEND_GAP * em
     return begins
 
 
-def _legend_handles(
+def _legend_entries(
     current: Sequence[Series], has_previous: bool, shared_unit: str | None, look: Look, room: int
-) -> list[Line2D]:
-    """Names when comparing stats; 'this period / period before' when the latter is drawn
-    and there is room to say so.
+) -> list[tuple[str, dict[str, Any]]]:
+    """Each entry's label and its swatch's line style: names when comparing stats; 'this
+    period / period before' when the latter is drawn and there is room to say so.
     """
     if len(current) > 1:
         return [
-            Line2D([], [], color=PALETTE[i], lw=look.line * 1.4,
-                   label=s.stat.name + (f" ({s.stat.unit})" if s.stat.unit and not shared_unit else ""))
+            (s.stat.name + (f" ({s.stat.unit})" if s.stat.unit and not shared_unit else ""),
+             {"color": PALETTE[i], "lw": look.line * 1.4})
             for i, s in enumerate(current)
         ]
     if has_previous and room >= 420:
         return [
-            Line2D([], [], color=PALETTE[0], lw=look.line * 1.4, label="this period"),
-            Line2D([], [], color=PALETTE[0], lw=look.line, alpha=0.55, dashes=(3.5, 2.5),
-                   label="period before"),
+            ("this period", {"color": PALETTE[0], "lw": look.line * 1.4}),
+            ("period before", {"color": PALETTE[0], "lw": look.line, "alpha": 0.55,
+                               "dashes": (3.5, 2.5)}),
         ]
     return []
 
