@@ -13,6 +13,7 @@ from email.message import EmailMessage
 
 from aerie import outbox
 from aerie.accounts import User
+from aerie.db import reading
 from aerie.errors import NotFound
 from aerie.outbox import Mail
 from interactor.base import Services, off_loop
@@ -35,7 +36,7 @@ class OpenedMail:
 
 async def mail_page(svc: Services, user: User) -> MailPage:
     def load() -> list[Mail]:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             return outbox.recent_mail(conn, user_id=user.id)
 
     return MailPage(await off_loop(load), svc.now(), user.timezone)
@@ -43,7 +44,7 @@ async def mail_page(svc: Services, user: User) -> MailPage:
 
 async def open_mail(svc: Services, user: User, mail_id: int) -> OpenedMail:
     def load() -> Mail | None:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             return outbox.mail_by_id(conn, mail_id)
 
     mail = await off_loop(load)
