@@ -19,6 +19,7 @@ Pydantic only: no database, no matplotlib, so the web tier can import it cheaply
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -94,6 +95,7 @@ class SummarizeParams(Params):
     timeframe: str = "1w"
     start: int | None = None
     timezone: str = "UTC"
+    with_points: bool = False  # send the frame's points too (a stat page shows them)
 
 
 class PeriodSummary(Result):
@@ -119,10 +121,23 @@ class Change(Result):
     total: float | None
 
 
+class SeriesPoint(Result):
+    """One interval of a series, as ``aerie.series.Point``."""
+
+    time: int  # unix seconds at the start of the interval
+    value: float | None
+    rcount: int  # raw points received in the interval
+
+
 class Summary(Result):
     current: PeriodSummary
     previous: PeriodSummary
     change: Change
+    points: list[SeriesPoint] | None = None  # the frame's, when asked ``with_points``
+
+    def figures(self) -> dict[str, Any]:
+        """The figures as plain data, for a presenter: the points are not figures."""
+        return self.model_dump(exclude={"points"})
 
 
 # analysis.overview

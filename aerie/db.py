@@ -5,14 +5,30 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from aerie.settings import Settings
 
+# The execution option ``reading`` sets: this connection's transactions only read.
+READ_ONLY = "aerie_read_only"
+
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def reading(engine: Engine) -> Connection:
+    """A connection whose transactions only read (use it as ``with reading(engine) as conn``).
+
+    On SQLite its transactions begin DEFERRED: in WAL mode a reader takes no lock,
+    sees the last commit and never waits for a writer, so pages never queue behind
+    the API's group commit. Every other transaction begins IMMEDIATE (see
+    ``make_engine``). Writing on such a connection could fail with "database is
+    locked" where a write transaction would have waited: never write on one. On
+    MySQL/MariaDB it is an ordinary connection.
+    """
+    return engine.connect().execution_options(**{READ_ONLY: True})
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -62,7 +78,11 @@ def _sqlite_engine(settings: Settings, url: Any) -> Engine:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    def _begin(conn: Connection) -> None:
+        # A write transaction takes the write lock up front, so one that reads first
+        # cannot fail when another commit lands before its first write; one opened by
+        # ``reading`` takes none, so it never waits for a writer.
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine

@@ -32,10 +32,11 @@ from aerie.contracts import (
     Change,
     PeriodSummary,
     Rule,
+    SeriesPoint,
     StatOverview,
     Summary,
 )
-from aerie.db import make_engine
+from aerie.db import make_engine, reading
 from aerie.errors import BadRequest
 from aerie.monitor import Metrics, Reporter
 from aerie.numbers import percent_change
@@ -65,7 +66,7 @@ class AnalysisServer:
 
     async def summarize(
         self, user_id: int, stat_id: str, timeframe: str = "1w", start: int | None = None,
-        timezone: str = "UTC",
+        timezone: str = "UTC", with_points: bool = False,
     ) -> Summary:
         """Figures of the stat over ``timeframe`` and over the period just before it.
 
@@ -73,7 +74,8 @@ class AnalysisServer:
         so ``change`` compares like with like. ``start`` (unix seconds) places
         the frame as ``aerie.series.frame_bounds`` does; without it the frame
         ends with the interval holding now. Whole-day intervals are ``timezone``'s
-        local days.
+        local days. ``with_points`` sends the frame's points as well, so a page showing
+        them and the figures reads the series once, here.
 
         Raises BadRequest for a timeframe that does not parse or a ``start``
         outside 0..``aerie.timeframes.LATEST_START``, and NotFound for a stat the user does not
@@ -94,7 +96,9 @@ class AnalysisServer:
         now_figures, before = summarize_series(current), summarize_series(previous)
         change = Change(mean=percent_change(now_figures.mean, before.mean),
                         total=percent_change(now_figures.total, before.total))
-        return Summary(current=now_figures, previous=before, change=change)
+        points = [SeriesPoint(time=p.time, value=p.value, rcount=p.rcount)
+                  for p in current.points] if with_points else None
+        return Summary(current=now_figures, previous=before, change=change, points=points)
 
     async def overview(self, user_id: int, stat_ids: list[str]) -> dict[str, StatOverview]:
         """A sparkline and the latest value of each of the user's stats among ``stat_ids``.
@@ -151,7 +155,7 @@ class AnalysisServer:
         return await anyio.to_thread.run_sync(functools.partial(self._connected, work))
 
     def _connected(self, work: Callable[[Connection], T]) -> T:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return work(conn)
 
 

@@ -22,9 +22,9 @@ from __future__ import annotations
 import io
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
 from typing import Any
 
 import matplotlib
@@ -34,10 +34,14 @@ from matplotlib import dates as mdates
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
+from matplotlib.patches import PathPatch
+from matplotlib.path import Path
 from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 from matplotlib.typing import RcKeyType
+from PIL import Image
 
 from aerie.comments import Comment
 from aerie.numbers import compact_number
@@ -52,6 +56,11 @@ PALETTE = ("#2563eb", "#ea580c", "#7c3aed")
 INK, MUTED, FAINT, GRID = "#111827", "#6b7280", "#d1d5db", "#eef0f3"
 DAY = 86400
 DPI = 100  # one inch of figure is 100 pixels, so pixel margins are exact
+# The legend's spacing in font sizes, as matplotlib's Legend(handlelength=1.4,
+# handletextpad=0.5, columnspacing=1.4) spaces it; a swatch sits 0.35 above the baseline.
+LEGEND_SWATCH, LEGEND_PAD, LEGEND_GAP, LEGEND_SWATCH_RISE = 1.4, 0.5, 1.4, 0.35
+# zlib level 3: a third less time than Pillow's default 6 for a file about 4% larger.
+PNG_COMPRESSION = 3
 
 _MATPLOTLIB = threading.Lock()  # matplotlib's global state is per process, so is its lock
 _RC: dict[RcKeyType, Any] = {
@@ -86,22 +95,88 @@ def render_chart(
     SVG each marker carries its text as a tooltip. A histogram ignores ``previous``.
     """
     with _MATPLOTLIB, matplotlib.rc_context(_RC):
-        figure = Figure(figsize=(options.width / DPI, options.height / DPI), dpi=DPI)
-        FigureCanvasAgg(figure)
-        axes = figure.add_axes(_axes_box(options))
+        frame = _FRAMES.take(options)
+        axes = frame.axes
         if options.chart == "histogram":
             _plot_histogram(axes, current, options, unfinished)
         else:
             _plot(axes, current, previous, options, unfinished)
         marked = comments if options.marks_comments else ()
         mark_comments(axes, _date_numbers([c.at for c in marked]), options.look.font)
-        body = _save(figure, options)
+        body = _save(frame, options)
+        frame.clear()  # only now: a render that raised leaves its frame to be collected
+        _FRAMES.give_back(frame)
     if options.format == "svg" and marked:
         body = with_tooltips(body, marked)
     box = axes.get_position()
     area = (box.x0, 1 - box.y1, box.x1, 1 - box.y0)
     x0, y0, x1, y1 = (round(float(v), 5) for v in area)  # plain floats: they go out as JSON
     return Rendered(body, options.content_type, (x0, y0, x1, y1))
+
+
+class _Frame:
+    """A figure, its Agg canvas and its axes, made and dressed once per size and style
+    (``_dress``); each render adds its own artists and ``clear`` takes them away.
+
+    Making a figure and its axes, and the ticks they grow on their first draw, costs
+    more than drawing a graph, so a graph server keeps a few frames (``_Frames``).
+    Everything a render sets on the axes themselves (limits, the y locator, labels)
+    it sets every time, so nothing of one graph can show in the next.
+    """
+
+    def __init__(self, options: ChartOptions) -> None:
+        self.key = replace(options, title="")
+        self.pixels = options.width * options.height
+        self.figure = Figure(figsize=(options.width / DPI, options.height / DPI), dpi=DPI,
+                             facecolor="white")
+        self.canvas = FigureCanvasAgg(self.figure)
+        self.axes = self.figure.add_axes(_axes_box(options))
+        self.axes.patch.set_visible(False)  # white on the figure's white: one fill fewer
+        _dress(self.axes, options)
+
+    def clear(self) -> None:
+        """Remove every artist a render added: lines, fills, bars, texts, the legend's."""
+        axes, figure = self.axes, self.figure
+        for artist in (*axes.lines, *axes.collections, *axes.patches, *axes.texts,
+                       *figure.texts, *figure.lines, *figure.artists):
+            artist.remove()
+        axes.set_ylabel("")
+
+
+class _Frames:
+    """The frames kept for reuse, by everything but the title, least recently used
+    first out; at most ``most_pixels`` of canvas in all (4 bytes each). Only used
+    under ``_MATPLOTLIB``."""
+
+    def __init__(self, most_pixels: int) -> None:
+        self._kept: OrderedDict[ChartOptions, _Frame] = OrderedDict()
+        self._most_pixels = most_pixels
+
+    def take(self, options: ChartOptions) -> _Frame:
+        """A clean frame for ``options``: a kept one, or a new one."""
+        return self._kept.pop(replace(options, title=""), None) or _Frame(options)
+
+    def give_back(self, frame: _Frame) -> None:
+        """Keep a cleared frame for the next graph of its kind, within the budget."""
+        self._kept[frame.key] = frame
+        while sum(kept.pixels for kept in self._kept.values()) > self._most_pixels:
+            self._kept.popitem(last=False)
+
+
+# About 6 full-page graphs' worth (1100x380): ~10 MB of canvas, every size a page,
+# a dashboard card or a common embed asks for; rarer sizes are drawn on new frames.
+_FRAMES = _Frames(most_pixels=2_500_000)
+
+
+def _dress(axes: Axes, options: ChartOptions) -> None:
+    """What every graph of this size and style shares: a bare sparkline, or quiet axes
+    (and, over time, the time axis in the viewer's zone)."""
+    if options.style == "spark":
+        axes.set_axis_off()
+        return
+    _decorate_axes(axes, options)
+    if options.chart == "line":
+        _time_axis(axes, options)
 
 
 def _axes_box(options: ChartOptions) -> tuple[float, float, float, float]:
@@ -117,7 +192,7 @@ def _plot(
     look = options.look
     first, interval = current[0].points[0].time, current[0].timeframe.interval
     count = len(current[0].points)
-    x = _date_numbers([first + (i + 0.5) * interval for i in range(count)])
+    x = _date_numbers(first + (np.arange(count, dtype=np.float64) + 0.5) * interval)
     lines = [_values(s) for s in current]
     before = None
     if previous is not None and options.style != "spark" and any(p.rcount for p in previous.points):
@@ -127,8 +202,8 @@ def _plot(
         before[: next(i for i, p in enumerate(previous.points) if p.rcount)] = np.nan
     low, high = _y_limits(lines + ([before] if before is not None else []), current, options)
     if before is not None:
-        axes.plot(x, before, color=PALETTE[0], alpha=0.45, lw=look.line * 0.8,
-                  dashes=(3.5, 2.5), zorder=2)
+        axes.add_line(Line2D(x, before, color=PALETTE[0], alpha=0.45, lw=look.line * 0.8,
+                             dashes=(3.5, 2.5), zorder=2))
     for i, (series, y) in enumerate(zip(current, lines, strict=True)):
         partial = unfinished and series.stat.counter
         if options.style == "fill_bar":
@@ -136,15 +211,14 @@ def _plot(
         else:
             _draw_line(axes, x, y, PALETTE[i], look, 3 + i, partial)
         if shade := _shade(options.style, len(lines)):
-            axes.fill_between(x, y, low, color=PALETTE[i], alpha=shade, lw=0, zorder=1)
+            _fill_under(axes, x, y, low, PALETTE[i], shade)
     axes.set_xlim(*_date_numbers([first, first + count * interval]))
     axes.set_ylim(low, high)
     empty = not any(p.rcount for s in current for p in s.points)
     if options.style == "spark":
         _decorate_spark(axes, empty)
         return
-    _decorate_axes(axes, options)
-    _time_axis(axes, options)
+    axes.yaxis.set_major_locator(_y_locator(options))
     if empty:
         _say_empty(axes, look)
     if options.look_name == "full":
@@ -156,6 +230,23 @@ def _shade(style: str, lines: int) -> float:
     if style == "fill":
         return 0.28 if lines == 1 else 0.14
     return 0.07 if lines == 1 and style in ("full", "mini") else 0.0
+
+
+def _fill_under(axes: Axes, x: Values, y: Values, floor: float, colour: str, alpha: float) -> None:
+    """Shade between the line and ``floor``, a polygon per run of known values, as
+    ``fill_between`` shades, but drawn as one patch: a collection costs far more to draw."""
+    known = np.isfinite(y)
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], known.astype(np.int8), [0]))))
+    runs = []
+    for start, stop in zip(edges[::2], edges[1::2], strict=True):
+        xs, ys = x[start:stop], y[start:stop]
+        # The last vertex only closes the outline (Path ignores its place).
+        outline = np.column_stack((np.concatenate(([xs[0]], xs, [xs[-1], xs[0]])),
+                                   np.concatenate(([floor], ys, [floor, floor]))))
+        runs.append(Path(outline, closed=True))
+    if runs:  # add_artist, not add_patch: the limits are set, and fitting them is costly
+        axes.add_artist(PathPatch(Path.make_compound_path(*runs), facecolor=colour,
+                                  alpha=alpha, lw=0, zorder=1))
 
 
 def _bar_base(low: float, high: float) -> float:
@@ -194,11 +285,13 @@ def _plot_histogram(
     """The bars of ``histograms`` in this style's frame: intervals counted up the
     side, values with their unit along the bottom."""
     bins = histogram(current, unfinished)
+    axes.set_xlim(0, 1)  # what a new axes shows, for an empty histogram, which sets none
+    axes.set_ylim(0, 1)
     draw_histogram(axes, bins, PALETTE)
     if options.style == "spark":
         _decorate_spark(axes, not bins.edges)
         return
-    _decorate_axes(axes, options)
+    axes.yaxis.set_major_locator(_y_locator(options))
     value_axis(axes, _most_x_ticks(options), _shared_unit(current))
     if not bins.edges:
         axes.xaxis.set_major_locator(NullLocator())
@@ -217,8 +310,10 @@ def _values(series: Series) -> Values:
     )
 
 
-def _date_numbers(times: Sequence[float]) -> Values:
-    return np.asarray(mdates.date2num([datetime.fromtimestamp(t, UTC) for t in times]))
+def _date_numbers(times: Sequence[float] | Values) -> Values:
+    """Unix seconds as matplotlib's date numbers, all at once (to the millisecond)."""
+    moments = np.round(np.asarray(times, dtype=float) * 1000).astype("datetime64[ms]")
+    return np.asarray(mdates.date2num(moments), dtype=float)
 
 
 def _draw_line(
@@ -227,10 +322,10 @@ def _draw_line(
     """The line, its last segment faint when the last value is partial, and lone values as dots."""
     whole = len(y) - 1 if partial_end and len(y) > 1 else len(y)
     style: dict[str, Any] = {"color": colour, "lw": look.line, "solid_joinstyle": "round",
-             "solid_capstyle": "round"}
-    axes.plot(x[:whole], y[:whole], zorder=zorder, **style)
+             "solid_capstyle": "round", "zorder": zorder}
+    axes.add_line(Line2D(x[:whole], y[:whole], **style))
     if whole < len(y):
-        axes.plot(x[-2:], y[-2:], alpha=0.35, zorder=zorder, **style)
+        axes.add_line(Line2D(x[-2:], y[-2:], alpha=0.35, **style))
     _mark_lonely_points(axes, x, y, colour, look)
 
 
@@ -271,25 +366,31 @@ def _y_locator(options: ChartOptions) -> MaxNLocator:
 
 
 def _decorate_spark(axes: Axes, empty: bool) -> None:
-    axes.set_axis_off()
+    """On the bare axes ``_dress`` made: nothing, or a sign that there is nothing yet."""
     if empty:  # too small for words: a faint baseline says "nothing yet"
         axes.axhline(0.5 * sum(axes.get_ylim()), color=FAINT, lw=1, dashes=(2, 2))
 
 
 def _decorate_axes(axes: Axes, options: ChartOptions) -> None:
-    """Quiet axes: no box, light horizontal grid, muted ticks, compact numbers up the side."""
+    """Quiet axes: no box, light horizontal grid, muted ticks, compact numbers up the side
+    (where the ticks go is each graph's own: ``_y_locator``)."""
     look = options.look
     for side in ("top", "right", "left"):
         axes.spines[side].set_visible(False)
     axes.spines["bottom"].set_color(FAINT)
     axes.grid(axis="y", color=GRID, lw=0.9)
     axes.set_axisbelow(True)
-    axes.yaxis.set_major_locator(_y_locator(options))
     axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: compact_number(v)))
-    axes.tick_params(axis="y", length=0, pad=5, labelsize=look.font, labelcolor=MUTED)
+    axes.tick_params(axis="y", left=False, length=0, pad=5, labelsize=look.font,
+                     labelcolor=MUTED)
     axes.tick_params(axis="x", length=3, width=0.8, color=FAINT, pad=3,
                      labelsize=look.font, labelcolor=MUTED)
     axes.xaxis.set_minor_locator(NullLocator())
+    # Labels at fixed places: matplotlib would otherwise measure every tick label to
+    # place them, on every draw. The y label's baseline is one line of text in from
+    # the figure's left edge; the x axis has no label.
+    axes.yaxis.set_label_coords(-(look.left - 17) / _axes_px(options)[0], 0.5)
+    axes.xaxis.set_label_coords(0.5, 0)
 
 
 def _time_axis(axes: Axes, options: ChartOptions) -> None:
@@ -319,47 +420,74 @@ def _decorate_full(
     y_label = "intervals" if options.chart == "histogram" else shared_unit
     if y_label:
         # The label's baseline: one line of text in from the figure's left edge.
-        axes.set_ylabel(y_label, color=MUTED, fontsize=look.font)
-        axes.yaxis.set_label_coords(-(look.left - 17) / _axes_px(options)[0], 0.5)
+        axes.set_ylabel(y_label, color=MUTED, fontsize=look.font)  # placed by _decorate_axes
     title = options.title or (current[0].stat.name if len(current) == 1 else "")
     room = _axes_px(options)[0]
     top = 1 - 11 / options.height
-    title_end = look.left + room  # where the legend, if any, begins (pixels)
-    handles = _legend_handles(current, has_previous, shared_unit, look, room)
-    if handles:
-        legend = figure.legend(
-            handles=handles, loc="upper right", frameon=False, fontsize=look.font,
-            bbox_to_anchor=(1 - look.right / options.width, top + 4 / options.height),
-            ncols=len(handles), handlelength=1.4, handletextpad=0.5, columnspacing=1.4,
-            borderaxespad=0, borderpad=0, labelcolor=MUTED,
-        )
-        share = (room * (0.6 if title else 1.0)) / len(handles) - 40  # less swatch and gap
-        for text in legend.get_texts():
-            _shorten(text, share, renderer)
-        title_end = legend.get_window_extent(renderer).x0 - 16
+    title_end: float = look.left + room  # where the legend, if any, begins (pixels)
+    entries = _legend_entries(current, has_previous, shared_unit, look, room)
+    if entries:
+        share = (room * (0.6 if title else 1.0)) / len(entries) - 40  # less swatch and gap
+        title_end = _legend(figure, entries, options, share, renderer) - 16
     if title:
         text = figure.text(look.left / options.width, top, title, ha="left", va="top",
                            fontsize=look.font + 1.5, color=INK, weight="bold")
         _shorten(text, title_end - look.left, renderer)
 
 
-def _legend_handles(
+def _legend(
+    figure: Figure, entries: Sequence[tuple[str, dict[str, Any]]], options: ChartOptions,
+    share: float, renderer: RendererAgg,
+) -> float:
+    """The legend in one row at the top right: each entry a swatch of its line, then its
+    label cut to ``share`` pixels; returns where it begins (pixels from the left).
+
+    Drawn as plain lines and texts, spaced as matplotlib's own legend would be (swatch
+    ``LEGEND_SWATCH`` font sizes long, ``LEGEND_PAD`` to its label, ``LEGEND_GAP``
+    between entries): a ``Legend`` lays itself out again on every draw, which cost a
+    quarter of a graph's drawing.
+    """
+    look = options.look
+    em = look.font * DPI / 72  # the font size in pixels
+    top = options.height - 7  # the row's top, just above the title's
+    _, lp_height, lp_descent = renderer.get_text_width_height_descent(
+        "lp", FontProperties(size=look.font), ismath=False)
+    swatch_y = top - (lp_height - lp_descent) + LEGEND_SWATCH_RISE * em
+    texts = [figure.text(0, top / options.height, label, ha="left", va="top",
+                         fontsize=look.font, color=MUTED) for label, _ in entries]
+    widths = []
+    for text in texts:
+        _shorten(text, share, renderer)
+        widths.append(text.get_window_extent(renderer).width)
+    entry = (LEGEND_SWATCH + LEGEND_PAD) * em
+    begins = options.width - look.right - sum(widths) - len(entries) * entry - (
+        len(entries) - 1) * LEGEND_GAP * em
+    x = begins
+    for (_, line), text, width in zip(entries, texts, widths, strict=True):
+        figure.add_artist(Line2D([x / options.width, (x + LEGEND_SWATCH * em) / options.width],
+                                 [swatch_y / options.height] * 2, **line))
+        text.set_x((x + entry) / options.width)
+        x += entry + width + LEGEND_GAP * em
+    return begins
+
+
+def _legend_entries(
     current: Sequence[Series], has_previous: bool, shared_unit: str | None, look: Look, room: int
-) -> list[Line2D]:
-    """Names when comparing stats; 'this period / period before' when the latter is drawn
-    and there is room to say so.
+) -> list[tuple[str, dict[str, Any]]]:
+    """Each entry's label and its swatch's line style: names when comparing stats; 'this
+    period / period before' when the latter is drawn and there is room to say so.
     """
     if len(current) > 1:
         return [
-            Line2D([], [], color=PALETTE[i], lw=look.line * 1.4,
-                   label=s.stat.name + (f" ({s.stat.unit})" if s.stat.unit and not shared_unit else ""))
+            (s.stat.name + (f" ({s.stat.unit})" if s.stat.unit and not shared_unit else ""),
+             {"color": PALETTE[i], "lw": look.line * 1.4})
             for i, s in enumerate(current)
         ]
     if has_previous and room >= 420:
         return [
-            Line2D([], [], color=PALETTE[0], lw=look.line * 1.4, label="this period"),
-            Line2D([], [], color=PALETTE[0], lw=look.line, alpha=0.55, dashes=(3.5, 2.5),
-                   label="period before"),
+            ("this period", {"color": PALETTE[0], "lw": look.line * 1.4}),
+            ("period before", {"color": PALETTE[0], "lw": look.line, "alpha": 0.55,
+                               "dashes": (3.5, 2.5)}),
         ]
     return []
 
@@ -392,13 +520,19 @@ def _axes_px(options: ChartOptions) -> tuple[int, int]:
 _SVG_SIZE = re.compile(rb'<svg([^>]*?) width="[\d.]+pt" height="[\d.]+pt"')
 
 
-def _save(figure: Figure, options: ChartOptions) -> bytes:
-    """PNG at exactly width x height pixels, or SVG sized in pixels (matplotlib says pt)."""
+def _save(frame: _Frame, options: ChartOptions) -> bytes:
+    """PNG at exactly width x height pixels, or SVG sized in pixels (matplotlib says pt).
+
+    The PNG is the Agg canvas's pixels, drawn once and encoded by Pillow as RGB (the
+    figure is opaque white): ``savefig`` would draw the figure a second time.
+    """
     out = io.BytesIO()
     if options.format == "png":
-        figure.savefig(out, format="png", dpi=DPI, facecolor="white",
-                       metadata={"Software": None})
+        frame.canvas.draw()
+        rgba = Image.frombuffer("RGBA", frame.canvas.get_width_height(),
+                                frame.canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+        rgba.convert("RGB").save(out, format="png", compress_level=PNG_COMPRESSION)
         return out.getvalue()
-    figure.savefig(out, format="svg", facecolor="white", metadata={"Date": None})
+    frame.figure.savefig(out, format="svg", facecolor="white", metadata={"Date": None})
     size = f' width="{options.width}" height="{options.height}"'.encode()
     return _SVG_SIZE.sub(lambda m: b"<svg" + m.group(1) + size, out.getvalue(), count=1)

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp
 from aerie.clock import Clock, system_clock
 from aerie.comments import Comment, comments_between
 from aerie.contracts import GRAPH_METHODS, MAX_STATS_ON_GRAPH, RECEIVED_MARK_SECONDS
-from aerie.db import make_engine
+from aerie.db import make_engine, reading
 from aerie.errors import BadRequest
 from aerie.monitor import Metrics, Reporter
 from aerie.secret_key import load_rpc_secret
@@ -40,6 +40,8 @@ from rpc.server import create_rpc_app
 SETTLE_SECONDS = 5
 # How long a render that such unmarked points could still miss is reused.
 FRESH_RENDER_SECONDS = 10
+# The self-monitoring count of renders drawn (cache misses), per graph copy.
+RENDERS_DRAWN = "aerie graph renders drawn"
 
 Key = tuple[Any, ...]
 
@@ -106,9 +108,11 @@ class GraphServer:
 
     rpc_methods: ClassVar[tuple[str, ...]] = ("render",)
 
-    def __init__(self, engine: Engine, clock: Clock = system_clock, cache_entries: int = 512) -> None:
+    def __init__(self, engine: Engine, clock: Clock = system_clock, cache_entries: int = 512,
+                 metrics: Metrics | None = None) -> None:
         self._engine = engine
         self._clock = clock
+        self._metrics = metrics  # counts renders drawn, as against answered from the cache
         self._cache = RenderCache(cache_entries)
         self._drawing: dict[Key, Event] = {}  # renders in progress, so equal requests wait
 
@@ -154,6 +158,8 @@ class GraphServer:
             return _answer(hit, cached=True, with_body=with_body)
         self._drawing[plan.key] = Event()
         try:
+            if self._metrics is not None:
+                self._metrics.count(RENDERS_DRAWN)
             answer = await self._draw(plan)
             fresh = _is_fresh(stats, now)
             answer["etag"] = _etag(plan.key + ((now,) if fresh else ()))
@@ -168,7 +174,7 @@ class GraphServer:
         """The user's stats, in the order asked, and their comments in ``frame``
         (``first``, ``end``; None: no comments wanted). NotFound names the first id
         that is not the user's."""
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             stats = [owned_stat(conn, user_id, public_id) for public_id in ids]
             if frame is None:
                 return stats, []
@@ -191,7 +197,7 @@ class GraphServer:
 
     def _read(self, plan: _Plan) -> tuple[list[Series], Series | None]:
         """Each stat's series over the frame, and the first stat's over the frame before it."""
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             zone = plan.options.timezone
             current = [read_series(conn, s, plan.frame, plan.now, plan.start, zone)
                        for s in plan.stats]
@@ -269,6 +275,6 @@ def create_app(settings: Settings) -> ASGIApp:
     ``aerie.contracts.RenderParams``; its engine is disposed when it stops."""
     engine = make_engine(settings)
     reporter = Reporter(Metrics("graph"), settings, engine)
-    return create_rpc_app(GraphServer(engine), name="graph", secret=load_rpc_secret(settings),
+    return create_rpc_app(GraphServer(engine, metrics=reporter.metrics), name="graph", secret=load_rpc_secret(settings),
                           on_shutdown=engine.dispose, reporter=reporter,
                           contracts=GRAPH_METHODS)

@@ -20,8 +20,10 @@ each with ``time.perf_counter``:
 - a cached graph: the page's own render, served from the graph server's cache;
 - cold graphs through the web route, a distinct timeframe per request (``29h``,
   ``30h``... each a new cache key), and the same renders straight from one graph
-  server's JSON-RPC ``render`` (further timeframes, the page's image size): the
-  difference is the web hop, and cached vs cold is what the render cache saves.
+  server's JSON-RPC ``render`` (the page's image size and timeframe, each with a
+  title of its own, made of this run's random nonce and the request's number: a
+  key no earlier request can have made, so every one is cold by construction):
+  the difference is the web hop, and cached vs cold is what the render cache saves.
 
 Figures only: it never fails on time, only on a wrong answer (non-200, not a PNG).
 """
@@ -33,6 +35,7 @@ import asyncio
 import math
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -131,10 +134,8 @@ def bench(args: argparse.Namespace, workdir: Path, database_url: str) -> None:
         with httpx.Client(base_url=web, timeout=60, headers={"accept": "text/html"}) as client:
             log_in(client)
             results = measure_all(client, stat.public_id, args.requests)
-        first = args.requests + WARMUP  # past every timeframe the web route asked for
-        results["rpc cold"] = asyncio.run(
-            cold_rpc(graph_url, user.id, stat.public_id, args.requests, first)
-        )
+        results["rpc cold"] = asyncio.run(cold_rpc(graph_url, user.id, stat.public_id,
+                                                   args.requests))
     report(results, args)
 
 
@@ -289,25 +290,23 @@ def cold_hours(i: int) -> int:
     return 24 + WARMUP + i
 
 
-async def cold_rpc(url: str, user_id: int, stat_id: str, n: int, first: int) -> Figures:
-    """Renders straight from one graph server copy, as the web route asks for them.
-
-    Timeframes continue from ``first`` where the web route's stopped, so none is cached.
-    """
+async def cold_rpc(url: str, user_id: int, stat_id: str, n: int) -> Figures:
+    """Renders straight from one graph server copy, as the web route asks for them (the
+    stat page's week), each titled with this run's nonce and its number: never cached."""
     seconds = []
+    nonce = secrets.token_hex(4)
     async with RpcClient("graph", [url], secret=BENCH_RPC_SECRET, timeout=60) as graph:
         for i in range(-WARMUP, n):
             began = time.perf_counter()
             answer = await graph.call(
                 "render", user_id=user_id, stat_ids=[stat_id], previous=True,
-                timeframe=f"{cold_hours(first + i)}h", **GRAPH_SIZE,
+                timeframe="1w", title=f"cold {nonce} {i}", **GRAPH_SIZE,
             )
             if answer["cached"]:
                 raise SystemExit("a render meant to be cold came from the cache")
             if i >= 0:
                 seconds.append(time.perf_counter() - began)
-    return Figures(f"cold render via RPC (graph server only), distinct tf from "
-                   f"{cold_hours(first)}h", seconds)
+    return Figures("cold render via RPC (graph server only), tf=1w, a new title each", seconds)
 
 
 def report(results: dict[str, Figures], args: argparse.Namespace) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 from aerie import accounts, comments, stats
 from aerie.accounts import User
 from aerie.comments import Comment
+from aerie.db import reading
 from aerie.errors import BadRequest, NotAuthenticated
 from aerie.schema import DAY
 from aerie.series import Series, read_series
@@ -54,7 +55,7 @@ async def list_stats(svc: Services, token: str) -> list[Stat]:
     """All the token owner's live stats, by name."""
 
     def work() -> list[Stat]:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             user = _owner(conn, token)
             found: list[Stat] = []
             while True:
@@ -77,7 +78,7 @@ async def dataset(
     now = svc.now()
 
     def work() -> Series:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             user = _owner(conn, token)  # a bad token is 401 before a bad parameter is 400
             if not t:
                 raise BadRequest(
@@ -106,7 +107,7 @@ async def dataset_full(svc: Services, token: str, public_id: str) -> Series:
     widest = Timeframe(MAX_POINTS * DAY, DAY, "")
 
     def work() -> Series:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             stat = stats.owned_stat(conn, _owner(conn, token).id, public_id)
             return read_series(conn, stat, widest, now)
 
@@ -172,7 +173,7 @@ async def add_comment(
 async def list_comments(svc: Services, token: str, public_id: str) -> StatComments:
     """Every comment on the stat, oldest first."""
     def work() -> StatComments:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             user = _owner(conn, token)
             if not public_id:
                 raise BadRequest("add id=... with the stat's id, such as /a1/comments?id=VP6Z")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from aerie import account_tokens, accounts, limited_requests, outbox, sessions
 from aerie.account_tokens import CLAIM, RESET, VERIFY
+from aerie.db import reading
 from aerie.errors import BadRequest, TooManyRequests
 from aerie.limited_requests import Limit
 from aerie.sessions import Session
@@ -92,7 +93,7 @@ async def reset_form(svc: Services, token: str) -> ResetForm:
     now = svc.now()
 
     def work() -> account_tokens.Redeemed | None:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             return account_tokens.peek(conn, token, (RESET, CLAIM), now)
 
     found = await off_loop(work)

@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 from aerie import accounts, sessions
 from aerie.account_removal import remove_account
 from aerie.accounts import NewToken, TokenInfo, User
+from aerie.db import reading
 from aerie.errors import BadRequest, NotAuthenticated, NotFound
 from aerie.sessions import Session
 from aerie.text_rules import check_text
@@ -72,11 +73,11 @@ async def settings_page(svc: Services, user_id: int) -> SettingsPage:
     """The user's settings and tokens, read at the same time; NotFound if the account is gone."""
 
     def load_user() -> User | None:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             return accounts.user_by_id(conn, user_id)
 
     def load_tokens() -> list[TokenInfo]:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             return accounts.tokens_of_user(conn, user_id)
 
     user, tokens = await asyncio.gather(off_loop(load_user), off_loop(load_tokens))

@@ -15,6 +15,7 @@ from aerie import alerts, stats
 from aerie.accounts import User
 from aerie.alerts import Alert, AlertEvent
 from aerie.contracts import BacktestParams, RenderParams, Rule
+from aerie.db import reading
 from aerie.errors import BadRequest
 from aerie.stats import Stat
 from aerie.text_rules import is_whole_number
@@ -75,7 +76,7 @@ def rule_form(alert: Alert) -> dict[str, str]:
 
 async def alerts_page(svc: Services, user: User) -> AlertsPage:
     def load() -> list[ListedAlert]:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             found = alerts.alerts_of_user(conn, user.id)
             return [ListedAlert(a, stats.stat_by_id(conn, a.stat_id)) for a in found]
 
@@ -87,7 +88,7 @@ async def preview(svc: Services, user: User, public_id: str, form: Mapping[str, 
     rule = alert_forms.parse_rule(form)  # fail fast, before any call
 
     def load() -> Stat:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             return stats.owned_stat(conn, user.id, public_id)
 
     stat, tested, rendered = await asyncio.gather(
@@ -105,7 +106,7 @@ async def rule_to_fix(svc: Services, user: User, public_id: str, form: Mapping[s
     """The alert form again, as sent, for a rule that needs fixing (no backtest)."""
 
     def load() -> Stat:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             return stats.owned_stat(conn, user.id, public_id)
 
     return Preview(await off_loop(load), dict(form), None, None, user.timezone)
@@ -132,7 +133,7 @@ async def create_alert(svc: Services, user: User, public_id: str, form: Mapping[
 
 async def alert_page(svc: Services, user: User, alert_id: str) -> AlertPage:
     def load() -> tuple[Alert, Stat, list[AlertEvent]]:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             alert = alerts.owned_alert(conn, user.id, alert_id)
             return alert, stats.stat_by_id(conn, alert.stat_id), alerts.events_of_alert(conn, alert)
 

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from aerie import comments, stats
 from aerie.accounts import User
 from aerie.comments import Comment
+from aerie.db import reading
 from aerie.errors import BadRequest, NotFound
 from aerie.series import Point, read_series
 from aerie.stats import Stat
@@ -108,7 +109,7 @@ async def stat_data(svc: Services, user: User, public_id: str, timeframe: str | 
     now = svc.now()
 
     def load() -> StatData:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             stat = stats.owned_stat(conn, user.id, public_id)
             series = read_series(conn, stat, frame, now, timezone=user.timezone)
         return StatData(stat, tf, series.points, user.timezone)

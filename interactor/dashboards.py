@@ -20,6 +20,7 @@ from aerie import dashboards as store
 from aerie.accounts import User, user_by_id
 from aerie.contracts import SummarizeParams
 from aerie.dashboards import Card, Dashboard, ListedDashboard
+from aerie.db import reading
 from aerie.errors import BadRequest, Gone, NotFound
 from aerie.series import read_series
 from aerie.shares import (
@@ -111,7 +112,7 @@ class SharedDashboard:
 
 async def dashboard_list(svc: Services, user: User) -> DashboardList:
     def load() -> list[ListedDashboard]:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             return store.dashboards_of_user(conn, user.id)
 
     return DashboardList(await off_loop(load))
@@ -133,7 +134,7 @@ async def dashboard_page(svc: Services, user: User, public_id: str, host: str) -
     now = svc.now()
 
     def load() -> tuple[Dashboard, list[Card], list[Stat], Share | None, dict[int, list[TableRow]]]:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             dashboard = store.owned_dashboard(conn, user.id, public_id)
             cards = store.cards_of_dashboard(conn, dashboard.id)
             return (dashboard, cards, stats_of_user(conn, user.id),
@@ -151,7 +152,7 @@ async def shared_dashboard(svc: Services, key: str, embed: bool) -> SharedDashbo
     now = svc.now()
 
     def load() -> tuple[Dashboard, User, list[Card], dict[int, list[TableRow]]]:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             dashboard, owner = _shared(conn, key)
             cards = store.cards_of_dashboard(conn, dashboard.id)
             return dashboard, owner, cards, _read_tables(conn, cards, now, owner.timezone)
@@ -205,7 +206,7 @@ async def _card_views(
     ))
     numbers: dict[int, list[NumberFigure]] = {}
     for (card, stat), summary in zip(wanted, summaries, strict=True):
-        numbers.setdefault(card.id, []).append(_number(stat, summary.model_dump()))
+        numbers.setdefault(card.id, []).append(_number(stat, summary.figures()))
     views = []
     for card in cards:
         rows = tables.get(card.id, [])
@@ -230,7 +231,7 @@ async def card_graph(
 ) -> GraphImage:
     """A graph card's image; NotFound for a dashboard or card that is not the user's."""
     def load() -> Card:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             dashboard = store.owned_dashboard(conn, user.id, public_id)
             return store.card_of_dashboard(conn, dashboard.id, card_id)
 
@@ -241,7 +242,7 @@ async def shared_card_graph(svc: Services, key: str, card_id: int, fmt: str) -> 
     """A card's image by the dashboard's embed key, drawn as its owner; NotFound for a card
     of another dashboard, Gone once the key is revoked."""
     def load() -> tuple[User, Card]:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             dashboard, owner = _shared(conn, key)
             return owner, store.card_of_dashboard(conn, dashboard.id, card_id)
 

@@ -16,6 +16,7 @@ from email.message import EmailMessage
 
 from aerie import outbox
 from aerie.accounts import User
+from aerie.db import reading
 from aerie.errors import NotFound
 from aerie.outbox import Mail
 from interactor.account_mail import MAIL_KIND
@@ -46,7 +47,7 @@ async def mail_page(svc: Services, user: User | None) -> MailPage:
     """The viewer's mail, or (``user`` None) the account mail of every address."""
 
     def load() -> list[Mail]:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             if user is None:
                 return outbox.recent_mail(conn, kind=MAIL_KIND)
             return outbox.recent_mail(conn, user_id=user.id)
@@ -56,7 +57,7 @@ async def mail_page(svc: Services, user: User | None) -> MailPage:
 
 async def open_mail(svc: Services, user: User | None, mail_id: int) -> OpenedMail:
     def load() -> Mail | None:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             return outbox.mail_by_id(conn, mail_id)
 
     mail = await off_loop(load)

@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 from aerie import accounts, alerts, stats
 from aerie.accounts import User
 from aerie.alerts import Alert
+from aerie.db import reading
 from aerie.errors import BadRequest, NotFound
 from aerie.series import Series, read_series
 from aerie.stats import Stat
@@ -58,7 +59,7 @@ async def list_stats(svc: Services, token: str, offset: int = 0) -> StatList:
         raise BadRequest(f"offset must be 0 or more, not {offset}")
 
     def work() -> StatList:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             user = _owner(conn, token)
             return StatList(stats.stats_of_user(conn, user.id, offset, PAGE_SIZE), offset)
 
@@ -69,7 +70,7 @@ async def stat_named(svc: Services, token: str, name: str) -> Stat:
     """The token owner's stat called ``name``; NotFound if they have none."""
 
     def work() -> Stat:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             user = _owner(conn, token)
             stat = stats.stat_by_name(conn, user.id, name)
         if stat is None:
@@ -128,13 +129,13 @@ async def stat_data(
     now = svc.now()
 
     def owner() -> User:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             return _owner(conn, token)
 
     user = await off_loop(owner)
 
     def one_series(public_id: str) -> Series:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             return read_series(conn, stats.owned_stat(conn, user.id, public_id), timeframe, now, start)
 
     return list(await asyncio.gather(*(off_loop(partial(one_series, i)) for i in public_ids)))
@@ -162,7 +163,7 @@ class StatAlert:
 
 async def list_alerts(svc: Services, token: str) -> list[StatAlert]:
     def work() -> list[StatAlert]:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             user = _owner(conn, token)
             return [StatAlert(a, stats.stat_by_id(conn, a.stat_id))
                     for a in alerts.alerts_of_user(conn, user.id)]
@@ -189,7 +190,7 @@ async def create_alert(svc: Services, token: str, form: Mapping[str, str]) -> St
 
 async def alert_of(svc: Services, token: str, alert_id: str) -> StatAlert:
     def work() -> StatAlert:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             alert = alerts.owned_alert(conn, _owner(conn, token).id, alert_id)
             return StatAlert(alert, stats.stat_by_id(conn, alert.stat_id))
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from aerie import reports, stats
 from aerie.accounts import User
+from aerie.db import reading
 from aerie.errors import BadRequest
 from aerie.reports import DayFigure
 from aerie.stats import Stat
@@ -29,7 +30,7 @@ async def report_page(svc: Services, user: User) -> ReportPage:
     yesterday = datetime.fromtimestamp(svc.now(), ZoneInfo(user.timezone)).date() - timedelta(1)
 
     def load() -> ReportPage:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             chosen = reports.report_settings(conn, user.id)
             figures = [reports.day_figure(conn, s, yesterday, user.timezone)
                        for s in chosen.stats]

@@ -8,6 +8,7 @@ wait is refused unchecked, and once it has passed the right password works again
 from __future__ import annotations
 
 from aerie import accounts, sessions
+from aerie.db import reading
 from aerie.errors import BadRequest, NotAuthenticated, TooManyRequests
 from aerie.sessions import Session
 from aerie.timeframes import check_timezone
@@ -96,7 +97,7 @@ async def session_for(svc: Services, token: str) -> Session | None:
     now = svc.now()
 
     def work() -> Session | None:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             return sessions.live_session(conn, token, now)
 
     return await off_loop(work)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from aerie import shares, stats
 from aerie.accounts import User
+from aerie.db import reading
 from aerie.shares import ListedShare, Share
 from interactor.base import Services, off_loop
 
@@ -46,7 +47,7 @@ async def sharing_page(svc: Services, user: User, web_url: str) -> SharingPage:
     """Every live key of the user, stats then dashboards, with what each opens."""
 
     def load() -> list[ListedShare]:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             return shares.shares_of_user(conn, user.id)
 
     return SharingPage(await off_loop(load), web_url, user.timezone)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from aerie import stats
 from aerie.accounts import User
+from aerie.db import reading
 from aerie.stats import TRASH_SECONDS, Stat
 from interactor.base import Services, off_loop
 
@@ -34,7 +35,7 @@ async def stat_to_delete(svc: Services, user: User, public_id: str) -> Stat:
     """The stat a delete link (as in the new-stat mail) asks to confirm deleting."""
 
     def load() -> Stat:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             return stats.owned_stat(conn, user.id, public_id)
 
     return await off_loop(load)
@@ -68,7 +69,7 @@ async def restore_stat(svc: Services, user: User, public_id: str) -> Stat:
 
 async def trash_page(svc: Services, user: User) -> TrashPage:
     def work() -> list[Stat]:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             return stats.trashed_stats_of_user(conn, user.id)
 
     return TrashPage(await off_loop(work), TRASH_SECONDS, svc.now())

@@ -1,10 +1,13 @@
 """The stat pages' use cases: the list, one stat, and comparing stats.
 
-Each loads what its page needs at once: the stat and its series from the
-database, the summary from the analysis servers and the graph from the graph
-servers, all concurrently. The graph call asks only for the image's layout (for
-hovering) and warms the graph server's cache, so the image the page then asks
-for is served without rendering again.
+Each loads what its page needs at once: the stat, its comments and alerts from
+the database, the summary from the analysis servers and the graph from the graph
+servers, all concurrently. Each tier reads a series at most once: the analysis
+server sends the points it summarised (the page shows them too), so the web tier
+reads none, and the graph server reads them only to draw. The graph call asks only
+for the image's layout (for hovering) and warms the graph server's cache, so the
+image the page then asks for is served without rendering again (the graph client
+sends both to the same copy).
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from aerie.contracts import (
     RenderResult,
     SummarizeParams,
 )
+from aerie.db import reading
 from aerie.errors import BadRequest
-from aerie.series import Point, frame_bounds, read_series
+from aerie.series import Point, frame_bounds
 from aerie.shares import Share, live_share_of_stat
 from aerie.stats import Stat
 from aerie.timeframes import parse_timeframe
@@ -115,7 +119,7 @@ async def stat_list(svc: Services, user: User, search: str, api_url: str) -> Sta
     search = search.strip()[:255]
 
     def load() -> list[Stat]:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             return stats.stats_of_user(conn, user.id, limit=LIST_LIMIT + 1, search=search)
 
     found = await off_loop(load)
@@ -149,19 +153,19 @@ async def stat_page(
     frame = parse_timeframe(tf)
     now = svc.now()
 
-    def load() -> tuple[Stat, list[Point], Share | None, list[Comment], list[Alert]]:
-        with svc.engine.connect() as conn:
+    def load() -> tuple[Stat, Share | None, list[Comment], list[Alert]]:
+        with reading(svc.engine) as conn:
             stat = stats.owned_stat(conn, user.id, public_id)
-            series = read_series(conn, stat, frame, now, timezone=user.timezone)
             first, end = frame_bounds(frame, None, now, user.timezone)
-            return (stat, series.points, live_share_of_stat(conn, stat.id),
+            return (stat, live_share_of_stat(conn, stat.id),
                     comments_between(conn, [stat.id], first, end),
                     alerts.alerts_of_user(conn, user.id, stat.id))
 
-    (stat, points, share, comments, stat_alerts), summary, rendered = await asyncio.gather(
+    (stat, share, comments, stat_alerts), summary, rendered = await asyncio.gather(
         off_loop(load),
         svc.analysis.summarize(SummarizeParams(
             user_id=user.id, stat_id=public_id, timeframe=tf, timezone=user.timezone,
+            with_points=True,
         )),
         svc.graph.render(RenderParams(
             user_id=user.id, stat_ids=[public_id], timeframe=tf, previous=True,
@@ -169,8 +173,9 @@ async def stat_page(
         )),
     )
     return StatPage(
-        stat=stat, timeframe=tf, timeframe_label=frame.label, choices=TIMEFRAMES, points=points,
-        summary=summary.model_dump(), graph=graph_of([public_id], tf, rendered),
+        stat=stat, timeframe=tf, timeframe_label=frame.label, choices=TIMEFRAMES,
+        points=[Point(p.time, p.value, p.rcount) for p in summary.points or []],
+        summary=summary.figures(), graph=graph_of([public_id], tf, rendered),
         snippets=send_examples(stat, user, api_url), now=now, timezone=user.timezone,
         share=share, web_url=web_url,
         comments=comments, alerts=stat_alerts,
@@ -186,7 +191,7 @@ async def compare_page(svc: Services, user: User, ids: list[str], timeframe: str
             f"compare up to {MAX_STATS_ON_GRAPH} stats at a time; you chose {len(ids)}")
 
     def load() -> list[Stat]:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             return stats.stats_of_user(conn, user.id)
 
     if not ids:
@@ -207,6 +212,6 @@ async def compare_page(svc: Services, user: User, ids: list[str], timeframe: str
     by_id = {s.public_id: s for s in choices}
     return ComparePage(
         [by_id[i] for i in ids], choices, tf, parse_timeframe(tf).label,
-        [summary.model_dump() for summary in summarized],
+        [summary.figures() for summary in summarized],
         graph_of(ids, tf, rendered, previous=False, compared=True), user.timezone,
     )

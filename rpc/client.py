@@ -3,6 +3,12 @@
 The contract of ``RpcClient.call``:
 
 - Calls are spread round-robin: each call starts at the next replica in turn.
+  A call with an affinity key (``call_keyed``) instead goes to the replicas in
+  the order of rendezvous (highest-random-weight) hashing of the key with each
+  URL: the same key always goes to the same replica while it answers, and to
+  the same next one when it does not, so work a replica caches (a graph's
+  render) is done once, not once per copy. Adding or losing a replica moves
+  only the keys that hashed to it.
 - A replica that gives no answer (connection refused or reset, a timeout, HTTP
   502, 503 or 504, or a body that is not a JSON-RPC response to this call) is
   failed over: the call is sent to the next replica. A replica that failed
@@ -25,6 +31,7 @@ retry: reads and idempotent work only.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import time
 from collections.abc import Sequence
@@ -150,6 +157,12 @@ def refusal(reply: httpx.Response) -> str:
     return error.message if error is not None else "no reason given"
 
 
+def rendezvous_weight(key: str, url: str) -> int:
+    """The replica's weight for ``key``: the same in every process (no salted ``hash``)."""
+    digest = hashlib.blake2b(f"{url}\n{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
 class RpcClient:
     """JSON-RPC calls to one service's replicas over one shared HTTP client.
 
@@ -181,16 +194,25 @@ class RpcClient:
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport, trust_env=False)
 
     async def call(self, method: str, /, **params: Any) -> Any:
-        """The method's result from the first replica that answers.
+        """The method's result from the first replica that answers, starting at the next
+        replica in turn.
 
         Raises the remote domain error (``NotFound``...), ``RpcError`` for any
         other JSON-RPC error, ``AllReplicasDown`` when no replica answered.
         """
+        return await self._call(self._rotated(), method, params)
+
+    async def call_keyed(self, key: str, method: str, /, **params: Any) -> Any:
+        """As ``call``, but every call with the same ``key`` goes to the same replica
+        (the next one by the key's weights when that one gives no answer)."""
+        return await self._call(self._by_weight(key), method, params)
+
+    async def _call(self, order: list[str], method: str, params: dict[str, Any]) -> Any:
         request_id = next(self._ids)
         request = {"jsonrpc": "2.0", "method": method, "params": params, "id": request_id}
         body = encode(request)
         failures = []
-        for url in self._replica_order():
+        for url in self._healthy_first(order):
             try:
                 response = await self._exchange(url, body, request_id)
             except ReplicaFailed as exc:
@@ -203,13 +225,20 @@ class RpcClient:
             return response.result
         raise AllReplicasDown(self.service, failures)
 
-    def _replica_order(self) -> list[str]:
-        """Every replica, starting at this call's turn; those cooling down go last."""
+    def _rotated(self) -> list[str]:
+        """Every replica, starting at this call's turn."""
         start = next(self._turn) % len(self.urls)
-        rotated = self.urls[start:] + self.urls[:start]
+        return list(self.urls[start:] + self.urls[:start])
+
+    def _by_weight(self, key: str) -> list[str]:
+        """Every replica, heaviest first, each weighed by a hash of ``key`` and its URL."""
+        return sorted(self.urls, key=lambda url: rendezvous_weight(key, url), reverse=True)
+
+    def _healthy_first(self, order: list[str]) -> list[str]:
+        """``order`` with the replicas cooling down moved to the end."""
         now = time.monotonic()
-        healthy = [url for url in rotated if self._cooling_until.get(url, 0.0) <= now]
-        cooling = [url for url in rotated if url not in healthy]
+        healthy = [url for url in order if self._cooling_until.get(url, 0.0) <= now]
+        cooling = [url for url in order if url not in healthy]
         return healthy + cooling
 
     async def _exchange(self, url: str, body: bytes, request_id: int) -> RpcResponse:

@@ -55,10 +55,14 @@ class TypedClient(RpcClient):
         super().__init__(self.service_name, urls, secret=secret, timeout=timeout,
                          transport=transport, cooldown=cooldown)
 
-    async def _ask(self, method: str, params: Params, answer: TypeAdapter[T]) -> T:
-        """The method's answer as ``answer`` reads it; Unavailable for any RPC failure."""
+    async def _ask(self, method: str, params: Params, answer: TypeAdapter[T],
+                   affinity: str | None = None) -> T:
+        """The method's answer as ``answer`` reads it; Unavailable for any RPC failure.
+        Calls with the same ``affinity`` go to the same copy while it answers."""
+        sent = params.model_dump(mode="json", exclude_unset=True)
         try:
-            raw: Any = await self.call(method, **params.model_dump(mode="json", exclude_unset=True))
+            raw: Any = await (self.call(method, **sent) if affinity is None
+                              else self.call_keyed(affinity, method, **sent))
         except AerieError:
             raise  # the method's own error, or AllReplicasDown (already Unavailable)
         except RpcError as exc:
@@ -76,19 +80,29 @@ class TypedClient(RpcClient):
 
 
 _RENDER = TypeAdapter(RenderResult)
+
+
+def graph_key(params: RenderParams) -> str:
+    """What names one picture: every param but whether the image itself is sent back."""
+    return params.model_dump_json(exclude={"with_body"})
 _SUMMARY = TypeAdapter(Summary)
 _BACKTEST = TypeAdapter(BacktestResult)
 
 
 class GraphClient(TypedClient):
-    """The graph servers (``app_servers.graph.GraphServer``)."""
+    """The graph servers (``app_servers.graph.GraphServer``).
+
+    Each copy caches its renders, so every request for one graph (the same params
+    but ``with_body``) goes to the same copy by rendezvous hashing: a page's layout
+    call and its image request make one render between them, not one per copy.
+    """
 
     service_name = "graph"
 
     async def render(self, params: RenderParams) -> RenderResult:
         """The drawn graph; NotFound for a stat not the user's, BadRequest for options
         the server cannot draw, Unavailable when no copy can answer."""
-        return await self._ask("render", params, _RENDER)
+        return await self._ask("render", params, _RENDER, affinity=graph_key(params))
 
 
 class AnalysisClient(TypedClient):

@@ -11,6 +11,7 @@ from aerie import alerts, urls, webhook_outbox
 from aerie.alert_notices import headline, webhook_body
 from aerie.alert_rules import evaluate
 from aerie.alerts import PENDING, Alert
+from aerie.db import reading
 from aerie.settings import Settings
 from aerie.stats import Stat, stat_by_id
 from app_servers.scheduler.jobs import Job
@@ -22,7 +23,7 @@ def judge_alerts(job: Job, now: int) -> tuple[int, int]:
     """Judge each alert not yet judged this minute; record its state and any event.
     ``(alerts judged, events)``. Blocking: runs in a worker thread."""
     minute = now - now % 60
-    with job.engine.connect() as conn:
+    with reading(job.engine) as conn:
         due = [a for a in alerts.live_alerts(conn)
                if a.last_evaluated_at is None or a.last_evaluated_at < minute]
     events = 0

@@ -36,7 +36,7 @@ from starlette.applications import Starlette
 from aerie import outbox
 from aerie.clock import Clock, system_clock
 from aerie.contracts import SCHEDULER_METHODS, PassFigures, StatusResult
-from aerie.db import make_engine
+from aerie.db import make_engine, reading
 from aerie.health_dashboard import ensure_health_dashboard
 from aerie.keys import random_key
 from aerie.leases import release_lease, take_lease
@@ -129,7 +129,7 @@ class Scheduler:
         the caller records the depth on the event loop (Metrics takes no locks)."""
         if self._settings.monitor_seconds <= 0:
             return None
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             depth = outbox.pending_count(conn)
         if now - self._dashboard_at >= HEALTH_DASHBOARD_SECONDS:
             self._dashboard_at = now

@@ -12,6 +12,7 @@ from aerie import alerts, outbox
 from aerie.accounts import user_by_id
 from aerie.alert_notices import GRAPH_TIMEFRAMES
 from aerie.alerts import PendingMail
+from aerie.db import reading
 from aerie.delivery import deliver_due, deliver_webhooks
 from app_servers.scheduler.jobs import Job
 
@@ -34,7 +35,7 @@ async def deliver(job: Job) -> int:
 
 
 def _pending_mail(job: Job) -> list[PendingMail]:
-    with job.engine.connect() as conn:
+    with reading(job.engine) as conn:
         return alerts.pending_mail(conn)
 
 

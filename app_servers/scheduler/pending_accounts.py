@@ -14,6 +14,7 @@ from aerie import account_tokens, ez_signup, outbox
 from aerie.account_removal import remove_account
 from aerie.account_tokens import ACCOUNT_MAIL, CLAIM
 from aerie.accounts import User
+from aerie.db import reading
 from aerie.stats import stats_of_user
 from app_servers.scheduler.jobs import Job
 
@@ -23,7 +24,7 @@ log = logging.getLogger("aerie.scheduler")
 def tend_pending_accounts(job: Job, now: int) -> tuple[int, int]:
     """Invite new pending accounts and delete expired ones; (invited, deleted).
     Blocking: runs in a worker thread."""
-    with job.engine.connect() as conn:
+    with reading(job.engine) as conn:
         new, old = ez_signup.uninvited(conn, now), ez_signup.expired(conn, now)
     invited = sum(_invite(job, user, now) for user in new)
     deleted = 0

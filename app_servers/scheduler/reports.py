@@ -10,6 +10,7 @@ import anyio.to_thread
 
 from aerie import digests, outbox, reports
 from aerie.accounts import user_by_id
+from aerie.db import reading
 from app_servers.scheduler.jobs import Job
 
 log = logging.getLogger("aerie.scheduler")
@@ -19,7 +20,7 @@ def send_digests(job: Job, now: int) -> int:
     """Queue each due new-stat digest, forgetting its notices in the same transaction;
     one that cannot be composed is forgotten (logged) rather than tried every pass.
     Blocking: runs in a worker thread."""
-    with job.engine.connect() as conn:
+    with reading(job.engine) as conn:
         due = digests.due_digests(conn, now)
     for digest in due:
         job.keep_lease()
@@ -73,12 +74,12 @@ def _skip_report(job: Job, user_id: int, day: date) -> None:
 
 
 def _users_with_reports(job: Job) -> list[tuple[int, int, str | None, str]]:
-    with job.engine.connect() as conn:
+    with reading(job.engine) as conn:
         return reports.users_with_reports(conn)
 
 
 def _report_figures(job: Job, user_id: int, day: date, zone: str) -> list[reports.DayFigure]:
-    with job.engine.connect() as conn:
+    with reading(job.engine) as conn:
         chosen = reports.report_settings(conn, user_id).stats
         return [reports.day_figure(conn, stat, day, zone) for stat in chosen]
 

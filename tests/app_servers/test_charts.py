@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from aerie.comments import Comment
 from aerie.numbers import compact_number
 from aerie.series import Point, Series
 from aerie.stats import Stat
@@ -64,6 +65,23 @@ def test_equal_graphs_are_equal_bytes() -> None:
         first = render_chart([series([1.0, None, 3.0])], None, options)
         again = render_chart([series([1.0, None, 3.0])], None, options)
         assert first.body == again.body
+
+
+@pytest.mark.parametrize("fmt", ["png", "svg"])
+@pytest.mark.parametrize("chart", ["line", "histogram"])
+def test_nothing_of_one_graph_shows_in_the_next_of_its_size(fmt: str, chart: str) -> None:
+    """Graphs of one size and style are drawn on one kept figure: a graph drawn after a
+    busy one (other stats, a title, a legend, comment markers, a unit) is the same as
+    when drawn first."""
+    options = chart_options(fmt, 500, 200, "UTC", "full", "", chart)
+    quiet = ([series([None, None, None])], None, options)
+    first = render_chart(*quiet).body
+    busy = chart_options(fmt, 500, 200, "UTC", "full", "a title", chart)
+    render_chart([series([1.0, None, 3.0, 9.0], "latency", unit="ms"),
+                  series([4.0, 2.0, 1.0, 5.0], "size", unit="kB")],
+                 series([2.0, 2.0, 2.0, 2.0]), busy, True,
+                 [Comment(1, 1, T0 + 3600, "deploy", T0)])
+    assert render_chart(*quiet).body == first
 
 
 def test_plot_area_depends_on_style_and_size_not_on_data() -> None:

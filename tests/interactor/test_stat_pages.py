@@ -117,7 +117,8 @@ class SlowAnalysis:
     def __init__(self, rendezvous: Rendezvous) -> None:
         self._r = rendezvous
 
-    def summarize(self, user_id: int, stat_id: str, timeframe: str, timezone: str) -> Summary:
+    def summarize(self, user_id: int, stat_id: str, timeframe: str, timezone: str,
+                  with_points: bool = False) -> Summary:
         self._r.meet(self._r.analysis_called, self._r.graph_called)
         nothing = PeriodSummary(latest=None, latest_time=None, min=None, max=None, mean=None,
                                 stddev=None, total=None, points_with_data=0, received=0,

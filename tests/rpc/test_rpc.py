@@ -365,6 +365,35 @@ async def test_calls_are_spread_round_robin(replica: RunningServer, calculator: 
     assert other.calls == ["add"] * 5
 
 
+async def test_keyed_calls_stick_to_one_replica_each_and_fail_over_together(
+    replica: RunningServer, calculator: Calculator
+) -> None:
+    other = Calculator()
+    keys = [f"graph {n}" for n in range(12)]
+    with ExitStack() as stack:
+        second = stack.enter_context(serve(create_rpc_app(other, name="calculator", secret=SECRET)))
+        async with RpcClient("calculator", [replica.url, second.url], secret=SECRET) as client:
+            went_to = {}
+            for key in keys:
+                before = len(other.calls)
+                for n in range(3):  # the same key, again and again: the same replica
+                    assert await client.call_keyed(key, "add", a=n, b=1) == n + 1
+                went_to[key] = "second" if len(other.calls) > before else "first"
+                assert len(other.calls) - before in (0, 3)
+            assert set(went_to.values()) == {"first", "second"}  # keys spread over both
+            stack.close()  # the second replica goes: its keys move, the others stay
+            kept = len(calculator.calls)
+            for key in keys:
+                assert await client.call_keyed(key, "add", a=1, b=1) == 2
+    assert len(calculator.calls) - kept == len(keys)
+    # Another client (another web app process), replicas listed in another order, weighs
+    # each key the same way.
+    urls = {"first": replica.url, "second": second.url}
+    async with RpcClient("calculator", [second.url, replica.url], secret=SECRET) as client:
+        for key in keys:
+            assert client._by_weight(key)[0] == urls[went_to[key]]
+
+
 async def test_replica_nobody_listens_on_is_failed_over(replica: RunningServer) -> None:
     async with RpcClient("calculator", [dead_url(), replica.url], secret=SECRET) as client:
         for n in range(4):
