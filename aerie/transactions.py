@@ -44,8 +44,9 @@ class CommitOutcomeUnknown(Exception, Generic[T]):
 
 
 def mysql_error_code(exc: BaseException) -> int | None:
-    """The MySQL error number behind ``exc``, or None (SQLite, or not a database error)."""
-    orig = exc.orig if isinstance(exc, DBAPIError) else None
+    """The MySQL error number of ``exc`` (SQLAlchemy's or the driver's own), or None
+    (SQLite, or not a database error)."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
     args = getattr(orig, "args", ())
     return args[0] if args and isinstance(args[0], int) else None
 
