@@ -115,7 +115,7 @@ async def stat_list(svc: Services, user: User, search: str, api_url: str) -> Sta
     search = search.strip()[:255]
 
     def load() -> list[Stat]:
-        with svc.engine.connect() as conn:
+        with svc.read_engine().connect() as conn:
             return stats.stats_of_user(conn, user.id, limit=LIST_LIMIT + 1, search=search)
 
     found = await off_loop(load)
@@ -150,7 +150,7 @@ async def stat_page(
     now = svc.now()
 
     def load() -> tuple[Stat, list[Point], Share | None, list[Comment], list[Alert]]:
-        with svc.engine.connect() as conn:
+        with svc.read_engine().connect() as conn:
             stat = stats.owned_stat(conn, user.id, public_id)
             series = read_series(conn, stat, frame, now, timezone=user.timezone)
             first, end = frame_bounds(frame, None, now, user.timezone)
@@ -186,7 +186,7 @@ async def compare_page(svc: Services, user: User, ids: list[str], timeframe: str
             f"compare up to {MAX_STATS_ON_GRAPH} stats at a time; you chose {len(ids)}")
 
     def load() -> list[Stat]:
-        with svc.engine.connect() as conn:
+        with svc.read_engine().connect() as conn:
             return stats.stats_of_user(conn, user.id)
 
     if not ids:
