@@ -20,8 +20,9 @@ import time
 from collections import deque
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Protocol
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from aerie.db import server_engine
 from aerie.readiness import one_line
@@ -65,6 +66,12 @@ class Replica:
     problem: str | None = "not measured yet"
 
 
+class Reads(Protocol):
+    """What a read-only server needs: an Engine, or a ReadRouting that picks one."""
+
+    def connect(self) -> Connection: ...
+
+
 class ReadRouting:
     """Where page reads go: a replica that keeps up, else the primary."""
 
@@ -99,6 +106,11 @@ class ReadRouting:
                 return replica.engine
         return self._primary
 
+    def connect(self) -> Connection:
+        """A connection for reads (blocking): ``engine().connect()``, so a server that only
+        reads can take this in place of an engine."""
+        return self.engine().connect()
+
     def report(self) -> dict[str, str]:
         """Each replica's state for /readyz: "ok", or why page reads skip it."""
         self._measure_now_and_then()
@@ -110,6 +122,7 @@ class ReadRouting:
             return str(conn.execute(text("SELECT @@gtid_binlog_pos")).scalar_one())
 
     def dispose(self) -> None:
+        """Close the replicas' connections (the primary's engine is its owner's to dispose)."""
         for replica in self._replicas:
             replica.engine.dispose()
 
@@ -167,3 +180,9 @@ class ReadRouting:
 def _host_port(url: str) -> str:
     tail = url.split("@", 1)[-1]
     return tail.split("/", 1)[0]
+
+
+def dispose(routing: ReadRouting, primary: Engine) -> None:
+    """Close every connection of a read-only server: its replicas' and its primary's."""
+    routing.dispose()
+    primary.dispose()
