@@ -29,7 +29,7 @@ MARIADBD = "/usr/sbin/mariadbd"
 PROVIDER = "/usr/lib/galera/libgalera_smm.so"
 # (the keep-alive must be under a third of the suspect timeout, or the node refuses to start)
 EVS = ("evs.suspect_timeout=PT1S;evs.inactive_timeout=PT2S;evs.keepalive_period=PT0.25S;"
-       "evs.install_timeout=PT2S")
+       "evs.install_timeout=PT2S;evs.join_retrans_period=PT0.25S;evs.max_install_timeouts=5")
 
 
 def galera_missing() -> str | None:
