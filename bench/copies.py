@@ -168,7 +168,8 @@ def bench_copies(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="aerie-bench-copies-"))
     try:
         with database_tier(args.db) as tier:
-            print(f"machine: {machine()}")
+            print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the start "
+                  "(other work on the machine takes cores from the copies and the database)")
             print(f"database tier: {args.db}; wrk -t{args.threads} -c{args.connections} "
                   f"-d{args.duration}s through nginx; copies {args.copies}\n")
             for copies in args.copies:
