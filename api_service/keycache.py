@@ -32,7 +32,7 @@ from aerie.stats import (
     create_stat,
     stats_by_names,
 )
-from aerie.transactions import run_transaction
+from aerie.transactions import CommitOutcomeUnknown, run_transaction
 from api_service.writer import GroupCommitWriter
 
 K = TypeVar("K")
@@ -166,8 +166,12 @@ class KeyCache:
                     for name, kind in kinds.items()}
 
         # run again whole after a conflict: on Galera, another node's copy creating the
-        # same stat fails certification here, and the next attempt reads it back
-        return run_transaction(self._engine, create, self._writer.retry_seconds)
+        # same stat fails certification here, and the next attempt reads it back. So
+        # does a COMMIT whose answer was lost: stats it did create are read back.
+        try:
+            return run_transaction(self._engine, create, self._writer.retry_seconds)
+        except CommitOutcomeUnknown:
+            return run_transaction(self._engine, create, self._writer.retry_seconds)
 
 
 def _create_or_read(conn: Connection, user_id: int, name: str, kind: str, now: int) -> Stat:

@@ -25,7 +25,8 @@ from sqlalchemy import Engine, create_engine, event, func, select, text
 from aerie.commit_batches import KEEP_SECONDS, prune_batches
 from aerie.errors import Unavailable
 from aerie.schema import commit_batches
-from aerie.stats import Stat
+from aerie.stats import Stat, stats_by_names
+from api_service.keycache import KeyCache
 from api_service.writer import GroupCommitWriter
 from tests.conftest import Account, make_stat
 from tests.security.test_fairness import minute_totals
@@ -184,3 +185,26 @@ def test_batch_ids_are_kept_a_while_then_pruned(engine: Engine, owner: Account) 
         assert prune_batches(conn, now + KEEP_SECONDS + 60) >= 1
         assert conn.execute(select(func.count()).select_from(commit_batches).where(
             commit_batches.c.committed_at >= now - 1)).scalar_one() == 0
+
+
+def test_a_new_stat_whose_commit_answer_was_lost_is_read_back_not_refused(
+    engine: Engine, owner: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stat creation runs again after a lost COMMIT answer; the stats it did create are
+    read back, so the post is not turned away and no stat is made twice."""
+    lose_commit_answer(engine, monkeypatch, commit_first=True)
+
+    async def run() -> dict[str, Stat]:
+        writer = GroupCommitWriter(engine)
+        await writer.start()
+        try:
+            keys = KeyCache(engine, 30, writer)
+            return await keys.stats_for_names(owner.user.id, {"new after lost answer": "counter"},
+                                              int(time.time()))
+        finally:
+            await writer.stop()
+
+    found = asyncio.run(run())
+    with engine.connect() as conn:
+        named = stats_by_names(conn, owner.user.id, ["new after lost answer"])
+    assert found["new after lost answer"].id == named["new after lost answer"].id
