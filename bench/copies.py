@@ -9,8 +9,10 @@ Debian's nginx rendered from deploy/nginx.conf.template, wrk posting through ngi
 first ``/c`` single posts, then ``/ez`` 1,000-point batches. Prints points/s, p99,
 the conflicts the database reported (InnoDB deadlocks, and on Galera certification
 failures and brute-force aborts: each one a transaction the writer ran again), the
-database's CPU (all its processes, in cores), and each figure's ratio to N = 1 in
-the same run. Stored totals are checked against the acknowledged points as in
+database's CPU (all its processes, in cores, and per point stored: on a shared
+machine the copies may be starved long before the database is busy, and CPU per
+point says where one database core would saturate), and each figure's ratio to
+N = 1 in the same run. Stored totals are checked against the acknowledged points as in
 bench/ingest.py. On Galera the cluster is started by the bench
 (tests/cluster/galera.py), "spread" gives copy i node i mod 3 first, "single" gives
 every copy the same first node.
@@ -247,12 +249,19 @@ def measure(args: argparse.Namespace, tier: Tier, copies: int,
 def print_table(kind: str, rows: list[Row]) -> None:
     print(f"\nMachine: {machine()}. Database tier: {kind}.\n")
     print("| tier | run | API copies | points/s | vs 1 copy | p99 | conflicts retried "
-          "| database CPU | API CPU |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "| database CPU | database CPU per point | API CPU |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     base = {row.run.name: row.run.pps for row in rows if row.copies == rows[0].copies}
     for row in rows:
         run = row.run
         ratio = f"{run.pps / base[run.name]:.2f}x" if base.get(run.name) else "—"
         print(f"| {kind} | {run.label} | {row.copies} | {run.pps:,.0f} | "
               f"{ratio} | {ms(run.wrk['latency_us']['p99'])} | "
-              f"{row.conflicts:,} | {row.db_cpu:.2f} cores | {row.api_cpu:.2f} cores |")
+              f"{row.conflicts:,} | {row.db_cpu:.2f} cores | {per_point(row)} | "
+              f"{row.api_cpu:.2f} cores |")
+
+
+def per_point(row: Row) -> str:
+    """The database's CPU time per point stored: what says how many points/s one database
+    core could take, whatever else slowed this run down."""
+    return f"{row.db_cpu / row.run.pps * 1e6:.1f} µs" if row.run.pps else "—"
