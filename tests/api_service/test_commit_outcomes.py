@@ -119,27 +119,22 @@ def test_conflicts_past_the_deadline_answer_503_and_record_nothing(
     assert minute_totals(engine, [stat]) == (0, 0.0)
 
 
-def test_a_commit_whose_answer_was_lost_but_went_through_is_acknowledged_once(
-    engine: Engine, owner: Account, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("applied", [True, False], ids=["went through", "rolled back"])
+def test_a_commit_whose_answer_was_lost_is_acknowledged_only_if_it_went_through(
+    engine: Engine, owner: Account, monkeypatch: pytest.MonkeyPatch, applied: bool
 ) -> None:
-    """The sender hears 200, so it does not post again: the points count once."""
-    stat = make_stat(engine, owner, "answer lost", "counter")
-    lose_commit_answer(engine, monkeypatch, commit_first=True)
+    """Went through: the sender hears 200, so it does not post again and the points
+    count once. Rolled back: only then "nothing was recorded, retry" (503)."""
+    stat = make_stat(engine, owner, f"answer lost {applied}", "counter")
+    lose_commit_answer(engine, monkeypatch, commit_first=applied)
     outcomes = post(engine, owner, stat, 5)
-    assert all(isinstance(o, int) for o in outcomes), outcomes
-    assert minute_totals(engine, [stat]) == (5, 5.0)
-
-
-def test_a_commit_lost_before_it_went_through_answers_503_and_records_nothing(
-    engine: Engine, owner: Account, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Only an absent batch is answered "nothing was recorded, retry"."""
-    stat = make_stat(engine, owner, "commit lost", "counter")
-    lose_commit_answer(engine, monkeypatch, commit_first=False)
-    outcomes = post(engine, owner, stat, 5)
-    assert all(isinstance(o, Unavailable) for o in outcomes), outcomes
-    assert "nothing was recorded" in str(outcomes[0])
-    assert minute_totals(engine, [stat]) == (0, 0.0)
+    if applied:
+        assert all(isinstance(o, int) for o in outcomes), outcomes
+        assert minute_totals(engine, [stat]) == (5, 5.0)
+    else:
+        assert all(isinstance(o, Unavailable) for o in outcomes), outcomes
+        assert "nothing was recorded" in str(outcomes[0])
+        assert minute_totals(engine, [stat]) == (0, 0.0)
 
 
 def test_connection_killed_just_before_commit_answers_503_and_records_nothing(

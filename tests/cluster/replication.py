@@ -119,7 +119,7 @@ def primary_and_replica() -> Iterator[tuple[Server, Server]]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def caught_up(primary: Server, replica: Server, timeout: float = 10) -> None:
+def caught_up(primary: Server, replica: Server, timeout: float = 30) -> None:
     """Until the replica has applied everything the primary has committed."""
     position = primary.run("SELECT @@gtid_binlog_pos")[0][0]
     outcome = replica.run(f"SELECT MASTER_GTID_WAIT('{position}', {timeout})")[0][0]

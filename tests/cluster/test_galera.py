@@ -28,7 +28,15 @@ from aerie.schema import COUNTER
 from aerie.settings import Settings
 from tests.cluster.galera import GaleraCluster, galera_cluster, galera_missing
 from tests.conftest import hashed
-from tests.deploy.test_nginx import PASSWORD, Copy, Posting, log_in, start_copy, wait_for
+from tests.deploy.test_nginx import (
+    PASSWORD,
+    Copy,
+    Posting,
+    log_in,
+    start_copy,
+    stop_copies,
+    wait_for,
+)
 
 DATABASE = "aerie"
 THREADS_PER_COPY = 2
@@ -140,11 +148,7 @@ def test_a_killed_node_loses_no_acknowledged_point_and_counts_none_twice(
         finally:
             rejoined.dispose()
     finally:
-        for copy in copies:
-            if copy.process.poll() is None:
-                copy.process.terminate()
-        for copy in copies:
-            copy.process.wait(timeout=30)
+        stop_copies(copies)
         survivor.dispose()
 
     acknowledged = [posting.acknowledged() for posting in postings]
