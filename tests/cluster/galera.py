@@ -107,8 +107,11 @@ class GaleraCluster:
         ]
 
     def _launch(self, node: Node, *extra: str) -> None:
-        node.process = subprocess.Popen([*self._args(node), *extra], stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, preexec_fn=_ahead_of_others)
+        # ahead of the test's own processes (and anything else on a shared machine): with
+        # one-second suspect timeouts, a node starved of CPU for a second is taken for dead,
+        # and two survivors that suspect each other both leave the primary component
+        node.process = subprocess.Popen(["nice", "-n", "-10", *self._args(node), *extra],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def start(self, timeout: float = 90) -> None:
         """Bootstrap the first node, then join the others one at a time (a donor serves one
@@ -185,14 +188,6 @@ class GaleraCluster:
             for log in self.root.glob("*.err"):
                 shutil.copy(log, keep_logs / log.name)
         shutil.rmtree(self.root, ignore_errors=True)
-
-
-def _ahead_of_others() -> None:
-    """Run the node ahead of the test's own processes (and anything else on a shared
-    machine): with one-second suspect timeouts, a node starved of CPU for a second is
-    taken for dead by the others, and two survivors that suspect each other fall out of
-    the primary component together."""
-    os.nice(-10)
 
 
 @contextmanager
