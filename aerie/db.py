@@ -35,8 +35,10 @@ def make_engine(settings: Settings) -> Engine:
     return server_engine(settings, nodes)
 
 
-def server_engine(settings: Settings, nodes: list[str]) -> Engine:
-    """An engine for one MariaDB server, or for the first of several ``nodes`` that answers."""
+def server_engine(settings: Settings, nodes: list[str], *, pre_ping: bool = False) -> Engine:
+    """An engine for one MariaDB server, or for the first of several ``nodes`` that answers;
+    ``pre_ping``: check a pooled connection before use even with one node (a replica
+    that may go away while others can serve)."""
     connect_args: dict[str, Any] = {
         "connect_timeout": max(1, int(settings.db_timeout_seconds)),
         "read_timeout": max(5, int(settings.db_timeout_seconds * 6)),
@@ -52,7 +54,7 @@ def server_engine(settings: Settings, nodes: list[str]) -> Engine:
         max_overflow=10,
         # with somewhere to move to, a pooled connection to a node that died is found
         # out at checkout rather than by the page or commit that uses it
-        pool_pre_ping=len(nodes) > 1,
+        pool_pre_ping=pre_ping or len(nodes) > 1,
     )
     event.listen(engine, "handle_error", _node_not_ready_is_a_disconnect)
     if len(nodes) > 1:

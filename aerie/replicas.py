@@ -85,7 +85,7 @@ class ReadRouting:
 
     @classmethod
     def from_settings(cls, settings: Settings, primary: Engine) -> ReadRouting:
-        replicas = [Replica(_host_port(url), server_engine(settings, [url]))
+        replicas = [Replica(_host_port(url), server_engine(settings, [url], pre_ping=True))
                     for url in settings.replica_nodes]
         return cls(primary, replicas, settings.max_replica_lag_seconds)
 
