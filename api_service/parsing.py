@@ -8,9 +8,10 @@ the body winning.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
 import orjson
@@ -21,11 +22,13 @@ from aerie.stats import check_name
 from aerie.text_rules import check_text, decimal_number, is_decimal
 
 _MILLISECONDS = 10**11  # unix seconds pass this in the year 5138
+CHECKED_NAMES = 32_768  # stat names whose check is remembered (a few MB at most)
 
 
-@dataclass(frozen=True)
-class Point:
-    """One number for one stat: ``stat`` is a name (EZ) or a classic key."""
+class Point(NamedTuple):
+    """One number for one stat: ``stat`` is a name (EZ, the listeners) or a classic key.
+    A named tuple: a batch makes one per item, several times faster than a frozen
+    dataclass."""
 
     stat: str
     kind: str  # COUNTER or VALUE
@@ -102,15 +105,22 @@ def fan_out(name: str) -> list[str]:
     """``prefix~a,b`` names ``prefix a`` and ``prefix b``; checks every resulting name."""
     if not isinstance(name, str):
         raise BadRequest(f"stat must be a string, not {name!r}")
+    return list(_checked_names(name))
+
+
+@functools.lru_cache(maxsize=CHECKED_NAMES)
+def _checked_names(name: str) -> tuple[str, ...]:
+    """Remembered: clients send the same names again and again, and checking a name cost
+    more than the rest of its point (a refused name raises, and is not remembered)."""
     check_text("stat", name)  # positions as the client sent them, before any fan-out
     if "~" not in name:
-        return [check_name(name)]
+        return (check_name(name),)
     prefix, _, rest = name.partition("~")
     parts = [part.strip() for part in rest.split(",") if part.strip()]
     if not parts:
         raise BadRequest(f"stat {name!r} has nothing after '~' to fan out to")
     prefix = prefix.rstrip()
-    return [check_name(f"{prefix} {part}" if prefix else part) for part in parts]
+    return tuple(check_name(f"{prefix} {part}" if prefix else part) for part in parts)
 
 
 def ez_point_values(params: dict[str, Any], now: float, limits: Limits) -> list[Point]:

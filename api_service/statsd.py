@@ -25,7 +25,8 @@ from aerie.schema import COUNTER, VALUE
 from aerie.settings import Settings
 from aerie.stats import check_name
 from aerie.text_rules import check_text, is_decimal
-from api_service.listener_sink import AccountSink, NamedPoint, account_sink
+from api_service.listener_sink import AccountSink, account_sink
+from api_service.parsing import Point
 
 log = logging.getLogger("aerie.statsd")
 
@@ -167,17 +168,17 @@ class Aggregator:
             log.debug("statsd line %r skipped: %s", line[:200], exc)
             return None
 
-    def flush(self, now: float) -> list[NamedPoint]:
+    def flush(self, now: float) -> list[Point]:
         """The points of everything gathered since the last flush, at ``now``; starts again."""
-        points = [NamedPoint(name, COUNTER, total, now) for name, total in self.counters.items()]
-        points += [NamedPoint(name, VALUE, self.gauges[name], now) for name in self.updated_gauges]
+        points = [Point(name, COUNTER, total, now) for name, total in self.counters.items()]
+        points += [Point(name, VALUE, self.gauges[name], now) for name in self.updated_gauges]
         for name, values in self.samples.items():
-            points += [NamedPoint(name, VALUE, x, now) for x in values]
+            points += [Point(name, VALUE, x, now) for x in values]
             if self.percentiles:
                 values.sort()
-                points += [NamedPoint(name + percentile_suffix(pct), VALUE,
+                points += [Point(name + percentile_suffix(pct), VALUE,
                                       percentile(values, pct), now) for pct in self.percentiles]
-        points += [NamedPoint(name, VALUE, float(len(members)), now)
+        points += [Point(name, VALUE, float(len(members)), now)
                    for name, members in self.sets.items()]
         self.counters, self.samples, self.sets = {}, {}, {}
         self.updated_gauges = set()

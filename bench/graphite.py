@@ -13,6 +13,7 @@ The listener runs with ``AERIE_RATE_LIMIT_POINTS=0``: one account here posts far
 the default per-account limit of 20,000 points/s (as bench/ingest.py does).
 
     .venv/bin/python bench/graphite.py                    # ~2 minutes
+    .venv/bin/python bench/graphite.py --rounds 3         # alternating turns, medians compared
     .venv/bin/python bench/graphite.py --db mariadb --skip-peer
 """
 
@@ -22,6 +23,7 @@ import argparse
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -143,26 +145,37 @@ def main() -> None:
     ap.add_argument("--metrics", type=int, default=1000)
     ap.add_argument("--duration", type=float, default=25.0)
     ap.add_argument("--max-rounds", type=int, default=40000)
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="turns of Aerie then carbon; the medians are compared")
     ap.add_argument("--port", type=int, default=int(os.environ.get("AERIE_BENCH_GRAPHITE_PORT",
                                                                     "22103")))
     ap.add_argument("--skip-peer", action="store_true")
     ap.add_argument("--peer-json", type=Path,
                     help="carbon's result from a bench_graphite.sh run of this sitting")
     a = ap.parse_args()
-    ours = run_aerie(a)
-    print("aerie: " + json.dumps(ours), flush=True)
-    if a.peer_json:
-        theirs: dict[str, object] = json.loads(a.peer_json.read_text())["runs"][0]
-    else:
-        theirs = {} if a.skip_peer else peer(a)
-    carbon = float(str(theirs.get("accepted_pts_per_s", 0) or 0))
-    print(f"\naerie ({a.db}) committed {ours['committed_pts_per_s']} points/s "
-          f"(read back ok: {ours['readback_ok']}); carbon accepted "
-          f"{theirs.get('accepted_pts_per_s', '-')} points/s, persisted "
-          f"{theirs.get('persisted_pts_per_s', '-')} points/s")
+    ours: list[float] = []
+    carbon: list[float] = []
+    for turn in range(1, a.rounds + 1):
+        run = run_aerie(a)
+        print(f"aerie, turn {turn}: " + json.dumps(run), flush=True)
+        if not run["readback_ok"]:
+            raise SystemExit("aerie stored something other than what was sent")
+        ours.append(float(str(run["committed_pts_per_s"])))
+        if a.peer_json:
+            theirs: dict[str, object] = json.loads(a.peer_json.read_text())["runs"][0]
+        else:
+            theirs = {} if a.skip_peer else peer(a)
+        if theirs:
+            carbon.append(float(str(theirs.get("accepted_pts_per_s", 0) or 0)))
+            print(f"carbon, turn {turn}: accepted {theirs.get('accepted_pts_per_s')} points/s, "
+                  f"persisted {theirs.get('persisted_pts_per_s')} points/s", flush=True)
+    print(f"\naerie ({a.db}) committed {statistics.median(ours):.0f} points/s "
+          f"(median of {len(ours)}: {', '.join(f'{x:.0f}' for x in ours)}; read back ok)")
     if carbon:
+        print(f"carbon accepted {statistics.median(carbon):.0f} points/s "
+              f"(median of {len(carbon)}: {', '.join(f'{x:.0f}' for x in carbon)})")
         print(f"ratio aerie committed / carbon accepted: "
-              f"{float(str(ours['committed_pts_per_s'])) / carbon:.2f}x")
+              f"{statistics.median(ours) / statistics.median(carbon):.2f}x")
 
 
 if __name__ == "__main__":
