@@ -9,8 +9,9 @@ STAMP := $(VENV)/.installed
 
 # pytest-xdist workers: the suite mostly waits on servers, so two cores keep four busy.
 WORKERS ?= 4
-# Left out of `make check`: what needs MariaDB, Chromium or nginx, or starts whole processes.
-QUICK := not mariadb and not browser and not nginx and not processes
+# Left out of `make check`: what needs MariaDB, Chromium or nginx, starts whole processes
+# or database servers of its own.
+QUICK := not mariadb and not browser and not nginx and not processes and not cluster
 
 .PHONY: help venv run test check bench demo lint
 

@@ -358,6 +358,16 @@ leases = Table(
     Column("expires_at", Double, nullable=False),
 )
 
+# The group commits of the last while, by id, written in the commit itself: after a
+# connection lost during COMMIT, the writer looks its batch up to learn the outcome.
+commit_batches = Table(
+    "commit_batches",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("committed_at", BigInteger, nullable=False),
+    Index(None, "committed_at"),
+)
+
 stat_minutes = _rollup("stat_minutes")
 stat_hours = _rollup("stat_hours")
 stat_days = _rollup("stat_days")

@@ -18,7 +18,22 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AERIE_", frozen=True)
 
     database_url: str = DEFAULT_DATABASE_URL
+    database_urls: str = Field(
+        "", description="several MariaDB/Galera nodes, comma-separated: a process uses one "
+        "and moves to the next that answers when it goes away; empty: AERIE_DATABASE_URL"
+    )
+    read_database_urls: str = Field(
+        "", description="MariaDB replicas, comma-separated, for the web app's page reads and "
+        "the graph and analysis servers; empty: read the primary"
+    )
+    max_replica_lag_seconds: float = Field(
+        30.0, gt=0, description="a replica further behind its primary is not read"
+    )
     db_timeout_seconds: float = Field(5.0, gt=0, description="connect/lock timeout")
+    db_retry_seconds: float = Field(
+        10.0, gt=0, le=60, description="how long a write runs again after conflicts (deadlocks, "
+        "Galera certification) or a lost connection before it is answered 503"
+    )
 
     web_host: str = "127.0.0.1"
     web_port: int = Field(8000, ge=1, le=65535)
@@ -266,6 +281,27 @@ class Settings(BaseSettings):
                 f"(got {url.split('://')[0]!r})"
             )
         return url
+
+    @field_validator("database_urls", "read_database_urls")
+    @classmethod
+    def _server_nodes(cls, urls: str) -> str:
+        for url in _items(urls):
+            if not url.startswith(("mysql+pymysql://", "mariadb+pymysql://")):
+                raise ValueError(
+                    "several database nodes must be MariaDB servers, each "
+                    f"mysql+pymysql://user:password@host:port/database (not {url.split('://')[0]!r})"
+                )
+        return urls
+
+    @property
+    def database_nodes(self) -> list[str]:
+        """The primary's addresses in order of preference: AERIE_DATABASE_URLS, else the one
+        AERIE_DATABASE_URL."""
+        return _items(self.database_urls) or [self.database_url]
+
+    @property
+    def replica_nodes(self) -> list[str]:
+        return _items(self.read_database_urls)
 
 
 def _urls(text: str) -> list[str]:

@@ -32,6 +32,7 @@ from aerie.stats import (
     create_stat,
     stats_by_names,
 )
+from aerie.transactions import CommitOutcomeUnknown, run_transaction
 from api_service.writer import GroupCommitWriter
 
 K = TypeVar("K")
@@ -159,10 +160,18 @@ class KeyCache:
 
     def _create(self, user_id: int, kinds: dict[str, str], to_create: int, now: int
                 ) -> dict[str, Stat]:
-        with self._engine.begin() as conn:
+        def create(conn: Connection) -> dict[str, Stat]:
             check_room_for_stats(conn, user_id, to_create, self._max_stats)
             return {name: _create_or_read(conn, user_id, name, kind, now)
                     for name, kind in kinds.items()}
+
+        # run again whole after a conflict: on Galera, another node's copy creating the
+        # same stat fails certification here, and the next attempt reads it back. So
+        # does a COMMIT whose answer was lost: stats it did create are read back.
+        try:
+            return run_transaction(self._engine, create, self._writer.retry_seconds)
+        except CommitOutcomeUnknown:
+            return run_transaction(self._engine, create, self._writer.retry_seconds)
 
 
 def _create_or_read(conn: Connection, user_id: int, name: str, kind: str, now: int) -> Stat:

@@ -46,6 +46,7 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, NoResultFound
 
+from aerie.commit_batches import batch_committed, new_batch_id, prune_batches, record_batch
 from aerie.contracts import RECEIVED_MARK_SECONDS
 from aerie.errors import BadRequest, Unavailable
 from aerie.monitor import Metrics
@@ -61,16 +62,19 @@ from aerie.rollups import (
     write_cells,
 )
 from aerie.stats import mark_data_received, stat_by_id
+from aerie.transactions import CommitOutcomeUnknown, run_transaction
 from api_service.checkpoints import WalCheckpoints
 from api_service.write_turns import WriteTurns
 
 log = logging.getLogger("aerie.writer")
 T = TypeVar("T")
 
-# MySQL's "deadlock found" and "lock wait timeout": the transaction was rolled
-# back whole, so running it again cannot count anything twice.
-_RETRYABLE_MYSQL_ERRORS = {1213, 1205}
+# Overflow decisions taken again when another process's writes keep changing the sums.
 _ATTEMPTS = 3
+# How long a commit keeps retrying conflicts (Galera certification, deadlocks) and a
+# lost connection's outcome lookup before its requests are answered 503.
+RETRY_SECONDS = 10.0
+PRUNE_EVERY_SECONDS = 60.0  # how often old batch ids are deleted
 # /readyz reports a failed commit this long; past it, with no commit tried since
 # (a balancer sends no traffic to a copy that is not ready), it is ready again.
 FAILURE_MEMORY_SECONDS = 30.0
@@ -82,6 +86,8 @@ COMMIT_LANES = 2  # commits in flight at once, of different accounts
 # Queued points beyond which the account with the most queued is turned away
 # (about 100 bytes a point: some 25 MB; bench/ingest.py keeps 64,000 queued).
 MAX_QUEUED_POINTS = 250_000
+UNKNOWN_OUTCOME = ("the database stopped answering during the commit, so whether it was "
+                   "recorded is unknown; retrying may count it twice")
 BUSY = "the API is busy with this account's earlier posts; nothing was recorded, retry shortly"
 
 Rows = list[tuple[int, float, float]]  # (stat_id, t, x)
@@ -105,6 +111,7 @@ class Batch:
     received: dict[int, int] = field(default_factory=dict)  # stat id -> unix time
     points: int = 0
     requests: list[Request] = field(default_factory=list)
+    conflicts: int = 0  # transactions run again for it (deadlocks, certification failures)
 
     def take(self, request: Request) -> None:
         add_points(self.cells, request.rows)
@@ -125,8 +132,10 @@ class Batch:
 class GroupCommitWriter:
     def __init__(self, engine: Engine, commit_interval: float = 0.0,
                  metrics: Metrics | None = None, commit_budget_cells: int = COMMIT_BUDGET_CELLS,
-                 max_queued_points: int = MAX_QUEUED_POINTS) -> None:
+                 max_queued_points: int = MAX_QUEUED_POINTS,
+                 retry_seconds: float = RETRY_SECONDS) -> None:
         self._engine = engine
+        self._retry_seconds = retry_seconds
         self._metrics = metrics or Metrics("api")
         self._interval = commit_interval
         self._budget = commit_budget_cells
@@ -151,6 +160,12 @@ class GroupCommitWriter:
         self._serial: AbstractContextManager[object] = self._turns or nullcontext()
         self._marked: dict[int, int] = {}  # stat id -> data_received_at last written
         self._failure: tuple[float, str] | None = None  # (monotonic time, why) of the last commit
+        self._pruned_at = time.monotonic()
+
+    @property
+    def retry_seconds(self) -> float:
+        """How long a write keeps retrying conflicts before it is answered 503."""
+        return self._retry_seconds
 
     def recent_failure(self) -> str | None:
         """Why the most recent commit failed, if it did in the last FAILURE_MEMORY_SECONDS."""
@@ -286,14 +301,17 @@ class GroupCommitWriter:
                 log.warning("group commit of %d points failed: %s", batch.points, exc)
                 self._failure = (time.monotonic(), f"the last commit failed: {one_line(exc)}")
                 self._metrics.count("aerie api commit failures")
+                message = exc.message if isinstance(exc, Unavailable) else Unavailable.default_message
                 for request in batch.requests:
-                    _answer(request.done, Unavailable(Unavailable.default_message), batch.sequence)
+                    _answer(request.done, Unavailable(message), batch.sequence)
             else:
                 self._failure = None
                 for i, request in enumerate(batch.requests):
                     _answer(request.done, refused.get(i), batch.sequence)
                 written = batch.points - sum(len(batch.requests[i].rows) for i in refused)
                 self._record_commit(written, time.perf_counter() - started)
+            if batch.conflicts:
+                self._metrics.count("aerie api commits retried", batch.conflicts)
         finally:
             self._busy.difference_update(request.account for request in batch.requests)
             self._free_lanes.append(lane)
@@ -311,17 +329,19 @@ class GroupCommitWriter:
         """Write the batch; returns the refusals of requests left out, by index in the batch."""
         marks = _marks(batch.received, self._marked)
         refused: dict[int, BadRequest] = {}
+        batch_id = new_batch_id()  # the same id on every attempt: one batch, one count
         # on SQLite, a small commit takes the writer's turn before larger work
         with self._turns.costing(len(batch.cells)) if self._turns else nullcontext():
             try:
-                self._in_transaction(lambda conn: _write(conn, batch.cells, marks))
+                self._in_transaction(batch, batch_id, lambda conn: _write(conn, batch.cells, marks))
             except CellOverflow:
-                refused, marks = self._commit_refusing_overflows(batch, marks)
+                refused, marks = self._commit_refusing_overflows(batch, batch_id, marks)
         self._marked.update(marks)
+        self._prune_now_and_then()
         return refused
 
     def _commit_refusing_overflows(
-        self, batch: Batch, marks: Marks
+        self, batch: Batch, batch_id: str, marks: Marks
     ) -> tuple[dict[int, BadRequest], Marks]:
         """Write the requests whose points keep every sum finite; refuse the others.
 
@@ -336,25 +356,53 @@ class GroupCommitWriter:
         for attempt in range(1, _ATTEMPTS + 1):
             try:
                 return self._in_transaction(
-                    lambda conn: _write_without_overflows(conn, batch, marks)
+                    batch, batch_id, lambda conn: _write_without_overflows(conn, batch, marks)
                 )
             except CellOverflow:
                 if attempt == _ATTEMPTS:
                     raise
         raise AssertionError("unreachable")
 
-    def _in_transaction(self, work: Callable[[Connection], T]) -> T:
-        """Run ``work`` in one transaction, again after a MySQL deadlock or lock timeout."""
-        for attempt in range(1, _ATTEMPTS + 1):
+    def _in_transaction(self, batch: Batch, batch_id: str, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` and record ``batch_id`` in one transaction, run again whole after a
+        conflict until the retry deadline. When COMMIT's answer is lost, the batch id
+        says whether it went through: committed, the batch is answered as committed;
+        not found, Unavailable (nothing was recorded, so the sender's retry is safe)."""
+
+        def with_id(conn: Connection) -> T:
+            result = work(conn)
+            record_batch(conn, batch_id, int(time.time()))
+            return result
+
+        def count_retry(_exc: BaseException) -> None:
+            batch.conflicts += 1
+
+        try:
+            return run_transaction(self._engine, with_id, self._retry_seconds,
+                                   lock=self._serial, on_retry=count_retry)
+        except CommitOutcomeUnknown as unknown:
+            log.warning("the answer to a group commit was lost (%s); looking its batch up",
+                        unknown.__cause__)
             try:
-                with self._serial, self._engine.begin() as conn:
-                    return work(conn)
+                committed = batch_committed(self._engine, batch_id, self._retry_seconds)
             except DBAPIError as exc:
-                code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
-                if code not in _RETRYABLE_MYSQL_ERRORS or attempt == _ATTEMPTS:
-                    raise
-                log.info("group commit retried after MySQL error %s", code)
-        raise AssertionError("unreachable")
+                raise Unavailable(UNKNOWN_OUTCOME) from exc
+            if committed:
+                result: T = unknown.result
+                return result
+            raise Unavailable(Unavailable.default_message) from unknown
+
+    def _prune_now_and_then(self) -> None:
+        """Delete batch ids past keeping, every PRUNE_EVERY_SECONDS, in a transaction
+        of their own (a failure only leaves them for the next time)."""
+        if time.monotonic() - self._pruned_at < PRUNE_EVERY_SECONDS:
+            return
+        self._pruned_at = time.monotonic()
+        try:
+            run_transaction(self._engine, lambda conn: prune_batches(conn, int(time.time())),
+                            self._retry_seconds, lock=self._serial)
+        except Exception as exc:  # noqa: BLE001 - old ids cost room, not correctness
+            log.warning("pruning old batch ids failed: %s", exc)
 
 
 def _write(conn: Connection, cells: Cells, marks: Marks) -> None:

@@ -18,10 +18,11 @@ import functools
 import math
 import statistics
 from collections.abc import Callable
+from functools import partial
 from typing import ClassVar, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 from starlette.applications import Starlette
 
 from aerie.alert_rules import Backtest, backtest
@@ -40,6 +41,7 @@ from aerie.db import make_engine, reading
 from aerie.errors import BadRequest
 from aerie.monitor import Metrics, Reporter
 from aerie.numbers import percent_change
+from aerie.replicas import ReadRouting, Reads, dispose
 from aerie.secret_key import load_rpc_secret
 from aerie.series import Point, Series, previous_start, read_series
 from aerie.settings import Settings
@@ -60,7 +62,7 @@ class AnalysisServer:
 
     rpc_methods: ClassVar[tuple[str, ...]] = ("summarize", "overview", "backtest")
 
-    def __init__(self, engine: Engine, clock: Clock = system_clock) -> None:
+    def __init__(self, engine: Reads, clock: Clock = system_clock) -> None:
         self.engine = engine
         self.clock = clock
 
@@ -212,7 +214,8 @@ def _finite(figure: Callable[[list[float]], float], values: list[float]) -> floa
 def create_app(settings: Settings) -> Starlette:
     """The analysis server as an ASGI app; its engine is disposed when it stops."""
     engine = make_engine(settings)
+    reads = ReadRouting.from_settings(settings, engine)  # replicas, if any, else the primary
     reporter = Reporter(Metrics("analysis"), settings, engine)
-    return create_rpc_app(AnalysisServer(engine), name="analysis",
-                          secret=load_rpc_secret(settings), on_shutdown=engine.dispose,
+    return create_rpc_app(AnalysisServer(reads), name="analysis",
+                          secret=load_rpc_secret(settings), on_shutdown=partial(dispose, reads, engine),
                           reporter=reporter, contracts=ANALYSIS_METHODS)

@@ -11,12 +11,11 @@ import base64
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any, ClassVar
 
 import anyio.to_thread
 from anyio import Event
-from sqlalchemy import Engine
 from starlette.types import ASGIApp
 
 from aerie.clock import Clock, system_clock
@@ -25,6 +24,7 @@ from aerie.contracts import GRAPH_METHODS, MAX_STATS_ON_GRAPH, RECEIVED_MARK_SEC
 from aerie.db import make_engine, reading
 from aerie.errors import BadRequest
 from aerie.monitor import Metrics, Reporter
+from aerie.replicas import ReadRouting, Reads, dispose
 from aerie.secret_key import load_rpc_secret
 from aerie.series import Series, frame_bounds, previous_start, read_series
 from aerie.settings import Settings
@@ -108,7 +108,7 @@ class GraphServer:
 
     rpc_methods: ClassVar[tuple[str, ...]] = ("render",)
 
-    def __init__(self, engine: Engine, clock: Clock = system_clock, cache_entries: int = 512,
+    def __init__(self, engine: Reads, clock: Clock = system_clock, cache_entries: int = 512,
                  metrics: Metrics | None = None) -> None:
         self._engine = engine
         self._clock = clock
@@ -274,7 +274,9 @@ def create_app(settings: Settings) -> ASGIApp:
     """The graph app server: ``GraphServer.render`` over JSON-RPC, its params checked by
     ``aerie.contracts.RenderParams``; its engine is disposed when it stops."""
     engine = make_engine(settings)
+    reads = ReadRouting.from_settings(settings, engine)  # replicas, if any, else the primary
     reporter = Reporter(Metrics("graph"), settings, engine)
-    return create_rpc_app(GraphServer(engine, metrics=reporter.metrics), name="graph", secret=load_rpc_secret(settings),
-                          on_shutdown=engine.dispose, reporter=reporter,
+    return create_rpc_app(GraphServer(reads, metrics=reporter.metrics), name="graph",
+                          secret=load_rpc_secret(settings),
+                          on_shutdown=partial(dispose, reads, engine), reporter=reporter,
                           contracts=GRAPH_METHODS)

@@ -94,6 +94,10 @@ def main() -> int:
     args = parse_args()
     if shutil.which(args.wrk) is None:
         sys.exit(f"wrk not found ({args.wrk}); apt-get install wrk")
+    if args.copies:
+        from bench.copies import bench_copies
+
+        return bench_copies(args)
     return in_scratch(args, "ingest", bench, keep=args.keep)
 
 
@@ -113,7 +117,8 @@ def in_scratch(args: argparse.Namespace, name: str,
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", choices=("sqlite", "mariadb"), default="sqlite")
+    parser.add_argument("--db", choices=("sqlite", "mariadb", "galera-spread", "galera-single"),
+                        default="sqlite", help="galera-*: a cluster of the bench's own (--copies)")
     parser.add_argument("--mariadb-server", default=MARIADB_SERVER,
                         help="server URL; a fresh database aerie_bench_<pid> is made and dropped")
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
@@ -127,9 +132,18 @@ def parse_args() -> argparse.Namespace:
                         help="the API's ASGI app for uvicorn (to compare variants)")
     parser.add_argument("--wrk", default="wrk")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, SQLite)")
+    parser.add_argument("--copies", default="", help="API copies behind nginx, such as 1,2,4: "
+                        "measured by bench/copies.py on --db mariadb, galera-spread or galera-single")
     args = parser.parse_args()
     if args.connections < args.threads:
         parser.error("--connections must be at least --threads")
+    try:
+        args.copies = [int(n) for n in args.copies.split(",") if n.strip()]
+    except ValueError:
+        parser.error(f"--copies takes numbers such as 1,2,4, not {args.copies!r}")
+    if args.copies and args.db == "sqlite" or args.db.startswith("galera") and not args.copies:
+        parser.error("--copies runs on --db mariadb, galera-spread or galera-single; "
+                     "the galera ones need --copies")
     args.only = [part.strip() for part in args.only.split(",") if part.strip()]
     unknown = set(args.only) - {"bare", "c", "ez"}
     if unknown:

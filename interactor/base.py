@@ -33,6 +33,13 @@ class Services:
     passwords: Passwords = field(default_factory=lambda: Passwords(time_cost=3, memory_kib=65536))
     max_stats_per_account: int = 0
     account_mail: AccountMail | None = None
+    # where page reads go (a replica that keeps up, see aerie.replicas); None: the engine
+    reads: Callable[[], Engine] | None = None
+
+    def read_engine(self) -> Engine:
+        """The engine for a page's reads: never for sessions, log-ins or changes, which
+        stay on ``engine`` (the primary). Blocking: call it in the worker thread."""
+        return self.engine if self.reads is None else self.reads()
 
     def now(self) -> int:
         return int(self.clock())

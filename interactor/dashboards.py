@@ -112,7 +112,7 @@ class SharedDashboard:
 
 async def dashboard_list(svc: Services, user: User) -> DashboardList:
     def load() -> list[ListedDashboard]:
-        with reading(svc.engine) as conn:
+        with reading(svc.read_engine()) as conn:
             return store.dashboards_of_user(conn, user.id)
 
     return DashboardList(await off_loop(load))
@@ -134,7 +134,7 @@ async def dashboard_page(svc: Services, user: User, public_id: str, host: str) -
     now = svc.now()
 
     def load() -> tuple[Dashboard, list[Card], list[Stat], Share | None, dict[int, list[TableRow]]]:
-        with reading(svc.engine) as conn:
+        with reading(svc.read_engine()) as conn:
             dashboard = store.owned_dashboard(conn, user.id, public_id)
             cards = store.cards_of_dashboard(conn, dashboard.id)
             return (dashboard, cards, stats_of_user(conn, user.id),
@@ -152,7 +152,7 @@ async def shared_dashboard(svc: Services, key: str, embed: bool) -> SharedDashbo
     now = svc.now()
 
     def load() -> tuple[Dashboard, User, list[Card], dict[int, list[TableRow]]]:
-        with reading(svc.engine) as conn:
+        with reading(svc.read_engine()) as conn:
             dashboard, owner = _shared(conn, key)
             cards = store.cards_of_dashboard(conn, dashboard.id)
             return dashboard, owner, cards, _read_tables(conn, cards, now, owner.timezone)
@@ -231,7 +231,7 @@ async def card_graph(
 ) -> GraphImage:
     """A graph card's image; NotFound for a dashboard or card that is not the user's."""
     def load() -> Card:
-        with reading(svc.engine) as conn:
+        with reading(svc.read_engine()) as conn:
             dashboard = store.owned_dashboard(conn, user.id, public_id)
             return store.card_of_dashboard(conn, dashboard.id, card_id)
 
@@ -242,7 +242,7 @@ async def shared_card_graph(svc: Services, key: str, card_id: int, fmt: str) -> 
     """A card's image by the dashboard's embed key, drawn as its owner; NotFound for a card
     of another dashboard, Gone once the key is revoked."""
     def load() -> tuple[User, Card]:
-        with reading(svc.engine) as conn:
+        with reading(svc.read_engine()) as conn:
             dashboard, owner = _shared(conn, key)
             return owner, store.card_of_dashboard(conn, dashboard.id, card_id)
 

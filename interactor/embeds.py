@@ -153,7 +153,7 @@ async def resolve(svc: Services, keys: tuple[str, ...]) -> Shared:
     trashed stat), BadRequest when the keys belong to different accounts."""
 
     def load() -> Shared:
-        with reading(svc.engine) as conn:
+        with reading(svc.read_engine()) as conn:
             listed = [shares.shared_stat(conn, key) for key in keys]
             if len({stat.user_id for stat in listed}) > 1:
                 raise BadRequest("the stats of one embed must all be shared by the same account")
@@ -235,7 +235,7 @@ async def _tables(svc: Services, shared: Shared, timeframe: str) -> dict[int, li
     now = svc.now()
 
     def load() -> dict[int, list[Point]]:
-        with reading(svc.engine) as conn:
+        with reading(svc.read_engine()) as conn:
             return {
                 stat.id: read_series(conn, stat, frame, now, timezone=shared.owner.timezone)
                 .points[-MAX_TABLE_ROWS:]

@@ -119,7 +119,7 @@ async def stat_list(svc: Services, user: User, search: str, api_url: str) -> Sta
     search = search.strip()[:255]
 
     def load() -> list[Stat]:
-        with reading(svc.engine) as conn:
+        with reading(svc.read_engine()) as conn:
             return stats.stats_of_user(conn, user.id, limit=LIST_LIMIT + 1, search=search)
 
     found = await off_loop(load)
@@ -154,7 +154,7 @@ async def stat_page(
     now = svc.now()
 
     def load() -> tuple[Stat, Share | None, list[Comment], list[Alert]]:
-        with reading(svc.engine) as conn:
+        with reading(svc.read_engine()) as conn:
             stat = stats.owned_stat(conn, user.id, public_id)
             first, end = frame_bounds(frame, None, now, user.timezone)
             return (stat, live_share_of_stat(conn, stat.id),
@@ -191,7 +191,7 @@ async def compare_page(svc: Services, user: User, ids: list[str], timeframe: str
             f"compare up to {MAX_STATS_ON_GRAPH} stats at a time; you chose {len(ids)}")
 
     def load() -> list[Stat]:
-        with reading(svc.engine) as conn:
+        with reading(svc.read_engine()) as conn:
             return stats.stats_of_user(conn, user.id)
 
     if not ids:

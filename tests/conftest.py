@@ -7,7 +7,8 @@ stay isolated by creating their own users, whose keys are unique.
 
 When no MariaDB answers, the MariaDB half is skipped with one reason, unless
 ``AERIE_TEST_REQUIRE_MARIADB=1`` (CI sets it), which makes it an error instead.
-Every test is marked by what it needs (``mariadb``, ``browser``, ``nginx``), so
+Every test is marked by what it needs (``mariadb``, ``browser``, ``nginx``,
+``cluster``), so
 ``make check`` can leave those out.
 """
 
@@ -102,6 +103,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.nginx)
         if path.endswith(_PROCESS_TESTS):
             item.add_marker(pytest.mark.processes)
+        if "/tests/cluster/" in path:
+            item.add_marker(pytest.mark.cluster)
         callspec = getattr(item, "callspec", None)
         if callspec is not None and callspec.params.get("database_url") == "mariadb":
             item.add_marker(pytest.mark.mariadb)

@@ -16,9 +16,10 @@ from aerie.db import make_engine
 from aerie.monitor import Metrics, Reporter, RequestMetrics
 from aerie.passwords import Passwords
 from aerie.readiness import database_check, peers_check, readiness
+from aerie.replicas import ReadRouting
 from aerie.secret_key import load_rpc_secret, load_secret_key
 from aerie.settings import Settings
-from interactor.base import Services
+from interactor.base import Services, off_loop
 from presenters.html import HtmlPresenter, make_environment
 from presenters.mail import TemplateMail
 from rpc.clients import AnalysisClient, GraphClient
@@ -33,6 +34,7 @@ from web_service.dev_routes import dev_router
 from web_service.embed_routes import embed_router
 from web_service.errors import install_error_handlers
 from web_service.export_routes import export_router
+from web_service.fresh_reads import FreshReads
 from web_service.pages import page_router
 from web_service.report_routes import report_router
 from web_service.responder import Responder
@@ -45,10 +47,12 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
     """Build the web app; its engine and RPC clients close when the app shuts down."""
     engine = make_engine(settings)
+    routing = ReadRouting.from_settings(settings, engine)
     timeout = settings.rpc_timeout_seconds
     rpc_secret = load_rpc_secret(settings)
     services = Services(
         engine=engine,
+        reads=routing.engine if settings.replica_nodes else None,
         graph=GraphClient(settings.graph_replicas, secret=rpc_secret, timeout=timeout),
         analysis=AnalysisClient(settings.analysis_replicas, secret=rpc_secret, timeout=timeout),
         clock=clock,
@@ -72,6 +76,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
             await reporter.stop()
             await services.graph.aclose()
             await services.analysis.aclose()
+            routing.dispose()
             engine.dispose()
 
     app = FastAPI(title="Aerie", lifespan=lifespan, docs_url=settings.docs_url,
@@ -81,6 +86,8 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
     app.state.auth = auth  # for the session dependencies (web_service.auth)
     app.add_middleware(RequestMetrics, metrics=metrics)  # inside the router's error handling
     app.add_middleware(SecurityHeaders)
+    if settings.replica_nodes:
+        app.add_middleware(FreshReads, routing=routing, max_lag=settings.max_replica_lag_seconds)
     # Outermost: the client address and scheme every layer sees are the proxy's word only
     # when the proxy is trusted (uvicorn runs with its own proxy handling off, see cli.py).
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
@@ -112,8 +119,11 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
 
     @app.get("/readyz")
     async def readyz() -> JSONAnswer:
-        """200 when the database and at least one copy of each app server answer, else 503."""
+        """200 when the database and at least one copy of each app server answer, else 503;
+        with replicas, how far behind each is (or why page reads skip it)."""
         status, body = await readiness(ready_checks)
+        if settings.replica_nodes:  # a lagging replica is skipped, not a reason to stop
+            body["replicas"] = await off_loop(routing.report)
         return JSONAnswer(body, status_code=status)
 
     return app

@@ -131,12 +131,17 @@ def stack(mysql_database_url: str, tmp_path: Path) -> Iterator[Stack]:
         if nginx is not None:
             nginx.terminate()
             nginx.wait(timeout=20)
-        for copy in copies:
-            if copy.process.poll() is None:
-                copy.process.terminate()
-        for copy in copies:
-            copy.process.wait(timeout=30)
+        stop_copies(copies)
         engine.dispose()
+
+
+def stop_copies(copies: list[Copy]) -> None:
+    """SIGTERM every copy still running, all at once, then wait for each."""
+    for copy in copies:
+        if copy.process.poll() is None:
+            copy.process.terminate()
+    for copy in copies:
+        copy.process.wait(timeout=30)
 
 
 def _wait_for_nginx(url: str, nginx: subprocess.Popen[bytes], error_log: Path) -> None:

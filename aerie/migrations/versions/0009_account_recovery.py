@@ -1,6 +1,6 @@
 """accounts: e-mail verification, one-use account links, limited requests, EZ sign-up
 
-Revision ID: 0011
+Revision ID: 0009
 Revises: 0008
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-revision = '0011'
+revision = '0009'
 down_revision = '0008'
 branch_labels = None
 depends_on = None

@@ -1,0 +1,115 @@
+"""Transactions that outlive a database cluster's hiccups.
+
+On Galera a certification conflict arrives as MySQL error 1213 on COMMIT or on a
+later statement, and the transaction was rolled back whole; so was one that lost
+its connection before COMMIT was sent. Either is safe to run again from the start,
+which ``run_transaction`` does, with back-off and jitter until a deadline (conflicts
+come in bursts: a fixed count of quick retries runs out during one). A COMMIT that
+fails any other way has an unknown outcome: the server may have committed before
+the answer was lost. That is ``CommitOutcomeUnknown``, for the caller to settle
+(the group-commit writer looks up the batch id it wrote in the transaction).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from typing import Generic, TypeVar
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+log = logging.getLogger("aerie.transactions")
+T = TypeVar("T")
+
+# MySQL's "deadlock found" (Galera's certification failure too) and "lock wait timeout".
+CONFLICTS = frozenset({1213, 1205})
+# Galera's "WSREP has not yet prepared node for application use": a node out of the
+# primary component; the connection is dropped so the next one goes to another node.
+NODE_NOT_READY = 1047
+RETRY_FIRST_SLEEP = 0.005
+RETRY_LONGEST_SLEEP = 0.5
+
+
+class CommitOutcomeUnknown(Exception, Generic[T]):
+    """COMMIT failed without saying the transaction was rolled back: it may have been
+    committed. ``result`` is what the transaction's work returned."""
+
+    def __init__(self, result: T, cause: BaseException) -> None:
+        super().__init__(f"the commit's outcome is unknown: {cause}")
+        self.result = result
+
+
+def mysql_error_code(exc: BaseException) -> int | None:
+    """The MySQL error number of ``exc`` (SQLAlchemy's or the driver's own), or None
+    (SQLite, or not a database error)."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    args = getattr(orig, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
+def may_run_again(exc: BaseException) -> bool:
+    """Whether ``exc``, raised before or by COMMIT, leaves nothing of the transaction
+    behind: a conflict, or a connection lost (or a node not ready) mid-transaction."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    return mysql_error_code(exc) in CONFLICTS or exc.connection_invalidated
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to sleep before attempt ``attempt + 1``: "full jitter" (a random share of
+    a doubling ceiling), so writers that collided do not collide again in step."""
+    ceiling = min(RETRY_LONGEST_SLEEP, RETRY_FIRST_SLEEP * 2 ** min(attempt, 16))
+    return random.uniform(0, ceiling)  # noqa: S311 - spreading retries, not a secret
+
+
+def run_transaction(
+    engine: Engine,
+    work: Callable[[Connection], T],
+    deadline_seconds: float,
+    *,
+    lock: AbstractContextManager[object] | None = None,
+    on_retry: Callable[[BaseException], None] | None = None,
+) -> T:
+    """Run ``work`` in one transaction and commit it, again from the start after a
+    conflict or a connection lost mid-transaction, until ``deadline_seconds`` have passed.
+
+    ``lock`` is held around each attempt (not while sleeping). Raises the last error
+    when the deadline passes, any other error at once, and CommitOutcomeUnknown when
+    COMMIT itself failed in a way that does not prove a rollback.
+    """
+    give_up_at = time.monotonic() + deadline_seconds
+    attempt = 0
+    while True:
+        try:
+            with lock if lock is not None else nullcontext():
+                return _once(engine, work)
+        except DBAPIError as exc:
+            pause = backoff(attempt)
+            if not may_run_again(exc) or time.monotonic() + pause > give_up_at:
+                raise
+            attempt += 1
+            log.info("transaction run again (attempt %d) after: %s", attempt + 1, exc.orig)
+            if on_retry is not None:
+                on_retry(exc)
+            time.sleep(pause)
+
+
+def _once(engine: Engine, work: Callable[[Connection], T]) -> T:
+    with engine.connect() as conn:
+        transaction = conn.begin()
+        try:
+            result = work(conn)
+        except BaseException:
+            transaction.rollback()
+            raise
+        try:
+            transaction.commit()
+        except DBAPIError as exc:
+            if may_run_again(exc) and not exc.connection_invalidated:
+                raise  # a conflict refused at COMMIT: rolled back, certainly
+            raise CommitOutcomeUnknown(result, exc) from exc
+        return result

@@ -1,0 +1,205 @@
+"""A group commit counts each point once, whatever the database does to the transaction.
+
+Conflicts (MySQL 1213/1205: a deadlock, or a Galera certification failure) roll the
+transaction back, so the writer runs the whole batch again, for as long as its retry
+deadline allows. A COMMIT whose answer is lost may or may not have gone through: the
+batch id written in the same transaction says which, so a committed batch is
+acknowledged (the sender must not retry it) and only an absent one answers 503.
+Faults are injected at the driver's edge: a conflict raised by the driver, a COMMIT
+whose answer is replaced by a lost connection, and (on MariaDB) the connection killed
+from another session just before COMMIT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pymysql
+import pytest
+from sqlalchemy import Engine, create_engine, event, func, select, text
+
+from aerie.commit_batches import KEEP_SECONDS, prune_batches
+from aerie.errors import Unavailable
+from aerie.schema import commit_batches
+from aerie.stats import Stat, stats_by_names
+from api_service.keycache import KeyCache
+from api_service.writer import GroupCommitWriter
+from tests.conftest import Account, make_stat
+from tests.security.test_fairness import minute_totals
+
+
+def post(engine: Engine, owner: Account, stat: Stat, points: int, **writer: Any) -> list[object]:
+    """Post ``points`` single-point requests at once through a writer; each request's
+    outcome: its commit number, or the exception it was answered with."""
+    now = int(time.time())
+
+    async def run() -> list[object]:
+        group = GroupCommitWriter(engine, **writer)
+        await group.start()
+        try:
+            waiting = [group.add([(stat.id, float(now), 1.0)], now, owner.user.id)
+                       for _ in range(points)]
+            return list(await asyncio.gather(*waiting, return_exceptions=True))
+        finally:
+            await group.stop()
+
+    return asyncio.run(run())
+
+
+def conflicts_on_batch_id(engine: Engine, times: int, code: int = 1213) -> list[int]:
+    """Make the driver refuse the batch id's INSERT ``times`` times with MySQL error
+    ``code``, as Galera refuses a transaction that lost certification; returns a list
+    that grows by one per refusal."""
+    refused: list[int] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def refuse(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("INSERT INTO commit_batches") and len(refused) < times:
+            refused.append(code)
+            raise pymysql.err.OperationalError(code, "Deadlock found when trying to get lock; "
+                                                     "try restarting transaction")
+
+    return refused
+
+
+def lose_commit_answer(engine: Engine, monkeypatch: pytest.MonkeyPatch, commit_first: bool,
+                       before: Callable[[Any], None] | None = None) -> None:
+    """Make the next COMMIT fail as a dropped connection does: after committing
+    (``commit_first``: the answer was lost) or without committing (rolled back)."""
+    real = engine.dialect.do_commit
+    lost = pymysql.err.OperationalError(2013, "Lost connection to server during query")
+    if engine.dialect.name == "sqlite":
+        lost = sqlite3.OperationalError("disk I/O error")
+    state = {"done": False}
+
+    def commit(dbapi_connection: Any) -> None:
+        if state["done"]:
+            real(dbapi_connection)
+            return
+        state["done"] = True
+        if before is not None:
+            before(dbapi_connection)
+        if commit_first:
+            real(dbapi_connection)
+        else:
+            engine.dialect.do_rollback(dbapi_connection)
+        raise lost
+
+    monkeypatch.setattr(engine.dialect, "do_commit", commit)
+
+
+def test_conflicts_beyond_three_are_run_again_and_counted_once(
+    engine: Engine, owner: Account
+) -> None:
+    """Six conflicts in a row (the old writer gave up after three) cost no request: all
+    are acknowledged, each point stored once."""
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite has one writer at a time: no deadlocks, no certification")
+    stat = make_stat(engine, owner, "contended", "counter")
+    refused = conflicts_on_batch_id(engine, 6)
+    outcomes = post(engine, owner, stat, 20)
+    assert len(refused) == 6
+    assert all(isinstance(o, int) for o in outcomes), outcomes
+    assert minute_totals(engine, [stat]) == (20, 20.0)
+
+
+def test_conflicts_past_the_deadline_answer_503_and_record_nothing(
+    engine: Engine, owner: Account
+) -> None:
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite has one writer at a time: no deadlocks, no certification")
+    stat = make_stat(engine, owner, "always contended", "counter")
+    conflicts_on_batch_id(engine, 10_000, code=1205)
+    outcomes = post(engine, owner, stat, 3, retry_seconds=0.3)
+    assert all(isinstance(o, Unavailable) for o in outcomes), outcomes
+    assert minute_totals(engine, [stat]) == (0, 0.0)
+
+
+@pytest.mark.parametrize("applied", [True, False], ids=["went through", "rolled back"])
+def test_a_commit_whose_answer_was_lost_is_acknowledged_only_if_it_went_through(
+    engine: Engine, owner: Account, monkeypatch: pytest.MonkeyPatch, applied: bool
+) -> None:
+    """Went through: the sender hears 200, so it does not post again and the points
+    count once. Rolled back: only then "nothing was recorded, retry" (503)."""
+    stat = make_stat(engine, owner, f"answer lost {applied}", "counter")
+    lose_commit_answer(engine, monkeypatch, commit_first=applied)
+    outcomes = post(engine, owner, stat, 5)
+    if applied:
+        assert all(isinstance(o, int) for o in outcomes), outcomes
+        assert minute_totals(engine, [stat]) == (5, 5.0)
+    else:
+        assert all(isinstance(o, Unavailable) for o in outcomes), outcomes
+        assert "nothing was recorded" in str(outcomes[0])
+        assert minute_totals(engine, [stat]) == (0, 0.0)
+
+
+def test_connection_killed_just_before_commit_answers_503_and_records_nothing(
+    engine: Engine, owner: Account
+) -> None:
+    """On MariaDB, for real: another session KILLs the writer's connection as its COMMIT
+    is about to go out; the server rolled the transaction back, so the batch is absent."""
+    if engine.dialect.name == "sqlite":
+        pytest.skip("a MariaDB connection killed from another session")
+    stat = make_stat(engine, owner, "killed", "counter")
+    admin = create_engine(engine.url)
+    killed: list[int] = []
+
+    @event.listens_for(engine, "commit")
+    def kill(conn: Any) -> None:
+        if killed:
+            return
+        thread_id = conn.connection.dbapi_connection.thread_id()
+        killed.append(thread_id)
+        with admin.connect() as other:
+            other.execute(text(f"KILL CONNECTION {int(thread_id)}"))
+
+    try:
+        outcomes = post(engine, owner, stat, 5)
+    finally:
+        admin.dispose()
+    assert killed
+    assert all(isinstance(o, Unavailable) for o in outcomes), outcomes
+    assert minute_totals(engine, [stat]) == (0, 0.0)
+    again = post(engine, owner, stat, 2)  # the pool's dead connection is left behind
+    assert all(isinstance(o, int) for o in again), again
+    assert minute_totals(engine, [stat]) == (2, 2.0)
+
+
+def test_batch_ids_are_kept_a_while_then_pruned(engine: Engine, owner: Account) -> None:
+    stat = make_stat(engine, owner, "pruned", "counter")
+    post(engine, owner, stat, 1)
+    now = int(time.time())
+    with engine.begin() as conn:
+        assert prune_batches(conn, now) == 0
+        kept = conn.execute(select(func.count()).select_from(commit_batches)).scalar_one()
+        assert kept >= 1
+        assert prune_batches(conn, now + KEEP_SECONDS + 60) >= 1
+        assert conn.execute(select(func.count()).select_from(commit_batches).where(
+            commit_batches.c.committed_at >= now - 1)).scalar_one() == 0
+
+
+def test_a_new_stat_whose_commit_answer_was_lost_is_read_back_not_refused(
+    engine: Engine, owner: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stat creation runs again after a lost COMMIT answer; the stats it did create are
+    read back, so the post is not turned away and no stat is made twice."""
+    lose_commit_answer(engine, monkeypatch, commit_first=True)
+
+    async def run() -> dict[str, Stat]:
+        writer = GroupCommitWriter(engine)
+        await writer.start()
+        try:
+            keys = KeyCache(engine, 30, writer)
+            return await keys.stats_for_names(owner.user.id, {"new after lost answer": "counter"},
+                                              int(time.time()))
+        finally:
+            await writer.stop()
+
+    found = asyncio.run(run())
+    with engine.connect() as conn:
+        named = stats_by_names(conn, owner.user.id, ["new after lost answer"])
+    assert found["new after lost answer"].id == named["new after lost answer"].id
