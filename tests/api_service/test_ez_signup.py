@@ -146,11 +146,13 @@ async def test_the_daily_limit_for_all_clients_holds(settings: Settings, engine:
         so_far = limited_requests.made(conn, rules.per_day, ALL_CLIENTS, int(time.time()))
     with serve(create_app(ez_settings(settings, ez_signup_per_day=so_far + 1))) as server:
         async with httpx.AsyncClient(base_url=server.url) as api:
-            codes = [(await api.post("/ez", data={"ezkey": new_email(), "stat": "a",
-                                                  "count": "1"},
-                                     headers=client_from(some_address()))).status_code
-                     for _ in range(2)]
-    assert codes == [200, 403]
+            answers = [await api.post("/ez", data={"ezkey": new_email(), "stat": "a",
+                                                   "count": "1"},
+                                      headers=client_from(some_address()))
+                       for _ in range(2)]
+    # one sign-up was left under the limit (another test's may have taken it meanwhile)
+    codes = [answer.status_code for answer in answers]
+    assert codes in ([200, 403], [403, 403]), codes  # past the limit: an unknown ezkey
 
 
 async def test_an_unclaimed_account_and_its_data_expire(
