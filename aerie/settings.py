@@ -50,6 +50,12 @@ class Settings(BaseSettings):
         "seconds' worth as a burst; 0 turns the limit off",
     )
 
+    public_cache_bytes: int = Field(
+        64 * 1024 * 1024, ge=0,
+        description="bytes of finished embed and shared-dashboard answers each web process "
+        "keeps (web_service/public_cache.py); 0 turns that cache off",
+    )
+
     trusted_proxies: str = Field(
         "127.0.0.1",
         description="addresses or networks (comma-separated) whose X-Forwarded-For/-Proto "

@@ -32,6 +32,7 @@ from interactor.base import Services
 from presenters import embeds as present
 from web_service.answers import etag_answer, web_url_of
 from web_service.auth import CurrentSession, SessionForm
+from web_service.public_cache import PublicCache
 from web_service.responder import Responder, page_route, see_other
 
 EMBED_JS = Path(__file__).resolve().parent.parent / "static" / "embed.js"
@@ -41,7 +42,7 @@ CORS = {"Access-Control-Allow-Origin": "*"}
 _BACK = re.compile(rf"^{re.escape(urls.STATS)}/[A-Za-z0-9]{{1,32}}$")
 
 
-def embed_router(services: Services, responder: Responder) -> APIRouter:
+def embed_router(services: Services, responder: Responder, cache: PublicCache) -> APIRouter:
     router = APIRouter()
 
     @router.post("/stats/{public_id}/share", response_model=None)
@@ -52,6 +53,7 @@ def embed_router(services: Services, responder: Responder) -> APIRouter:
     @router.post("/sharing/{key}/revoke", response_model=None)
     async def revoke(posted: SessionForm, key: str) -> Response:
         await sharing.revoke_key(services, posted.session.user, key)
+        cache.forget(key)  # this process answers 410 at once; others within max-age
         back = posted.fields.get("back", "")
         return see_other(f"{back}#sharing" if _BACK.match(back) else urls.SHARING, "share_revoked")
 

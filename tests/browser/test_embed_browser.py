@@ -8,6 +8,7 @@ cross-origin request (it works only because fragments allow any origin).
 from __future__ import annotations
 
 import functools
+import re
 import http.server
 import threading
 import time
@@ -71,12 +72,17 @@ def test_an_embed_on_another_site_shows_the_graph_until_revoked(
     page: Page, stack: Stack, db: Engine, blog: tuple[Path, str]
 ) -> None:
     folder, blog_url = blog
-    owner = make_account(db, "owner")
-    stat = make_stat(db, owner, "visits", "counter")
+    owner_page = page.context.new_page()  # the owner, signed in, in another tab
+    email = new_email("owner")
+    sign_up(owner_page, email)
+    with db.connect() as conn:
+        user = accounts.user_by_email(conn, email)
+    assert user is not None
+    stat = make_stat(db, Account(user, ""), "visits", "counter")
     now = int(time.time())
     put_points(db, stat, [(now - 3600 * h, 10 + h) for h in range(48)])
     with db.begin() as conn:
-        key = shares.share_stat(conn, owner.user.id, stat.id, now).key
+        key = shares.share_stat(conn, user.id, stat.id, now).key
     (folder / "post.html").write_text(blog_post(
         stack.web,
         f"StatHatEmbed.render({{s1: '{key}', w: 500, h: 180, tf: 'week_compare'}});"
@@ -100,8 +106,10 @@ def test_an_embed_on_another_site_shows_the_graph_until_revoked(
     assert page.evaluate("() => Object.keys(window).filter(k => k.startsWith('StatHat'))") \
         == ["StatHatEmbed"]
 
-    with db.begin() as conn:
-        shares.revoke_share(conn, owner.user.id, key, int(time.time()))
+    # Revoked on the Sharing page: the web app forgets the answers it kept for the key.
+    owner_page.goto("/sharing")
+    owner_page.get_by_role("button", name="Revoke").click()
+    expect(owner_page).to_have_url(re.compile(r"done=share_revoked"), timeout=WAIT_MS)
     page.reload()
 
     expect(boxes.first).to_contain_text("This graph is no longer shared", timeout=WAIT_MS)
