@@ -8,8 +8,8 @@ cross-origin request (it works only because fragments allow any origin).
 from __future__ import annotations
 
 import functools
-import re
 import http.server
+import re
 import threading
 import time
 from collections.abc import Iterator
