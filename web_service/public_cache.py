@@ -34,6 +34,7 @@ import math
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
+from email.utils import formatdate
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -191,7 +192,10 @@ class PublicCacheLayer:
         if etag is None:
             etag = b'"' + hashlib.sha256(body).hexdigest()[:32].encode() + b'"'
             kept.append((b"etag", etag))
-        return Entry(kept, body, etag, self._cache.clock() + int(max_age.group(1)), route)
+        made = self._cache.clock()
+        if b"last-modified" not in named:  # nginx counts the max-age from it (expires modified)
+            kept.append((b"last-modified", formatdate(made, usegmt=True).encode()))
+        return Entry(kept, body, etag, made + int(max_age.group(1)), route)
 
     async def _answer(self, entry: Entry, scope: Scope, send: Send) -> None:
         left = max(0, math.ceil(entry.expires - self._cache.clock()))
