@@ -22,7 +22,8 @@ both phases see the same data changes. Page latency is the page plus its images.
 Printed per phase: pages/s, p50/p99 of a page load, and the renders and queries
 the servers made (read before and after from every process). The target: renders
 and queries follow data changes, not viewers, so ten times the viewers should cost
-about the same. Figures only: exits 1 only on a wrong answer (not a 200 or 304).
+about the same. Figures only: exits 1 only on a wrong answer (not a 200 or 304, or
+none: a socket error or a 60 s timeout).
 """
 
 from __future__ import annotations
@@ -120,7 +121,11 @@ async def viewer(client: httpx.AsyncClient, key: str, phase: Phase, until: float
 
     async def get(path: str) -> bytes:
         condition = {"if-none-match": held[path][0]} if path in held else {}
-        answer = await client.get(path, headers={"accept": "text/html", **condition})
+        try:
+            answer = await client.get(path, headers={"accept": "text/html", **condition})
+        except httpx.TransportError:  # counted as status 0: no answer
+            phase.answers[0] = phase.answers.get(0, 0) + 1
+            return b""
         phase.answers[answer.status_code] = phase.answers.get(answer.status_code, 0) + 1
         if answer.status_code == 304:
             return held[path][1]
@@ -205,7 +210,8 @@ def bench(args: argparse.Namespace, workdir: Path, database_url: str) -> int:
     print("| viewers | page loads | pages/s | p50 | p99 | answers | data changes | renders | queries |")
     print("| ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |")
     for p in phases:
-        answers = ", ".join(f"{n:,} x {status}" for status, n in sorted(p.answers.items()))
+        answers = ", ".join(f"{n:,} x {status or 'no answer'}"
+                            for status, n in sorted(p.answers.items()))
         print(f"| {p.viewers} | {len(p.seconds):,} | {len(p.seconds) / args.duration:,.1f} | "
               f"{p.percentile_ms(0.5):.1f} ms | {p.percentile_ms(0.99):.1f} ms | {answers} | "
               f"{p.data_changes} | {p.renders:,} | {p.queries:,} |")

@@ -11,8 +11,11 @@ ETag (the graph server's for images, a hash of the fragment otherwise), and
 ``If-None-Match`` answers 304. Shares are public by nature, so shared caches may
 keep them; a minute matches embed.js's default refresh and the minute in which the
 ingestion API marks new data, and bounds how long a revoked key keeps showing
-(at most 60 s, in a cache that already held it; the app itself answers 410 at
-once). Failures are ``no-store``: a key fixed or shared again must show at once.
+(at most 60 s, in a cache that already held it). The web app keeps these answers
+itself too (``web_service/public_cache.py``), so a revoke made here answers 410 at
+once only because ``revoke`` makes that cache forget the key; made elsewhere (another
+web copy, the database), it shows within the minute. Failures are ``no-store``: a key
+fixed or shared again must show at once.
 """
 
 from __future__ import annotations
