@@ -195,8 +195,8 @@ def report(rows: list[tuple[str, str, dict[str, Any]]], args: argparse.Namespace
     for name in ("PNG", "fragment"):
         web, bare = by[(name, "web app")], by[(name, "bare ASGI")]
         cache, static = by[(name, "nginx proxy_cache")], by[(name, "nginx static file")]
-        print(f"{name}: web app / bare ASGI {web / bare:.2f} (target >= 0.25); "
-              f"nginx cache / nginx static {cache / static:.2f} (target >= 0.5)")
+        print(f"{name}: web app / bare ASGI {web / bare:.3g} (target >= 0.25); "
+              f"nginx cache / nginx static {cache / static:.3g} (target >= 0.5)")
     print(f"\ncommand: .venv/bin/python bench/embed.py --db {args.db} --days {args.days} "
           f"--duration {args.duration} --connections {args.connections} --threads {args.threads}")
     return 1 if wrong else 0
