@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from aerie import accounts, shares
 from aerie.db import make_engine
 from aerie.settings import Settings
+from aerie.stats import Stat
 from tests.browser.conftest import WAIT_MS, Stack
 from tests.browser.test_journey import new_email, sign_up
 from tests.conftest import Account, make_account, make_stat, put_points
@@ -68,17 +69,22 @@ def blog_post(web: str, calls: str) -> str:
     )
 
 
+def signed_up_with_a_stat(page: Page, db: Engine, name: str) -> tuple[accounts.User, Stat]:
+    """Someone signed up through the form in ``page``, and a counter of theirs, "visits"."""
+    email = new_email(name)
+    sign_up(page, email)
+    with db.connect() as conn:
+        user = accounts.user_by_email(conn, email)
+    assert user is not None
+    return user, make_stat(db, Account(user, ""), "visits", "counter")
+
+
 def test_an_embed_on_another_site_shows_the_graph_until_revoked(
     page: Page, stack: Stack, db: Engine, blog: tuple[Path, str]
 ) -> None:
     folder, blog_url = blog
     owner_page = page.context.new_page()  # the owner, signed in, in another tab
-    email = new_email("owner")
-    sign_up(owner_page, email)
-    with db.connect() as conn:
-        user = accounts.user_by_email(conn, email)
-    assert user is not None
-    stat = make_stat(db, Account(user, ""), "visits", "counter")
+    user, stat = signed_up_with_a_stat(owner_page, db, "owner")
     now = int(time.time())
     put_points(db, stat, [(now - 3600 * h, 10 + h) for h in range(48)])
     with db.begin() as conn:
@@ -147,12 +153,7 @@ def test_the_embed_code_copied_from_the_stat_page_works_on_another_site(
 ) -> None:
     """The stat page's snippet names the host the page was reached at, and pasted as is, works."""
     folder, blog_url = blog
-    email = new_email("sharer")
-    sign_up(page, email)
-    with db.connect() as conn:
-        user = accounts.user_by_email(conn, email)
-    assert user is not None
-    stat = make_stat(db, Account(user, ""), "visits", "counter")
+    _user, stat = signed_up_with_a_stat(page, db, "sharer")
     put_points(db, stat, [(int(time.time()) - 600, 5)])
 
     page.goto(f"/stats/{stat.public_id}")
