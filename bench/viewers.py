@@ -19,8 +19,10 @@ until the phase ends. Meanwhile a writer adds a point to every stat every
 ``--data-every`` seconds, as the API does (rollups, then ``data_received_at``), so
 both phases see the same data changes. Page latency is the page plus its images.
 
-Printed per phase: pages/s, p50/p99 of a page load, and the renders and queries
-the servers made (read before and after from every process). The target: renders
+Printed per phase: pages/s, p50/p99 of a page load, the renders and queries the
+servers made (read before and after from every process), and the CPU time the
+bench's own process (the viewers, httpx, and the writer) spent: when it nears
+the phase's length, the client is the limit, not the servers. The target: renders
 and queries follow data changes, not viewers, so ten times the viewers should cost
 about the same. Figures only: exits 1 only on a wrong answer (not a 200 or 304, or
 none: a socket error or a 60 s timeout).
@@ -109,6 +111,11 @@ class Phase:
     renders: int = 0
     queries: int = 0
     data_changes: int = 0
+    client_cpu: float = 0.0  # seconds of CPU the bench's own process spent in the phase
+    wall: float = 0.0  # seconds from the first viewer's start to the last one's end
+
+    def per_minute(self, count: int) -> float:
+        return count * 60 / self.wall
 
     def percentile_ms(self, q: float) -> float:
         ordered = sorted(self.seconds)
@@ -133,14 +140,14 @@ async def viewer(client: httpx.AsyncClient, key: str, phase: Phase, until: float
             held[path] = (answer.headers["etag"], answer.content)
         return answer.content
 
-    await asyncio.sleep(random.uniform(0, refresh))  # viewers arrive over one refresh
+    await asyncio.sleep(random.uniform(0, min(refresh, until - time.monotonic())))  # arriving
     while time.monotonic() < until:
         began = time.perf_counter()
         page = await get(f"/d/{key}")
         images = IMAGE.findall(page.decode())
         await asyncio.gather(*(get(src.replace("&amp;", "&")) for src in images))
         phase.seconds.append(time.perf_counter() - began)
-        await asyncio.sleep(refresh * random.uniform(0.8, 1.2))
+        await asyncio.sleep(min(refresh * random.uniform(0.8, 1.2), until - time.monotonic()))
 
 
 def writer(engine: Engine, made: list[stats.Stat], every: float, stop: threading.Event,
@@ -182,8 +189,10 @@ def run_phase(web: str, servers: list[Server], engine: Engine, key: str,
             await asyncio.gather(*(viewer(client, key, phase, until, args.refresh)
                                    for _ in range(viewers)))
 
+    cpu, began = time.process_time(), time.monotonic()
     try:
         asyncio.run(all_viewers())
+        phase.client_cpu, phase.wall = time.process_time() - cpu, time.monotonic() - began
     finally:
         stop.set()
         writing.join()
@@ -207,19 +216,23 @@ def bench(args: argparse.Namespace, workdir: Path, database_url: str) -> int:
         for viewers in (args.few, args.viewers):
             phases.append(run_phase(web, servers, engine, key, made, viewers, args))
     engine.dispose()
-    print("| viewers | page loads | pages/s | p50 | p99 | answers | data changes | renders | queries |")
-    print("| ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |")
+    print("| viewers | seconds | page loads | pages/s | p50 | p99 | answers | data changes "
+          "| renders (a minute) | queries (a minute) | client CPU |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |")
     for p in phases:
         answers = ", ".join(f"{n:,} x {status or 'no answer'}"
                             for status, n in sorted(p.answers.items()))
-        print(f"| {p.viewers} | {len(p.seconds):,} | {len(p.seconds) / args.duration:,.1f} | "
+        print(f"| {p.viewers} | {p.wall:.1f} | {len(p.seconds):,} | {len(p.seconds) / p.wall:,.1f} | "
               f"{p.percentile_ms(0.5):.1f} ms | {p.percentile_ms(0.99):.1f} ms | {answers} | "
-              f"{p.data_changes} | {p.renders:,} | {p.queries:,} |")
+              f"{p.data_changes} | {p.renders:,} ({p.per_minute(p.renders):.1f}) | "
+              f"{p.queries:,} ({p.per_minute(p.queries):.0f}) | {p.client_cpu:.1f} s |")
     few, many = phases
     ratio = many.viewers / few.viewers
-    print(f"\n{ratio:.0f}x the viewers: {many.renders / max(1, few.renders):.2f}x the renders, "
-          f"{many.queries / max(1, few.queries):.2f}x the queries, "
-          f"{len(many.seconds) / max(1, len(few.seconds)):.2f}x the page loads")
+    print(f"\n{ratio:.0f}x the viewers, a minute: "
+          f"{many.per_minute(many.renders) / max(1e-9, few.per_minute(few.renders)):.2f}x the renders, "
+          f"{many.per_minute(many.queries) / max(1e-9, few.per_minute(few.queries)):.2f}x the queries, "
+          f"{many.per_minute(len(many.seconds)) / max(1e-9, few.per_minute(len(few.seconds))):.2f}x "
+          "the page loads")
     print(f"\ncommand: .venv/bin/python bench/viewers.py --db {args.db} --viewers {args.viewers} "
           f"--few {args.few} --duration {args.duration:g} --refresh {args.refresh:g} "
           f"--data-every {args.data_every:g} --public-cache-bytes {args.public_cache_bytes}")
