@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from aerie import rollups, sessions, stats
+from aerie import account_tokens, limited_requests, rollups, sessions, stats
 from aerie.schema import DAY, HOUR, MINUTE
 from aerie.settings import Settings
 
@@ -24,11 +24,12 @@ def keep_days(settings: Settings) -> dict[int, int]:
 
 def prune_expired(engine: Engine, settings: Settings, now: int) -> dict[str, int]:
     """Delete expired rollup rows, purge the trash of stats deleted over 48 hours ago and
-    forget expired sessions and old log-in failures, in one transaction; returns rows
-    deleted per table."""
+    forget expired sessions, old log-in failures, old limited requests and dead
+    account links, in one transaction; returns rows deleted per table."""
     with engine.begin() as conn:
         purged = stats.purge_trash(conn, now)
         forgotten = sessions.forget_expired(conn, now)
+        limits = limited_requests.forget_old(conn, now) + account_tokens.forget_dead(conn, now)
         deleted = rollups.prune(conn, now, keep_days(settings))
     return {"stats purged from the trash": purged, "expired sessions and log-in failures":
-            forgotten, **deleted}
+            forgotten, "old limited requests and account links": limits, **deleted}
