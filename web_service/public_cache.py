@@ -21,7 +21,9 @@ costs nothing per hit; checking ``data_received_at`` would cost a query per hit,
 than the rest of a hit together.
 
 Concurrent misses of one URL make one answer: the first goes to the routes, the
-others wait for it. Memory is bounded: least recently used answers go first once
+others wait for it. A popular answer is made again shortly before it expires: the
+first request in its last ``REFRESH_AHEAD`` of life starts the new one in the
+background and is answered from the old one, so viewers do not wait for remakes. Memory is bounded: least recently used answers go first once
 their bytes pass ``max_bytes``. Every hit has a strong ``ETag`` (the route's, or a
 hash of the body) and ``If-None-Match`` answers 304.
 """
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import math
 import re
 from collections import OrderedDict
@@ -44,11 +47,13 @@ from aerie.clock import Clock
 from web_service.answers import etag_matches, wants_json_accept
 
 PREFIXES = (f"{urls.EMBED}/", f"{urls.SHARED_DASHBOARDS}/")
+REFRESH_AHEAD = 0.15  # of an answer's lifetime
 _MAX_AGE = re.compile(rb"max-age=(\d+)")
 _CONDITIONAL = (b"if-none-match", b"if-modified-since")
 _DROPPED_ON_304 = (b"content-length", b"content-type")
 _NOT_KEPT = (b"cache-control", b"content-length")
 _SEGMENTS = re.compile(r"[/.]")
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,7 @@ class Entry:
     body: bytes
     etag: bytes  # quoted, as sent
     expires: float  # clock time
+    refresh_at: float  # clock time from which a request starts making it again
     route: Any  # the route that made it, for the request metrics of hits
 
     @property
@@ -75,6 +81,7 @@ class PublicCache:
         self._entries: OrderedDict[tuple[str, bytes, bool], Entry] = OrderedDict()
         self._bytes = 0
         self._pending: dict[tuple[str, bytes, bool], asyncio.Event] = {}
+        self.refreshing: set[asyncio.Task[None]] = set()  # held, so none is collected early
 
     def fresh(self, key: tuple[str, bytes, bool]) -> Entry | None:
         entry = self._entries.get(key)
@@ -95,6 +102,10 @@ class PublicCache:
         self._bytes += entry.size
         while self._bytes > self.max_bytes:
             self._drop(next(iter(self._entries)))
+
+    def discard(self, key: tuple[str, bytes, bool]) -> None:
+        if key in self._entries:
+            self._drop(key)
 
     def forget(self, embed_key: str) -> int:
         """Drop every answer whose path names ``embed_key``; how many were dropped."""
@@ -146,16 +157,19 @@ class PublicCacheLayer:
                 await self._app(scope, receive, send)
                 return
         if entry is None:
+            self._cache.making(key)
             entry = await self._make(key, scope, receive, send)
             if entry is None:
                 return  # not cacheable: the app's answer was sent as it was
+        elif entry.refresh_at <= self._cache.clock() and self._cache.pending(key) is None:
+            self._refresh(key, scope)
         scope["route"] = entry.route
         await self._answer(entry, scope, send)
 
     async def _make(self, key: tuple[str, bytes, bool], scope: Scope, receive: Receive,
                     send: Send) -> Entry | None:
-        """Ask the app (without the client's conditions, so a 200 comes back to keep)."""
-        self._cache.making(key)
+        """Ask the app (without the client's conditions, so a 200 comes back to keep); the
+        caller has marked ``key`` as being made."""
         inner: dict[str, Any] = {
             **scope, "headers": [(n, v) for n, v in scope["headers"] if n not in _CONDITIONAL]}
         messages: list[Message] = []
@@ -170,11 +184,31 @@ class PublicCacheLayer:
         scope["route"] = inner.get("route")
         entry = self._entry(messages, inner.get("route"))
         if entry is None:
+            self._cache.discard(key)  # an answer kept from before is no longer the answer
             for message in messages:
                 await send(message)
             return None
         self._cache.keep(key, entry)
         return entry
+
+    def _refresh(self, key: tuple[str, bytes, bool], scope: Scope) -> None:
+        """Make the answer again in the background, as if asked by this request."""
+        async def no_body() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def dropped(_message: Message) -> None:
+            pass
+
+        async def remake() -> None:
+            try:
+                await self._make(key, dict(scope), no_body, dropped)
+            except Exception:  # the old answer stays until it expires; the next miss retries
+                logger.exception("remaking %s failed", scope["path"])
+
+        self._cache.making(key)
+        task = asyncio.create_task(remake())
+        self._cache.refreshing.add(task)
+        task.add_done_callback(self._cache.refreshing.discard)
 
     def _entry(self, messages: list[Message], route: Any) -> Entry | None:
         start = messages[0] if messages else {}
@@ -195,7 +229,9 @@ class PublicCacheLayer:
         made = self._cache.clock()
         if b"last-modified" not in named:  # nginx counts the max-age from it (expires modified)
             kept.append((b"last-modified", formatdate(made, usegmt=True).encode()))
-        return Entry(kept, body, etag, made + int(max_age.group(1)), route)
+        lifetime = int(max_age.group(1))
+        return Entry(kept, body, etag, made + lifetime, made + lifetime * (1 - REFRESH_AHEAD),
+                     route)
 
     async def _answer(self, entry: Entry, scope: Scope, send: Send) -> None:
         left = max(0, math.ceil(entry.expires - self._cache.clock()))

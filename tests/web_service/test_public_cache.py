@@ -164,3 +164,35 @@ async def test_forgetting_a_key_drops_every_answer_naming_it() -> None:
 
         assert cache.forget("KEY") == 3
         assert len(cache) == 1
+
+
+async def test_a_popular_answer_is_made_again_before_it_expires_without_a_wait() -> None:
+    routes, clock = Routes(delay=0.05), Clock()
+    cache = PublicCache(1 << 20, clock)
+    transport = httpx.ASGITransport(app=PublicCacheLayer(routes, cache))
+    async with httpx.AsyncClient(transport=transport, base_url="http://web") as web:
+        await web.get("/embed/data/KEY")
+        clock.now += 55  # in the answer's last 15 %
+        during = await asyncio.gather(*(web.get("/embed/data/KEY") for _ in range(10)))
+        await asyncio.gather(*cache.refreshing)
+        after = await web.get("/embed/data/KEY")
+
+    assert {a.content for a in during} == {b"/embed/data/KEY */* #1"}  # the old one, at once
+    assert {a.headers["cache-control"] for a in during} == {"public, max-age=5"}
+    assert after.content.endswith(b"#2") and after.headers["cache-control"] == "public, max-age=60"
+    assert routes.calls == 2
+
+
+async def test_a_remake_that_fails_drops_the_old_answer() -> None:
+    routes, clock = Routes(), Clock()
+    cache = PublicCache(1 << 20, clock)
+    transport = httpx.ASGITransport(app=PublicCacheLayer(routes, cache))
+    async with httpx.AsyncClient(transport=transport, base_url="http://web") as web:
+        await web.get("/embed/data/KEY")
+        routes.status, routes.cache_control = 410, "no-store"  # revoked on another web copy
+        clock.now += 55
+        await web.get("/embed/data/KEY")
+        await asyncio.gather(*cache.refreshing)
+        after = await web.get("/embed/data/KEY")
+
+    assert after.status_code == 410
