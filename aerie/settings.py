@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     ez_signup_days: int = Field(
         30, ge=1, le=365, description="days an unclaimed account and its data are kept"
     )
+    public_cache_bytes: int = Field(
+        64 * 1024 * 1024, ge=0,
+        description="bytes of finished embed and shared-dashboard answers each web process "
+        "keeps (web_service/public_cache.py); 0 turns that cache off",
+    )
 
     trusted_proxies: str = Field(
         "127.0.0.1",

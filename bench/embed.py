@@ -1,31 +1,40 @@
-"""What a page embedding a shared graph costs: cached embeds under concurrency, cold renders.
+"""What a viral embed costs once cached: the web app and nginx against their own ceilings.
 
-    .venv/bin/python bench/embed.py                   # SQLite in a temp dir
-    .venv/bin/python bench/embed.py --db mariadb      # fresh aerie_bench_<pid> on 127.0.0.1:3306
+    .venv/bin/python bench/embed.py                  # SQLite in a temp dir
+    .venv/bin/python bench/embed.py --db mariadb     # fresh aerie_bench_<pid> on 127.0.0.1:3306
 
-One counter stat holds two weeks of minute points and is shared by an embed key.
-The stack runs as in production (``bench/web.py``'s ``Server``: the web app, two
-graph and two analysis copies, each its own uvicorn process). Then, with no
-session (embeds need none):
+One counter stat holds ``--days`` days of minute points and is shared by an embed
+key. The stack runs as in production (``bench/web.py``'s ``web_stack``: the web app,
+two graph and two analysis copies, each one uvicorn process, uvloop and httptools),
+and nginx (Debian's) in front of it from ``deploy/nginx.conf.template``, one
+worker. wrk (``-t2 -c32`` by default, ``bench/post.lua`` counting statuses) then
+drives, in one sitting, for the cached embed PNG and the cached graph fragment:
 
-- the cached embed PNG and the graph fragment, each ``--requests`` GETs from
-  ``--concurrency`` clients at once (httpx, one connection pool): requests/s is
-  requests over wall time, p50 is per request;
-- the cached PNG again, one request at a time (latency without queueing);
-- cold renders: sequential PNG GETs, each with a new width (``w=400``, ``401``...),
-  so every one is a new render-cache key.
+- **bare ASGI**: ``bench/bare_app.py`` on one uvicorn worker, answering a body of
+  exactly the embed's length (``BENCH_BARE_BYTES``): what one Python worker can do;
+- **web app**: the embed URL straight to the web app (its own cache answers);
+- **nginx static**: a file of the embed's bytes from nginx's ``/static/``;
+- **nginx cache**: the embed URL through nginx (``proxy_cache``).
 
-Figures only: it never fails on time, only on a wrong answer (non-200, not a PNG).
+It prints requests/s, p50 and p99 of each and the two ratios the performance issue
+sets targets for: web app / bare ASGI (>= 0.25) and nginx cache / nginx static
+(>= 0.5). Figures only: it exits 1 only on a wrong answer (a non-2xx, a socket error).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import json
 import os
+import shutil
+import signal
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -36,34 +45,36 @@ from aerie import accounts, migrate, rollups, shares, stats
 from aerie.db import make_engine
 from aerie.schema import COUNTER, DAY
 from aerie.settings import Settings
-from bench.ingest import (
-    MARIADB_SERVER,
-    describe_db,
-    in_scratch,
-    machine,
-    server_version,
-)
-from bench.web import PNG, WARMUP, Figures, web_stack
+from bench.ingest import MARIADB_SERVER, describe_db, in_scratch, machine, server_version
+from bench.web import Server, free_port, web_stack
+from deploy.nginx import NginxLayout, render
 
-DAYS = 14
+LUA = HERE / "post.lua"
+NGINX = "/usr/sbin/nginx"
 
 
 def main() -> int:
-    return in_scratch(parse_args(), "embed", bench)
+    args = parse_args()
+    for tool in (args.wrk, NGINX):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} not found; apt-get install wrk nginx")
+    return in_scratch(args, "embed", bench)
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--db", choices=("sqlite", "mariadb"), default="sqlite")
     parser.add_argument("--mariadb-server", default=MARIADB_SERVER)
-    parser.add_argument("--requests", type=int, default=2000, help="cached requests per series")
-    parser.add_argument("--concurrency", type=int, default=16, help="cached requests in flight")
-    parser.add_argument("--cold", type=int, default=40, help="cold renders (sequential)")
+    parser.add_argument("--days", type=int, default=2, help="days of minute points in the stat")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--wrk", default="wrk")
     return parser.parse_args()
 
 
-def load(database_url: str) -> tuple[str, str]:
-    """A counter with a point a minute for ``DAYS`` days, shared; (its key, the db version)."""
+def load(database_url: str, days: int) -> tuple[str, str]:
+    """A counter with a point a minute for ``days`` days, shared; (its key, the db version)."""
     engine = make_engine(Settings(database_url=database_url))
     migrate.upgrade(engine)
     now = int(time.time())
@@ -73,7 +84,7 @@ def load(database_url: str) -> tuple[str, str]:
         stat = stats.create_stat(conn, user.id, "requests", COUNTER, now)
         key = shares.share_stat(conn, user.id, stat.id, now).key
     cells: rollups.Cells = {}
-    for t in range(end - DAYS * DAY, end, 60):
+    for t in range(end - days * DAY, end, 60):
         rollups.add_point(cells, stat.id, t, 50 + t % 37)
     with engine.begin() as conn:
         rollups.write_cells(conn, cells)
@@ -83,83 +94,112 @@ def load(database_url: str) -> tuple[str, str]:
     return key, version
 
 
-def bench(args: argparse.Namespace, workdir: Path, database_url: str) -> None:
-    key, version = load(database_url)
+def bench(args: argparse.Namespace, workdir: Path, database_url: str) -> int:
+    key, version = load(database_url, args.days)
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f} before the servers start")
-    print(f"database: {describe_db(args.db, version)}; one counter, {DAYS} days of minute points\n")
-    with web_stack(database_url, workdir) as (web, _graph):
-        results = asyncio.run(measure_all(web, key, args))
-    report(results, args)
+    print(f"database: {describe_db(args.db, version)}; one counter, {args.days} days of minute points")
+    print(f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency; "
+          "every server one process (uvicorn: uvloop, httptools; nginx: one worker)\n")
+    embeds = {"PNG": f"/embed/graph/{key}.png?w=400&h=150&tf=day",
+              "fragment": f"/embed/graph/{key}?w=400&h=150&tf=day"}
+    rows: list[tuple[str, str, dict[str, Any]]] = []
+    with web_stack(database_url, workdir) as (web, _graph), nginx(web, workdir) as front:
+        for name, path in embeds.items():
+            body = warm(web, path)
+            warm(front, path)
+            static = workdir / "static" / f"embed-{name}.{'png' if name == 'PNG' else 'html'}"
+            static.write_bytes(body)
+            bare_env = {**os.environ, "BENCH_BARE_BYTES": str(len(body))}
+            bare = Server("bench.bare_app:app", free_port(), "/", bare_env, workdir).start()
+            try:
+                rows.append((name, f"bare ASGI, {len(body):,} bytes", wrk(args, bare.url + "/")))
+            finally:
+                bare.stop()
+            rows.append((name, "web app, cached embed", wrk(args, web + path)))
+            rows.append((name, "nginx static file, same bytes",
+                         wrk(args, f"{front}/static/{static.name}")))
+            rows.append((name, "nginx proxy_cache, cached embed", wrk(args, front + path)))
+    return report(rows, args)
 
 
-async def measure_all(web: str, key: str, args: argparse.Namespace) -> dict[str, tuple[Figures, float]]:
-    limits = httpx.Limits(max_connections=args.concurrency)
-    async with httpx.AsyncClient(base_url=web, timeout=60, limits=limits) as client:
-        png = f"/embed/graph/{key}.png?w=760&h=235&tf=week_compare"
-        fragment = f"/embed/graph/{key}?w=760&h=235&tf=week_compare"
-        return {
-            "sequential": await sequential(client, png, args.cold),
-            "png": await concurrent(client, "cached embed PNG", png, args, image=True),
-            "fragment": await concurrent(client, "cached graph fragment", fragment, args),
-            "cold": await cold(client, key, args.cold),
-        }
+def warm(base: str, path: str) -> bytes:
+    """The embed's bytes, asked for twice so every cache on the way holds it."""
+    for _ in range(2):
+        answer = httpx.get(base + path, timeout=60)
+        if answer.status_code != 200:
+            raise SystemExit(f"GET {path} answered {answer.status_code}: {answer.text[:300]}")
+    return answer.content
 
 
-async def fetch(client: httpx.AsyncClient, path: str, image: bool) -> float:
-    began = time.perf_counter()
-    answer = await client.get(path)
-    if answer.status_code != 200 or (image and not answer.content.startswith(PNG)):
-        raise SystemExit(f"GET {path} answered {answer.status_code}: {answer.text[:300]}")
-    return time.perf_counter() - began
+@contextmanager
+def nginx(web: str, workdir: Path) -> Iterator[str]:
+    """Debian's nginx from the project's template, in front of the web app; its URL."""
+    state = workdir / "nginx"
+    (workdir / "static").mkdir()
+    state.mkdir()
+    address = web.removeprefix("http://")
+    listen = f"127.0.0.1:{free_port()}"
+    layout = NginxLayout(api=(address,), web=(address,), listen=listen, app_root=str(workdir),
+                         state_dir=str(state), worker_processes="1",
+                         user="root" if os.geteuid() == 0 else "")
+    conf = workdir / "nginx.conf"
+    conf.write_text(render(layout))
+    log = state / "nginx-error.log"
+    process = subprocess.Popen([NGINX, "-p", str(workdir), "-c", str(conf), "-e", str(log),
+                                "-g", "daemon off;"])
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"nginx exited: {log.read_text()}")
+            try:
+                httpx.get(f"http://{listen}/", timeout=2)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("nginx did not answer within 20 s") from None
+                time.sleep(0.05)
+        yield f"http://{listen}"
+    finally:
+        process.send_signal(signal.SIGQUIT)  # graceful
+        process.wait(timeout=30)
 
 
-async def concurrent(
-    client: httpx.AsyncClient, label: str, path: str, args: argparse.Namespace, image: bool = False
-) -> tuple[Figures, float]:
-    """``args.requests`` GETs, ``args.concurrency`` at a time; (figures, requests/s by wall time)."""
-    for _ in range(WARMUP * 2):  # both graph copies hold the render
-        await fetch(client, path, image)
-    gate = asyncio.Semaphore(args.concurrency)
-
-    async def one() -> float:
-        async with gate:
-            return await fetch(client, path, image)
-
-    began = time.perf_counter()
-    seconds = await asyncio.gather(*(one() for _ in range(args.requests)))
-    wall = time.perf_counter() - began
-    return Figures(f"{label}, {args.concurrency} in flight", list(seconds)), args.requests / wall
+def wrk(args: argparse.Namespace, url: str) -> dict[str, Any]:
+    command = [args.wrk, f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s",
+               "--latency", "--timeout=10s", "-s", str(LUA), url, "--", "GET", "-", "-"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    for line in done.stdout.splitlines():
+        if line.startswith("BENCH_JSON "):
+            result: dict[str, Any] = json.loads(line[len("BENCH_JSON "):])
+            return result
+    raise SystemExit(f"wrk printed no result (exit {done.returncode}):\n{done.stdout}\n{done.stderr}")
 
 
-async def sequential(client: httpx.AsyncClient, path: str, n: int) -> tuple[Figures, float]:
-    """The cached PNG one request at a time: latency without queueing, as bench/web.py measures."""
-    seconds = [await fetch(client, path, True) for _ in range(-WARMUP, n)][WARMUP:]
-    figures = Figures("cached embed PNG (sequential)", seconds)
-    return figures, figures.rps
+def rps(result: dict[str, Any]) -> float:
+    return float(result["ok"]) / (result["duration_us"] / 1e6)
 
 
-async def cold(client: httpx.AsyncClient, key: str, n: int) -> tuple[Figures, float]:
-    seconds = [await fetch(client, f"/embed/graph/{key}.png?w={400 + i}&h=235", True)
-               for i in range(-WARMUP, n)][WARMUP:]
-    figures = Figures("cold embed PNG render, a new w each (sequential)", seconds)
-    return figures, figures.rps
-
-
-def report(results: dict[str, tuple[Figures, float]], args: argparse.Namespace) -> None:
-    print("web app + 2 graph + 2 analysis servers, each one uvicorn process (uvloop, httptools)\n")
-    print("| request | p50 | p99 | requests/s |")
-    print("| --- | ---: | ---: | ---: |")
-    for figures, rps in results.values():
-        print(f"| {figures.label} | {figures.p50_ms:.1f} ms | {figures.p99_ms:.1f} ms | {rps:,.0f} |")
-    png_rps, fragment_rps = results["png"][1], results["fragment"][1]
-    one, (cold_figures, cold_rps) = results["sequential"][0], results["cold"]
-    print(f"\ncold render vs cached PNG, p50 one at a time: {cold_figures.p50_ms:.1f} ms vs "
-          f"{one.p50_ms:.1f} ms ({cold_figures.p50_ms / one.p50_ms:.1f}x)")
-    print(f"cached PNG with {args.concurrency} in flight vs cold renders one at a time: "
-          f"{png_rps:,.0f} vs {cold_rps:,.0f} requests/s ({png_rps / cold_rps:.0f}x); "
-          f"fragment vs PNG requests/s {fragment_rps / png_rps:.2f}x")
-    print(f"\ncommand: .venv/bin/python bench/embed.py --db {args.db} --requests {args.requests} "
-          f"--concurrency {args.concurrency} --cold {args.cold}")
+def report(rows: list[tuple[str, str, dict[str, Any]]], args: argparse.Namespace) -> int:
+    print("| embed | server | requests/s | p50 | p99 | non-2xx | socket errors |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    wrong = 0
+    for name, label, result in rows:
+        latency = result["latency_us"]
+        errors = sum(result["errors"].values())
+        wrong += result["non_2xx"] + errors
+        print(f"| {name} | {label} | {rps(result):,.0f} | {latency['p50'] / 1000:.2f} ms | "
+              f"{latency['p99'] / 1000:.2f} ms | {result['non_2xx']} | {errors} |")
+    print()
+    by = {(name, label.split(",")[0]): rps(result) for name, label, result in rows}
+    for name in ("PNG", "fragment"):
+        web, bare = by[(name, "web app")], by[(name, "bare ASGI")]
+        cache, static = by[(name, "nginx proxy_cache")], by[(name, "nginx static file")]
+        print(f"{name}: web app / bare ASGI {web / bare:.3g} (target >= 0.25); "
+              f"nginx cache / nginx static {cache / static:.3g} (target >= 0.5)")
+    print(f"\ncommand: .venv/bin/python bench/embed.py --db {args.db} --days {args.days} "
+          f"--duration {args.duration} --connections {args.connections} --threads {args.threads}")
+    return 1 if wrong else 0
 
 
 if __name__ == "__main__":

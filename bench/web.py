@@ -143,6 +143,13 @@ def bench(args: argparse.Namespace, workdir: Path, database_url: str) -> None:
 def web_stack(database_url: str, workdir: Path) -> Iterator[tuple[str, str]]:
     """The web app and two copies each of the graph and analysis servers, as separate
     processes; yields the web app's URL and the first graph copy's."""
+    with running(stack_servers(database_url, workdir)) as servers:
+        yield servers[-1].url, servers[0].url
+
+
+def stack_servers(database_url: str, workdir: Path, counted: bool = False) -> list[Server]:
+    """Two graph copies, two analysis copies and the web app (last), not started yet.
+    ``counted``: each served through bench/counted_app.py, which counts queries and renders."""
     ports = {"graph": [free_port(), free_port()], "analysis": [free_port(), free_port()]}
     env = dict(
         os.environ, AERIE_DATABASE_URL=database_url, AERIE_SECRET_KEY="bench-only-key",
@@ -150,15 +157,27 @@ def web_stack(database_url: str, workdir: Path) -> Iterator[tuple[str, str]]:
         AERIE_GRAPH_URLS=",".join(f"http://127.0.0.1:{p}" for p in ports["graph"]),
         AERIE_ANALYSIS_URLS=",".join(f"http://127.0.0.1:{p}" for p in ports["analysis"]),
     )
-    servers = [Server(f"app_servers.main_{service}:app", port, "/healthz", env, workdir)
-               for service, copies in ports.items() for port in copies]
-    web = Server("web_service.main:app", free_port(), "/healthz", env, workdir)
+
+    def server(app: str, port: int) -> Server:
+        if not counted:
+            return Server(app, port, "/healthz", env, workdir)
+        return Server("bench.counted_app:app", port, "/healthz",
+                      {**env, "BENCH_COUNTED_APP": app}, workdir)
+
+    return [*(server(f"app_servers.main_{service}:app", port)
+              for service, copies in ports.items() for port in copies),
+            server("web_service.main:app", free_port())]
+
+
+@contextmanager
+def running(servers: list[Server]) -> Iterator[list[Server]]:
+    """Start the servers in order; stop them in reverse, whatever happens."""
     try:
-        for server in [*servers, web]:
+        for server in servers:
             server.start()
-        yield web.url, f"http://127.0.0.1:{ports['graph'][0]}"
+        yield servers
     finally:
-        for server in [web, *servers]:
+        for server in reversed(servers):
             server.stop()
 
 

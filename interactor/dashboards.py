@@ -343,15 +343,17 @@ async def share(svc: Services, user: User, public_id: str) -> Share:
     return await off_loop(work)
 
 
-async def unshare(svc: Services, user: User, public_id: str) -> None:
-    """Revoke the dashboard's live key at once (it then answers 410); no key, no change."""
+async def unshare(svc: Services, user: User, public_id: str) -> str | None:
+    """Revoke the dashboard's live key at once (it then answers 410) and return it; no key,
+    no change (None)."""
     now = svc.now()
 
-    def work() -> None:
+    def work() -> str | None:
         with svc.engine.begin() as conn:
             dashboard = store.owned_dashboard(conn, user.id, public_id)
             live = live_share_of_dashboard(conn, dashboard.id)
-            if live is not None:
-                revoke_share(conn, user.id, live.key, now)
+            if live is None:
+                return None
+            return revoke_share(conn, user.id, live.key, now).key
 
-    await off_loop(work)
+    return await off_loop(work)

@@ -29,10 +29,15 @@ def etag_answer(request: Request, body: bytes, content_type: str, etag: str,
     browser or cache holding this render gets no bytes again."""
     tag = f'"{etag}"'
     headers = {**headers, "ETag": tag}
-    held = {t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")}
-    if tag in held or "*" in held:
+    if etag_matches(request.headers.get("if-none-match", ""), tag):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type=content_type, headers=headers)
+
+
+def etag_matches(if_none_match: str, tag: str) -> bool:
+    """Whether an ``If-None-Match`` header names the quoted ``tag`` (weakly) or is ``*``."""
+    held = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+    return tag in held or "*" in held
 
 
 def web_url_of(request: Request) -> str:
@@ -50,5 +55,9 @@ def web_host_of(request: Request) -> str:
 
 def wants_json(request: Request) -> bool:
     """True when the client asks for JSON rather than HTML (a page's JSON twin)."""
-    accept = request.headers.get("accept", "")
+    return wants_json_accept(request.headers.get("accept", ""))
+
+
+def wants_json_accept(accept: str) -> bool:
+    """The rule of ``wants_json`` for an ``Accept`` header's value."""
     return "application/json" in accept and "text/html" not in accept

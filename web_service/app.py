@@ -36,6 +36,7 @@ from web_service.errors import install_error_handlers
 from web_service.export_routes import export_router
 from web_service.fresh_reads import FreshReads
 from web_service.pages import page_router
+from web_service.public_cache import PublicCache, PublicCacheLayer
 from web_service.report_routes import report_router
 from web_service.responder import Responder
 from web_service.security_headers import SecurityHeaders
@@ -64,6 +65,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
     html = HtmlPresenter(make_environment())
     auth = Auth(services, load_secret_key(settings))
     responder = Responder(html)
+    public_cache = PublicCache(settings.public_cache_bytes, clock)
     metrics = Metrics("web")
     reporter = Reporter(metrics, settings, engine)
 
@@ -84,6 +86,8 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
     app.state.api_url = settings.api_url
     app.state.web_url = settings.web_url
     app.state.auth = auth  # for the session dependencies (web_service.auth)
+    app.state.public_cache = public_cache  # for benches and tests to read its size
+    app.add_middleware(PublicCacheLayer, cache=public_cache)  # innermost: hits skip routing
     app.add_middleware(RequestMetrics, metrics=metrics)  # inside the router's error handling
     app.add_middleware(SecurityHeaders)
     if settings.replica_nodes:
@@ -103,8 +107,8 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
     app.include_router(report_router(services, responder))
     if settings.dev_mail:
         app.include_router(dev_router(services, responder))
-    app.include_router(dashboard_router(services, responder))
-    app.include_router(embed_router(services, responder))
+    app.include_router(dashboard_router(services, responder, public_cache))
+    app.include_router(embed_router(services, responder, public_cache))
     app.include_router(page_router(settings, responder))
 
     @app.get("/healthz")

@@ -26,6 +26,7 @@ from presenters.html import Flash
 from web_service.answers import etag_answer, web_host_of
 from web_service.auth import CurrentSession, SessionForm
 from web_service.params import RowId
+from web_service.public_cache import PublicCache
 from web_service.responder import Responder, page_route, see_other
 
 # Shared pages and images may be cached briefly by browsers and proxies; a revoked
@@ -33,7 +34,7 @@ from web_service.responder import Responder, page_route, see_other
 SHARED_CACHE = "public, max-age=60"
 
 
-def dashboard_router(services: Services, responder: Responder) -> APIRouter:
+def dashboard_router(services: Services, responder: Responder, cache: PublicCache) -> APIRouter:
     router = APIRouter()
 
     async def list_page(request: Request, session: Session, flash: Flash | None = None,
@@ -121,7 +122,9 @@ def dashboard_router(services: Services, responder: Responder) -> APIRouter:
 
     @router.post("/dashboards/{public_id}/unshare", response_model=None)
     async def unshare(posted: SessionForm, public_id: str) -> Response:
-        await use.unshare(services, posted.session.user, public_id)
+        revoked = await use.unshare(services, posted.session.user, public_id)
+        if revoked is not None:
+            cache.forget(revoked)  # this process answers 410 at once; others within max-age
         return see_other(urls.dashboard_page(public_id), "dashboard_unshared")
 
     @page_route(router, "/d/{key}")
@@ -130,6 +133,7 @@ def dashboard_router(services: Services, responder: Responder) -> APIRouter:
         answer = responder.page(request, None, "shared_dashboard.html", result,
                                 present.shared_dashboard)
         answer.headers["Cache-Control"] = SHARED_CACHE
+        answer.headers["Vary"] = "Accept"  # the JSON twin has the same URL
         return answer
 
     @router.get("/embed/dashboard/{key}", response_model=None)
@@ -138,6 +142,7 @@ def dashboard_router(services: Services, responder: Responder) -> APIRouter:
         answer = responder.page(request, None, "shared_dashboard.html", result,
                                 present.shared_dashboard)
         answer.headers["Cache-Control"] = SHARED_CACHE
+        answer.headers["Vary"] = "Accept"  # the JSON twin has the same URL
         return answer
 
     @router.get("/d/{key}/cards/{card_id}/graph.{fmt}", response_model=None)

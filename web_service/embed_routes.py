@@ -11,8 +11,11 @@ ETag (the graph server's for images, a hash of the fragment otherwise), and
 ``If-None-Match`` answers 304. Shares are public by nature, so shared caches may
 keep them; a minute matches embed.js's default refresh and the minute in which the
 ingestion API marks new data, and bounds how long a revoked key keeps showing
-(at most 60 s, in a cache that already held it; the app itself answers 410 at
-once). Failures are ``no-store``: a key fixed or shared again must show at once.
+(at most 60 s, in a cache that already held it). The web app keeps these answers
+itself too (``web_service/public_cache.py``), so a revoke made here answers 410 at
+once only because ``revoke`` makes that cache forget the key; made elsewhere (another
+web copy, the database), it shows within the minute. Failures are ``no-store``: a key
+fixed or shared again must show at once.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from interactor.base import Services
 from presenters import embeds as present
 from web_service.answers import etag_answer, web_url_of
 from web_service.auth import CurrentSession, SessionForm
+from web_service.public_cache import PublicCache
 from web_service.responder import Responder, page_route, see_other
 
 EMBED_JS = Path(__file__).resolve().parent.parent / "static" / "embed.js"
@@ -41,7 +45,7 @@ CORS = {"Access-Control-Allow-Origin": "*"}
 _BACK = re.compile(rf"^{re.escape(urls.STATS)}/[A-Za-z0-9]{{1,32}}$")
 
 
-def embed_router(services: Services, responder: Responder) -> APIRouter:
+def embed_router(services: Services, responder: Responder, cache: PublicCache) -> APIRouter:
     router = APIRouter()
 
     @router.post("/stats/{public_id}/share", response_model=None)
@@ -52,6 +56,7 @@ def embed_router(services: Services, responder: Responder) -> APIRouter:
     @router.post("/sharing/{key}/revoke", response_model=None)
     async def revoke(posted: SessionForm, key: str) -> Response:
         await sharing.revoke_key(services, posted.session.user, key)
+        cache.forget(key)  # this process answers 410 at once; others within max-age
         back = posted.fields.get("back", "")
         return see_other(f"{back}#sharing" if _BACK.match(back) else urls.SHARING, "share_revoked")
 

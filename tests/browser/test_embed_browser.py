@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from sqlalchemy import Engine
 from aerie import accounts, shares
 from aerie.db import make_engine
 from aerie.settings import Settings
+from aerie.stats import Stat
 from tests.browser.conftest import WAIT_MS, Stack
 from tests.browser.test_journey import new_email, sign_up
 from tests.conftest import Account, make_account, make_stat, put_points
@@ -67,16 +69,26 @@ def blog_post(web: str, calls: str) -> str:
     )
 
 
+def signed_up_with_a_stat(page: Page, db: Engine, name: str) -> tuple[accounts.User, Stat]:
+    """Someone signed up through the form in ``page``, and a counter of theirs, "visits"."""
+    email = new_email(name)
+    sign_up(page, email)
+    with db.connect() as conn:
+        user = accounts.user_by_email(conn, email)
+    assert user is not None
+    return user, make_stat(db, Account(user, ""), "visits", "counter")
+
+
 def test_an_embed_on_another_site_shows_the_graph_until_revoked(
     page: Page, stack: Stack, db: Engine, blog: tuple[Path, str]
 ) -> None:
     folder, blog_url = blog
-    owner = make_account(db, "owner")
-    stat = make_stat(db, owner, "visits", "counter")
+    owner_page = page.context.new_page()  # the owner, signed in, in another tab
+    user, stat = signed_up_with_a_stat(owner_page, db, "owner")
     now = int(time.time())
     put_points(db, stat, [(now - 3600 * h, 10 + h) for h in range(48)])
     with db.begin() as conn:
-        key = shares.share_stat(conn, owner.user.id, stat.id, now).key
+        key = shares.share_stat(conn, user.id, stat.id, now).key
     (folder / "post.html").write_text(blog_post(
         stack.web,
         f"StatHatEmbed.render({{s1: '{key}', w: 500, h: 180, tf: 'week_compare'}});"
@@ -100,8 +112,10 @@ def test_an_embed_on_another_site_shows_the_graph_until_revoked(
     assert page.evaluate("() => Object.keys(window).filter(k => k.startsWith('StatHat'))") \
         == ["StatHatEmbed"]
 
-    with db.begin() as conn:
-        shares.revoke_share(conn, owner.user.id, key, int(time.time()))
+    # Revoked on the Sharing page: the web app forgets the answers it kept for the key.
+    owner_page.goto("/sharing")
+    owner_page.get_by_role("button", name="Revoke").click()
+    expect(owner_page).to_have_url(re.compile(r"done=share_revoked"), timeout=WAIT_MS)
     page.reload()
 
     expect(boxes.first).to_contain_text("This graph is no longer shared", timeout=WAIT_MS)
@@ -139,12 +153,7 @@ def test_the_embed_code_copied_from_the_stat_page_works_on_another_site(
 ) -> None:
     """The stat page's snippet names the host the page was reached at, and pasted as is, works."""
     folder, blog_url = blog
-    email = new_email("sharer")
-    sign_up(page, email)
-    with db.connect() as conn:
-        user = accounts.user_by_email(conn, email)
-    assert user is not None
-    stat = make_stat(db, Account(user, ""), "visits", "counter")
+    _user, stat = signed_up_with_a_stat(page, db, "sharer")
     put_points(db, stat, [(int(time.time()) - 600, 5)])
 
     page.goto(f"/stats/{stat.public_id}")

@@ -8,6 +8,7 @@ pages read through nginx while one API copy and one web copy are SIGKILLed.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import secrets
@@ -18,13 +19,14 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import Engine, text
 
-from aerie import accounts, stats
+from aerie import accounts, shares, stats
 from aerie.db import make_engine
 from aerie.schema import COUNTER
 from aerie.settings import Settings
@@ -84,6 +86,10 @@ class Stack:
     engine: Engine
     nginx_log: Path
 
+    @property
+    def access_log(self) -> Path:
+        return self.nginx_log.parent / "access.log"
+
 
 @pytest.fixture
 def stack(mysql_database_url: str, tmp_path: Path) -> Iterator[Stack]:
@@ -113,6 +119,7 @@ def stack(mysql_database_url: str, tmp_path: Path) -> Iterator[Stack]:
             api=tuple(f"127.0.0.1:{c.port}" for c in api),
             web=tuple(f"127.0.0.1:{c.port}" for c in web),
             listen=listen, app_root=str(REPO), state_dir=str(state), worker_processes="1",
+            access_log=f"{state / 'access.log'} aerie",
             # As root, nginx's workers would run as nobody and could not enter tmp_path.
             user="root" if os.geteuid() == 0 else "",
         )
@@ -276,3 +283,40 @@ def test_nothing_acknowledged_is_lost_and_pages_load_when_a_copy_of_each_dies(
     errors = stack.nginx_log.read_text()
     for dead in (stack.api[0], stack.web[0]):
         assert re.search(rf"temporarily disabled.*upstream: \"{dead.url}/", errors), errors
+
+
+def test_a_burst_of_viewers_of_one_uncached_embed_reaches_a_web_copy_once(stack: Stack) -> None:
+    """nginx keeps embeds: fifty viewers arriving at once cost one request to the web tier
+    (so at most one render), and other keys and sizes get entries of their own."""
+    now = int(time.time())
+    with stack.engine.begin() as conn:
+        user = accounts.create_user(conn, f"owner-{secrets.token_hex(4)}@example.com", None, now)
+        stat = stats.create_stat(conn, user.id, "visits", COUNTER, now)
+        key = shares.share_stat(conn, user.id, stat.id, now).key
+        other = stats.create_stat(conn, user.id, "sales", COUNTER, now)
+        other_key = shares.share_stat(conn, user.id, other.id, now).key
+    png = f"/embed/graph/{key}.png?w=500&h=200"
+    wider = f"/embed/graph/{key}.png?w=600&h=200"
+
+    async def viewers(path: str, count: int) -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=stack.url, timeout=60, trust_env=False) as client:
+            return await asyncio.gather(*(client.get(path) for _ in range(count)))
+
+    burst = asyncio.run(viewers(png, 50))
+    repeat = httpx.get(stack.url + png, trust_env=False)
+    others = [httpx.get(stack.url + p, trust_env=False)
+              for p in (wider, f"/embed/graph/{other_key}.png?w=500&h=200")]
+
+    assert [a.status_code for a in burst + [repeat] + others] == [200] * 53
+    assert len({a.content for a in burst + [repeat]}) == 1
+    assert len({repeat.content, *(a.content for a in others)}) == 3
+    assert repeat.headers["x-cache-status"] == "HIT"
+    left = re.search(r"max-age=(\d+)", repeat.headers["cache-control"])
+    assert left is not None and 0 < int(left[1]) <= 60, repeat.headers["cache-control"]
+    # What clients may keep runs out a minute after the web app made the answer.
+    made, expires = (parsedate_to_datetime(repeat.headers[h]) for h in ("last-modified", "expires"))
+    assert (expires - made).total_seconds() == 60
+    logged = [line for line in stack.access_log.read_text().splitlines() if f"/{key}.png" in line]
+    reached = [line for line in logged if "upstream=-" not in line]
+    assert len(logged) == 52
+    assert len(reached) == 2, reached  # the burst's one miss, and the wider image's
