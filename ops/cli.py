@@ -15,6 +15,7 @@ import json
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import uvicorn
@@ -34,7 +35,7 @@ from aerie.settings import Settings
 from api_service.listener_commands import add_listener_commands
 from interactor import operator_accounts, stat_changes
 from interactor.base import Services
-from ops import demo, import_command
+from ops import backup, demo, import_command
 from ops.supervisor import Role, roles_for, supervise
 from rpc.clients import AnalysisClient, GraphClient
 
@@ -145,6 +146,18 @@ def cmd_db_prune(_args: argparse.Namespace) -> int:
         engine.dispose()
     for table, count in deleted.items():
         print(f"{table}: deleted {count} rows")
+    return 0
+
+
+def cmd_db_backup(args: argparse.Namespace) -> int:
+    done = backup.backup(_settings(), Path(args.path))
+    print(f"backed up the {done.kind} database to {done.path} ({done.size:,} bytes)")
+    return 0
+
+
+def cmd_db_restore(args: argparse.Namespace) -> int:
+    done = backup.restore(_settings(), Path(args.path), replace=args.replace)
+    print(f"restored the {done.kind} database from {done.path}; its schema is up to date")
     return 0
 
 
@@ -365,6 +378,16 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands.add_parser("prune", help="delete rollups older than their retention").set_defaults(
         run=cmd_db_prune
     )
+    db_backup = db_commands.add_parser(
+        "backup", help="write the whole database to one file (safe while Aerie runs)")
+    db_backup.add_argument("path", help="the file to write (replaced when complete)")
+    db_backup.set_defaults(run=cmd_db_backup)
+    db_restore = db_commands.add_parser(
+        "restore", help="replace the database with a backup (stop Aerie first)")
+    db_restore.add_argument("path", help="a file written by `aerie db backup`")
+    db_restore.add_argument("--replace", action="store_true",
+                            help="overwrite a database that already holds accounts")
+    db_restore.set_defaults(run=cmd_db_restore)
 
     user = commands.add_parser("user", help="accounts")
     user_commands = user.add_subparsers(dest="user_command", required=True, metavar="COMMAND")
