@@ -26,7 +26,7 @@ from presenters import accounts as present
 from presenters.html import Flash
 from web_service.auth import AnonymousForm, Auth, CurrentSession, MaybeSession, SessionForm
 from web_service.params import RowId
-from web_service.responder import Responder, json_requested, page_route, see_other
+from web_service.responder import DONE_MESSAGES, Responder, json_requested, page_route, see_other
 
 HOME = urls.STATS
 TOKEN_SHOWN_ONCE = (
@@ -94,7 +94,7 @@ class AccountPages:
     ) -> Response:
         if json_requested(request):
             raise mistake
-        flash = Flash(mistake.message, "error")
+        flash = Flash.error(mistake.message)
         return self._anonymous_page(request, template, form, status=mistake.status, flash=flash)
 
     async def signup_form(self, request: Request, session: MaybeSession) -> Response:
@@ -117,7 +117,9 @@ class AccountPages:
         next_path = safe_next(request.query_params.get("next"))
         if session:
             return see_other(next_path)
-        return self._anonymous_page(request, "login.html", AccountForm(next=next_path))
+        done = DONE_MESSAGES.get(request.query_params.get("done", ""))
+        return self._anonymous_page(request, "login.html", AccountForm(next=next_path),
+                                    flash=Flash(done) if done else None)
 
     async def login(self, request: Request, fields: AnonymousForm) -> Response:
         next_path = safe_next(request.query_params.get("next"))
@@ -135,7 +137,7 @@ class AccountPages:
 
     async def logout(self, form: SessionForm) -> Response:
         await log_out(self._services, form.session.token)
-        response = see_other(urls.LOGIN)
+        response = see_other(urls.LOGIN, done="logged_out")
         self._auth.close(response)
         return response
 

@@ -50,6 +50,7 @@ DONE_MESSAGES = {
     "dashboard_unshared": "Sharing stopped; the old link no longer opens this dashboard.",
     "comment_added": "Comment added.",
     "comment_deleted": "Comment deleted.",
+    "logged_out": "You are logged out.",
 }
 
 
