@@ -92,16 +92,18 @@ def _role_table(roles: list[Role]) -> str:
 def cmd_api(args: argparse.Namespace) -> int:
     settings = _settings(api_host=args.host, api_port=args.port, api_workers=args.workers)
     _serve("api_service.main:app", settings.api_host, settings.api_port, settings.api_workers,
-           access_log=args.access_log)
+           access_log=args.access_log, quiet=args.quiet)
     return 0
 
 
 def cmd_web(args: argparse.Namespace) -> int:
     settings = _settings(web_host=args.host, web_port=args.port)
-    _serve("web_service.main:app", settings.web_host, settings.web_port, 1, access_log=True)
+    _serve("web_service.main:app", settings.web_host, settings.web_port, 1,
+           access_log=not args.quiet, quiet=args.quiet)
     return 0
 
 
+QUIET_HELP = "log warnings and errors only, no start-up lines (as `aerie up` runs it)"
 APP_SERVERS = {"graph": "app_servers.main_graph:app", "analysis": "app_servers.main_analysis:app",
                "scheduler": "app_servers.main_scheduler:app"}
 
@@ -109,18 +111,21 @@ APP_SERVERS = {"graph": "app_servers.main_graph:app", "analysis": "app_servers.m
 def cmd_app_server(args: argparse.Namespace) -> int:
     """One copy of an app server; ``aerie up`` runs one per URL, each with its own port."""
     _settings()  # a bad setting exits 2 here, before uvicorn imports the app
-    _serve(APP_SERVERS[args.command], args.host, args.port, 1, access_log=args.access_log)
+    _serve(APP_SERVERS[args.command], args.host, args.port, 1, access_log=args.access_log,
+           quiet=args.quiet)
     return 0
 
 
-def _serve(app: str, host: str, port: int, workers: int, access_log: bool) -> None:
+def _serve(app: str, host: str, port: int, workers: int, access_log: bool, quiet: bool) -> None:
     """Serve under uvicorn with uvloop and httptools, named explicitly so that a missing
     extra fails loudly instead of falling back to h11 (4x slower, and 44 ms stalls
     with workers). uvicorn's own X-Forwarded-* handling is off: the web app believes
-    only ``AERIE_TRUSTED_PROXIES``, and no other service reads client addresses."""
+    only ``AERIE_TRUSTED_PROXIES``, and no other service reads client addresses.
+    ``quiet`` keeps warnings and errors only (``aerie up`` prints one line per role itself)."""
     uvicorn.run(
         app, host=host, port=port, workers=workers, loop="uvloop", http="httptools",
-        access_log=access_log, log_level="info", proxy_headers=False,
+        access_log=access_log and not quiet, log_level="warning" if quiet else "info",
+        proxy_headers=False,
     )
 
 
@@ -353,11 +358,13 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--port", type=int, help="default AERIE_API_PORT or 8001")
     api.add_argument("--workers", type=int, help="default AERIE_API_WORKERS or 1")
     api.add_argument("--access-log", action="store_true", help="log every request (slower)")
+    api.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     api.set_defaults(run=cmd_api)
 
     web = commands.add_parser("web", help="run the web app under uvicorn")
     web.add_argument("--host", help="default AERIE_WEB_HOST or 127.0.0.1")
     web.add_argument("--port", type=int, help="default AERIE_WEB_PORT or 8000")
+    web.add_argument("--quiet", action="store_true", help=QUIET_HELP + " (else every request)")
     web.set_defaults(run=cmd_web)
 
     for service in APP_SERVERS:
@@ -368,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
         app_server.add_argument("--port", type=int, required=True,
                                 help=f"the port of one of AERIE_{service.upper()}_URLS")
         app_server.add_argument("--access-log", action="store_true", help="log every request")
+        app_server.add_argument("--quiet", action="store_true", help=QUIET_HELP)
         app_server.set_defaults(run=cmd_app_server)
 
     db = commands.add_parser("db", help="database schema and retention")
