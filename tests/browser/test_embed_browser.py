@@ -67,16 +67,21 @@ def blog_post(web: str, calls: str) -> str:
     )
 
 
+def shared_stat(db: Engine, name: str) -> tuple[Account, str]:
+    """An owner's counter with two days of hourly points, shared: the owner and the key."""
+    owner = make_account(db, "owner")
+    stat = make_stat(db, owner, name, "counter")
+    now = int(time.time())
+    put_points(db, stat, [(now - 3600 * h, 10 + h) for h in range(48)])
+    with db.begin() as conn:
+        return owner, shares.share_stat(conn, owner.user.id, stat.id, now).key
+
+
 def test_an_embed_on_another_site_shows_the_graph_until_revoked(
     page: Page, stack: Stack, db: Engine, blog: tuple[Path, str]
 ) -> None:
     folder, blog_url = blog
-    owner = make_account(db, "owner")
-    stat = make_stat(db, owner, "visits", "counter")
-    now = int(time.time())
-    put_points(db, stat, [(now - 3600 * h, 10 + h) for h in range(48)])
-    with db.begin() as conn:
-        key = shares.share_stat(conn, owner.user.id, stat.id, now).key
+    owner, key = shared_stat(db, "visits")
     (folder / "post.html").write_text(blog_post(
         stack.web,
         f"StatHatEmbed.render({{s1: '{key}', w: 500, h: 180, tf: 'week_compare'}});"

@@ -14,13 +14,11 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 from sqlalchemy import Engine
 
-from aerie import shares
 from aerie.db import make_engine
 from aerie.settings import Settings
 from tests.browser.conftest import WAIT_MS, Stack
-from tests.browser.test_embed_browser import blog, blog_post
+from tests.browser.test_embed_browser import blog, blog_post, shared_stat
 from tests.browser.test_journey import PASSWORD, new_email, sign_up
-from tests.conftest import make_account, make_stat, put_points
 
 __all__ = ["blog"]  # the fixture, imported to be used here
 
@@ -106,12 +104,7 @@ def test_a_table_embed_shows_its_last_row_whole(
     page: Page, stack: Stack, db: Engine, blog: tuple[Path, str]
 ) -> None:
     folder, blog_url = blog
-    owner = make_account(db, "owner")
-    stat = make_stat(db, owner, "orders", "counter")
-    now = int(time.time())
-    put_points(db, stat, [(now - 3600 * h, 10 + h) for h in range(48)])
-    with db.begin() as conn:
-        key = shares.share_stat(conn, owner.user.id, stat.id, now).key
+    _owner, key = shared_stat(db, "orders")
     (folder / "table.html").write_text(blog_post(
         stack.web, f"StatHatEmbed.render_table({{s1: '{key}', tf: 'day', refresh: 0}});"))
 
