@@ -23,14 +23,15 @@ def keep_days(settings: Settings) -> dict[int, int]:
 
 
 def prune_expired(engine: Engine, settings: Settings, now: int,
-                  batch_rows: int = rollups.PRUNE_BATCH_ROWS) -> dict[str, int]:
+                  batch_rows: int = rollups.PRUNE_BATCH_ROWS, pause: bool = True
+                  ) -> dict[str, int]:
     """Purge the trash of stats deleted over 48 hours ago and forget expired sessions and
     old log-in failures (one transaction), then delete expired rollup rows in batches of
-    ``batch_rows`` (a transaction each, so ingestion never waits long on the prune);
-    returns rows deleted per table."""
+    ``batch_rows`` (a transaction each, with a pause after each unless ``pause`` is False,
+    so ingestion never waits long on the prune); returns rows deleted per table."""
     with engine.begin() as conn:
         purged = stats.purge_trash(conn, now)
         forgotten = sessions.forget_expired(conn, now)
-    deleted = rollups.prune(engine, now, keep_days(settings), batch_rows)
+    deleted = rollups.prune(engine, now, keep_days(settings), batch_rows, pause)
     return {"stats purged from the trash": purged, "expired sessions and log-in failures":
             forgotten, **deleted}

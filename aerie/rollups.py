@@ -199,27 +199,33 @@ def overflowing_stat(points: Iterable[tuple[str, float, float]]) -> str | None:
 # Rows deleted per transaction when pruning: small enough that no prune holds row locks
 # (or SQLite's one write lock) for longer than a group commit waits.
 PRUNE_BATCH_ROWS = 2000
+# The shortest pause between batches: longer than the longest sleep of SQLite's busy
+# handler (100 ms), so a writer waiting for the lock always wakes while it is free.
+PRUNE_MIN_PAUSE_SECONDS = 0.12
 
 
 def prune(engine: Engine, now: int, keep_days: dict[int, int],
-          batch_rows: int = PRUNE_BATCH_ROWS) -> dict[str, int]:
+          batch_rows: int = PRUNE_BATCH_ROWS, pause: bool = True) -> dict[str, int]:
     """Delete rollup rows older than each resolution's retention (0 keeps forever).
 
     At most ``batch_rows`` rows go per transaction, each a few ranges of the primary key
-    ``(stat_id, bucket)``, and after each the prune pauses as long as the batch took: a
-    year of minute data goes without ever holding the rows (or, on SQLite, the one write
-    lock) that ingestion needs for long, and a waiting writer always finds a gap. Returns
-    the number of rows deleted per table.
+    ``(stat_id, bucket)``, and after each the prune pauses as long as the batch took (at
+    least ``PRUNE_MIN_PAUSE_SECONDS``): a year of minute data goes without ever holding
+    the rows (or, on SQLite, the one write lock) that ingestion needs for long, and a
+    waiting writer always finds a gap. ``pause=False`` is for when nothing else writes
+    (before ``aerie up`` starts its roles). Returns the number of rows deleted per table.
     """
     deleted: dict[str, int] = {}
     for resolution, table in ROLLUPS:
         days = keep_days.get(resolution, 0)
         if days > 0:
-            deleted[table.name] = _prune_table(engine, table, now - days * DAY, batch_rows)
+            deleted[table.name] = _prune_table(engine, table, now - days * DAY, batch_rows,
+                                               pause)
     return deleted
 
 
-def _prune_table(engine: Engine, table: Table, cutoff: int, batch_rows: int) -> int:
+def _prune_table(engine: Engine, table: Table, cutoff: int, batch_rows: int,
+                 pause: bool) -> int:
     """Delete ``table``'s rows before ``cutoff``; stats with a few expired rows share a
     batch, a stat with many takes several."""
     deleted = 0
@@ -233,11 +239,11 @@ def _prune_table(engine: Engine, table: Table, cutoff: int, batch_rows: int) -> 
                 batch.append((sid, cutoff if last is None else last + 1))
                 room -= found
             if room == 0:
-                deleted += _delete_batch(engine, table, batch)
+                deleted += _delete_batch(engine, table, batch, pause)
                 batch, room = [], batch_rows
             if last is None:
                 break
-    return deleted + _delete_batch(engine, table, batch)
+    return deleted + _delete_batch(engine, table, batch, pause)
 
 
 def _expired(conn: Connection, table: Table, sid: int, cutoff: int, room: int
@@ -252,8 +258,9 @@ def _expired(conn: Connection, table: Table, sid: int, cutoff: int, room: int
     return None, conn.execute(select(func.count()).where(*expired)).scalar_one()
 
 
-def _delete_batch(engine: Engine, table: Table, batch: list[tuple[int, int]]) -> int:
-    """Delete one batch in its own transaction, then pause as long as it took."""
+def _delete_batch(engine: Engine, table: Table, batch: list[tuple[int, int]],
+                  pause: bool) -> int:
+    """Delete one batch in its own transaction, then (``pause``) wait as long as it took."""
     if not batch:
         return 0
     started = time.monotonic()
@@ -262,7 +269,8 @@ def _delete_batch(engine: Engine, table: Table, batch: list[tuple[int, int]]) ->
             conn.execute(delete(table).where(table.c.stat_id == sid, table.c.bucket < upto))
             .rowcount for sid, upto in batch
         )
-    time.sleep(time.monotonic() - started)
+    if pause:
+        time.sleep(max(time.monotonic() - started, PRUNE_MIN_PAUSE_SECONDS))
     return deleted
 
 

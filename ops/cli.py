@@ -68,7 +68,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     engine = make_engine(settings)
     try:
         upgrade(engine)
-        prune_expired(engine, settings, int(time.time()))
+        # Before any role starts, nothing writes: no pauses between the batches.
+        prune_expired(engine, settings, int(time.time()), pause=False)
     finally:
         engine.dispose()
     return supervise(settings, functools.partial(_announce, settings))
@@ -286,7 +287,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         upgrade(engine)
         now = int(time.time())
         account = demo.load_demo(engine, Passwords.from_settings(settings), now, progress)
-        prune_expired(engine, settings, now)  # leave only what retention would keep
+        prune_expired(engine, settings, now, pause=False)  # leave only what retention keeps
     finally:
         engine.dispose()
     if args.json:
