@@ -3,7 +3,8 @@
 StatHat's contract puts credentials in URLs: the export API's token in the path
 (``/x/TOKEN/...``), and the ingestion keys in the query string of GET posts and
 ``<img>`` beacons (``/ez?ezkey=...``, ``/c?ukey=...&key=...``, and ``email``, the
-ezkey's pre-2012 name). uvicorn's access log line would hold each of them; this
+ezkey's pre-2012 name); the web app's mailed links carry one-use tokens
+(``/password/reset?token=...``). uvicorn's access log line would hold each of them; this
 filter writes ``/x/[token]/...`` and ``ezkey=[redacted]`` instead, in every line the
 ``uvicorn.access`` logger emits, for the web app and the API alike.
 """
@@ -15,7 +16,7 @@ import re
 
 _TOKEN_IN_PATH = re.compile(r"^/x/[^/?]+")
 REDACTED_TOKEN = "/x/[token]"
-_KEY_IN_QUERY = re.compile(r"([?&](?:ezkey|email|ukey|key)=)[^&#]*", re.IGNORECASE)
+_KEY_IN_QUERY = re.compile(r"([?&](?:ezkey|email|ukey|key|token)=)[^&#]*", re.IGNORECASE)
 REDACTED_KEY = "[redacted]"
 
 

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from aerie.errors import Conflict
 from aerie.keys import hash_token, random_key
 from aerie.passwords import PasswordHash, Passwords
 from aerie.schema import access_tokens, ezkey_claims, users
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MAX_EMAIL = 255
+
+
+def looks_like_email(text: str) -> bool:
+    """``someone@host.domain``, without spaces, at most ``MAX_EMAIL`` characters."""
+    return len(text) <= MAX_EMAIL and _EMAIL.match(text) is not None
 
 
 @dataclass(frozen=True)
@@ -22,6 +31,10 @@ class User:
     ukey: str
     timezone: str
     created_at: int
+    # Whether the owner has proved the e-mail is theirs; no alert mail goes out until then.
+    verified: bool = True
+    # Set only on an account an EZ post made (AERIE_EZ_SIGNUP): when it expires unclaimed.
+    pending_until: int | None = None
 
 
 @dataclass(frozen=True)
@@ -37,21 +50,25 @@ def user_from_row(row: object) -> User:
     m = row._mapping  # type: ignore[attr-defined]
     return User(
         m["id"], m["email"], m["ezkey"], bool(m["ez_enabled"]), m["ukey"], m["timezone"],
-        m["created_at"],
+        m["created_at"], m["email_verified_at"] is not None, m["pending_until"],
     )
 
 
 USER_COLUMNS = (
     users.c.id, users.c.email, users.c.ezkey, users.c.ez_enabled, users.c.ukey,
-    users.c.timezone, users.c.created_at,
+    users.c.timezone, users.c.created_at, users.c.email_verified_at, users.c.pending_until,
 )
 
 
 def create_user(
-    conn: Connection, email: str, password: PasswordHash | None, now: int, timezone: str = "UTC"
+    conn: Connection, email: str, password: PasswordHash | None, now: int, timezone: str = "UTC",
+    *, verified: bool = True, pending_until: int | None = None,
 ) -> User:
     """Create an account whose ezkey is its e-mail; raises Conflict if either is taken
-    (an ezkey another account gave up counts as taken)."""
+    (an ezkey another account gave up counts as taken).
+
+    An operator's account is taken as verified; sign-up passes ``verified=False`` (its
+    owner must confirm the e-mail), and EZ sign-up a ``pending_until`` as well."""
     email = email.strip()
     ukey = random_key()
     password_hash = password.encoded if password else None
@@ -61,13 +78,14 @@ def create_user(
                 insert(users).values(
                     email=email, ezkey=email, ez_enabled=True, ukey=ukey, timezone=timezone,
                     created_at=now, password_hash=password_hash,
+                    email_verified_at=now if verified else None, pending_until=pending_until,
                 )
             )
             user_id = result.inserted_primary_key[0]  # type: ignore[index]
             conn.execute(insert(ezkey_claims).values(ezkey=email, user_id=user_id, claimed_at=now))
     except IntegrityError:
         raise Conflict(f"an account with e-mail or ezkey {email!r} already exists") from None
-    return User(user_id, email, email, True, ukey, timezone, now)
+    return User(user_id, email, email, True, ukey, timezone, now, verified, pending_until)
 
 
 def user_by_email(conn: Connection, email: str) -> User | None:
@@ -157,9 +175,31 @@ def _update_unique(conn: Connection, user: User, taken: str, **values: object) -
 
 
 def update_profile(conn: Connection, user: User, *, email: str, timezone: str) -> User:
-    """Change e-mail and time zone; raises Conflict if the e-mail belongs to another account."""
-    return _update_unique(
+    """Change e-mail and time zone; raises Conflict if the e-mail belongs to another account.
+    A new e-mail is unverified until its owner follows the link mailed to it."""
+    changed = _update_unique(
         conn, user, f"another account already uses {email!r}", email=email, timezone=timezone
+    )
+    if email != user.email:
+        conn.execute(update(users).where(users.c.id == user.id).values(email_verified_at=None))
+        changed = replace(changed, verified=False)
+    return changed
+
+
+def mark_verified(conn: Connection, user_id: int, email: str, now: int) -> bool:
+    """Record that the owner proved ``email`` is theirs; False if the account's e-mail
+    is no longer ``email`` (a link mailed to an address given up proves nothing)."""
+    return conn.execute(
+        update(users).where(users.c.id == user_id, users.c.email == email)
+        .values(email_verified_at=func.coalesce(users.c.email_verified_at, now))
+    ).rowcount == 1
+
+
+def claim_account(conn: Connection, user_id: int, password: PasswordHash) -> None:
+    """Set the password; an account EZ sign-up made is pending no more (it stays)."""
+    conn.execute(
+        update(users).where(users.c.id == user_id)
+        .values(password_hash=password.encoded, pending_until=None)
     )
 
 

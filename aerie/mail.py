@@ -37,7 +37,25 @@ class DeliveryFailed(Exception):
         self.permanent = permanent
 
 
-class MailComposer(Protocol):
+class AccountMail(Protocol):
+    """The mail about an account itself, each carrying a one-use link's token (the
+    wording and the link's address are the presenter's: ``presenters.mail``)."""
+
+    def password_reset(self, to: str, token: str) -> EmailMessage:
+        """A link to choose a new password, for someone who asked and may have forgotten."""
+        ...
+
+    def verify_email(self, to: str, token: str) -> EmailMessage:
+        """A link that proves ``to`` belongs to the account's owner."""
+        ...
+
+    def invitation(self, to: str, token: str, stats: list[str], expires_at: int) -> EmailMessage:
+        """An account an EZ post made for ``to``: claim it (choose a password) before
+        ``expires_at``, or it and its ``stats`` are deleted."""
+        ...
+
+
+class MailComposer(AccountMail, Protocol):
     """What the scheduler's mail says. The kernel decides when to mail and what about;
     the wording lives in templates (``presenters.mail.TemplateMail`` renders
     ``templates/mail/``), wired in by the scheduler's entry module."""

@@ -117,11 +117,15 @@ def pending_count(conn: Connection) -> int:
         select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))).scalar_one())
 
 
-def recent_mail(conn: Connection, limit: int = 50, user_id: int | None = None) -> list[Mail]:
-    """The newest mail (to one user, if given), sent or not, for the development mail page."""
+def recent_mail(conn: Connection, limit: int = 50, user_id: int | None = None,
+                kind: str | None = None) -> list[Mail]:
+    """The newest mail (to one user, of one kind, if given), sent or not, for the
+    development mail page."""
     query = select(*_COLUMNS)
     if user_id is not None:
         query = query.where(outbox.c.user_id == user_id)
+    if kind is not None:
+        query = query.where(outbox.c.kind == kind)
     rows = conn.execute(query.order_by(outbox.c.id.desc()).limit(limit))
     return [_mail(r) for r in rows]
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, case, delete, func, literal_column, select
 from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy.dialects.mysql import pymysql
 from sqlalchemy.exc import DBAPIError
 
 from aerie.schema import DAY, HOUR, MINUTE, ROLLUPS
@@ -45,15 +46,22 @@ class CellOverflow(Exception):
 
 def add_point(cells: Cells, stat_id: int, t: float, x: float) -> None:
     """Fold one point into its minute cell."""
-    key = (stat_id, int(t // 60) * 60)
-    cell = cells.get(key)
-    if cell is None:
-        cells[key] = [1, x, x, x]
-    else:
-        cell[0] += 1
-        cell[1] += x
-        cell[2] = min(cell[2], x)
-        cell[3] = max(cell[3], x)
+    add_points(cells, ((stat_id, t, x),))
+
+
+def add_points(cells: Cells, points: Iterable[tuple[int, float, float]]) -> None:
+    """Fold ``(stat_id, t, x)`` points into their minute cells (one loop, no call per
+    point: the writer folds every point it takes)."""
+    for stat_id, t, x in points:
+        key = (stat_id, int(t // 60) * 60)
+        cell = cells.get(key)
+        if cell is None:
+            cells[key] = [1, x, x, x]
+        else:
+            cell[0] += 1
+            cell[1] += x
+            cell[2] = min(cell[2], x)
+            cell[3] = max(cell[3], x)
 
 
 def merge_cells(into: Cells, other: Cells) -> None:
@@ -71,8 +79,16 @@ def merge_cells(into: Cells, other: Cells) -> None:
 def coarsen(cells: Cells, resolution: int) -> Cells:
     """Re-bucket minute cells at a coarser resolution (hour or day, UTC)."""
     out: Cells = {}
-    for (stat_id, bucket), cell in cells.items():
-        merge_cells(out, {(stat_id, bucket - bucket % resolution): cell})
+    for (stat_id, bucket), (n, total, low, high) in cells.items():
+        key = (stat_id, bucket - bucket % resolution)
+        cell = out.get(key)
+        if cell is None:
+            out[key] = [n, total, low, high]
+        else:
+            cell[0] += n
+            cell[1] += total
+            cell[2] = min(cell[2], low)
+            cell[3] = max(cell[3], high)
     return out
 
 
@@ -106,6 +122,25 @@ def _upsert(dialect: str, table: Table) -> Any:
     )
 
 
+_COLUMNS = ("stat_id", "bucket", "n", "sum", "min", "max")
+
+
+@functools.cache
+def _upsert_sql(dialect_name: str, table: Table) -> str:
+    """``_upsert`` as the driver's own SQL, positional parameters in ``_COLUMNS`` order.
+
+    Run with ``exec_driver_sql`` on rows of tuples: SQLAlchemy's per-row parameter
+    processing cost more than SQLite's own work on a 1,000-row upsert (measured here
+    with cProfile: 45% against 11%), and the group commit runs it for every batch.
+    """
+    # a positional style each driver takes (pymysql's default is %(name)s, but %s works)
+    dialect = sqlite.dialect() if dialect_name == "sqlite" else pymysql.dialect(paramstyle="format")
+    compiled = _upsert(dialect_name, table).compile(dialect=dialect, column_keys=list(_COLUMNS))
+    if tuple(compiled.positiontup or ()) != _COLUMNS:
+        raise AssertionError(f"unexpected upsert parameters: {compiled.positiontup}")
+    return str(compiled)
+
+
 def write_cells(conn: Connection, cells: Cells) -> None:
     """Upsert minute cells and their hour and day rollups in the caller's transaction.
 
@@ -116,20 +151,18 @@ def write_cells(conn: Connection, cells: Cells) -> None:
     """
     if not cells:
         return
-    dialect = conn.dialect.name
-    levels = [(table, cells if res == MINUTE else coarsen(cells, res)) for res, table in ROLLUPS]
+    hours = coarsen(cells, HOUR)  # days from hours: far fewer cells than minutes
+    by_resolution = {MINUTE: cells, HOUR: hours, DAY: coarsen(hours, DAY)}
+    levels = [(table, by_resolution[res]) for res, table in ROLLUPS]
     if may_overflow(c[1] for c in cells.values()):
         for _table, level in levels:
             for (sid, _bucket), c in level.items():
                 if not math.isfinite(c[1]):
                     raise CellOverflow(sid)
     for table, level in levels:
-        rows = [
-            {"stat_id": sid, "bucket": bucket, "n": c[0], "sum": c[1], "min": c[2], "max": c[3]}
-            for (sid, bucket), c in sorted(level.items())
-        ]
+        rows = [(sid, bucket, *c) for (sid, bucket), c in sorted(level.items())]
         try:
-            conn.execute(_upsert(dialect, table), rows)
+            conn.exec_driver_sql(_upsert_sql(conn.dialect.name, table), rows)
         except DBAPIError as exc:
             if _is_overflow(exc):
                 raise CellOverflow(None) from exc

@@ -58,6 +58,42 @@ users = Table(
     Column("report_sent_for", String(10), nullable=True),
     # When the last new-stat digest went out: at most one per few minutes.
     Column("digest_sent_at", BigInteger, nullable=True),
+    # When the owner proved the e-mail is theirs (None: not yet; no alert mail until then).
+    Column("email_verified_at", BigInteger, nullable=True),
+    # An account an EZ post made for an unknown e-mail (AERIE_EZ_SIGNUP): when it and its
+    # data are deleted unless claimed. None for every ordinary account.
+    Column("pending_until", BigInteger, nullable=True),
+    Index(None, "pending_until"),
+)
+
+# One-use links mailed to an account: reset (a new password), verify (this e-mail is
+# mine) and claim (an EZ-made account's first password). Only the token's SHA-256 is
+# kept; ``email`` is the address the link went to, which must still be the account's.
+account_tokens = Table(
+    "account_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_hash", exact_string(64), nullable=False, unique=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("purpose", String(8), nullable=False),
+    Column("email", exact_string(255), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("used_at", BigInteger, nullable=True),
+    Index(None, "user_id"),
+)
+
+# Requests that are limited per subject and time (a reset mail per e-mail and per client
+# address, an EZ sign-up per address and in all): kept in the database, so every web and
+# API copy counts the same.
+limited_requests = Table(
+    "limited_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("action", String(16), nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Index(None, "action", "subject", "at"),
 )
 
 # Every ezkey an account has held, its live one included: a key given up stays

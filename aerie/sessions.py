@@ -85,6 +85,11 @@ def end_other_sessions(conn: Connection, user_id: int, keep_token: str) -> None:
     )
 
 
+def end_all_sessions(conn: Connection, user_id: int) -> None:
+    """After a password reset: whoever held the account must prove it again."""
+    conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
+
+
 def record_login_failure(conn: Connection, email: str, address: str, now: int) -> None:
     conn.execute(insert(login_failures).values(email=email.strip().lower()[:255], address=address[:64], at=now))
 

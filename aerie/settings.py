@@ -50,6 +50,24 @@ class Settings(BaseSettings):
         "seconds' worth as a burst; 0 turns the limit off",
     )
 
+    ez_signup: bool = Field(
+        False, description="an EZ post naming an unknown e-mail as its ezkey makes a pending "
+        "account holding the data and mails an invitation to claim it (StatHat's way)"
+    )
+    ez_signup_per_address: int = Field(
+        3, ge=0, description="pending accounts one client address may make in a day; 0: no limit"
+    )
+    ez_signup_per_day: int = Field(
+        100, ge=0, description="pending accounts all clients together may make in a day; "
+        "0: no limit"
+    )
+    ez_signup_max_stats: int = Field(
+        25, ge=1, description="stats a pending account may hold until it is claimed"
+    )
+    ez_signup_days: int = Field(
+        30, ge=1, le=365, description="days an unclaimed account and its data are kept"
+    )
+
     trusted_proxies: str = Field(
         "127.0.0.1",
         description="addresses or networks (comma-separated) whose X-Forwarded-For/-Proto "

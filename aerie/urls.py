@@ -27,6 +27,11 @@ SHARING = "/sharing"
 LOGIN = "/login"
 LOGOUT = "/logout"
 SIGNUP = "/signup"
+FORGOT_PASSWORD = "/password/forgot"
+RESET_PASSWORD = "/password/reset"  # ?token=: a reset or claim link's form
+VERIFY_EMAIL = "/verify"  # ?token=: a verification link
+RESEND_VERIFICATION = "/verify/resend"
+DELETE_ACCOUNT = "/settings/delete"
 DEV_MAIL = "/dev/mail"
 COMPARE_GRAPH = "/compare/graph"
 EMBED_JS = "/javascripts/embed.js"
@@ -40,6 +45,15 @@ FAVICON = "/static/favicon.svg"
 def absolute(base: str, path: str) -> str:
     """``path`` under the public address ``base`` (with or without a trailing slash)."""
     return base.rstrip("/") + path
+
+
+def reset_password(token: str) -> str:
+    """The form a reset (or claim) link opens; the token is base62, URL-safe as it is."""
+    return f"{RESET_PASSWORD}?token={token}"
+
+
+def verify_email(token: str) -> str:
+    return f"{VERIFY_EMAIL}?token={token}"
 
 
 def login(next_path: str) -> str:

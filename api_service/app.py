@@ -13,6 +13,7 @@ from aerie.db import make_engine
 from aerie.monitor import Metrics, Reporter
 from aerie.readiness import commits_check, database_check, readiness
 from aerie.settings import Settings
+from api_service.ez_signup import EzSignup
 from api_service.ingest import Ingestor
 from api_service.keycache import KeyCache
 from api_service.routes import IngestionRoutes
@@ -33,7 +34,8 @@ def create_app(settings: Settings) -> IngestionRoutes:
     metrics = Metrics("api")
     writer = GroupCommitWriter(engine, settings.commit_interval_ms / 1000, metrics)
     keys = KeyCache(engine, settings.key_cache_seconds, writer, settings.max_stats_per_account)
-    ingestor = Ingestor(settings, keys, writer)
+    signup = EzSignup(settings, engine) if settings.ez_signup else None
+    ingestor = Ingestor(settings, keys, writer, signup)
     reporter = Reporter(metrics, settings, engine)
 
     @asynccontextmanager

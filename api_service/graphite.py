@@ -5,11 +5,11 @@ Each path is a value stat of the listener's account, or a counter when it matche
 (no timestamp, or ``-1``, means now) within the API's past and future limits; a line
 out of them, or unreadable, is counted and skipped.
 
-TCP is read no faster than points are committed: a connection reads one batch (what its
-buffer holds, up to ``READ_BYTES``) and hands it to the group-commit writer; it reads the
-next while that one commits, but no further until the commit is done. Meanwhile the kernel's and asyncio's buffers fill and TCP
-flow control slows the sender, so a flood costs bounded memory and every point read is
-durable before more are read. The pickle protocol is not offered: unpickling bytes from
+TCP is read no faster than points are committed: a connection reads and parses while its
+last batch commits, then hands all it parsed meanwhile to the group-commit writer as the
+next batch. Past ``MAX_PENDING_POINTS`` waiting, it stops reading until the commit is
+done; the kernel's and asyncio's buffers fill and TCP flow control slows the sender, so a
+flood costs bounded memory. The pickle protocol is not offered: unpickling bytes from
 the network runs whatever code they name.
 """
 
@@ -37,9 +37,12 @@ log = logging.getLogger("aerie.graphite")
 # holds at most about four times this in memory (its buffer, a batch being parsed and
 # one in commit).
 READ_BYTES = 512 * 1024
+# Points a TCP connection parses while its last batch commits, at most (some 10 MB).
+MAX_PENDING_POINTS = 100_000
 # UDP cannot be slowed down: past this many points waiting for a commit, datagrams are dropped.
 MAX_PENDING_UDP_POINTS = 100_000
-KNOWN_PATHS = 100_000  # paths whose checked name and kind are remembered
+KNOWN_PATHS = 100_000
+_DECIMAL_BYTES = b"0123456789+-.eE"  # what an ASCII decimal number is spelled with  # paths whose checked name and kind are remembered
 
 
 class Malformed(ValueError):
@@ -111,9 +114,15 @@ def parse_lines(data: bytes, now: float, rules: LineRules, metrics: Metrics,
         fields = line.split()
         if not fields:
             continue
-        if len(fields) == 3 and fields[2].isdigit() and (found := known.get(fields[0])):
-            value, t = fields[1].decode("latin-1"), int(fields[2])
-            if is_decimal(value) and earliest <= t <= latest and math.isfinite(x := float(value)):
+        if (len(fields) == 3 and fields[2].isdigit() and (found := known.get(fields[0]))
+                and not fields[1].translate(None, _DECIMAL_BYTES)):
+            # float() takes exactly is_decimal's forms once only these bytes are left
+            try:
+                x = float(fields[1])
+            except ValueError:
+                x = math.nan  # the full parse below says what is wrong
+            t = int(fields[2])
+            if earliest <= t <= latest and math.isfinite(x):
                 points.append(NamedPoint(found[0], found[1], x, t))
                 continue
         try:
@@ -131,6 +140,46 @@ def parse_lines(data: bytes, now: float, rules: LineRules, metrics: Metrics,
     return points
 
 
+class PendingPoints:
+    """Points a TCP connection has parsed and its flusher has not yet taken."""
+
+    def __init__(self) -> None:
+        self._points: list[NamedPoint] = []
+        self._closed = False
+        self._failure: BaseException | None = None
+        self._ready = asyncio.Event()  # points to take, or closed
+        self._room = asyncio.Event()  # below MAX_PENDING_POINTS, or failed
+        self._room.set()
+
+    async def put(self, points: list[NamedPoint]) -> None:
+        """Add ``points``, first waiting for room; raises what failed the flusher."""
+        await self._room.wait()
+        if self._failure is not None:
+            raise self._failure
+        self._points += points
+        if self._points:
+            self._ready.set()
+        if len(self._points) >= MAX_PENDING_POINTS:
+            self._room.clear()
+
+    async def take(self) -> list[NamedPoint]:
+        """All points held, waiting for some; empty once closed with none left."""
+        await self._ready.wait()
+        points, self._points = self._points, []
+        if not self._closed:
+            self._ready.clear()
+        self._room.set()
+        return points
+
+    def close(self) -> None:
+        self._closed = True
+        self._ready.set()
+
+    def fail(self, failure: BaseException) -> None:
+        self._failure = failure
+        self._room.set()
+
+
 class GraphiteDatagrams(asyncio.DatagramProtocol):
     def __init__(self, listener: GraphiteListener) -> None:
         self._listener = listener
@@ -146,7 +195,9 @@ class GraphiteListener:
         self.sink = sink
         self.rules = rules
         self.host, self.port = host, port
-        self.peak_batch_bytes = 0  # the most one connection has held at once (for tests)
+        # the most one connection has held at once, read and parsed (for tests)
+        self.peak_batch_bytes = 0
+        self.peak_pending_points = 0
         self._tcp: asyncio.Server | None = None
         self._udp: asyncio.DatagramTransport | None = None
         self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
@@ -178,37 +229,50 @@ class GraphiteListener:
             writer.close()
 
     async def _read_until_eof(self, reader: asyncio.StreamReader) -> None:
-        """Read a batch and hand it to the writer; before reading the next, wait for the
-        commit of the one before (so one batch commits while the next is parsed, and
-        no more): the back-pressure."""
-        held = b""
-        committing: asyncio.Future[int] | None = None
-        while chunk := await reader.read(READ_BYTES):
-            complete, newline, held = (held + chunk).rpartition(b"\n")
-            self.peak_batch_bytes = max(self.peak_batch_bytes, len(complete) + len(held))
-            if newline:
-                added = await self._add(complete)
-                if committing is not None:
-                    await asyncio.shield(committing)
-                committing = added
-            if len(held) > READ_BYTES:  # no newline in a whole batch: not Graphite
-                self.sink.metrics.count("aerie graphite malformed lines")
-                held = b""
-        if held and not self._stopping:  # the sender's last line, without its newline
-            last = await self._add(held)
-            if last is not None:
-                await asyncio.shield(last)
-        if committing is not None:
-            await asyncio.shield(committing)
+        """Read and parse while the connection's last batch commits; the connection's
+        flusher hands everything parsed meanwhile to the writer as its next batch.
 
-    async def _add(self, data: bytes) -> asyncio.Future[int] | None:
-        """Put the points of ``data`` in the writer's open batch; the future raises
-        AerieError if their commit fails."""
-        points = parse_lines(data, time.time(), self.rules, self.sink.metrics, self._known)
-        return await self.sink.record(points, time.time(), wait_for_rate=True)
+        So a batch is what arrived during one commit: a slow disk makes larger, fewer
+        commits (a commit's cost is mostly the index pages it touches, about the same
+        for one point per metric as for fifty). Past ``MAX_PENDING_POINTS`` parsed and
+        not yet handed over, reading waits: the back-pressure. Whatever was read is
+        committed before the connection closes, however it ends.
+        """
+        pending = PendingPoints()
+        flusher = asyncio.create_task(self._flush(pending), name="aerie-graphite-flush")
+        try:
+            held = b""
+            while chunk := await reader.read(READ_BYTES):
+                complete, newline, held = (held + chunk).rpartition(b"\n")
+                self.peak_batch_bytes = max(self.peak_batch_bytes, len(complete) + len(held))
+                if newline:
+                    await pending.put(self._parse(complete))
+                if len(held) > READ_BYTES:  # no newline in a whole batch: not Graphite
+                    self.sink.metrics.count("aerie graphite malformed lines")
+                    held = b""
+            if held and not self._stopping:  # the sender's last line, without its newline
+                await pending.put(self._parse(held))
+        finally:
+            pending.close()
+            await flusher
+
+    async def _flush(self, pending: PendingPoints) -> None:
+        """Commit what ``pending`` holds, batch after batch, until it is closed and empty."""
+        try:
+            while points := await pending.take():
+                self.peak_pending_points = max(self.peak_pending_points, len(points))
+                done = await self.sink.record(points, time.time(), wait_for_rate=True)
+                if done is not None:
+                    await asyncio.shield(done)
+        except BaseException as exc:
+            pending.fail(exc)
+            raise
+
+    def _parse(self, data: bytes) -> list[NamedPoint]:
+        return parse_lines(data, time.time(), self.rules, self.sink.metrics, self._known)
 
     def take_datagram(self, data: bytes) -> None:
-        points = parse_lines(data, time.time(), self.rules, self.sink.metrics, self._known)
+        points = self._parse(data)
         if len(self._udp_points) + len(points) > MAX_PENDING_UDP_POINTS:
             self.sink.metrics.count("aerie graphite dropped points", len(points))
             return

@@ -7,11 +7,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.types import Scope
+
 from aerie.errors import BadRequest, NotAllowed
 from aerie.keys import same_secret
 from aerie.rollups import may_overflow, overflowing_stat
 from aerie.settings import Settings
 from aerie.stats import Stat, check_point_kind
+from api_service.ez_signup import EzSignup
 from api_service.keycache import KeyCache
 from api_service.parsing import Limits, Point, classic_point, ez_points
 from api_service.rate_limit import PointRateLimit
@@ -29,7 +32,10 @@ class Recorded:
 
 
 class Ingestor:
-    def __init__(self, settings: Settings, keys: KeyCache, writer: GroupCommitWriter) -> None:
+    def __init__(self, settings: Settings, keys: KeyCache, writer: GroupCommitWriter,
+                 signup: EzSignup | None = None) -> None:
+        """``signup``: make pending accounts for unknown e-mails (``AERIE_EZ_SIGNUP``)."""
+        self._signup = signup
         self._keys = keys
         self._writer = writer
         self._rate_limit = PointRateLimit(settings.rate_limit_points)
@@ -37,8 +43,10 @@ class Ingestor:
             settings.batch_limit, settings.max_future_seconds, settings.max_past_days * 86400
         )
 
-    async def record_ez(self, params: dict[str, Any]) -> Recorded:
-        """Record an EZ request (single or batch), creating stats on first use."""
+    async def record_ez(self, params: dict[str, Any], scope: Scope | None = None) -> Recorded:
+        """Record an EZ request (single or batch), creating stats on first use (and, with
+        EZ sign-up, a pending account for an unknown e-mail; ``scope``, the request's,
+        says which client asked)."""
         ezkey = params.get("ezkey") or params.get("email")  # "email" is the pre-2012 name
         if not ezkey or not isinstance(ezkey, str):
             raise BadRequest("no ezkey specified")
@@ -46,8 +54,12 @@ class Ingestor:
         points = ez_points(params, now, self._limits)
         _refuse_overflowing_sums(points)
         user = await self._keys.user_by_ezkey(ezkey)
+        if user is None and self._signup is not None and scope is not None:
+            user = await self._signup.account_for(ezkey, scope, int(now))
         if user is None:
             raise NotAllowed(f"{INVALID_KEYS}: no account has this ezkey")
+        if user.pending_until is not None and self._signup is not None:
+            await self._signup.check_room(user, {point.stat for point in points})
         if not user.ez_enabled:
             raise NotAllowed("EZ posting is turned off for this account; turn it on in settings")
         # charged before any stat is created, so a flood of new names is limited too

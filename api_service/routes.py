@@ -80,7 +80,7 @@ class IngestionRoutes:
                 raise TooLarge(f"the body is {length} bytes; the limit is {self._max_body}")
             body = await _read_body(receive, self._max_body) if scope["method"] == "POST" else b""
             params = merged_params(scope["query_string"], content_type, body)
-            recorded = await self._record(scope["path"], params)
+            recorded = await self._record(scope, params)
         except AerieError as exc:
             self._metrics.count(f"aerie api errors {type(exc).__name__}")
             retry = [(b"retry-after", str(exc.retry_after).encode())] if isinstance(
@@ -100,9 +100,10 @@ class IngestionRoutes:
         await _answer(send, 200, orjson.dumps(answer), _JSON)
         return 200
 
-    async def _record(self, path: str, params: dict[str, Any]) -> Recorded:
+    async def _record(self, scope: Scope, params: dict[str, Any]) -> Recorded:
+        path = scope["path"]
         if path == "/ez":
-            return await self._ingestor.record_ez(params)
+            return await self._ingestor.record_ez(params, scope)
         return await self._ingestor.record_classic(params, COUNTER if path == "/c" else VALUE)
 
 

@@ -20,8 +20,9 @@ Commits run on ``COMMIT_LANES`` threads, each commit taking only accounts no
 other commit in flight holds (so an account's requests are written in order): a
 quiet account need not wait for a flood's commit in flight. MariaDB runs them at
 once; SQLite, one writer at a time, takes them in turn through a lock (not its
-busy handler's back-off sleeps), so the quiet request's commit holds only its
-own points.
+busy handler's back-off sleeps) that hands the turn to the smallest waiting work
+(``WriteTurns``), so the quiet request's commit holds only its own points and
+waits for at most the transaction in progress.
 
 One request's numbers must not fail the others': when a batch would make a
 stored sum overflow, the batch is written again without the requests that
@@ -34,7 +35,6 @@ import asyncio
 import logging
 import math
 import sys
-import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -50,8 +50,18 @@ from aerie.contracts import RECEIVED_MARK_SECONDS
 from aerie.errors import BadRequest, Unavailable
 from aerie.monitor import Metrics
 from aerie.readiness import one_line
-from aerie.rollups import CellOverflow, Cells, Sums, add_point, cell_sums, stored_sums, write_cells
+from aerie.rollups import (
+    CellOverflow,
+    Cells,
+    Sums,
+    add_points,
+    cell_sums,
+    merge_cells,
+    stored_sums,
+    write_cells,
+)
 from aerie.stats import mark_data_received, stat_by_id
+from api_service.write_turns import WriteTurns
 
 log = logging.getLogger("aerie.writer")
 T = TypeVar("T")
@@ -96,24 +106,15 @@ class Batch:
     requests: list[Request] = field(default_factory=list)
 
     def take(self, request: Request) -> None:
-        for stat_id, t, x in request.rows:
-            add_point(self.cells, stat_id, t, x)
-            self.received[stat_id] = request.received_at
+        add_points(self.cells, request.rows)
+        self.received.update(dict.fromkeys([row[0] for row in request.rows], request.received_at))
         self.points += len(request.rows)
         self.requests.append(request)
 
     def merge(self, chunk: Batch) -> None:
         """Fold another account's chunk in (cell by cell: it costs little, as a stat has
         one owner and two accounts' chunks share no cell)."""
-        for key, c in chunk.cells.items():
-            cell = self.cells.get(key)
-            if cell is None:
-                self.cells[key] = c
-            else:
-                cell[0] += c[0]
-                cell[1] += c[1]
-                cell[2] = min(cell[2], c[2])
-                cell[3] = max(cell[3], c[3])
+        merge_cells(self.cells, chunk.cells)
         for stat_id, at in chunk.received.items():
             self.received[stat_id] = max(at, self.received.get(stat_id, 0))
         self.points += chunk.points
@@ -143,9 +144,8 @@ class GroupCommitWriter:
         self._others = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aerie-between")
         self._busy: set[int] = set()  # accounts with a commit in flight
         self._commits_in_flight: set[asyncio.Task[None]] = set()  # held: the loop keeps weak refs
-        self._serial: AbstractContextManager[object] = (
-            threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
-        )
+        self._turns = WriteTurns() if engine.dialect.name == "sqlite" else None
+        self._serial: AbstractContextManager[object] = self._turns or nullcontext()
         self._marked: dict[int, int] = {}  # stat id -> data_received_at last written
         self._failure: tuple[float, str] | None = None  # (monotonic time, why) of the last commit
 
@@ -304,10 +304,12 @@ class GroupCommitWriter:
         """Write the batch; returns the refusals of requests left out, by index in the batch."""
         marks = _marks(batch.received, self._marked)
         refused: dict[int, BadRequest] = {}
-        try:
-            self._in_transaction(lambda conn: _write(conn, batch.cells, marks))
-        except CellOverflow:
-            refused, marks = self._commit_refusing_overflows(batch, marks)
+        # on SQLite, a small commit takes the writer's turn before larger work
+        with self._turns.costing(len(batch.cells)) if self._turns else nullcontext():
+            try:
+                self._in_transaction(lambda conn: _write(conn, batch.cells, marks))
+            except CellOverflow:
+                refused, marks = self._commit_refusing_overflows(batch, marks)
         self._marked.update(marks)
         return refused
 
@@ -370,8 +372,7 @@ def _write_without_overflows(
             overflowing[i] = bad
             continue
         totals.update(trial)
-        for stat_id, t, x in request.rows:
-            add_point(kept, stat_id, t, x)
+        add_points(kept, request.rows)
     written = {sid for sid, _bucket in kept}
     marks = [(sid, at) for sid, at in marks if sid in written]
     _write(conn, kept, marks)
@@ -396,8 +397,7 @@ def _stat_name(conn: Connection, stat_id: int) -> str:
 
 def _request_cells(rows: Rows) -> Sums:
     cells: Cells = {}
-    for stat_id, t, x in rows:
-        add_point(cells, stat_id, t, x)
+    add_points(cells, rows)
     return cell_sums(cells)
 
 

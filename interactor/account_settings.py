@@ -1,4 +1,4 @@
-"""The settings page's use cases: profile, EZ key, password and access tokens.
+"""The settings page's use cases: profile, EZ key, password, access tokens, deletion.
 
 Each use case acts for the session's own user only, validates before it writes,
 and raises :mod:`aerie.errors`. A token id that is not one of the user's live
@@ -15,11 +15,13 @@ from zoneinfo import available_timezones
 from sqlalchemy import Connection
 
 from aerie import accounts, sessions
+from aerie.account_removal import remove_account
 from aerie.accounts import NewToken, TokenInfo, User
 from aerie.errors import BadRequest, NotAuthenticated, NotFound
 from aerie.sessions import Session
 from aerie.text_rules import check_text
 from aerie.timeframes import check_timezone
+from interactor.account_mail import queue_verification
 from interactor.base import Services, off_loop
 from interactor.sessions import (
     check_email,
@@ -34,6 +36,7 @@ WRONG_PASSWORD_FOR_EMAIL = (
     "to change your e-mail, type your current password; the one given is not right, "
     "so nothing was changed"
 )
+WRONG_PASSWORD_FOR_DELETE = "your password is not right; nothing was deleted"
 MISSING_PASSWORD = "to change your e-mail, type your current password too; nothing was changed"
 
 # Every zone a person can pick, for the time-zone menus. "localtime" is left out: it
@@ -57,6 +60,7 @@ class SettingsPage:
     ez_enabled: bool
     ukey: str
     tokens: tuple[TokenInfo, ...]
+    verified: bool = True
     now: int = 0
     api_url: str = ""
     new_token: NewToken | None = None
@@ -79,7 +83,8 @@ async def settings_page(svc: Services, user_id: int) -> SettingsPage:
     if user is None:
         raise NotFound("this account no longer exists")
     return SettingsPage(
-        user.email, user.timezone, user.ezkey, user.ez_enabled, user.ukey, tuple(tokens)
+        user.email, user.timezone, user.ezkey, user.ez_enabled, user.ukey, tuple(tokens),
+        user.verified,
     )
 
 
@@ -91,7 +96,8 @@ async def save_profile(
     A new e-mail needs the current password (NotAuthenticated, nothing changed, when it
     is wrong or missing), as a new password does: the e-mail is where a reset would go.
     It also logs out every other browser: whoever changed it may be the only one who
-    should still be holding the account.
+    should still be holding the account. The new e-mail is unverified until the link
+    mailed to it (in the same transaction) is followed.
     """
     email = check_email(email)
     check_timezone(timezone)
@@ -100,11 +106,12 @@ async def save_profile(
 
     def work() -> bool:
         with svc.engine.begin() as conn:
-            if email != user.email and not _password_confirmed(svc, conn, user, current, now):
+            if email != user.email and not password_confirmed(svc, conn, user, current, now):
                 return False
             accounts.update_profile(conn, user, email=email, timezone=timezone)
             if email != user.email:
                 sessions.end_other_sessions(conn, user.id, session.token)
+                queue_verification(svc, conn, user.id, email, now)
             return True
 
     if not await off_loop(work):  # raised after the commit, so the failure stays counted
@@ -146,7 +153,7 @@ async def save_ezkey(svc: Services, session: Session, ezkey: str, enabled: bool)
     await off_loop(work)
 
 
-def _password_confirmed(
+def password_confirmed(
     svc: Services, conn: Connection, user: User, current: str, now: int
 ) -> bool:
     """Whether ``current`` is the user's password; a wrong one is counted as a failed
@@ -176,7 +183,7 @@ async def change_password(svc: Services, session: Session, current: str, new: st
     def work() -> bool:
         hashed = svc.passwords.hash(new)
         with svc.engine.begin() as conn:
-            if not _password_confirmed(svc, conn, user, current, now):
+            if not password_confirmed(svc, conn, user, current, now):
                 return False
             accounts.set_password(conn, user.id, hashed)
             sessions.end_other_sessions(conn, user.id, session.token)
@@ -216,3 +223,21 @@ async def revoke_token(svc: Services, session: Session, token_id: int) -> None:
 
     if not await off_loop(work):
         raise NotFound(f"you have no live access token with id {token_id}")
+
+
+async def delete_account(svc: Services, session: Session, current: str) -> None:
+    """Delete the account, all its data, keys and shares, and every session (every browser
+    is signed out). NotAuthenticated (nothing deleted) when ``current`` is not the
+    password; TooManyRequests during the wait after repeated wrong guesses."""
+    user = session.user
+    now = svc.now()
+
+    def work() -> bool:
+        with svc.engine.begin() as conn:
+            if not password_confirmed(svc, conn, user, current, now):
+                return False
+            remove_account(conn, user.id)
+            return True
+
+    if not await off_loop(work):  # raised after the commit, so the failure stays counted
+        raise NotAuthenticated(WRONG_PASSWORD_FOR_DELETE)

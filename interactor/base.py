@@ -10,6 +10,7 @@ import anyio.to_thread
 from sqlalchemy import Engine
 
 from aerie.clock import Clock, system_clock
+from aerie.mail import AccountMail
 from aerie.passwords import Passwords
 from aerie.webhook_targets import AllowList
 from rpc.clients import AnalysisClient, GraphClient
@@ -21,7 +22,8 @@ T = TypeVar("T")
 class Services:
     """The database, the app servers' typed RPC clients, the clock (unix seconds) and
     what the use cases need besides: password hashing, the webhook targets allowed
-    inside, the stats one account may have (0: no limit)."""
+    inside, the stats one account may have (0: no limit), and the wording of account mail
+    (None in a process that sends none: the command line)."""
 
     engine: Engine
     graph: GraphClient
@@ -30,6 +32,7 @@ class Services:
     webhook_allow: AllowList = field(default_factory=AllowList)
     passwords: Passwords = field(default_factory=lambda: Passwords(time_cost=3, memory_kib=65536))
     max_stats_per_account: int = 0
+    account_mail: AccountMail | None = None
 
     def now(self) -> int:
         return int(self.clock())

@@ -1,7 +1,10 @@
 """The development mail page: mail Aerie would have sent, read back from the outbox.
 
 Only when no relay is configured (``Settings.dev_mail``), and only the viewer's
-own mail: the page is for trying Aerie on one machine, not a mail archive.
+own mail: the page is for trying Aerie on one machine, not a mail archive. Someone
+not logged in (asking for a reset link, or claiming an account an EZ post made)
+has no own mail to see; a visitor at the machine itself (a loopback address) sees
+the account mail of every address instead, as the person trying Aerie is at it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from aerie import outbox
 from aerie.accounts import User
 from aerie.errors import NotFound
 from aerie.outbox import Mail
+from interactor.account_mail import MAIL_KIND
 from interactor.base import Services, off_loop
 
 
@@ -33,21 +37,30 @@ class OpenedMail:
     timezone: str
 
 
-async def mail_page(svc: Services, user: User) -> MailPage:
+def _shown(mail: Mail, user: User | None) -> bool:
+    """A user's own mail; for a visitor at the machine, every address's account mail."""
+    return mail.user_id == user.id if user else mail.kind == MAIL_KIND
+
+
+async def mail_page(svc: Services, user: User | None) -> MailPage:
+    """The viewer's mail, or (``user`` None) the account mail of every address."""
+
     def load() -> list[Mail]:
         with svc.engine.connect() as conn:
+            if user is None:
+                return outbox.recent_mail(conn, kind=MAIL_KIND)
             return outbox.recent_mail(conn, user_id=user.id)
 
-    return MailPage(await off_loop(load), svc.now(), user.timezone)
+    return MailPage(await off_loop(load), svc.now(), user.timezone if user else "UTC")
 
 
-async def open_mail(svc: Services, user: User, mail_id: int) -> OpenedMail:
+async def open_mail(svc: Services, user: User | None, mail_id: int) -> OpenedMail:
     def load() -> Mail | None:
         with svc.engine.connect() as conn:
             return outbox.mail_by_id(conn, mail_id)
 
     mail = await off_loop(load)
-    if mail is None or mail.user_id != user.id:
+    if mail is None or not _shown(mail, user):
         raise NotFound(f"no mail with id {mail_id}")
     message = message_from_bytes(mail.message, policy=policy.default)
     assert isinstance(message, EmailMessage)
@@ -61,4 +74,4 @@ async def open_mail(svc: Services, user: User, mail_id: int) -> OpenedMail:
         if cid and part.get_content_maintype() == "image" and isinstance(payload, bytes):
             data = base64.b64encode(payload).decode()
             html = html.replace(f"cid:{cid}", f"data:{part.get_content_type()};base64,{data}")
-    return OpenedMail(mail, text, html, user.timezone)
+    return OpenedMail(mail, text, html, user.timezone if user else "UTC")

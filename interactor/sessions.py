@@ -7,18 +7,16 @@ wait is refused unchecked, and once it has passed the right password works again
 
 from __future__ import annotations
 
-import re
-
 from aerie import accounts, sessions
 from aerie.errors import BadRequest, NotAuthenticated, TooManyRequests
 from aerie.sessions import Session
 from aerie.timeframes import check_timezone
+from interactor.account_mail import queue_verification
 from interactor.base import Services, off_loop
 
 SESSION_SECONDS = 30 * 86400
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024  # argon2 would hash more, but nobody types more
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 WRONG_LOGIN = "that e-mail and password do not match an account"
 
 
@@ -32,7 +30,7 @@ def too_many_failures(wait: int) -> TooManyRequests:
 
 def check_email(email: str) -> str:
     email = email.strip()
-    if not _EMAIL.match(email) or len(email) > 255:
+    if not accounts.looks_like_email(email):
         raise BadRequest(f"{email!r} does not look like an e-mail address (like you@example.com)")
     return email
 
@@ -46,7 +44,8 @@ def check_password(password: str) -> str:
 
 
 async def sign_up(svc: Services, email: str, password: str, timezone: str) -> Session:
-    """Create an account (its ezkey is its e-mail) and open its first session."""
+    """Create an account (its ezkey is its e-mail) and open its first session; the
+    account is unverified until the link mailed in the same transaction is followed."""
     email = check_email(email)
     check_password(password)
     check_timezone(timezone)
@@ -55,7 +54,8 @@ async def sign_up(svc: Services, email: str, password: str, timezone: str) -> Se
     def work() -> Session:
         hashed = svc.passwords.hash(password)
         with svc.engine.begin() as conn:
-            user = accounts.create_user(conn, email, hashed, now, timezone)
+            user = accounts.create_user(conn, email, hashed, now, timezone, verified=False)
+            queue_verification(svc, conn, user.id, email, now)
             return sessions.start_session(conn, user, now, SESSION_SECONDS)
 
     return await off_loop(work)

@@ -28,10 +28,11 @@ def new_token_object(token: NewToken) -> dict[str, JSONValue]:
 
 
 def settings(page: SettingsPage) -> dict[str, JSONValue]:
-    """``{"email", "timezone", "ezkey", "ez_enabled", "ukey", "api_url", "tokens"}``,
+    """``{"email", "verified", "timezone", "ezkey", "ez_enabled", "ukey", "api_url", "tokens"}``,
     plus ``"new_token"`` in the answer that created one."""
     shape: dict[str, JSONValue] = {
         "email": page.email,
+        "verified": page.verified,
         "timezone": page.timezone,
         "ezkey": page.ezkey,
         "ez_enabled": page.ez_enabled,

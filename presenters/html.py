@@ -26,6 +26,8 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 URL_GLOBALS = {
     "urls": urls,
     "stat_page": urls.stat_page,
+    "reset_password": urls.reset_password,
+    "verify_email": urls.verify_email,
     "alert_page": urls.alert_page,
     "dashboard_page": urls.dashboard_page,
     "dashboard_cards": urls.dashboard_cards,
@@ -56,6 +58,7 @@ class Viewer:
 
     email: str
     timezone: str
+    verified: bool = True  # False: the layout's banner asks to confirm the e-mail
 
 
 def make_environment(folder: Path = TEMPLATES) -> Environment:

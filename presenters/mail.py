@@ -76,6 +76,16 @@ class TemplateMail:
         images = {f"s{public_id}": png for public_id, png in graphs.items()}
         return self._compose("report", to, page, images)
 
+    def password_reset(self, to: str, token: str) -> EmailMessage:
+        return self._compose("password_reset", to, {"token": token, "email": to})
+
+    def verify_email(self, to: str, token: str) -> EmailMessage:
+        return self._compose("verify_email", to, {"token": token, "email": to})
+
+    def invitation(self, to: str, token: str, stats: list[str], expires_at: int) -> EmailMessage:
+        page = {"token": token, "email": to, "stats": stats, "expires_at": expires_at}
+        return self._compose("invitation", to, page)
+
     def _compose(self, name: str, to: str, page: dict[str, Any],
                  images: dict[str, bytes] | None = None,
                  subject_limit: int | None = None) -> EmailMessage:

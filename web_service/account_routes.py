@@ -1,4 +1,5 @@
-"""The account pages: sign up, log in and out, and the settings page's forms.
+"""The account pages: sign up, log in and out, forgotten passwords, e-mail verification,
+and the settings page's forms (deleting the account among them).
 
 Forms follow post/redirect/get: a form that worked sends the browser on with a
 303; one with a mistake comes back as the same page, with the message, the
@@ -13,20 +14,28 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.background import BackgroundTask
 from starlette.responses import HTMLResponse, Response
 
 from aerie import urls
 from aerie.errors import AerieError
 from aerie.sessions import Session
-from interactor import account_settings
+from interactor import account_links, account_settings
 from interactor.account_settings import TIME_ZONES
 from interactor.base import Services
 from interactor.sessions import log_in, log_out, sign_up
 from presenters import accounts as present
 from presenters.html import Flash
+from web_service.answers import JSONAnswer
 from web_service.auth import AnonymousForm, Auth, CurrentSession, MaybeSession, SessionForm
 from web_service.params import RowId
-from web_service.responder import DONE_MESSAGES, Responder, json_requested, page_route, see_other
+from web_service.responder import (
+    DONE_MESSAGES,
+    Responder,
+    json_requested,
+    page_route,
+    see_other,
+)
 
 HOME = urls.STATS
 TOKEN_SHOWN_ONCE = (
@@ -65,6 +74,21 @@ class AccountForm:
     time_zones: tuple[str, ...] = field(default=TIME_ZONES, repr=False)
 
 
+@dataclass(frozen=True)
+class Notice:
+    """A page that only says something: a reset mail asked for, an e-mail verified."""
+
+    title: str
+    text: str
+
+
+RESET_ASKED = Notice(
+    "Check your mail",
+    "If an account uses that address, a link to choose a new password is on its way. "
+    "It works once, within the hour. No mail? Check the spam folder, or ask again.",
+)
+
+
 class AccountPages:
     """The account routes' handlers, bound to the app's services (no module-level state)."""
 
@@ -77,20 +101,22 @@ class AccountPages:
         self,
         request: Request,
         template: str,
-        form: AccountForm,
+        form: Any,
         *,
         status: int = 200,
         flash: Flash | None = None,
     ) -> Response:
         """A log-in or sign-up page, whose form token is also set as the form cookie."""
         token = self._auth.form_token(request)
+        done = DONE_MESSAGES.get(request.query_params.get("done", ""))
+        flash = flash or (Flash(done) if done else None)
         body = self._responder.html.render(template, form, csrf=token, flash=flash)
         response = HTMLResponse(body, status_code=status)
         self._auth.remember_form_token(request, response, token)
         return response
 
     def _anonymous_again(
-        self, request: Request, template: str, form: AccountForm, mistake: AerieError
+        self, request: Request, template: str, form: Any, mistake: AerieError
     ) -> Response:
         if json_requested(request):
             raise mistake
@@ -138,6 +164,76 @@ class AccountPages:
     async def logout(self, form: SessionForm) -> Response:
         await log_out(self._services, form.session.token)
         response = see_other(urls.LOGIN, done="logged_out")
+        self._auth.close(response)
+        return response
+
+    async def forgot_form(self, request: Request) -> Response:
+        return self._anonymous_page(request, "forgot_password.html", AccountForm())
+
+    async def forgot(self, request: Request, fields: AnonymousForm) -> Response:
+        """The same answer whether or not the e-mail has an account: the link is looked
+        for and mailed after the answer has gone (a background task)."""
+        email = fields.get("email", "")
+        address = request.client.host if request.client else "unknown"
+        try:
+            email = await account_links.note_reset_request(self._services, email, address)
+        except AerieError as mistake:
+            return self._anonymous_again(
+                request, "forgot_password.html", AccountForm(email), mistake)
+        response = self._notice(request, RESET_ASKED)
+        response.background = BackgroundTask(
+            account_links.mail_reset_link, self._services, email)
+        return response
+
+    def _notice(self, request: Request, notice: Notice) -> Response:
+        if json_requested(request):
+            return JSONAnswer({"title": notice.title, "msg": notice.text})
+        return HTMLResponse(self._responder.html.render("notice.html", notice))
+
+    async def reset_form(self, request: Request) -> Response:
+        """The choose-a-password form a reset or claim link opens (the link is not used yet,
+        so a mail scanner that opens it spends nothing)."""
+        form = await account_links.reset_form(
+            self._services, request.query_params.get("token", ""))
+        response = self._anonymous_page(request, "reset_password.html", form)
+        response.headers["cache-control"] = "no-store"
+        return response
+
+    async def reset(self, request: Request, fields: AnonymousForm) -> Response:
+        token = fields.get("token", "")
+        try:
+            session = await account_links.reset_password(
+                self._services, token, fields.get("password", ""))
+        except account_links.DeadLink:
+            raise  # nothing to try again on: the error page says to ask for a new link
+        except AerieError as mistake:
+            form = await account_links.reset_form(self._services, token)
+            return self._anonymous_again(request, "reset_password.html", form, mistake)
+        response = see_other(HOME, done="password_set")
+        self._auth.open(request, response, session)
+        return response
+
+    async def verify(self, request: Request, session: MaybeSession) -> Response:
+        """A verification link: following it is the proof, whoever is logged in."""
+        email = await account_links.verify_email(
+            self._services, request.query_params.get("token", ""))
+        if session is not None:
+            return see_other(HOME, done="verified")
+        return self._notice(request, Notice(
+            "E-mail confirmed", f"Thank you: {email} is confirmed. Aerie's alerts can reach it."))
+
+    async def resend_verification(self, form: SessionForm) -> Response:
+        await account_links.resend_verification(self._services, form.session)
+        return see_other(HOME, done="verify_sent")
+
+    async def delete_account(self, request: Request, form: SessionForm) -> Response:
+        session = form.session
+        try:
+            await account_settings.delete_account(
+                self._services, session, form.fields.get("current_password", ""))
+        except AerieError as mistake:
+            return await self._settings_again(request, session, mistake)
+        response = see_other(urls.LOGIN, done="account_deleted")
         self._auth.close(response)
         return response
 
@@ -235,6 +331,13 @@ def account_router(services: Services, auth: Auth, responder: Responder) -> APIR
         ("POST", "/settings/password", pages.change_password),
         ("POST", "/settings/tokens", pages.create_token),
         ("POST", "/settings/tokens/{token_id:int}/revoke", pages.revoke_token),
+        ("GET", urls.FORGOT_PASSWORD, pages.forgot_form),
+        ("POST", urls.FORGOT_PASSWORD, pages.forgot),
+        ("GET", urls.RESET_PASSWORD, pages.reset_form),
+        ("POST", urls.RESET_PASSWORD, pages.reset),
+        ("GET", urls.VERIFY_EMAIL, pages.verify),
+        ("POST", urls.RESEND_VERIFICATION, pages.resend_verification),
+        ("POST", urls.DELETE_ACCOUNT, pages.delete_account),
     ]
     for method, path, handler in routes:
         router.add_api_route(path, handler, methods=[method])

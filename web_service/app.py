@@ -20,6 +20,7 @@ from aerie.secret_key import load_rpc_secret, load_secret_key
 from aerie.settings import Settings
 from interactor.base import Services
 from presenters.html import HtmlPresenter, make_environment
+from presenters.mail import TemplateMail
 from rpc.clients import AnalysisClient, GraphClient
 from web_service.a1_routes import a1_router
 from web_service.account_routes import account_router
@@ -54,6 +55,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         webhook_allow=settings.webhook_targets,
         passwords=Passwords.from_settings(settings),
         max_stats_per_account=settings.max_stats_per_account,
+        account_mail=TemplateMail(settings),
     )
     html = HtmlPresenter(make_environment())
     auth = Auth(services, load_secret_key(settings))

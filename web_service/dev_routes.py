@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from aerie.accounts import User
 from interactor import dev_mail
 from interactor.base import Services
 from presenters import mail as present
-from web_service.auth import CurrentSession
+from web_service.auth import MaybeSession, require_session
 from web_service.params import RowId
 from web_service.responder import Responder, page_route
+
+
+async def _reader(request: Request, session: MaybeSession) -> User | None:
+    """Whose mail the page shows: the logged-in user's; None (every address's account mail)
+    for a visitor at this machine, who may be resetting a password; anyone else must log in."""
+    if session is not None:
+        return session.user
+    if _at_this_machine(request):
+        return None
+    return (await require_session(request)).user
+
+
+def _at_this_machine(request: Request) -> bool:
+    """A loopback peer (after the trusted proxies' word, see app.py)."""
+    try:
+        return request.client is not None and ipaddress.ip_address(request.client.host).is_loopback
+    except ValueError:
+        return False
 
 
 def dev_router(services: Services, responder: Responder) -> APIRouter:
@@ -18,13 +39,13 @@ def dev_router(services: Services, responder: Responder) -> APIRouter:
     router = APIRouter()
 
     @page_route(router, "/dev/mail")
-    async def mail_list(request: Request, session: CurrentSession) -> Response:
-        result = await dev_mail.mail_page(services, session.user)
+    async def mail_list(request: Request, session: MaybeSession) -> Response:
+        result = await dev_mail.mail_page(services, await _reader(request, session))
         return responder.page(request, session, "dev_mail.html", result, present.mail_page)
 
     @page_route(router, "/dev/mail/{mail_id}")
-    async def one_mail(request: Request, session: CurrentSession, mail_id: RowId) -> Response:
-        result = await dev_mail.open_mail(services, session.user, mail_id)
+    async def one_mail(request: Request, session: MaybeSession, mail_id: RowId) -> Response:
+        result = await dev_mail.open_mail(services, await _reader(request, session), mail_id)
         return responder.page(request, session, "dev_mail_one.html", result, present.opened_mail)
 
     return router

@@ -51,6 +51,10 @@ DONE_MESSAGES = {
     "comment_added": "Comment added.",
     "comment_deleted": "Comment deleted.",
     "logged_out": "You are logged out.",
+    "password_set": "Password saved. Every other browser has been logged out.",
+    "verified": "E-mail confirmed: Aerie's alerts can reach you now.",
+    "verify_sent": "A new confirmation link is on its way to your e-mail.",
+    "account_deleted": "Your account and all its data are deleted. Goodbye!",
 }
 
 
@@ -59,7 +63,9 @@ def json_requested(request: Request) -> bool:
 
 
 def viewer_of(session: Session | None) -> Viewer | None:
-    return Viewer(session.user.email, session.user.timezone) if session else None
+    if session is None:
+        return None
+    return Viewer(session.user.email, session.user.timezone, session.user.verified)
 
 
 class Responder:

@@ -1,8 +1,8 @@
 """The scheduler role's loop: the lease, each tick's steps, and the ``status`` it serves.
 
 Each minute it judges alerts (``alerts``), queues and delivers mail and webhooks
-(``notify``) and queues digests and daily reports (``reports``), under one database
-lease.
+(``notify``), queues digests and daily reports (``reports``), and invites or deletes
+the accounts EZ sign-up made (``pending_accounts``), under one database lease.
 
 Any number of schedulers may run; the one holding the lease acts, the others
 wait and take over within ``LEASE_SECONDS`` of its death. Everything a pass
@@ -45,7 +45,7 @@ from aerie.monitor import Metrics, Reporter
 from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
 from aerie.system_account import ensure_system_account
-from app_servers.scheduler import alerts, notify, reports
+from app_servers.scheduler import alerts, notify, pending_accounts, reports
 from app_servers.scheduler.jobs import Job, LeaseLost
 from rpc.clients import GraphClient
 from rpc.server import create_rpc_app
@@ -111,6 +111,7 @@ class Scheduler:
             await notify.notify_pending(self._job)
             digests = await anyio.to_thread.run_sync(reports.send_digests, self._job, now)
             reported = await reports.send_reports(self._job, now)
+            await anyio.to_thread.run_sync(pending_accounts.tend_pending_accounts, self._job, now)
             await anyio.to_thread.run_sync(self._keep_lease)
             mailed = await notify.deliver(self._job)
         except LeaseLost:

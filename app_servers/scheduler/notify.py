@@ -16,6 +16,7 @@ from aerie.delivery import deliver_due, deliver_webhooks
 from app_servers.scheduler.jobs import Job
 
 log = logging.getLogger("aerie.scheduler")
+UNVERIFIED = "not sent (e-mail not confirmed)"
 
 
 async def notify_pending(job: Job) -> None:
@@ -56,7 +57,11 @@ def _queue_mail(job: Job, pending: PendingMail, png: bytes | None) -> None:
     with job.engine.begin() as conn:
         owner = user_by_id(conn, alert.user_id)
         message, status = None, "no owner"
-        if owner is not None:
+        if owner is not None and not owner.verified:
+            # Skipped, not held: an alert is news only when it happens. An address nobody
+            # has confirmed may not be the owner's, and gets no mail it did not ask for.
+            status = UNVERIFIED
+        elif owner is not None:
             try:
                 message = job.mail.alert(owner.email, alert, pending.stat, event, png)
                 status = "queued"

@@ -25,7 +25,9 @@ def send_digests(job: Job, now: int) -> int:
         job.keep_lease()
         try:
             with job.engine.begin() as conn:
-                if digest.stats:  # all trashed meanwhile: nothing left to tell
+                owner = user_by_id(conn, digest.user_id)
+                # all trashed meanwhile, or an address nobody confirmed: nothing is sent
+                if digest.stats and owner is not None and owner.verified:
                     outbox.enqueue(conn, job.mail.digest(digest), kind="digest",
                                    user_id=digest.user_id, now=now)
                 digests.mark_digest_sent(conn, digest, now)
@@ -86,7 +88,7 @@ def _queue_report(job: Job, user_id: int, day: date, figures: list[reports.DayFi
     """Queue the report and mark the day reported in one transaction: sent once."""
     with job.engine.begin() as conn:
         owner = user_by_id(conn, user_id)
-        if owner is not None and figures:
+        if owner is not None and owner.verified and figures:
             message = job.mail.report(owner.email, day, figures, graphs)
             outbox.enqueue(conn, message, kind="report", user_id=user_id, now=job.now())
         reports.mark_report_sent(conn, user_id, day + timedelta(days=1))

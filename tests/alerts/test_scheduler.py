@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from aerie import alerts
+from aerie import accounts, alerts
 from aerie.alert_notices import webhook_body
 from aerie.alerts import FIRING, OK, AlertEvent
 from aerie.secret_key import load_rpc_secret
@@ -194,3 +194,23 @@ def test_a_slack_hook_gets_a_slack_message() -> None:
     assert webhook_body(alert.webhook_url or "", alert, stat, event, "http://x/alerts/Ab1") == {
         "text": "ALERT: jobs is 9 <http://x/alerts/Ab1|details>"
     }
+
+
+async def test_an_unverified_owners_alert_fires_but_sends_no_mail_and_says_why(
+    engine: Engine, app_server_settings: Settings, relay: Relay, scheduler: Make,
+) -> None:
+    with engine.begin() as conn:
+        user = accounts.create_user(conn, f"unsure-{time.time_ns()}@example.com", None,
+                                    int(time.time()), verified=False)
+    owner = Account(user, "")
+    stat = make_stat(engine, owner, "cpu", "value")
+    alert = make_alert(engine, owner, stat.id, kind="value", time_window="5m", operator="gt",
+                       threshold="90")
+    put_points(engine, stat, [(int(time.time()) - 30, 97)])
+
+    first = await scheduler(app_server_settings, engine, Clock(), relay).tick()
+
+    alert, [event] = alert_now(engine, alert)
+    assert (alert.state, first.events, first.mailed) == (FIRING, 1, 0)
+    assert event.email_status == "not sent (e-mail not confirmed)"
+    assert relay.received == []

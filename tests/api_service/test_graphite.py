@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from aerie.schema import COUNTER, VALUE
 from aerie.settings import Settings
 from api_service.graphite import (
+    MAX_PENDING_POINTS,
     READ_BYTES,
     GraphiteListener,
     LineRules,
@@ -160,8 +161,26 @@ async def test_a_flood_is_read_one_bounded_batch_at_a_time_and_all_committed(
         peak = listener.peak_batch_bytes
 
     assert peak < 2 * READ_BYTES  # one read, plus the line it started with
+    # parsed while a commit ran: at most the cap, plus one read's lines (each over 20 bytes)
+    assert 0 < listener.peak_pending_points <= MAX_PENDING_POINTS + READ_BYTES // 20
     committed = [stored(engine, owner.user.id, f"flood.m{i}") for i in range(50)]
     assert sum(s.n for s in committed if s is not None) == lines
+
+
+async def test_lines_that_arrive_during_a_commit_are_committed_without_waiting_for_more(
+        settings: Settings, engine: Engine, owner: Account) -> None:
+    async with listening(settings, owner) as listener:
+        reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+        for value in range(1, 6):  # each write likely lands while the one before commits
+            writer.write(b"trickle %d -1\n" % value)
+            await writer.drain()
+            await asyncio.sleep(0.001)
+        await eventually(lambda: getattr(stored(engine, owner.user.id, "trickle"), "n", 0) == 5,
+                         "every line, with the connection still open and idle")
+        writer.close()
+
+    trickle = stored(engine, owner.user.id, "trickle")
+    assert trickle is not None and trickle.total == 15.0
 
 
 async def test_a_clean_stop_ends_open_connections_after_committing_what_was_read(

@@ -1,4 +1,5 @@
-"""A new user sets an alert, sees its backtest, trips it, and reads the mail on /dev/mail."""
+"""A new user confirms the e-mail, sets an alert, sees its backtest, trips it, and reads the
+mail on /dev/mail."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import httpx
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import Stack
+from tests.browser.mail import confirm_email
 
 
 def sign_up(page: Page, email: str) -> None:
@@ -22,6 +24,7 @@ def sign_up(page: Page, email: str) -> None:
 def test_an_alert_is_previewed_saved_tripped_and_mailed(page: Page, stack: Stack) -> None:
     email = f"alerts-{time.time_ns()}@example.com"
     sign_up(page, email)
+    confirm_email(page, email)  # alert mail goes only to a confirmed address
     now = int(time.time())
     # A week of a quiet counter with one burst three days ago, then the stat page.
     batch = [{"stat": "errors", "count": 2, "t": now - h * 3600} for h in range(1, 24 * 7)]

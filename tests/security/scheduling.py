@@ -51,3 +51,5 @@ def clear_scheduler_work(engine: Engine) -> None:
         for table in (webhook_deliveries, alert_events, alerts, leases, new_stat_notices, outbox):
             conn.execute(table.delete())
         conn.execute(users.update().values(report_hour=None))
+        # accounts EZ sign-up made in earlier tests are no longer any scheduler's to tend
+        conn.execute(users.update().values(pending_until=None))

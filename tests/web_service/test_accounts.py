@@ -322,6 +322,7 @@ def test_settings_json_twin_has_the_account_and_no_secrets(owner_browser: Browse
         shape = answer.json()
         assert set(shape) == {
             "email",
+            "verified",
             "timezone",
             "ezkey",
             "ez_enabled",
@@ -334,7 +335,7 @@ def test_settings_json_twin_has_the_account_and_no_secrets(owner_browser: Browse
             user.ezkey,
             user.ukey,
         )
-        assert (shape["timezone"], shape["ez_enabled"]) == ("UTC", True)
+        assert (shape["timezone"], shape["ez_enabled"], shape["verified"]) == ("UTC", True, True)
         [token] = shape["tokens"]
         assert set(token) == {"id", "prefix", "label", "created_at", "revoked_at"}
         assert (token["label"], token["prefix"]) == ("dashboard", secret.group(1)[:6])

@@ -1,7 +1,7 @@
 """alert events name their mail, so the history shows its real delivery status
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0011
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0010'
-down_revision = '0008'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 

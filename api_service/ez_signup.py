@@ -1,0 +1,75 @@
+"""The ingestion side of EZ sign-up (``AERIE_EZ_SIGNUP``, ``aerie.ez_signup``): the hook
+the EZ endpoint calls when no account has the posted ezkey, and the stat limit of the
+pending accounts it makes. Only those rare requests reach this module, so the hot
+path of known keys costs nothing more."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.types import Scope
+
+from aerie.accounts import User
+from aerie.ez_signup import SignupRules, make_pending_account
+from aerie.settings import Settings
+from aerie.stats import check_room_for_stats, stats_by_names
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class EzSignup:
+    """Makes pending accounts for unknown e-mails, within the settings' limits."""
+
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self._engine = engine
+        self._rules = SignupRules.from_settings(settings)
+        self._proxies = [ipaddress.ip_network(p, strict=False)
+                         for p in settings.trusted_proxy_list]
+
+    async def account_for(self, ezkey: str, scope: Scope, now: int) -> User | None:
+        """A new pending account for ``ezkey`` (an e-mail no account has), or None if
+        it cannot have one: not an e-mail, taken, or a limit reached. The request's
+        ``scope`` names the client: the peer, or the X-Forwarded-For client of a
+        trusted proxy."""
+        peer = scope.get("client")
+        forwarded = next((value.decode("latin-1") for name, value in scope["headers"]
+                          if name == b"x-forwarded-for"), "")
+        client = client_address(peer[0] if peer else "unknown", forwarded, self._proxies)
+
+        def work() -> User | None:
+            with self._engine.begin() as conn:
+                return make_pending_account(conn, ezkey, client, now, self._rules)
+
+        return await run_in_threadpool(work)
+
+    async def check_room(self, user: User, names: Iterable[str]) -> None:
+        """NotAllowed if ``names`` would take a pending account past its stat limit."""
+        wanted = list(names)
+
+        def work() -> None:
+            with self._engine.connect() as conn:
+                new = len(wanted) - len(stats_by_names(conn, user.id, wanted))
+                check_room_for_stats(conn, user.id, new, self._rules.max_stats)
+
+        await run_in_threadpool(work)
+
+
+def client_address(peer: str, forwarded: str, proxies: list[Network]) -> str:
+    """The client's address: from a trusted proxy, the nearest untrusted address its
+    X-Forwarded-For names; otherwise the peer itself."""
+    hops = [peer, *reversed([hop.strip() for hop in forwarded.split(",") if hop.strip()])]
+    for hop in hops:
+        if not _trusted(hop, proxies):
+            return hop
+    return hops[-1]
+
+
+def _trusted(address: str, proxies: list[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in proxies)
