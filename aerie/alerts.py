@@ -188,6 +188,19 @@ def settle_pending_mail(conn: Connection, event_id: int, status: str) -> bool:
     ).values(email_status=status)).rowcount == 1
 
 
+def link_mail(conn: Connection, event_id: int, mail_id: int) -> None:
+    """Name the outbox row holding the event's mail, so its delivery updates the event."""
+    conn.execute(update(alert_events).where(alert_events.c.id == event_id)
+                 .values(mail_id=mail_id))
+
+
+def record_mail_outcome(conn: Connection, mail_id: int, status: str) -> None:
+    """Show what became of a mail (sent, refused, retrying) on the event that queued it;
+    mail of no alert event changes nothing."""
+    conn.execute(update(alert_events).where(alert_events.c.mail_id == mail_id)
+                 .values(email_status=status[:32]))
+
+
 @dataclass(frozen=True)
 class PendingMail:
     """An event whose mail is still to be queued, with what the mail needs."""

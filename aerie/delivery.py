@@ -18,7 +18,7 @@ import anyio.to_thread
 from sqlalchemy import Engine
 
 from aerie import outbox, webhook_outbox
-from aerie.alerts import set_event_delivery
+from aerie.alerts import record_mail_outcome, set_event_delivery
 from aerie.clock import Clock, system_clock
 from aerie.mail import DeliveryFailed, send
 from aerie.settings import Settings
@@ -26,6 +26,12 @@ from aerie.webhook_outbox import Delivery
 from aerie.webhook_targets import Answer, post_json
 
 log = logging.getLogger("aerie.delivery")
+
+# What the alert history says of an event's mail once the deliverer has tried it.
+SENT = "sent"
+KEPT_FOR_DEV = "sent (to the dev mail page)"
+RETRYING = "not sent yet, retrying"
+REFUSED = "refused by the mail relay"
 
 
 @dataclass(frozen=True)
@@ -51,13 +57,16 @@ def deliver_due(engine: Engine, settings: Settings, clock: Clock = system_clock,
         except Exception as exc:  # one bad mail must not hold back the others
             if not isinstance(exc, DeliveryFailed):
                 log.exception("mail %d could not be sent; trying again later", mail.id)
+            permanent = getattr(exc, "permanent", False)
             with engine.begin() as conn:
                 outbox.mark_failed(conn, mail, int(clock()), str(exc) or type(exc).__name__,
-                                   permanent=getattr(exc, "permanent", False))
+                                   permanent=permanent)
+                record_mail_outcome(conn, mail.id, REFUSED if permanent else RETRYING)
             failed += 1
             continue
         with engine.begin() as conn:
             outbox.mark_sent(conn, mail.id, int(clock()), "dev" if settings.dev_mail else "smtp")
+            record_mail_outcome(conn, mail.id, KEPT_FOR_DEV if settings.dev_mail else SENT)
         sent += 1
     return Delivered(sent, failed)
 

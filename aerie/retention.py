@@ -22,14 +22,18 @@ def keep_days(settings: Settings) -> dict[int, int]:
     }
 
 
-def prune_expired(engine: Engine, settings: Settings, now: int) -> dict[str, int]:
-    """Delete expired rollup rows, purge the trash of stats deleted over 48 hours ago and
-    forget expired sessions, old log-in failures, old limited requests and dead
-    account links, in one transaction; returns rows deleted per table."""
+def prune_expired(engine: Engine, settings: Settings, now: int,
+                  batch_rows: int = rollups.PRUNE_BATCH_ROWS, pause: bool = True
+                  ) -> dict[str, int]:
+    """Purge the trash of stats deleted over 48 hours ago and forget expired sessions, old
+    log-in failures, old limited requests and dead account links (one transaction), then
+    delete expired rollup rows in batches of ``batch_rows`` (a transaction each, with a
+    pause after each unless ``pause`` is False, so ingestion never waits long on the
+    prune); returns rows deleted per table."""
     with engine.begin() as conn:
         purged = stats.purge_trash(conn, now)
         forgotten = sessions.forget_expired(conn, now)
         limits = limited_requests.forget_old(conn, now) + account_tokens.forget_dead(conn, now)
-        deleted = rollups.prune(conn, now, keep_days(settings))
+    deleted = rollups.prune(engine, now, keep_days(settings), batch_rows, pause)
     return {"stats purged from the trash": purged, "expired sessions and log-in failures":
             forgotten, "old limited requests and account links": limits, **deleted}

@@ -11,10 +11,11 @@ from __future__ import annotations
 import functools
 import math
 import sys
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import Connection, Table, case, delete, func, literal_column, select
+from sqlalchemy import Connection, Engine, Table, case, delete, func, literal_column, select
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.dialects.mysql import pymysql
 from sqlalchemy.exc import DBAPIError
@@ -228,17 +229,95 @@ def overflowing_stat(points: Iterable[tuple[str, float, float]]) -> str | None:
     return None
 
 
-def prune(conn: Connection, now: int, keep_days: dict[int, int]) -> dict[str, int]:
+# Rows deleted per transaction when pruning: small enough that no prune holds row locks
+# (or SQLite's one write lock) for longer than a group commit waits.
+PRUNE_BATCH_ROWS = 2000
+# The shortest pause between batches: longer than the longest sleep of SQLite's busy
+# handler (100 ms), so a writer waiting for the lock always wakes while it is free.
+PRUNE_MIN_PAUSE_SECONDS = 0.12
+
+
+def prune(engine: Engine, now: int, keep_days: dict[int, int],
+          batch_rows: int = PRUNE_BATCH_ROWS, pause: bool = True) -> dict[str, int]:
     """Delete rollup rows older than each resolution's retention (0 keeps forever).
 
-    Returns the number of rows deleted per table.
+    At most ``batch_rows`` rows go per transaction, each a few ranges of the primary key
+    ``(stat_id, bucket)``, and after each the prune pauses as long as the batch took (at
+    least ``PRUNE_MIN_PAUSE_SECONDS``): a year of minute data goes without ever holding
+    the rows (or, on SQLite, the one write lock) that ingestion needs for long, and a
+    waiting writer always finds a gap. ``pause=False`` is for when nothing else writes
+    (before ``aerie up`` starts its roles). Returns the number of rows deleted per table.
     """
     deleted: dict[str, int] = {}
     for resolution, table in ROLLUPS:
         days = keep_days.get(resolution, 0)
-        if days <= 0:
-            continue
-        cutoff = now - days * DAY
-        result = conn.execute(delete(table).where(table.c.bucket < cutoff))
-        deleted[table.name] = result.rowcount
+        if days > 0:
+            deleted[table.name] = _prune_table(engine, table, now - days * DAY, batch_rows,
+                                               pause)
     return deleted
+
+
+def _prune_table(engine: Engine, table: Table, cutoff: int, batch_rows: int,
+                 pause: bool) -> int:
+    """Delete ``table``'s rows before ``cutoff``; stats with a few expired rows share a
+    batch, a stat with many takes several."""
+    deleted = 0
+    batch: list[tuple[int, int]] = []  # (stat_id, delete its buckets before this)
+    room = batch_rows
+    for sid in _stat_ids(engine, table):
+        while True:
+            with engine.connect() as conn:
+                last, found = _expired(conn, table, sid, cutoff, room)
+            if found:
+                batch.append((sid, cutoff if last is None else last + 1))
+                room -= found
+            if room == 0:
+                deleted += _delete_batch(engine, table, batch, pause)
+                batch, room = [], batch_rows
+            if last is None:
+                break
+    return deleted + _delete_batch(engine, table, batch, pause)
+
+
+def _expired(conn: Connection, table: Table, sid: int, cutoff: int, room: int
+             ) -> tuple[int | None, int]:
+    """The bucket of the ``room``-th oldest expired row of a stat and ``room``, or, when
+    it has fewer, None and how many it has (counting never reads past ``room`` rows)."""
+    expired = (table.c.stat_id == sid, table.c.bucket < cutoff)
+    last = conn.execute(select(table.c.bucket).where(*expired).order_by(table.c.bucket)
+                        .offset(room - 1).limit(1)).scalar()
+    if last is not None:
+        return last, room
+    return None, conn.execute(select(func.count()).where(*expired)).scalar_one()
+
+
+def _delete_batch(engine: Engine, table: Table, batch: list[tuple[int, int]],
+                  pause: bool) -> int:
+    """Delete one batch in its own transaction, then (``pause``) wait as long as it took."""
+    if not batch:
+        return 0
+    started = time.monotonic()
+    with engine.begin() as conn:
+        deleted = sum(
+            conn.execute(delete(table).where(table.c.stat_id == sid, table.c.bucket < upto))
+            .rowcount for sid, upto in batch
+        )
+    if pause:
+        time.sleep(max(time.monotonic() - started, PRUNE_MIN_PAUSE_SECONDS))
+    return deleted
+
+
+def _stat_ids(engine: Engine, table: Table) -> Iterator[int]:
+    """Every stat id with rows in ``table``, each found by one step along the primary key
+    (no scan of the table, whatever its size)."""
+    last = -1
+    while True:
+        with engine.connect() as conn:
+            found = conn.execute(
+                select(table.c.stat_id).where(table.c.stat_id > last)
+                .order_by(table.c.stat_id).limit(1)
+            ).scalar()
+        if found is None:
+            return
+        last = found
+        yield found

@@ -325,7 +325,10 @@ alert_events = Table(
     Column("message", String(500), nullable=False),
     Column("email_status", String(32), nullable=True),
     Column("webhook_status", String(200), nullable=True),
+    # The outbox row of its mail: delivery writes the mail's fate into email_status.
+    Column("mail_id", Integer, nullable=True),
     Index(None, "alert_id", "at"),
+    Index(None, "mail_id"),
 )
 
 # The stats in a user's daily report.

@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 from datetime import time as dtime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Table, or_, select
 
-from aerie.schema import DAY, ROLLUPS, stat_hours
+from aerie.schema import DAY, HOUR, ROLLUPS, stat_hours, stat_minutes
 from aerie.stats import Stat
 from aerie.timeframes import Timeframe
 
@@ -119,9 +119,9 @@ def read_series(
 ) -> Series:
     """The stat's points over the frame; whole-day intervals follow ``timezone``'s days.
 
-    Local days are read from the hour rollup. In the few zones whose midnight is not
-    on a UTC hour (India, Nepal, Newfoundland...) an hour is counted in the local
-    day its start falls in, so a day boundary may be off by up to 45 minutes.
+    Local days are read from the hour rollup, except the hours a local midnight cuts
+    (India, Nepal, Newfoundland: midnight is not on a UTC hour), which are read from
+    their minutes while the minutes are kept, so each day holds exactly its own data.
     """
     if _in_local_days(timeframe, timezone):
         bounds = local_day_bounds(timeframe, start, now, timezone)
@@ -130,17 +130,20 @@ def read_series(
         first, end = frame_bounds(timeframe, start, now)
         bounds = list(range(first, end + 1, timeframe.interval))
         table = rollup_for(timeframe.interval)[1]
-    rows = conn.execute(
+    rows: list[Row] = [tuple(row) for row in conn.execute(
         select(table.c.bucket, table.c.n, table.c.sum)
         .where(table.c.stat_id == stat.id, table.c.bucket >= bounds[0], table.c.bucket < bounds[-1])
-    )
+    )]
+    if table is stat_hours:
+        rows = _cut_hours(conn, stat, rows, {b - b % HOUR for b in bounds if b % HOUR})
     count = len(bounds) - 1
     n = [0] * count
     total = [0.0] * count
     for bucket, rows_n, rows_sum in rows:
         i = bisect_right(bounds, bucket) - 1
-        n[i] += rows_n
-        total[i] += rows_sum
+        if 0 <= i < count:
+            n[i] += rows_n
+            total[i] += rows_sum
     points = []
     for i in range(count):
         if stat.counter:
@@ -149,3 +152,34 @@ def read_series(
             value = total[i] / n[i] if n[i] else None
         points.append(Point(bounds[i], value, n[i]))
     return Series(stat, timeframe, points, bounds[-1])
+
+
+Row = tuple[int, int, float]  # bucket, n, sum
+
+
+def _cut_hours(conn: Connection, stat: Stat, rows: list[Row], cut: set[int]) -> list[Row]:
+    """``rows`` with each hour in ``cut`` replaced by its minute rows, when its minutes
+    are all still kept (their counts add up to the hour's; else the hour stays whole).
+
+    The hour before the first bound is read too: its later minutes belong to the frame.
+    """
+    if not cut:
+        return rows
+    minutes: dict[int, list[Row]] = {}
+    for hours in _chunks(sorted(cut), 200):
+        query = select(stat_minutes.c.bucket, stat_minutes.c.n, stat_minutes.c.sum).where(
+            stat_minutes.c.stat_id == stat.id,
+            or_(*(stat_minutes.c.bucket.between(h, h + HOUR - 1) for h in hours)),
+        )
+        for bucket, n, total in conn.execute(query):
+            minutes.setdefault(bucket - bucket % HOUR, []).append((bucket, n, total))
+    hour_n = {bucket: n for bucket, n, _ in rows}
+    # An hour starting before the frame is not among ``rows``: take its minutes as they are.
+    whole = {h for h in cut if h in hour_n and sum(m[1] for m in minutes.get(h, [])) == hour_n[h]}
+    whole |= {h for h in cut if h not in hour_n}
+    kept = [row for row in rows if row[0] not in whole]
+    return kept + [m for h in whole for m in minutes.get(h, [])]
+
+
+def _chunks(items: list[int], size: int) -> list[list[int]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]

@@ -39,6 +39,7 @@ EMBED = "/embed"  # embeds' images and pages, shown on other sites
 SHARED_DASHBOARDS = "/d"  # dashboards opened by their embed key
 STYLESHEET = "/static/aerie.css"
 SCRIPT = "/static/aerie.js"
+FAVICON = "/static/favicon.svg"
 
 
 def absolute(base: str, path: str) -> str:

@@ -15,6 +15,7 @@ import json
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import uvicorn
@@ -34,7 +35,7 @@ from aerie.settings import Settings
 from api_service.listener_commands import add_listener_commands
 from interactor import operator_accounts, stat_changes
 from interactor.base import Services
-from ops import demo, import_command
+from ops import backup, demo, import_command
 from ops.supervisor import Role, roles_for, supervise
 from rpc.clients import AnalysisClient, GraphClient
 
@@ -67,7 +68,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     engine = make_engine(settings)
     try:
         upgrade(engine)
-        prune_expired(engine, settings, int(time.time()))
+        # Before any role starts, nothing writes: no pauses between the batches.
+        prune_expired(engine, settings, int(time.time()), pause=False)
     finally:
         engine.dispose()
     return supervise(settings, functools.partial(_announce, settings))
@@ -91,16 +93,18 @@ def _role_table(roles: list[Role]) -> str:
 def cmd_api(args: argparse.Namespace) -> int:
     settings = _settings(api_host=args.host, api_port=args.port, api_workers=args.workers)
     _serve("api_service.main:app", settings.api_host, settings.api_port, settings.api_workers,
-           access_log=args.access_log)
+           access_log=args.access_log, quiet=args.quiet)
     return 0
 
 
 def cmd_web(args: argparse.Namespace) -> int:
     settings = _settings(web_host=args.host, web_port=args.port)
-    _serve("web_service.main:app", settings.web_host, settings.web_port, 1, access_log=True)
+    _serve("web_service.main:app", settings.web_host, settings.web_port, 1,
+           access_log=not args.quiet, quiet=args.quiet)
     return 0
 
 
+QUIET_HELP = "log warnings and errors only, no start-up lines (as `aerie up` runs it)"
 APP_SERVERS = {"graph": "app_servers.main_graph:app", "analysis": "app_servers.main_analysis:app",
                "scheduler": "app_servers.main_scheduler:app"}
 
@@ -108,18 +112,21 @@ APP_SERVERS = {"graph": "app_servers.main_graph:app", "analysis": "app_servers.m
 def cmd_app_server(args: argparse.Namespace) -> int:
     """One copy of an app server; ``aerie up`` runs one per URL, each with its own port."""
     _settings()  # a bad setting exits 2 here, before uvicorn imports the app
-    _serve(APP_SERVERS[args.command], args.host, args.port, 1, access_log=args.access_log)
+    _serve(APP_SERVERS[args.command], args.host, args.port, 1, access_log=args.access_log,
+           quiet=args.quiet)
     return 0
 
 
-def _serve(app: str, host: str, port: int, workers: int, access_log: bool) -> None:
+def _serve(app: str, host: str, port: int, workers: int, access_log: bool, quiet: bool) -> None:
     """Serve under uvicorn with uvloop and httptools, named explicitly so that a missing
     extra fails loudly instead of falling back to h11 (4x slower, and 44 ms stalls
     with workers). uvicorn's own X-Forwarded-* handling is off: the web app believes
-    only ``AERIE_TRUSTED_PROXIES``, and no other service reads client addresses."""
+    only ``AERIE_TRUSTED_PROXIES``, and no other service reads client addresses.
+    ``quiet`` keeps warnings and errors only (``aerie up`` prints one line per role itself)."""
     uvicorn.run(
         app, host=host, port=port, workers=workers, loop="uvloop", http="httptools",
-        access_log=access_log, log_level="info", proxy_headers=False,
+        access_log=access_log and not quiet, log_level="warning" if quiet else "info",
+        proxy_headers=False,
     )
 
 
@@ -145,6 +152,18 @@ def cmd_db_prune(_args: argparse.Namespace) -> int:
         engine.dispose()
     for table, count in deleted.items():
         print(f"{table}: deleted {count} rows")
+    return 0
+
+
+def cmd_db_backup(args: argparse.Namespace) -> int:
+    done = backup.backup(_settings(), Path(args.path))
+    print(f"backed up the {done.kind} database to {done.path} ({done.size:,} bytes)")
+    return 0
+
+
+def cmd_db_restore(args: argparse.Namespace) -> int:
+    done = backup.restore(_settings(), Path(args.path), replace=args.replace)
+    print(f"restored the {done.kind} database from {done.path}; its schema is up to date")
     return 0
 
 
@@ -268,7 +287,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         upgrade(engine)
         now = int(time.time())
         account = demo.load_demo(engine, Passwords.from_settings(settings), now, progress)
-        prune_expired(engine, settings, now)  # leave only what retention would keep
+        prune_expired(engine, settings, now, pause=False)  # leave only what retention keeps
     finally:
         engine.dispose()
     if args.json:
@@ -340,11 +359,13 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--port", type=int, help="default AERIE_API_PORT or 8001")
     api.add_argument("--workers", type=int, help="default AERIE_API_WORKERS or 1")
     api.add_argument("--access-log", action="store_true", help="log every request (slower)")
+    api.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     api.set_defaults(run=cmd_api)
 
     web = commands.add_parser("web", help="run the web app under uvicorn")
     web.add_argument("--host", help="default AERIE_WEB_HOST or 127.0.0.1")
     web.add_argument("--port", type=int, help="default AERIE_WEB_PORT or 8000")
+    web.add_argument("--quiet", action="store_true", help=QUIET_HELP + " (else every request)")
     web.set_defaults(run=cmd_web)
 
     for service in APP_SERVERS:
@@ -355,6 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
         app_server.add_argument("--port", type=int, required=True,
                                 help=f"the port of one of AERIE_{service.upper()}_URLS")
         app_server.add_argument("--access-log", action="store_true", help="log every request")
+        app_server.add_argument("--quiet", action="store_true", help=QUIET_HELP)
         app_server.set_defaults(run=cmd_app_server)
 
     db = commands.add_parser("db", help="database schema and retention")
@@ -365,6 +387,16 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands.add_parser("prune", help="delete rollups older than their retention").set_defaults(
         run=cmd_db_prune
     )
+    db_backup = db_commands.add_parser(
+        "backup", help="write the whole database to one file (safe while Aerie runs)")
+    db_backup.add_argument("path", help="the file to write (replaced when complete)")
+    db_backup.set_defaults(run=cmd_db_backup)
+    db_restore = db_commands.add_parser(
+        "restore", help="replace the database with a backup (stop Aerie first)")
+    db_restore.add_argument("path", help="a file written by `aerie db backup`")
+    db_restore.add_argument("--replace", action="store_true",
+                            help="overwrite a database that already holds accounts")
+    db_restore.set_defaults(run=cmd_db_restore)
 
     user = commands.add_parser("user", help="accounts")
     user_commands = user.add_subparsers(dest="user_command", required=True, metavar="COMMAND")

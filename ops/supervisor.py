@@ -112,9 +112,9 @@ def roles_for(settings: Settings) -> list[Role]:
     Raises StartupFailed for an app server URL that ``up`` cannot serve itself.
     """
     roles = [
-        Role(name="api", args=("api",), host=settings.api_host, port=settings.api_port,
+        Role(name="api", args=("api", "--quiet"), host=settings.api_host, port=settings.api_port,
              option="--api-port", url=f"http://127.0.0.1:{settings.api_port}"),
-        Role(name="web", args=("web",), host=settings.web_host, port=settings.web_port,
+        Role(name="web", args=("web", "--quiet"), host=settings.web_host, port=settings.web_port,
              option="--web-port", url=f"http://127.0.0.1:{settings.web_port}"),
     ]
     for service, urls in (("graph", settings.graph_replicas),
@@ -124,7 +124,8 @@ def roles_for(settings: Settings) -> list[Role]:
         for number, url in enumerate(urls, start=1):
             host, port = local_address(url, option)
             roles.append(Role(
-                name=f"{service}-{number}", args=(service, "--host", host, "--port", str(port)),
+                name=f"{service}-{number}",
+                args=(service, "--quiet", "--host", host, "--port", str(port)),
                 host=host, port=port, option=option, url=url, health_path="/healthz",
                 replica=True,
             ))

@@ -24,6 +24,15 @@ from presenters.html import HtmlPresenter
 from presenters.links import embed_object, share_codes
 
 PLACEHOLDER_LIMITS = ((60, 2000), (20, 1200))
+# The table embed's fixed line heights (templates/embed_table.html): its caption and
+# heading row, then each row. Its box is a whole number of rows tall, so the last row
+# in view shows whole instead of cut through its text.
+TABLE_HEAD_PX, TABLE_ROW_PX = 40, 20
+
+
+def table_box_height(height: int) -> int:
+    """The tallest box within ``height`` px holding the heading and whole rows (one at least)."""
+    return TABLE_HEAD_PX + max(1, (height - TABLE_HEAD_PX) // TABLE_ROW_PX) * TABLE_ROW_PX
 
 
 def image_url(web_url: str, request: EmbedRequest, fmt: str, version: str = "") -> str:
@@ -40,6 +49,7 @@ def fragment(html: HtmlPresenter, content: EmbedContent, web_url: str) -> str:
         "kind": request.kind,
         "width": request.width,
         "height": request.height,
+        "table_height": table_box_height(request.height),
         "title": request.title,
         "names": ", ".join(s.name for s in content.stats),
         "timeframe_label": content.timeframe_label,

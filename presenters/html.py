@@ -46,6 +46,11 @@ class Flash:
     text: str
     kind: str = "ok"  # "ok" or "error"
 
+    @classmethod
+    def error(cls, message: str) -> Flash:
+        """A domain error's message (lower case, as JSON answers carry it) as a sentence."""
+        return cls(message[:1].upper() + message[1:], "error")
+
 
 @dataclass(frozen=True)
 class Viewer:

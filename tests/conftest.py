@@ -64,7 +64,7 @@ def anyio_backend() -> str:
 _MARIADB_MISSING = pytest.StashKey[str | None]()
 # Test files that start Aerie as whole processes (aerie up, uvicorn, the CLI).
 _PROCESS_TESTS = (
-    "/tests/aerie/test_cli.py", "/tests/aerie/test_supervisor.py",
+    "/tests/aerie/test_cli.py", "/tests/aerie/test_supervisor.py", "/tests/aerie/test_backup.py",
     "/tests/api_service/test_durability.py", "/tests/deploy/test_health.py",
     "/tests/deploy/test_nginx_conf.py", "/tests/monitor/test_system_password.py",
 )

@@ -120,7 +120,7 @@ class AccountPages:
     ) -> Response:
         if json_requested(request):
             raise mistake
-        flash = Flash(mistake.message, "error")
+        flash = Flash.error(mistake.message)
         return self._anonymous_page(request, template, form, status=mistake.status, flash=flash)
 
     async def signup_form(self, request: Request, session: MaybeSession) -> Response:
@@ -143,7 +143,9 @@ class AccountPages:
         next_path = safe_next(request.query_params.get("next"))
         if session:
             return see_other(next_path)
-        return self._anonymous_page(request, "login.html", AccountForm(next=next_path))
+        done = DONE_MESSAGES.get(request.query_params.get("done", ""))
+        return self._anonymous_page(request, "login.html", AccountForm(next=next_path),
+                                    flash=Flash(done) if done else None)
 
     async def login(self, request: Request, fields: AnonymousForm) -> Response:
         next_path = safe_next(request.query_params.get("next"))
@@ -161,7 +163,7 @@ class AccountPages:
 
     async def logout(self, form: SessionForm) -> Response:
         await log_out(self._services, form.session.token)
-        response = see_other(urls.LOGIN)
+        response = see_other(urls.LOGIN, done="logged_out")
         self._auth.close(response)
         return response
 

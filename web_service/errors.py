@@ -18,9 +18,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from aerie import urls
 from aerie.errors import AerieError
+from aerie.sessions import Session
 from presenters.html import HtmlPresenter
 from web_service.answers import error_answer
-from web_service.auth import LoginRequired
+from web_service.auth import LoginRequired, auth_of
+from web_service.responder import viewer_of
 
 DATABASE_UNAVAILABLE = "the database is unavailable; try again shortly"
 
@@ -46,18 +48,24 @@ class ErrorPages:
     def __init__(self, html: HtmlPresenter) -> None:
         self._html = html
 
-    def answer(self, request: Request, status: int, message: str) -> Response:
+    async def answer(self, request: Request, status: int, message: str, *,
+                     signed_in: bool = True) -> Response:
+        """The error as a page or JSON; a signed-in person's page keeps their header and
+        navigation (``signed_in=False`` when the database, which knows them, is down)."""
         if not _browser(request):
             return error_answer(status, message)
         page = {"status": status, "title": _TITLES.get(status, "Something went wrong"),
                 "message": message}
-        return HTMLResponse(self._html.render("error.html", page), status_code=status)
+        session = await _session_if_any(request) if signed_in else None
+        body = self._html.render("error.html", page, viewer=viewer_of(session),
+                                 csrf=session.csrf_token if session else "")
+        return HTMLResponse(body, status_code=status)
 
     async def domain_error(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, AerieError)
         if isinstance(exc, LoginRequired) and _browser(request):
             return RedirectResponse(urls.login(exc.next_path), status_code=303)
-        answer = self.answer(request, exc.status, exc.message)
+        answer = await self.answer(request, exc.status, exc.message, signed_in=exc.status != 503)
         if isinstance(exc, LoginRequired):
             answer.headers["WWW-Authenticate"] = 'Cookie realm="aerie"'
         return answer
@@ -66,8 +74,16 @@ class ErrorPages:
         """A lost or unreachable database is the caller's cue to retry; anything else is a bug."""
         assert isinstance(exc, DBAPIError)
         if isinstance(exc, OperationalError) or exc.connection_invalidated:
-            return self.answer(request, 503, DATABASE_UNAVAILABLE)
+            return await self.answer(request, 503, DATABASE_UNAVAILABLE, signed_in=False)
         raise exc
+
+
+async def _session_if_any(request: Request) -> Session | None:
+    """The visitor's session, or None when there is none or it cannot be looked up."""
+    try:
+        return await auth_of(request).session(request)
+    except (AerieError, DBAPIError):
+        return None
 
 
 def _browser(request: Request) -> bool:
@@ -91,9 +107,9 @@ def _http_error(pages: ErrorPages) -> Callable[[Request, Exception], Awaitable[R
         """Routing misses (404, 405): say so without echoing the path, which may hold a token."""
         assert isinstance(exc, HTTPException)
         if exc.status_code == 404 and not request.url.path.startswith("/x/"):
-            return pages.answer(request, 404, "there is no page at this address")
+            return await pages.answer(request, 404, "there is no page at this address")
         if exc.status_code == 405 and not request.url.path.startswith("/x/"):
-            answer = pages.answer(request, 405, f"{request.method} is not allowed here")
+            answer = await pages.answer(request, 405, f"{request.method} is not allowed here")
             answer.headers.update(exc.headers or {})
             return answer
         return await _routing_error(request, exc)

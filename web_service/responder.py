@@ -50,6 +50,7 @@ DONE_MESSAGES = {
     "dashboard_unshared": "Sharing stopped; the old link no longer opens this dashboard.",
     "comment_added": "Comment added.",
     "comment_deleted": "Comment deleted.",
+    "logged_out": "You are logged out.",
     "password_set": "Password saved. Every other browser has been logged out.",
     "verified": "E-mail confirmed: Aerie's alerts can reach you now.",
     "verify_sent": "A new confirmation link is on its way to your e-mail.",

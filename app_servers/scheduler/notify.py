@@ -72,4 +72,5 @@ def _queue_mail(job: Job, pending: PendingMail, png: bytes | None) -> None:
         if not alerts.settle_pending_mail(conn, event.id, status):
             return  # a twin queued it first
         if owner is not None and message is not None:
-            outbox.enqueue(conn, message, kind="alert", user_id=owner.id, now=job.now())
+            mail_id = outbox.enqueue(conn, message, kind="alert", user_id=owner.id, now=job.now())
+            alerts.link_mail(conn, event.id, mail_id)

@@ -93,7 +93,7 @@ class Up:
         """The pid of the child started for ``role``, found by its command line."""
         for pid in children_of(self.process.pid):
             line = command_line(pid)
-            if role in ("api", "web") and line[-1:] == [role]:
+            if role in ("api", "web") and line[3:4] == [role]:  # python -m aerie ROLE
                 return pid
             if "--port" in line and self.urls[role].endswith(":" + line[line.index("--port") + 1]):
                 return pid

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import Engine
 
 from aerie.series import frame_bounds, previous_start, read_series
@@ -59,3 +60,29 @@ def test_the_period_before_local_days_starts_a_whole_number_of_days_earlier() ->
     assert (first, end) == (local(2026, 10, 31), local(2026, 11, 3))
     assert end - first == 3 * 86400 + 3600
     assert before == local(2026, 10, 28)  # not 23:00 on October 27
+
+
+@pytest.mark.parametrize("zone", ["Asia/Kolkata", "Asia/Kathmandu", "America/St_Johns"])
+def test_days_are_exact_where_midnight_is_not_on_a_utc_hour(
+    engine: Engine, owner: Account, zone: str
+) -> None:
+    tz = ZoneInfo(zone)
+    stat = make_stat(engine, owner, f"minutely {zone}", "counter")
+    # One count a minute from 22:00 on July 1 to 02:00 on July 3, local time: 120 on the
+    # first day, 1,440 on the second, 120 on the third, whatever the zone's offset.
+    first = int(datetime(2026, 7, 1, 22, tzinfo=tz).timestamp())
+    last = int(datetime(2026, 7, 3, 2, tzinfo=tz).timestamp())
+    put_points(engine, stat, [(t, 1) for t in range(first, last, 60)])
+    value = make_stat(engine, owner, f"value {zone}", "value")
+    # A value of 1 before local midnight, 3 after it: each day's mean is one of the two.
+    put_points(engine, value, [(t, 1 if t < first + 7200 else 3) for t in range(first, first + 14400, 60)])
+
+    with engine.connect() as conn:
+        start = int(datetime(2026, 7, 1, 12, tzinfo=tz).timestamp())
+        days = read_series(conn, stat, parse_timeframe("3d1d"), now=0, start=start, timezone=zone)
+        means = read_series(conn, value, parse_timeframe("2d1d"), now=0, start=start, timezone=zone)
+
+    assert [p.value for p in days.points] == [120, 1440, 120]
+    assert [p.time for p in days.points] == [
+        int(datetime(2026, 7, d, tzinfo=tz).timestamp()) for d in (1, 2, 3)]
+    assert [p.value for p in means.points] == [1, 3]

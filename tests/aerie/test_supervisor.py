@@ -66,6 +66,21 @@ def test_a_killed_app_server_copy_is_restarted_while_the_other_serves(up: Up) ->
     assert "Traceback" not in up.output()
 
 
+def test_up_prints_one_line_per_role_and_no_access_log(up: Up) -> None:
+    up.wait_until_up()
+    for _ in range(3):  # pages, posts and app server calls: none of them is printed
+        answers(up.urls["web"] + "/login")
+        answers(up.urls["api"] + "/ez?ezkey=nobody@example.com&stat=x&count=1")
+        answers(up.health_url("graph-1"))
+
+    lines = [line for line in up.output().splitlines() if line.strip()]
+
+    for role, url in up.urls.items():
+        assert len([line for line in lines if role in line and url in line]) == 1, role
+    assert not [line for line in lines if "GET /" in line or "INFO:" in line], lines
+    assert len(lines) <= len(ROLES) + 4  # the table, "aerie is up", the try and mail hints
+
+
 def test_a_killed_api_is_restarted_on_its_port_while_the_other_roles_keep_running(
     up: Up,
 ) -> None:
@@ -130,7 +145,7 @@ def test_roles_are_the_api_the_web_app_and_one_per_app_server_url() -> None:
         ("analysis-2", "http://127.0.0.1:9021", True),
         ("scheduler-1", "http://127.0.0.1:9030", True),
     ]
-    assert roles[2].args == ("graph", "--host", "localhost", "--port", "9010")
+    assert roles[2].args == ("graph", "--quiet", "--host", "localhost", "--port", "9010")
     assert roles[2].health_url == "http://localhost:9010/healthz"
 
 

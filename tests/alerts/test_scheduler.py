@@ -112,7 +112,7 @@ async def test_an_alert_fires_and_resolves_by_mail_with_its_graph_and_by_webhook
     assert (first.leader, first.events, first.mailed) == (True, 1, 1)
     alert, [event] = alert_now(engine, alert)
     assert alert.state == FIRING and event.event == "firing"
-    assert (event.email_status, event.webhook_status) == ("queued", "delivered (HTTP 2xx)")
+    assert (event.email_status, event.webhook_status) == ("sent", "delivered (HTTP 2xx)")
     [(to, mail)] = relay.received
     assert to == [owner.user.email]
     assert mail["Subject"].startswith("[Aerie] ALERT: cpu is 97")

@@ -55,3 +55,7 @@ def test_an_alert_is_previewed_saved_tripped_and_mailed(page: Page, stack: Stack
     expect(frame.locator("img")).to_have_attribute("src", re.compile(r"^data:image/png;base64,"))
     page.goto("/alerts")
     expect(page.locator(".state.firing")).to_have_count(1)
+    # The history says what became of the mail: sent, not still "queued".
+    page.locator("a[href^='/alerts/']").first.click()
+    expect(page.locator("table.list tbody tr").first).to_contain_text(
+        "sent (to the dev mail page)")

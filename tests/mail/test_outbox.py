@@ -7,10 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import Engine
 
-from aerie import outbox
-from aerie.delivery import deliver_due
+from aerie import alerts, outbox
+from aerie.delivery import RETRYING, SENT, deliver_due
 from aerie.mail import compose
 from aerie.settings import Settings
+from interactor.alert_forms import parse_rule
+from tests.conftest import Account, make_stat
 from tests.servers import free_port
 from tests.smtp import Relay
 
@@ -170,3 +172,31 @@ def _empty_outbox(engine: Engine) -> None:
 
     with engine.begin() as conn:
         conn.execute(table.delete())
+
+
+def test_an_alert_events_mail_status_follows_its_delivery(
+    engine: Engine, settings: Settings, relay: Relay, owner: Account
+) -> None:
+    """The alert history says what became of the mail: retrying while the relay is down,
+    then sent; never "queued" once the deliverer has tried it."""
+    stat = make_stat(engine, owner, "cpu", "value")
+    with engine.begin() as conn:
+        alert = alerts.create_alert(conn, owner.user.id, stat.id, parse_rule(
+            {"kind": "value", "time_window": "5m", "operator": "gt", "threshold": "90"}), NOW)
+        event_id = alerts.add_event(conn, alert, NOW, "firing", 97.0, "cpu is 97")
+        alerts.set_event_delivery(conn, event_id, email_status="queued")
+    mail_id = queue(engine, settings, owner.user.email)
+    with engine.begin() as conn:
+        alerts.link_mail(conn, event_id, mail_id)
+    clock = Clock()
+
+    def status() -> str | None:
+        with engine.connect() as conn:
+            return alerts.event_by_id(conn, event_id).email_status
+
+    assert status() == "queued"
+    deliver_due(engine, unreachable(settings), clock)
+    assert status() == RETRYING
+    clock.now += outbox.FIRST_RETRY_SECONDS
+    deliver_due(engine, relay.settings_for(settings), clock)
+    assert status() == SENT

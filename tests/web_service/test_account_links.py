@@ -157,7 +157,7 @@ def test_reset_requests_are_limited_per_address_and_per_client(
                  for n in range(11)]
         refused = submit(client, "/password/forgot", email=new_email("x"))
     assert codes == [200] * 10 + [429]
-    assert "too many password reset requests" in refused.text
+    assert "Too many password reset requests" in refused.text  # a sentence, as log-in errors
 
 
 def test_sign_up_mails_a_verification_link_and_the_banner_stays_until_it_is_followed(

@@ -169,7 +169,7 @@ def test_log_in_soon_after_repeated_failures_is_refused_even_with_the_right_pass
     assert statuses[:4] == [401] * 4  # the first few cost no wait
     answer = submit(client, "/login", address, email=user.email, password=PASSWORD)
     assert answer.status_code == 429
-    assert re.search(r"too many failed log-ins .*; try again in \d+ s", answer.text)
+    assert re.search(r"Too many failed log-ins .*; try again in \d+ s", answer.text)
     assert session_cookie(answer) is None
 
 
@@ -244,7 +244,7 @@ def test_log_out_ends_the_session_for_good(owner_browser: Browser, web: RunningS
     old_cookie = owner_browser.client.cookies["aerie_session"]
     answer = owner_browser.post("/logout")
     assert answer.status_code == 303
-    assert answer.headers["location"] == "/login"
+    assert answer.headers["location"] == "/login?done=logged_out"  # the page says so
     assert any(
         c.startswith("aerie_session=") and "max-age=0" in c.lower()
         for c in answer.headers.get_list("set-cookie")
