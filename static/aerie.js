@@ -84,6 +84,17 @@ function graphHover() {
   });
 }
 
+// On narrow screens the sections hide behind the Menu button (static/aerie.css).
+function menuButton() {
+  document.querySelectorAll("[data-menu]").forEach((button) => {
+    const bar = button.closest(".topbar");
+    button.addEventListener("click", () => {
+      const open = bar.classList.toggle("open");
+      button.setAttribute("aria-expanded", String(open));
+    });
+  });
+}
+
 function browserTimezone() {
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   document.querySelectorAll("select[data-browser-timezone]").forEach((select) => {
@@ -92,6 +103,7 @@ function browserTimezone() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  menuButton();
   copyButtons();
   tabs();
   graphHover();
