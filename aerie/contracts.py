@@ -30,6 +30,10 @@ RECEIVED_MARK_SECONDS = 60
 # Graph styles the graph server draws, and the longest title it puts on one.
 STYLES = ("full", "mini", "spark", "fill", "fill_bar")
 MAX_TITLE = 200
+# Colour themes a graph is drawn in (the page's light or dark mode), and the largest
+# device pixel ratio an image is drawn for: ``scale`` 2 draws a 2x image of the same layout.
+THEMES = ("light", "dark")
+MAX_SCALE = 3.0
 
 
 class Params(BaseModel):
@@ -63,6 +67,8 @@ class RenderParams(Params):
     title: str = ""
     with_body: bool = True
     chart: str = "line"
+    scale: float = 1.0
+    theme: str = "light"
 
 
 class MarkedComment(Result):

@@ -49,7 +49,6 @@ from app_servers.markers import mark_comments, with_tooltips
 EMPTY_MESSAGE = "no data in this timeframe yet"
 # First a strong blue; then orange and violet, which stay apart for colour-blind readers.
 PALETTE = ("#2563eb", "#ea580c", "#7c3aed")
-INK, MUTED, FAINT, GRID = "#111827", "#6b7280", "#d1d5db", "#eef0f3"
 DAY = 86400
 DPI = 100  # one inch of figure is 100 pixels, so pixel margins are exact
 
@@ -141,12 +140,12 @@ def _plot(
     axes.set_ylim(low, high)
     empty = not any(p.rcount for s in current for p in s.points)
     if options.style == "spark":
-        _decorate_spark(axes, empty)
+        _decorate_spark(axes, empty, options)
         return
     _decorate_axes(axes, options)
     _time_axis(axes, options)
     if empty:
-        _say_empty(axes, look)
+        _say_empty(axes, look, options)
     if options.look_name == "full":
         _decorate_full(axes, current, before is not None, options)
 
@@ -182,10 +181,10 @@ def _draw_bars(
                      color=PALETTE[index], alpha=alpha, lw=0, zorder=3 + index)
 
 
-def _say_empty(axes: Axes, look: Look) -> None:
+def _say_empty(axes: Axes, look: Look, options: ChartOptions) -> None:
     axes.yaxis.set_major_locator(NullLocator())  # no data, no scale to read
     axes.text(0.5, 0.5, EMPTY_MESSAGE, transform=axes.transAxes, ha="center",
-              va="center", color=MUTED, fontsize=look.font + 1)
+              va="center", color=options.colours.muted, fontsize=look.font + 1)
 
 
 def _plot_histogram(
@@ -196,13 +195,13 @@ def _plot_histogram(
     bins = histogram(current, unfinished)
     draw_histogram(axes, bins, PALETTE)
     if options.style == "spark":
-        _decorate_spark(axes, not bins.edges)
+        _decorate_spark(axes, not bins.edges, options)
         return
     _decorate_axes(axes, options)
     value_axis(axes, _most_x_ticks(options), _shared_unit(current))
     if not bins.edges:
         axes.xaxis.set_major_locator(NullLocator())
-        _say_empty(axes, options.look)
+        _say_empty(axes, options.look, options)
     if options.look_name == "full":
         _decorate_full(axes, current, False, options)
 
@@ -270,25 +269,26 @@ def _y_locator(options: ChartOptions) -> MaxNLocator:
                        integer=options.chart == "histogram")
 
 
-def _decorate_spark(axes: Axes, empty: bool) -> None:
+def _decorate_spark(axes: Axes, empty: bool, options: ChartOptions) -> None:
     axes.set_axis_off()
     if empty:  # too small for words: a faint baseline says "nothing yet"
-        axes.axhline(0.5 * sum(axes.get_ylim()), color=FAINT, lw=1, dashes=(2, 2))
+        axes.axhline(0.5 * sum(axes.get_ylim()), color=options.colours.faint, lw=1, dashes=(2, 2))
 
 
 def _decorate_axes(axes: Axes, options: ChartOptions) -> None:
     """Quiet axes: no box, light horizontal grid, muted ticks, compact numbers up the side."""
-    look = options.look
+    look, colours = options.look, options.colours
     for side in ("top", "right", "left"):
         axes.spines[side].set_visible(False)
-    axes.spines["bottom"].set_color(FAINT)
-    axes.grid(axis="y", color=GRID, lw=0.9)
+    axes.set_facecolor(colours.background)
+    axes.spines["bottom"].set_color(colours.faint)
+    axes.grid(axis="y", color=colours.grid, lw=0.9)
     axes.set_axisbelow(True)
     axes.yaxis.set_major_locator(_y_locator(options))
     axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: compact_number(v)))
-    axes.tick_params(axis="y", length=0, pad=5, labelsize=look.font, labelcolor=MUTED)
-    axes.tick_params(axis="x", length=3, width=0.8, color=FAINT, pad=3,
-                     labelsize=look.font, labelcolor=MUTED)
+    axes.tick_params(axis="y", length=0, pad=5, labelsize=look.font, labelcolor=colours.muted)
+    axes.tick_params(axis="x", length=3, width=0.8, color=colours.faint, pad=3,
+                     labelsize=look.font, labelcolor=colours.muted)
     axes.xaxis.set_minor_locator(NullLocator())
 
 
@@ -319,7 +319,7 @@ def _decorate_full(
     y_label = "intervals" if options.chart == "histogram" else shared_unit
     if y_label:
         # The label's baseline: one line of text in from the figure's left edge.
-        axes.set_ylabel(y_label, color=MUTED, fontsize=look.font)
+        axes.set_ylabel(y_label, color=options.colours.muted, fontsize=look.font)
         axes.yaxis.set_label_coords(-(look.left - 17) / _axes_px(options)[0], 0.5)
     title = options.title or (current[0].stat.name if len(current) == 1 else "")
     room = _axes_px(options)[0]
@@ -331,7 +331,7 @@ def _decorate_full(
             handles=handles, loc="upper right", frameon=False, fontsize=look.font,
             bbox_to_anchor=(1 - look.right / options.width, top + 4 / options.height),
             ncols=len(handles), handlelength=1.4, handletextpad=0.5, columnspacing=1.4,
-            borderaxespad=0, borderpad=0, labelcolor=MUTED,
+            borderaxespad=0, borderpad=0, labelcolor=options.colours.muted,
         )
         share = (room * (0.6 if title else 1.0)) / len(handles) - 40  # less swatch and gap
         for text in legend.get_texts():
@@ -339,7 +339,7 @@ def _decorate_full(
         title_end = legend.get_window_extent(renderer).x0 - 16
     if title:
         text = figure.text(look.left / options.width, top, title, ha="left", va="top",
-                           fontsize=look.font + 1.5, color=INK, weight="bold")
+                           fontsize=look.font + 1.5, color=options.colours.ink, weight="bold")
         _shorten(text, title_end - look.left, renderer)
 
 
@@ -393,12 +393,14 @@ _SVG_SIZE = re.compile(rb'<svg([^>]*?) width="[\d.]+pt" height="[\d.]+pt"')
 
 
 def _save(figure: Figure, options: ChartOptions) -> bytes:
-    """PNG at exactly width x height pixels, or SVG sized in pixels (matplotlib says pt)."""
+    """PNG at exactly width x height pixels times ``scale``, or SVG sized in pixels
+    (matplotlib says pt), on the theme's background."""
     out = io.BytesIO()
     if options.format == "png":
-        figure.savefig(out, format="png", dpi=DPI, facecolor="white",
-                       metadata={"Software": None})
+        figure.savefig(out, format="png", dpi=DPI * options.scale,
+                       facecolor=options.colours.background, metadata={"Software": None})
         return out.getvalue()
-    figure.savefig(out, format="svg", facecolor="white", metadata={"Date": None})
+    figure.savefig(out, format="svg", facecolor=options.colours.background,
+                   metadata={"Date": None})
     size = f' width="{options.width}" height="{options.height}"'.encode()
     return _SVG_SIZE.sub(lambda m: b"<svg" + m.group(1) + size, out.getvalue(), count=1)

@@ -33,7 +33,7 @@ from aerie.stats import Stat, stats_of_user
 from aerie.text_rules import is_whole_number
 from aerie.timeframes import parse_timeframe
 from interactor.base import Services, off_loop
-from interactor.graph_images import GraphImage, draw
+from interactor.graph_images import DEFAULT_LOOK, GraphImage, ImageLook, draw
 from interactor.stat_pages import DEFAULT_TIMEFRAME, TIMEFRAMES
 
 CARD_GRAPH_SIZE = {"width": 720, "height": 300}
@@ -226,7 +226,8 @@ def _number(stat: Stat, summary: dict[str, Any]) -> NumberFigure:
 
 
 async def card_graph(
-    svc: Services, user: User, public_id: str, card_id: int, fmt: str
+    svc: Services, user: User, public_id: str, card_id: int, fmt: str,
+    look: ImageLook = DEFAULT_LOOK,
 ) -> GraphImage:
     """A graph card's image; NotFound for a dashboard or card that is not the user's."""
     def load() -> Card:
@@ -234,10 +235,12 @@ async def card_graph(
             dashboard = store.owned_dashboard(conn, user.id, public_id)
             return store.card_of_dashboard(conn, dashboard.id, card_id)
 
-    return await _render(svc, user, await off_loop(load), fmt)
+    return await _render(svc, user, await off_loop(load), fmt, look)
 
 
-async def shared_card_graph(svc: Services, key: str, card_id: int, fmt: str) -> GraphImage:
+async def shared_card_graph(
+    svc: Services, key: str, card_id: int, fmt: str, look: ImageLook = DEFAULT_LOOK
+) -> GraphImage:
     """A card's image by the dashboard's embed key, drawn as its owner; NotFound for a card
     of another dashboard, Gone once the key is revoked."""
     def load() -> tuple[User, Card]:
@@ -246,15 +249,17 @@ async def shared_card_graph(svc: Services, key: str, card_id: int, fmt: str) -> 
             return owner, store.card_of_dashboard(conn, dashboard.id, card_id)
 
     owner, card = await off_loop(load)
-    return await _render(svc, owner, card, fmt)
+    return await _render(svc, owner, card, fmt, look)
 
 
-async def _render(svc: Services, owner: User, card: Card, fmt: str) -> GraphImage:
+async def _render(
+    svc: Services, owner: User, card: Card, fmt: str, look: ImageLook
+) -> GraphImage:
     if not card.stats:
         raise NotFound("this card's stats were deleted")
     return await draw(svc, owner, [s.public_id for s in card.stats], fmt,
                       timeframe=card.timeframe, previous=len(card.stats) == 1, style="full",
-                      **CARD_GRAPH_SIZE)
+                      **look.options(CARD_GRAPH_SIZE))
 
 
 # Changes: each runs in one transaction, after checking the dashboard is the user's.

@@ -51,7 +51,6 @@ function graphHover() {
     const img = box.querySelector("img");
     const tip = box.querySelector(".tip");
     const cursor = box.querySelector(".cursor");
-    const [x0, y0, x1, y1] = JSON.parse(box.dataset.plotArea);
     const first = Number(box.dataset.first);
     const end = Number(box.dataset.end);
     const points = JSON.parse(box.dataset.points);
@@ -64,6 +63,7 @@ function graphHover() {
     img.addEventListener("mouseleave", hide);
     img.addEventListener("mousemove", (event) => {
       const box_ = img.getBoundingClientRect();
+      const [x0, y0, x1, y1] = JSON.parse(box.dataset.plotArea);  // resized graphs change it
       const fx = (event.clientX - box_.left) / box_.width;
       if (fx < x0 || fx > x1 || !points.length) { hide(); return; }
       const t = first + ((fx - x0) / (x1 - x0)) * (end - first);
@@ -95,6 +95,66 @@ function menuButton() {
   });
 }
 
+// Graph images fill their box: drawn at its width (CSS pixels, in steps of 10), a 2x
+// image for dense screens, dark on a dark page. The graph server's margins are fixed
+// pixels, so the plot area (for hovering and for marks laid over the image) is worked
+// out again for the new size.
+const GRAPH_STEP = 10;
+const GRAPH_MIN = { width: 240, height: 200 };
+
+function darkMode() {
+  return window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
+}
+
+function sizeGraph(img) {
+  const layout = { width: Number(img.dataset.width), height: Number(img.dataset.height) };
+  const room = img.parentElement.clientWidth || layout.width;
+  const width = Math.min(2000, Math.max(GRAPH_MIN.width, Math.floor(room / GRAPH_STEP) * GRAPH_STEP));
+  const height = Math.round(Math.min(layout.height,
+    Math.max(GRAPH_MIN.height, (width * layout.height) / layout.width)));
+  const url = new URL(img.dataset.src, window.location.href);
+  url.searchParams.set("w", width);
+  url.searchParams.set("h", height);
+  if (darkMode()) url.searchParams.set("theme", "dark");
+  const dense = new URL(url);
+  dense.searchParams.set("scale", "2");
+  const src = url.pathname + url.search;
+  if (img.getAttribute("src") === src) return;
+  img.width = width;
+  img.height = height;
+  img.srcset = `${dense.pathname}${dense.search} 2x`;
+  img.src = src;
+  const box = img.closest("[data-plot-area]");
+  if (!box) return;
+  if (!box.dataset.margins) {
+    const [x0, y0, x1, y1] = JSON.parse(box.dataset.plotArea);
+    box.dataset.margins = JSON.stringify([x0 * layout.width, y0 * layout.height,
+      (1 - x1) * layout.width, (1 - y1) * layout.height]);
+  }
+  const [left, top, right, bottom] = JSON.parse(box.dataset.margins);
+  const area = [left / width, top / height, 1 - right / width, 1 - bottom / height];
+  box.dataset.plotArea = JSON.stringify(area);
+  const first = Number(box.dataset.first);
+  const end = Number(box.dataset.end);
+  box.querySelectorAll("[data-at]").forEach((mark) => {
+    const share = Math.min(1, Math.max(0, (Number(mark.dataset.at) - first) / Math.max(1, end - first)));
+    mark.style.left = `${100 * (area[0] + share * (area[2] - area[0]))}%`;
+  });
+}
+
+function sizedGraphs() {
+  const all = () => document.querySelectorAll("img[data-sized]").forEach(sizeGraph);
+  all();
+  let pending = null;
+  window.addEventListener("resize", () => {
+    clearTimeout(pending);
+    pending = setTimeout(all, 250);
+  });
+  if (window.matchMedia) {
+    window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", all);
+  }
+}
+
 function browserTimezone() {
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   document.querySelectorAll("select[data-browser-timezone]").forEach((select) => {
@@ -104,6 +164,7 @@ function browserTimezone() {
 
 document.addEventListener("DOMContentLoaded", () => {
   menuButton();
+  sizedGraphs();
   copyButtons();
   tabs();
   graphHover();

@@ -25,7 +25,7 @@ from presenters import dashboards as present
 from presenters.html import Flash
 from web_service.answers import etag_answer, web_host_of
 from web_service.auth import CurrentSession, SessionForm
-from web_service.params import RowId
+from web_service.params import Look, RowId
 from web_service.responder import Responder, page_route, see_other
 
 # Shared pages and images may be cached briefly by browsers and proxies; a revoked
@@ -109,9 +109,10 @@ def dashboard_router(services: Services, responder: Responder) -> APIRouter:
 
     @router.get("/dashboards/{public_id}/cards/{card_id}/graph.{fmt}", response_model=None)
     async def card_graph(
-        request: Request, session: CurrentSession, public_id: str, card_id: RowId, fmt: str
+        request: Request, session: CurrentSession, public_id: str, card_id: RowId, fmt: str,
+        look: Look,
     ) -> Response:
-        image = await use.card_graph(services, session.user, public_id, card_id, fmt)
+        image = await use.card_graph(services, session.user, public_id, card_id, fmt, look)
         return _image_answer(request, image, "private, no-cache")
 
     @router.post("/dashboards/{public_id}/share", response_model=None)
@@ -141,8 +142,10 @@ def dashboard_router(services: Services, responder: Responder) -> APIRouter:
         return answer
 
     @router.get("/d/{key}/cards/{card_id}/graph.{fmt}", response_model=None)
-    async def shared_graph(request: Request, key: str, card_id: RowId, fmt: str) -> Response:
-        image = await use.shared_card_graph(services, key, card_id, fmt)
+    async def shared_graph(
+        request: Request, key: str, card_id: RowId, fmt: str, look: Look
+    ) -> Response:
+        image = await use.shared_card_graph(services, key, card_id, fmt, look)
         return _image_answer(request, image, SHARED_CACHE)
 
     return router

@@ -21,6 +21,7 @@ from presenters import stats as present
 from presenters.html import Flash
 from web_service.answers import etag_answer, web_url_of
 from web_service.auth import CurrentSession, SessionForm
+from web_service.params import Look
 from web_service.responder import Responder, page_route, see_other
 
 
@@ -64,9 +65,9 @@ def stat_router(services: Services, responder: Responder) -> APIRouter:
     @router.get("/stats/{public_id}/graph.{fmt}", response_model=None)
     async def stat_graph(
         request: Request, session: CurrentSession, public_id: str, fmt: str,
-        tf: str | None = None, prev: int = 1,
+        look: Look, tf: str | None = None, prev: int = 1,
     ) -> Response:
-        image = await graph_image(services, session.user, [public_id], tf, fmt, prev != 0)
+        image = await graph_image(services, session.user, [public_id], tf, fmt, prev != 0, look)
         return _image_answer(request, image)
 
     @router.post("/stats/{public_id}/rename", response_model=None)
@@ -107,10 +108,10 @@ def stat_router(services: Services, responder: Responder) -> APIRouter:
 
     @router.get("/compare/graph.{fmt}", response_model=None)
     async def compare_graph(
-        request: Request, session: CurrentSession, fmt: str,
+        request: Request, session: CurrentSession, fmt: str, look: Look,
         ids: Annotated[list[str] | None, Query()] = None, tf: str | None = None,
     ) -> Response:
-        image = await graph_image(services, session.user, ids or [], tf, fmt, previous=False)
+        image = await graph_image(services, session.user, ids or [], tf, fmt, False, look)
         return _image_answer(request, image)
 
     return router

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import xml.etree.ElementTree as ET
 
 import pytest
+from PIL import Image
 
+from aerie.errors import BadRequest
 from aerie.numbers import compact_number
 from aerie.series import Point, Series
 from aerie.stats import Stat
@@ -146,3 +149,33 @@ def test_fill_bar_draws_a_bar_per_interval_with_data() -> None:
     drawn = render_chart([series([1.0, None, 3.0, 2.0])], None, svg_options("fill_bar"))
 
     assert drawn.body.count(f"fill: {PALETTE[0]}".encode()) == 3  # the gap draws no bar
+
+
+def test_a_scaled_png_has_twice_the_pixels_and_the_same_layout() -> None:
+    """A 2x image for a dense screen: sharper, not smaller text."""
+    plain = render_chart([series([1.0, 2.0, 3.0])], None,
+                         chart_options("png", 400, 200, "UTC", "full", ""))
+    dense = render_chart([series([1.0, 2.0, 3.0])], None,
+                         chart_options("png", 400, 200, "UTC", "full", "", scale=2))
+
+    assert Image.open(io.BytesIO(plain.body)).size == (400, 200)
+    assert Image.open(io.BytesIO(dense.body)).size == (800, 400)
+    assert dense.plot_area == plain.plot_area
+
+
+def test_the_dark_theme_draws_on_a_dark_background() -> None:
+    light, dark = (
+        render_chart([series([1.0, 2.0, 3.0])], None,
+                     chart_options("png", 400, 200, "UTC", "full", "", theme=theme))
+        for theme in ("light", "dark")
+    )
+    inside_plot = (200, 100)  # the axes' own background, not only the figure's margin
+    for corner in ((0, 0), inside_plot):
+        assert sum(Image.open(io.BytesIO(light.body)).convert("RGB").getpixel(corner)) > 700
+        assert sum(Image.open(io.BytesIO(dark.body)).convert("RGB").getpixel(corner)) < 150
+
+
+@pytest.mark.parametrize(("field", "value"), [("theme", "sepia"), ("scale", 4.0), ("scale", 0.5)])
+def test_unknown_themes_and_scales_are_refused(field: str, value: object) -> None:
+    with pytest.raises(BadRequest, match=field):
+        chart_options("png", 400, 200, "UTC", "full", "", **{field: value})  # type: ignore[arg-type]

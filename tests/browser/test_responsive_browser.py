@@ -26,7 +26,7 @@ SECTIONS = ("Stats", "Compare", "Dashboards", "Alerts", "Reports", "Trash", "Sha
 
 def owner_with_data(engine: Engine) -> tuple[str, str, str]:
     """An account with a value stat (posted every 5 minutes for a day, under a long name),
-    a counter and a dashboard; returns its e-mail, the stat's id and the dashboard's id."""
+    a counter and a dashboard of a graph and a table card; returns its e-mail, the stat's id and the dashboard's id."""
     email = f"phone-{secrets.token_hex(4)}@example.com"
     now = int(time.time())
     with engine.begin() as conn:
@@ -38,6 +38,8 @@ def owner_with_data(engine: Engine) -> tuple[str, str, str]:
     put_points(engine, signups, [(now - 900 * i, 3.0) for i in range(96)])
     with engine.begin() as conn:
         board = dashboards.create_dashboard(conn, user.id, "Launch day", now)
+        dashboards.add_card(conn, board, "graph", "1d", "", [latency])
+        dashboards.add_card(conn, board, "table", "1h", "", [latency, signups])
     return email, latency.public_id, board.public_id
 
 
