@@ -69,6 +69,7 @@ class RenderParams(Params):
     chart: str = "line"
     scale: float = 1.0
     theme: str = "light"
+    threshold: float | None = None
 
 
 class MarkedComment(Result):

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from datetime import time as dtime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Table, func, select
 
 from aerie.schema import DAY, ROLLUPS, stat_hours
 from aerie.stats import Stat
@@ -33,6 +33,14 @@ class Series:
     timeframe: Timeframe
     points: list[Point]
     end: int  # where the last interval ends (a local day may be 23 or 25 hours long)
+
+
+def first_data_time(conn: Connection, stat: Stat) -> int | None:
+    """When the stat's oldest kept point is (the start of its first hour; None: no data).
+    Hours, not minutes: they are kept for years, and an hour is fine enough to pick a view."""
+    return conn.execute(
+        select(func.min(stat_hours.c.bucket)).where(stat_hours.c.stat_id == stat.id)
+    ).scalar_one_or_none()
 
 
 def rollup_for(interval: int) -> tuple[int, Table]:

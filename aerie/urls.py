@@ -55,9 +55,14 @@ def stat_graph(public_id: str) -> str:
     return f"{STATS}/{public_id}/graph"
 
 
-def stat_graph_image(public_id: str, fmt: str, timeframe: str, previous: bool = True) -> str:
-    """A stat's graph image over ``timeframe``, against the period before unless told not."""
-    return f"{stat_graph(public_id)}.{fmt}?tf={timeframe}" + ("" if previous else "&prev=0")
+def stat_graph_image(
+    public_id: str, fmt: str, timeframe: str, previous: bool = True,
+    threshold: float | None = None,
+) -> str:
+    """A stat's graph image over ``timeframe``, against the period before unless told not,
+    with an alert's ``threshold`` drawn across it if given."""
+    return (f"{stat_graph(public_id)}.{fmt}?tf={timeframe}" + ("" if previous else "&prev=0")
+            + ("" if threshold is None else f"&threshold={threshold:g}"))
 
 
 def compare_graph_image(public_ids: list[str], timeframe: str, fmt: str) -> str:

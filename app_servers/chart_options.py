@@ -14,6 +14,7 @@ module knows nothing of matplotlib, and ``charts`` only reads what it holds.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -86,6 +87,7 @@ class ChartOptions:
     chart: str = "line"
     scale: float = 1.0  # image pixels per layout pixel (the screen's device pixel ratio)
     theme: str = "light"
+    threshold: float | None = None  # a horizontal line: the alert threshold a backtest tests
 
     @property
     def colours(self) -> Theme:
@@ -121,6 +123,7 @@ class ChartOptions:
 def chart_options(
     format: str, width: int, height: int, timezone: str, style: str, title: str,
     chart: str = "line", *, scale: float = 1.0, theme: str = "light",
+    threshold: float | None = None,
 ) -> ChartOptions:
     """Check drawing options; raise BadRequest saying what to use instead."""
     if format not in CONTENT_TYPES:
@@ -134,8 +137,10 @@ def chart_options(
         raise BadRequest(f"theme must be 'light' or 'dark', not {theme!r}")
     if not 1 <= scale <= MAX_SCALE:
         raise BadRequest(f"scale must be 1 to {MAX_SCALE:g} (the screen's pixel ratio), not {scale:g}")
+    if threshold is not None and not math.isfinite(threshold):
+        raise BadRequest("threshold must be a finite number")
     options = ChartOptions(format, width, height, timezone, style, title, chart,
-                           round(scale, 2), theme)
+                           round(scale, 2), theme, threshold)
     _check_size(options)
     check_timezone(timezone)
     if len(title) > MAX_TITLE:

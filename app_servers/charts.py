@@ -43,12 +43,14 @@ from aerie.comments import Comment
 from aerie.numbers import compact_number
 from aerie.series import Series
 from app_servers.chart_options import ChartOptions, Look
+from app_servers.gaps import line_values
 from app_servers.histograms import PLOTTABLE, draw_histogram, histogram, value_axis
 from app_servers.markers import mark_comments, with_tooltips
 
 EMPTY_MESSAGE = "no data in this timeframe yet"
 # First a strong blue; then orange and violet, which stay apart for colour-blind readers.
 PALETTE = ("#2563eb", "#ea580c", "#7c3aed")
+THRESHOLD = "#dc2626"
 DAY = 86400
 DPI = 100  # one inch of figure is 100 pixels, so pixel margins are exact
 
@@ -117,14 +119,18 @@ def _plot(
     first, interval = current[0].points[0].time, current[0].timeframe.interval
     count = len(current[0].points)
     x = _date_numbers([first + (i + 0.5) * interval for i in range(count)])
-    lines = [_values(s) for s in current]
+    lines = [line_values(_values(s), s.stat.counter, options.style) for s in current]
     before = None
     if previous is not None and options.style != "spark" and any(p.rcount for p in previous.points):
-        before = _values(previous)
+        before = line_values(_values(previous), previous.stat.counter, options.style)
         # Context, not news: before its first data the period before shows nothing,
         # rather than a counter's long run of zeros along the floor.
         before[: next(i for i, p in enumerate(previous.points) if p.rcount)] = np.nan
     low, high = _y_limits(lines + ([before] if before is not None else []), current, options)
+    if options.threshold is not None:  # an alert's threshold, dashed across the frame
+        low, high = min(low, options.threshold), max(high, options.threshold)
+        axes.axhline(options.threshold, color=THRESHOLD, lw=1.2, dashes=(5, 3), zorder=2,
+                     gid="threshold")
     if before is not None:
         axes.plot(x, before, color=PALETTE[0], alpha=0.45, lw=look.line * 0.8,
                   dashes=(3.5, 2.5), zorder=2)

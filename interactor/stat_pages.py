@@ -25,7 +25,7 @@ from aerie.contracts import (
     SummarizeParams,
 )
 from aerie.errors import BadRequest
-from aerie.series import Point, frame_bounds, read_series
+from aerie.series import Point, first_data_time, frame_bounds, read_series
 from aerie.shares import Share, live_share_of_stat
 from aerie.stats import Stat
 from aerie.timeframes import parse_timeframe
@@ -70,6 +70,7 @@ class Graph:
     plot_area: list[float]
     first: int
     end: int
+    threshold: float | None = None  # an alert threshold drawn across it
 
 
 @dataclass(frozen=True)
@@ -133,21 +134,39 @@ async def stat_list(svc: Services, user: User, search: str, api_url: str) -> Sta
                     user.ezkey)
 
 
+def opening_timeframe(svc: Services, user: User, public_id: str, now: int) -> str:
+    """The shortest timeframe button that spans the stat's life and data so far, at most the
+    default: a stat made ten minutes ago opens on its hour, not as a blip at the end of a
+    week, and one made now with a backfilled month opens on the default."""
+    with svc.engine.connect() as conn:
+        stat = stats.owned_stat(conn, user.id, public_id)
+        oldest = stat.created_at
+        if now - oldest < parse_timeframe(DEFAULT_TIMEFRAME).duration:
+            oldest = min(oldest, first_data_time(conn, stat) or oldest)
+    for choice in TIMEFRAMES[: TIMEFRAMES.index(DEFAULT_TIMEFRAME)]:
+        if now - oldest <= parse_timeframe(choice).duration:
+            return choice
+    return DEFAULT_TIMEFRAME
+
+
 def graph_of(
     ids: list[str], timeframe: str, rendered: RenderResult, *, previous: bool = True,
-    compared: bool = False,
+    compared: bool = False, threshold: float | None = None,
 ) -> Graph:
     return Graph(ids, timeframe, previous, compared, rendered.plot_area, rendered.first,
-                 rendered.end)
+                 rendered.end, threshold)
 
 
 async def stat_page(
     svc: Services, user: User, public_id: str, timeframe: str | None, api_url: str, web_url: str
 ) -> StatPage:
-    """One stat over a timeframe against the period before: NotFound if not the user's."""
+    """One stat over a timeframe against the period before: NotFound if not the user's.
+    Without a timeframe, a young stat opens on the shortest one that spans its life."""
+    now = svc.now()
+    if timeframe is None:
+        timeframe = await off_loop(lambda: opening_timeframe(svc, user, public_id, now))
     tf = check_timeframe(timeframe)
     frame = parse_timeframe(tf)
-    now = svc.now()
 
     def load() -> tuple[Stat, list[Point], Share | None, list[Comment], list[Alert]]:
         with svc.engine.connect() as conn:

@@ -155,6 +155,28 @@ function sizedGraphs() {
   }
 }
 
+// The alert form shows the fields of the kind chosen, and hides (and stops sending)
+// the others: a data alert has no threshold, a value alert no percentage.
+function alertKinds() {
+  document.querySelectorAll("[data-alert-rule]").forEach((rule) => {
+    const kind = rule.querySelector("[data-alert-kind]");
+    const show = () => {
+      rule.querySelectorAll("[data-kinds]").forEach((field) => {
+        const fits = field.dataset.kinds.split(" ").includes(kind.value);
+        field.hidden = !fits;
+        field.querySelectorAll("input, select").forEach((input) => { input.disabled = !fits; });
+        if (field.tagName === "OPTION") field.disabled = !fits;
+      });
+      const operator = rule.querySelector("select[name=operator]");
+      if (operator && operator.selectedOptions[0] && operator.selectedOptions[0].disabled) {
+        operator.value = "greater than";
+      }
+    };
+    kind.addEventListener("change", show);
+    show();
+  });
+}
+
 function browserTimezone() {
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   document.querySelectorAll("select[data-browser-timezone]").forEach((select) => {
@@ -165,6 +187,7 @@ function browserTimezone() {
 document.addEventListener("DOMContentLoaded", () => {
   menuButton();
   sizedGraphs();
+  alertKinds();
   copyButtons();
   tabs();
   graphHover();

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from aerie import urls
-from aerie.errors import AerieError
+from aerie.errors import AerieError, BadRequest
 from aerie.sessions import Session
 from interactor import stat_changes, stat_pages
 from interactor.base import Services
@@ -22,7 +22,7 @@ from presenters.html import Flash
 from web_service.answers import etag_answer, web_url_of
 from web_service.auth import CurrentSession, SessionForm
 from web_service.params import Look
-from web_service.responder import Responder, page_route, see_other
+from web_service.responder import Responder, json_requested, page_route, see_other
 
 
 def stat_router(services: Services, responder: Responder) -> APIRouter:
@@ -57,17 +57,29 @@ def stat_router(services: Services, responder: Responder) -> APIRouter:
     async def stat_page(
         request: Request, session: CurrentSession, public_id: str, tf: str | None = None
     ) -> Response:
-        result = await stat_pages.stat_page(
-            services, session.user, public_id, tf, request.app.state.api_url, web_url_of(request)
-        )
+        """A timeframe that cannot be read keeps the page (on its opening timeframe) and
+        says what to fix above the graph, with a 400; the JSON twin answers the 400 alone."""
+        api_url, web_url = request.app.state.api_url, web_url_of(request)
+        try:
+            result = await stat_pages.stat_page(services, session.user, public_id, tf, api_url,
+                                                web_url)
+        except BadRequest as exc:
+            if tf is None or json_requested(request):
+                raise
+            result = await stat_pages.stat_page(services, session.user, public_id, None, api_url,
+                                                web_url)
+            return responder.page(request, session, "stat.html", result, present.stat_page,
+                                  flash=Flash(exc.message[:1].upper() + exc.message[1:], "error"),
+                                  status=exc.status)
         return responder.page(request, session, "stat.html", result, present.stat_page)
 
     @router.get("/stats/{public_id}/graph.{fmt}", response_model=None)
     async def stat_graph(
         request: Request, session: CurrentSession, public_id: str, fmt: str,
-        look: Look, tf: str | None = None, prev: int = 1,
+        look: Look, tf: str | None = None, prev: int = 1, threshold: float | None = None,
     ) -> Response:
-        image = await graph_image(services, session.user, [public_id], tf, fmt, prev != 0, look)
+        image = await graph_image(services, session.user, [public_id], tf, fmt, prev != 0, look,
+                                  threshold)
         return _image_answer(request, image)
 
     @router.post("/stats/{public_id}/rename", response_model=None)

@@ -101,8 +101,11 @@ def test_compared_stats_with_different_units_carry_them_in_the_legend() -> None:
 
 
 def test_a_value_between_two_gaps_is_drawn_as_a_dot() -> None:
-    """A lone value makes no line segment; without a marker it would vanish."""
-    lonely = render_chart([series([1.0, None, 2.0, None, 3.0, 4.0])], None, svg_options())
+    """A lone value makes no line segment; without a marker it would vanish. (The gaps are
+    long beside the stat's usual spacing, so they are not joined: ``app_servers.gaps``.)"""
+    outage: list[float | None] = [None] * 6
+    lonely = render_chart([series([1.0] * 8 + outage + [2.0] + outage + [3.0] + outage
+                                  + [4.0] * 8)], None, svg_options())
     joined = render_chart([series([1.0, 1.5, 2.0, 2.5, 3.0, 4.0])], None, svg_options())
 
     dot = f'style="fill: {PALETTE[0]}; stroke: {PALETTE[0]}"'.encode()  # the first stat's marker
@@ -179,3 +182,19 @@ def test_the_dark_theme_draws_on_a_dark_background() -> None:
 def test_unknown_themes_and_scales_are_refused(field: str, value: object) -> None:
     with pytest.raises(BadRequest, match=field):
         chart_options("png", 400, 200, "UTC", "full", "", **{field: value})  # type: ignore[arg-type]
+
+
+def test_an_alert_threshold_is_drawn_across_the_graph_even_above_the_data() -> None:
+    options = chart_options("svg", 800, 300, "UTC", "full", "", threshold=50.0)
+    drawn = render_chart([series([1.0, 2.0, 3.0])], None, options)
+    plain = render_chart([series([1.0, 2.0, 3.0])], None, svg_options())
+
+    assert b'id="threshold"' in drawn.body and b'id="threshold"' not in plain.body
+    assert "50" in texts(drawn.body)  # the axis reaches up to it
+
+
+def test_a_value_stat_posted_every_fifth_interval_draws_no_lonely_dots() -> None:
+    sparse: list[float | None] = [v if i % 5 == 0 else None for i, v in enumerate([2.0] * 31)]
+    drawn = render_chart([series(sparse)], None, svg_options())
+    dot = f'style="fill: {PALETTE[0]}; stroke: {PALETTE[0]}"'.encode()
+    assert drawn.body.count(dot) == 0

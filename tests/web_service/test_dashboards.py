@@ -294,7 +294,8 @@ def test_a_shared_dashboard_opens_logged_out_showing_only_its_cards(
         page = visitor.get(f"/d/{key}")
         embedded = visitor.get(f"/embed/dashboard/{key}")
         twin = visitor.get(f"/d/{key}.json").json()
-        images = re.findall(r'<img class="card-graph" src="([^"]+)"', page.text)
+        images = re.findall(r'<img data-sized data-src="([^"]+)"[^>]*class="card-graph"',
+                            page.text)
         assert len(images) == 1
         image = visitor.get(images[0])
         again = visitor.get(images[0], headers={"if-none-match": image.headers["etag"]})

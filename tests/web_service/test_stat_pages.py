@@ -94,7 +94,7 @@ def test_a_stat_page_has_graph_summary_and_a_json_twin_from_the_same_result(
     by_accept = owner_browser.json(f"/stats/{stat.public_id}").json()
 
     assert page.status_code == 200
-    assert f'src="/stats/{stat.public_id}/graph.png?tf=1w"' in page.text
+    assert f'data-src="/stats/{stat.public_id}/graph.png?tf=1w"' in page.text
     assert twin == by_accept
     assert twin["timeframe"] == "1w"
     assert twin["summary"]["current"]["total"] == 5
