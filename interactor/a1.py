@@ -27,6 +27,7 @@ from aerie.timeframes import LATEST_START, MAX_POINTS, Timeframe, check_start, p
 from interactor import export
 from interactor.base import Services, off_loop
 from interactor.export import PAGE_SIZE, StatAlert
+from interactor.stat_changes import DescribedStat, describe_owned_stat
 
 # `stathat alert value STAT` (StatHat's command-line tool) has no flags for a value
 # alert's threshold and operator: it always posts its placeholders, Go's zero value and
@@ -48,6 +49,18 @@ def _owner(conn: Connection, token: str) -> User:
     if user is None:
         raise NotAuthenticated("unknown or revoked access token; create one in your settings")
     return user
+
+
+async def describe_stat(
+    svc: Services, token: str, public_id: str, fields: Mapping[str, str]
+) -> DescribedStat:
+    """Set the token owner's stat's unit, description or tags (those ``fields`` name)."""
+
+    def work() -> DescribedStat:
+        with svc.engine.begin() as conn:
+            return describe_owned_stat(conn, _owner(conn, token), public_id, fields)
+
+    return await off_loop(work)
 
 
 async def list_stats(svc: Services, token: str) -> list[Stat]:

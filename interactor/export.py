@@ -26,6 +26,7 @@ from aerie.stats import Stat
 from aerie.timeframes import Timeframe, check_start, parse_timeframe
 from interactor.alerts import checked_rule
 from interactor.base import Services, off_loop
+from interactor.stat_changes import DescribedStat, describe_owned_stat
 
 PAGE_SIZE = 10_000  # stats in one statlist page, as StatHat pages them
 MAX_IDS = 5  # stats in one data request
@@ -138,6 +139,18 @@ async def stat_data(
             return read_series(conn, stats.owned_stat(conn, user.id, public_id), timeframe, now, start)
 
     return list(await asyncio.gather(*(off_loop(partial(one_series, i)) for i in public_ids)))
+
+
+async def describe_stat(
+    svc: Services, token: str, public_id: str, fields: Mapping[str, str]
+) -> DescribedStat:
+    """Set the token owner's stat's unit, description or tags (those ``fields`` name)."""
+
+    def work() -> DescribedStat:
+        with svc.engine.begin() as conn:
+            return describe_owned_stat(conn, _owner(conn, token), public_id, fields)
+
+    return await off_loop(work)
 
 
 async def remove_stat(svc: Services, token: str, public_id: str) -> DeletedStat:

@@ -10,7 +10,7 @@ for is served without rendering again.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aerie import alerts, stats
@@ -27,6 +27,7 @@ from aerie.contracts import (
 from aerie.errors import BadRequest
 from aerie.series import Point, first_data_time, frame_bounds, read_series
 from aerie.shares import Share, live_share_of_stat
+from aerie.stat_details import tags_by_stat, tags_of_user
 from aerie.stats import Stat
 from aerie.timeframes import parse_timeframe
 from interactor.base import Services, off_loop
@@ -34,9 +35,11 @@ from interactor.snippets import Snippet, send_examples
 
 TIMEFRAMES = ("1h", "3h", "1d", "1w", "1M", "3M", "1y")
 DEFAULT_TIMEFRAME = "1w"
-# Stats on one list page (the analysis servers' overview takes up to 500 at a time);
-# past that, searching narrows the list.
+# Stats on one list page; sorting by value covers up to LIST_LIMIT stats (the analysis
+# servers' overview takes up to 500 at a time), past that a search or tag narrows it.
+PAGE_SIZE = 100
 LIST_LIMIT = 500
+SORTS = {"name": "name", "recent": "last data", "value": "latest value"}
 GRAPH_SIZE = {"width": 1100, "height": 380}
 
 
@@ -45,6 +48,8 @@ class StatRow:
     stat: Stat
     latest: float | None
     spark: list[float | None]
+    tags: list[str] = field(default_factory=list)
+    group: str = ""  # the system account's stats: the role that records them
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,13 @@ class StatList:
     timezone: str
     api_url: str
     ezkey: str
+    tag: str = ""
+    tags: list[str] = field(default_factory=list)  # every tag the user has, to filter by
+    sort: str = "name"
+    page: int = 1
+    pages: int = 1
+    total: int = 0  # stats matching the search and tag
+    partial_sort: bool = False  # sorted by value over the first LIST_LIMIT only
 
 
 @dataclass(frozen=True)
@@ -89,6 +101,7 @@ class StatPage:
     web_url: str  # where the embed codes point
     comments: list[Comment]  # the comments marking moments in the frame shown
     alerts: list[Alert]
+    tags: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -111,27 +124,60 @@ def check_timeframe(text: str | None) -> str:
     return text
 
 
-async def stat_list(svc: Services, user: User, search: str, api_url: str) -> StatList:
-    """The user's live stats matching ``search``, each with its last day as a sparkline."""
-    search = search.strip()[:255]
+async def stat_list(
+    svc: Services, user: User, search: str, api_url: str, tag: str = "", sort: str = "name",
+    page: int = 1,
+) -> StatList:
+    """One page of the user's live stats matching ``search`` and ``tag``, sorted by name,
+    by last data or by latest value, each with its last day as a sparkline."""
+    search, tag = search.strip()[:255], tag.strip()[:64]
+    if sort not in SORTS:
+        raise BadRequest(f"sort by {', '.join(repr(s) for s in SORTS)}, not {sort!r}")
+    by_value = sort == "value"
 
-    def load() -> list[Stat]:
+    def load() -> tuple[list[Stat], int, list[str]]:
         with svc.engine.connect() as conn:
-            return stats.stats_of_user(conn, user.id, limit=LIST_LIMIT + 1, search=search)
+            total = stats.count_stats_of_user(conn, user.id, search, tag)
+            offset, limit = (0, LIST_LIMIT) if by_value else ((page - 1) * PAGE_SIZE, PAGE_SIZE)
+            found = stats.stats_of_user(conn, user.id, offset, limit, search, tag,
+                                        recent_first=sort == "recent")
+            return found, total, tags_of_user(conn, user.id)
 
-    found = await off_loop(load)
-    shown = found[:LIST_LIMIT]
+    found, total, all_tags = await off_loop(load)
     overview = {}
-    if shown:
-        ids = [s.public_id for s in shown]
+    if found:
+        ids = [s.public_id for s in found]
         overview = await svc.analysis.overview(OverviewParams(user_id=user.id, stat_ids=ids))
+    if by_value:
+        def latest(stat: Stat) -> float:
+            figures = overview.get(stat.public_id)
+            return -figures.latest if figures and figures.latest is not None else float("inf")
+        found = sorted(found, key=latest)[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+    tagged = await off_loop(lambda: _tags(svc, found))
     rows = []
-    for stat in shown:
+    for stat in found:
         figures = overview.get(stat.public_id)
         rows.append(StatRow(stat, figures.latest if figures else None,
-                            figures.spark if figures else []))
-    return StatList(rows, search, len(found) > LIST_LIMIT, svc.now(), user.timezone, api_url,
-                    user.ezkey)
+                            figures.spark if figures else [], tagged.get(stat.id, [])))
+    pages = max(1, -(-total // PAGE_SIZE))
+    return StatList(_grouped(rows), search, page < pages, svc.now(), user.timezone, api_url,
+                    user.ezkey, tag, all_tags, sort, page, pages, total,
+                    by_value and total > LIST_LIMIT)
+
+
+def _tags(svc: Services, shown: list[Stat]) -> dict[int, list[str]]:
+    with svc.engine.connect() as conn:
+        return tags_by_stat(conn, [s.id for s in shown])
+
+
+def _grouped(rows: list[StatRow]) -> list[StatRow]:
+    """Aerie's own stats (``aerie <role> ...``, the system account's) grouped by role, in
+    their order within each; anyone else's rows as they are."""
+    parts = [row.stat.name.split(" ", 2) for row in rows]
+    if not rows or not all(len(p) == 3 and p[0] == "aerie" for p in parts):
+        return rows
+    grouped = [replace(row, group=p[1]) for row, p in zip(rows, parts, strict=True)]
+    return sorted(grouped, key=lambda row: row.group)  # stable: each role keeps its order
 
 
 def opening_timeframe(svc: Services, user: User, public_id: str, now: int) -> str:
@@ -168,16 +214,17 @@ async def stat_page(
     tf = check_timeframe(timeframe)
     frame = parse_timeframe(tf)
 
-    def load() -> tuple[Stat, list[Point], Share | None, list[Comment], list[Alert]]:
+    def load() -> tuple[Stat, list[Point], Share | None, list[Comment], list[Alert], list[str]]:
         with svc.engine.connect() as conn:
             stat = stats.owned_stat(conn, user.id, public_id)
             series = read_series(conn, stat, frame, now, timezone=user.timezone)
             first, end = frame_bounds(frame, None, now, user.timezone)
             return (stat, series.points, live_share_of_stat(conn, stat.id),
                     comments_between(conn, [stat.id], first, end),
-                    alerts.alerts_of_user(conn, user.id, stat.id))
+                    alerts.alerts_of_user(conn, user.id, stat.id),
+                    tags_by_stat(conn, [stat.id]).get(stat.id, []))
 
-    (stat, points, share, comments, stat_alerts), summary, rendered = await asyncio.gather(
+    (stat, points, share, comments, stat_alerts, tags), summary, rendered = await asyncio.gather(
         off_loop(load),
         svc.analysis.summarize(SummarizeParams(
             user_id=user.id, stat_id=public_id, timeframe=tf, timezone=user.timezone,
@@ -192,7 +239,7 @@ async def stat_page(
         summary=summary.model_dump(), graph=graph_of([public_id], tf, rendered),
         snippets=send_examples(stat, user, api_url), now=now, timezone=user.timezone,
         share=share, web_url=web_url,
-        comments=comments, alerts=stat_alerts,
+        comments=comments, alerts=stat_alerts, tags=tags,
     )
 
 

@@ -19,6 +19,8 @@ SQL_INT_MAX = 2**63 - 1
 
 # Rows to skip in a list.
 Offset = Annotated[int, Query(ge=0, le=SQL_INT_MAX)]
+# A page of a list, from 1.
+PageNumber = Annotated[int, Query(ge=1, le=1_000_000)]
 # A row's id in a path: a card, a mail, a token.
 RowId = Annotated[int, Path(ge=0, le=SQL_INT_MAX)]
 

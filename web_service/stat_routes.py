@@ -21,7 +21,7 @@ from presenters import stats as present
 from presenters.html import Flash
 from web_service.answers import etag_answer, web_url_of
 from web_service.auth import CurrentSession, SessionForm
-from web_service.params import Look
+from web_service.params import Look, PageNumber
 from web_service.responder import Responder, json_requested, page_route, see_other
 
 
@@ -30,17 +30,20 @@ def stat_router(services: Services, responder: Responder) -> APIRouter:
 
     async def list_page(
         request: Request, session: Session, search: str, flash: Flash | None = None,
-        status: int = 200,
+        status: int = 200, tag: str = "", sort: str = "name", page: int = 1,
     ) -> Response:
         result = await stat_pages.stat_list(
-            services, session.user, search, request.app.state.api_url
+            services, session.user, search, request.app.state.api_url, tag, sort, page
         )
         return responder.page(request, session, "stats.html", result, present.stat_list,
                               flash=flash, status=status)
 
     @page_route(router, "/stats")
-    async def stats_list(request: Request, session: CurrentSession, q: str = "") -> Response:
-        return await list_page(request, session, q)
+    async def stats_list(
+        request: Request, session: CurrentSession, q: str = "", tag: str = "",
+        sort: str = "name", page: PageNumber = 1,
+    ) -> Response:
+        return await list_page(request, session, q, tag=tag, sort=sort, page=page)
 
     @router.post("/stats", response_model=None)
     async def create(request: Request, form: SessionForm) -> Response:
@@ -81,6 +84,12 @@ def stat_router(services: Services, responder: Responder) -> APIRouter:
         image = await graph_image(services, session.user, [public_id], tf, fmt, prev != 0, look,
                                   threshold)
         return _image_answer(request, image)
+
+    @router.post("/stats/{public_id}/details", response_model=None)
+    async def describe(form: SessionForm, public_id: str) -> Response:
+        fields = {k: v for k, v in form.fields.items() if k in ("unit", "description", "tags")}
+        await stat_changes.describe_stat(services, form.session.user, public_id, fields)
+        return see_other(urls.stat_page(public_id), "described")
 
     @router.post("/stats/{public_id}/rename", response_model=None)
     async def rename(form: SessionForm, public_id: str) -> Response:
