@@ -103,6 +103,11 @@ def dashboard_page(public_id: str) -> str:
     return f"{DASHBOARDS}/{public_id}"
 
 
+def dashboard_editor(public_id: str) -> str:
+    """The dashboard in edit mode: rename, add, move and remove cards, share."""
+    return f"{dashboard_page(public_id)}?edit=1"
+
+
 def dashboard_cards(public_id: str) -> str:
     """Where the owner's dashboard cards' graphs live (``/ID/graph.png`` follows)."""
     return f"{DASHBOARDS}/{public_id}/cards"

@@ -11,7 +11,7 @@ owner's time zone, and only the dashboard's own cards can be reached by it.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection
@@ -34,7 +34,7 @@ from aerie.text_rules import is_whole_number
 from aerie.timeframes import parse_timeframe
 from interactor.base import Services, off_loop
 from interactor.graph_images import DEFAULT_LOOK, GraphImage, ImageLook, draw
-from interactor.stat_pages import DEFAULT_TIMEFRAME, TIMEFRAMES
+from interactor.stat_pages import DEFAULT_TIMEFRAME, TIMEFRAMES, check_timeframe
 
 CARD_GRAPH_SIZE = {"width": 720, "height": 300}
 TABLE_ROWS = 200  # a table card lists the newest points, up to this many
@@ -84,6 +84,11 @@ class CardView:
         """Every stat the card showed was deleted (cards are made with at least one)."""
         return not self.card.stats
 
+    @property
+    def in_trash(self) -> tuple[str, ...]:
+        """The names of the card's stats waiting in the trash (restorable)."""
+        return self.card.trashed
+
 
 @dataclass(frozen=True)
 class DashboardPage:
@@ -95,6 +100,8 @@ class DashboardPage:
     share: Share | None
     host: str  # where the share link and embed code point
     timezone: str
+    editing: bool = False  # edit mode: rename, add, move and remove cards, share
+    timeframe: str | None = None  # one timeframe for every card, or each card's own
 
 
 @dataclass(frozen=True)
@@ -128,14 +135,20 @@ async def create_dashboard(svc: Services, user: User, name: str) -> Dashboard:
     return await off_loop(work)
 
 
-async def dashboard_page(svc: Services, user: User, public_id: str, host: str) -> DashboardPage:
-    """The user's dashboard with every card's figures; NotFound if it is not theirs."""
+async def dashboard_page(
+    svc: Services, user: User, public_id: str, host: str, *, editing: bool = False,
+    timeframe: str | None = None,
+) -> DashboardPage:
+    """The user's dashboard with every card's figures, over each card's own timeframe or
+    ``timeframe`` for all (BadRequest if unreadable); NotFound if it is not theirs."""
     now = svc.now()
+    board_tf = check_timeframe(timeframe) if timeframe else None
 
     def load() -> tuple[Dashboard, list[Card], list[Stat], Share | None, dict[int, list[TableRow]]]:
         with svc.engine.connect() as conn:
             dashboard = store.owned_dashboard(conn, user.id, public_id)
-            cards = store.cards_of_dashboard(conn, dashboard.id)
+            cards = [replace(card, timeframe=board_tf or card.timeframe)
+                     for card in store.cards_of_dashboard(conn, dashboard.id)]
             return (dashboard, cards, stats_of_user(conn, user.id),
                     live_share_of_dashboard(conn, dashboard.id),
                     _read_tables(conn, cards, now, user.timezone))
@@ -143,7 +156,7 @@ async def dashboard_page(svc: Services, user: User, public_id: str, host: str) -
     dashboard, cards, choices, share, tables = await off_loop(load)
     views = await _card_views(svc, user, cards, tables)
     return DashboardPage(dashboard, views, choices, TIMEFRAMES, DEFAULT_TIMEFRAME, share, host,
-                         user.timezone)
+                         user.timezone, editing, board_tf)
 
 
 async def shared_dashboard(svc: Services, key: str, embed: bool) -> SharedDashboard:
@@ -227,13 +240,17 @@ def _number(stat: Stat, summary: dict[str, Any]) -> NumberFigure:
 
 async def card_graph(
     svc: Services, user: User, public_id: str, card_id: int, fmt: str,
-    look: ImageLook = DEFAULT_LOOK,
+    look: ImageLook = DEFAULT_LOOK, timeframe: str | None = None,
 ) -> GraphImage:
-    """A graph card's image; NotFound for a dashboard or card that is not the user's."""
+    """A graph card's image, over its own timeframe or the board's ``timeframe``; NotFound
+    for a dashboard or card that is not the user's."""
+    board_tf = check_timeframe(timeframe) if timeframe else None
+
     def load() -> Card:
         with svc.engine.connect() as conn:
             dashboard = store.owned_dashboard(conn, user.id, public_id)
-            return store.card_of_dashboard(conn, dashboard.id, card_id)
+            card = store.card_of_dashboard(conn, dashboard.id, card_id)
+            return replace(card, timeframe=board_tf or card.timeframe)
 
     return await _render(svc, user, await off_loop(load), fmt, look)
 

@@ -29,6 +29,7 @@ URL_GLOBALS = {
     "stat_page": urls.stat_page,
     "alert_page": urls.alert_page,
     "dashboard_page": urls.dashboard_page,
+    "dashboard_editor": urls.dashboard_editor,
     "dashboard_cards": urls.dashboard_cards,
     "shared_dashboard": urls.shared_dashboard,
     "shared_dashboard_cards": urls.shared_dashboard_cards,

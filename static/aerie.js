@@ -116,6 +116,7 @@ function sizeGraph(img) {
   url.searchParams.set("w", width);
   url.searchParams.set("h", height);
   if (darkMode()) url.searchParams.set("theme", "dark");
+  if (img.dataset.refreshed) url.searchParams.set("r", img.dataset.refreshed);
   const dense = new URL(url);
   dense.searchParams.set("scale", "2");
   const src = url.pathname + url.search;
@@ -177,6 +178,33 @@ function alertKinds() {
   });
 }
 
+// A dashboard in view mode fetches itself again every minute while the tab is visible,
+// and once more on coming back after a minute away, replacing its cards in place.
+function dashboardRefresh() {
+  const cards = document.querySelector("[data-refresh]");
+  if (!cards) return;
+  const every = Number(cards.dataset.refresh) * 1000;
+  let last = Date.now();
+  const refresh = async () => {
+    last = Date.now();
+    const answer = await fetch(window.location.href, { headers: { accept: "text/html" } });
+    if (!answer.ok) return;
+    const fresh = new DOMParser().parseFromString(await answer.text(), "text/html");
+    const replacement = fresh.querySelector("[data-refresh]");
+    if (!replacement) return;
+    cards.innerHTML = replacement.innerHTML;
+    cards.querySelectorAll("img[data-sized]").forEach((img) => {
+      img.dataset.refreshed = String(last);
+      sizeGraph(img);
+    });
+    document.body.dataset.refreshedAt = String(last);
+  };
+  setInterval(() => { if (document.visibilityState === "visible") refresh(); }, every);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && Date.now() - last >= every) refresh();
+  });
+}
+
 function browserTimezone() {
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   document.querySelectorAll("select[data-browser-timezone]").forEach((select) => {
@@ -188,6 +216,7 @@ document.addEventListener("DOMContentLoaded", () => {
   menuButton();
   sizedGraphs();
   alertKinds();
+  dashboardRefresh();
   copyButtons();
   tabs();
   graphHover();
