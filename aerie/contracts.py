@@ -34,6 +34,9 @@ MAX_TITLE = 200
 # device pixel ratio an image is drawn for: ``scale`` 2 draws a 2x image of the same layout.
 THEMES = ("light", "dark")
 MAX_SCALE = 3.0
+# The pixel margins around a ``full`` graph's plot area, whatever its size: pages map the
+# mouse to time with them without asking the graph server for the layout.
+FULL_GRAPH_MARGINS = {"left": 58, "right": 22, "top": 38, "bottom": 30}
 
 
 class Params(BaseModel):
@@ -70,6 +73,7 @@ class RenderParams(Params):
     scale: float = 1.0
     theme: str = "light"
     threshold: float | None = None
+    normalise: bool = False
 
 
 class MarkedComment(Result):

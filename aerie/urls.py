@@ -65,9 +65,13 @@ def stat_graph_image(
             + ("" if threshold is None else f"&threshold={threshold:g}"))
 
 
-def compare_graph_image(public_ids: list[str], timeframe: str, fmt: str) -> str:
-    """The compare page's graph of the stats ``public_ids``, in order."""
-    return f"{COMPARE_GRAPH}.{fmt}?" + "".join(f"ids={i}&" for i in public_ids) + f"tf={timeframe}"
+def compare_graph_image(
+    public_ids: list[str], timeframe: str, fmt: str, normalised: bool = False
+) -> str:
+    """The compare page's graph of the stats ``public_ids``, in order, each line as a
+    percentage of its largest value when ``normalised``."""
+    return (f"{COMPARE_GRAPH}.{fmt}?" + "".join(f"ids={i}&" for i in public_ids)
+            + f"tf={timeframe}" + ("&norm=1" if normalised else ""))
 
 
 def compare(public_id: str) -> str:

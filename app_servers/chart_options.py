@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from aerie.contracts import MAX_SCALE, MAX_TITLE, STYLES, THEMES
+from aerie.contracts import FULL_GRAPH_MARGINS, MAX_SCALE, MAX_TITLE, STYLES, THEMES
 from aerie.errors import BadRequest
 from aerie.timeframes import check_timezone
 
@@ -47,7 +47,8 @@ class Look:
 
 
 LOOKS = {
-    "full": Look(58, 22, 38, 30, 9.0, 1.7, 8, 85, 240, 120),
+    "full": Look(FULL_GRAPH_MARGINS["left"], FULL_GRAPH_MARGINS["right"], FULL_GRAPH_MARGINS["top"],
+                 FULL_GRAPH_MARGINS["bottom"], 9.0, 1.7, 8, 85, 240, 120),
     # 8 points at 100 dpi are 11 px: the smallest label a reader should have to read.
     "mini": Look(34, 10, 6, 20, 8.0, 1.3, 2, 80, 120, 60),
     "spark": Look(2, 2, 3, 3, 7.0, 1.2, 0, 0, WIDTHS[0], HEIGHTS[0]),
@@ -88,6 +89,7 @@ class ChartOptions:
     scale: float = 1.0  # image pixels per layout pixel (the screen's device pixel ratio)
     theme: str = "light"
     threshold: float | None = None  # a horizontal line: the alert threshold a backtest tests
+    normalise: bool = False  # each line as % of its own largest value (compare, mixed units)
 
     @property
     def colours(self) -> Theme:
@@ -123,7 +125,7 @@ class ChartOptions:
 def chart_options(
     format: str, width: int, height: int, timezone: str, style: str, title: str,
     chart: str = "line", *, scale: float = 1.0, theme: str = "light",
-    threshold: float | None = None,
+    threshold: float | None = None, normalise: bool = False,
 ) -> ChartOptions:
     """Check drawing options; raise BadRequest saying what to use instead."""
     if format not in CONTENT_TYPES:
@@ -140,7 +142,7 @@ def chart_options(
     if threshold is not None and not math.isfinite(threshold):
         raise BadRequest("threshold must be a finite number")
     options = ChartOptions(format, width, height, timezone, style, title, chart,
-                           round(scale, 2), theme, threshold)
+                           round(scale, 2), theme, threshold, normalise)
     _check_size(options)
     check_timezone(timezone)
     if len(title) > MAX_TITLE:

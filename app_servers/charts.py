@@ -43,7 +43,7 @@ from aerie.comments import Comment
 from aerie.numbers import compact_number
 from aerie.series import Series
 from app_servers.chart_options import ChartOptions, Look
-from app_servers.gaps import line_values
+from app_servers.gaps import NORMALISED_LABEL, as_percent_of_largest, line_values
 from app_servers.histograms import PLOTTABLE, draw_histogram, histogram, value_axis
 from app_servers.markers import mark_comments, with_tooltips
 
@@ -120,6 +120,8 @@ def _plot(
     count = len(current[0].points)
     x = _date_numbers([first + (i + 0.5) * interval for i in range(count)])
     lines = [line_values(_values(s), s.stat.counter, options.style) for s in current]
+    if options.normalise:
+        lines = [as_percent_of_largest(y) for y in lines]
     before = None
     if previous is not None and options.style != "spark" and any(p.rcount for p in previous.points):
         before = line_values(_values(previous), previous.stat.counter, options.style)
@@ -322,7 +324,8 @@ def _decorate_full(
     assert isinstance(figure, Figure) and isinstance(figure.canvas, FigureCanvasAgg)
     renderer = figure.canvas.get_renderer()
     shared_unit = _shared_unit(current)
-    y_label = "intervals" if options.chart == "histogram" else shared_unit
+    y_label = ("intervals" if options.chart == "histogram"
+               else NORMALISED_LABEL if options.normalise else shared_unit)
     if y_label:
         # The label's baseline: one line of text in from the figure's left edge.
         axes.set_ylabel(y_label, color=options.colours.muted, fontsize=look.font)

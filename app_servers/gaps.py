@@ -1,4 +1,5 @@
-"""Which empty intervals a line is drawn across, so sparse stats read as lines.
+"""How a line chart's values are prepared: which empty intervals a line is drawn across,
+so sparse stats read as lines, and lines scaled to share an axis.
 
 A value stat posted every 5 minutes has four empty minutes between its points on
 a 1-hour view (1-minute intervals); drawn as they are, its points are isolated
@@ -37,3 +38,14 @@ def join_short_gaps(y: Values) -> Values:
 def line_values(y: Values, counter: bool, style: str) -> Values:
     """What a line chart draws for a series: value stats' short gaps joined."""
     return y if counter or style == "fill_bar" else join_short_gaps(y)
+
+
+NORMALISED_LABEL = "% of each one's largest"
+
+
+def as_percent_of_largest(y: Values) -> Values:
+    """``y`` as percentages of its largest magnitude (a line of zeros or gaps unchanged), so
+    stats in different units are drawn against one axis."""
+    known = y[np.isfinite(y)]
+    largest = float(np.abs(known).max()) if known.size else 0.0
+    return y * (100.0 / largest) if largest else y

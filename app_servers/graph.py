@@ -117,7 +117,7 @@ class GraphServer:
         previous: bool = True, format: str = "png", width: int = 800, height: int = 300,
         timezone: str = "UTC", style: str = "full", title: str = "", with_body: bool = True,
         chart: str = "line", scale: float = 1.0, theme: str = "light",
-        threshold: float | None = None,
+        threshold: float | None = None, normalise: bool = False,
     ) -> dict[str, Any]:
         """Draw 1 to 3 of the user's stats over ``timeframe`` (ending now, or from ``start``):
         a ``line`` chart over time, or a ``histogram`` of the interval values.
@@ -129,6 +129,8 @@ class GraphServer:
         as many (for high-density screens), the same picture sharper. ``theme`` is
         ``light`` or ``dark`` (a dark background for pages in dark mode). A
         ``threshold`` is drawn as a dashed line across the frame (an alert's backtest).
+        ``normalise`` draws each stat as a percentage of its own largest value, so stats
+        in different units share one axis.
         Value stats' lines are joined across short runs of empty intervals
         (``app_servers.gaps``).
 
@@ -144,7 +146,8 @@ class GraphServer:
         user's stat looks exactly like a missing one).
         """
         options = chart_options(format, width, height, timezone, style, title, chart,
-                                scale=scale, theme=theme, threshold=threshold)
+                                scale=scale, theme=theme, threshold=threshold,
+                                normalise=normalise)
         frame = parse_timeframe(timeframe)
         ids = _check_stat_ids(stat_ids)
         check_start(start)

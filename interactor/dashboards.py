@@ -21,7 +21,7 @@ from aerie.accounts import User, user_by_id
 from aerie.contracts import SummarizeParams
 from aerie.dashboards import Card, Dashboard, ListedDashboard
 from aerie.errors import BadRequest, Gone, NotFound
-from aerie.series import read_series
+from aerie.series import Point, read_series
 from aerie.shares import (
     Share,
     live_share_of_dashboard,
@@ -67,12 +67,23 @@ class TableRow:
 
 
 @dataclass(frozen=True)
+class CardSeries:
+    """A graph card's points, for hover read-outs: the frame ``[first, end)`` and each
+    stat's points in order."""
+
+    first: int
+    end: int
+    points: list[list[Point]]
+
+
+@dataclass(frozen=True)
 class CardView:
     card: Card
     timeframe_label: str
     numbers: list[NumberFigure]  # number cards only
     rows: list[TableRow]  # table cards only: newest first
     rows_left_off: int  # older points a table card does not list
+    series: CardSeries | None = None  # graph cards only
 
     @property
     def heading(self) -> str:
@@ -144,17 +155,19 @@ async def dashboard_page(
     now = svc.now()
     board_tf = check_timeframe(timeframe) if timeframe else None
 
-    def load() -> tuple[Dashboard, list[Card], list[Stat], Share | None, dict[int, list[TableRow]]]:
+    def load() -> tuple[Dashboard, list[Card], list[Stat], Share | None,
+                        dict[int, list[TableRow]], dict[int, CardSeries]]:
         with svc.engine.connect() as conn:
             dashboard = store.owned_dashboard(conn, user.id, public_id)
             cards = [replace(card, timeframe=board_tf or card.timeframe)
                      for card in store.cards_of_dashboard(conn, dashboard.id)]
             return (dashboard, cards, stats_of_user(conn, user.id),
                     live_share_of_dashboard(conn, dashboard.id),
-                    _read_tables(conn, cards, now, user.timezone))
+                    _read_tables(conn, cards, now, user.timezone),
+                    _read_graphs(conn, cards, now, user.timezone))
 
-    dashboard, cards, choices, share, tables = await off_loop(load)
-    views = await _card_views(svc, user, cards, tables)
+    dashboard, cards, choices, share, tables, graphs = await off_loop(load)
+    views = await _card_views(svc, user, cards, tables, graphs)
     return DashboardPage(dashboard, views, choices, TIMEFRAMES, DEFAULT_TIMEFRAME, share, host,
                          user.timezone, editing, board_tf)
 
@@ -163,14 +176,16 @@ async def shared_dashboard(svc: Services, key: str, embed: bool) -> SharedDashbo
     """The dashboard shared by ``key``, read-only; NotFound if unknown, Gone if revoked."""
     now = svc.now()
 
-    def load() -> tuple[Dashboard, User, list[Card], dict[int, list[TableRow]]]:
+    def load() -> tuple[Dashboard, User, list[Card], dict[int, list[TableRow]],
+                        dict[int, CardSeries]]:
         with svc.engine.connect() as conn:
             dashboard, owner = _shared(conn, key)
             cards = store.cards_of_dashboard(conn, dashboard.id)
-            return dashboard, owner, cards, _read_tables(conn, cards, now, owner.timezone)
+            return (dashboard, owner, cards, _read_tables(conn, cards, now, owner.timezone),
+                    _read_graphs(conn, cards, now, owner.timezone))
 
-    dashboard, owner, cards, tables = await off_loop(load)
-    views = await _card_views(svc, owner, cards, tables)
+    dashboard, owner, cards, tables, graphs = await off_loop(load)
+    views = await _card_views(svc, owner, cards, tables, graphs)
     return SharedDashboard(key, dashboard.name, views, owner.timezone, embed)
 
 
@@ -187,6 +202,21 @@ def _shared(conn: Connection, key: str) -> tuple[Dashboard, User]:
     if dashboard is None or owner is None or dashboard.user_id != owner.id:
         raise NotFound(UNKNOWN_KEY)  # a stat's key, not a dashboard's
     return dashboard, owner
+
+
+def _read_graphs(
+    conn: Connection, cards: list[Card], now: int, timezone: str
+) -> dict[int, CardSeries]:
+    """Each graph card's series, as the graph server draws them."""
+    found: dict[int, CardSeries] = {}
+    for card in cards:
+        if card.kind != "graph" or not card.stats:
+            continue
+        frame = parse_timeframe(card.timeframe)
+        read = [read_series(conn, stat, frame, now, timezone=timezone) for stat in card.stats]
+        found[card.id] = CardSeries(read[0].points[0].time if read[0].points else now,
+                                    read[0].end, [s.points for s in read])
+    return found
 
 
 def _read_tables(
@@ -207,7 +237,8 @@ def _read_tables(
 
 
 async def _card_views(
-    svc: Services, owner: User, cards: list[Card], tables: dict[int, list[TableRow]]
+    svc: Services, owner: User, cards: list[Card], tables: dict[int, list[TableRow]],
+    graphs: dict[int, CardSeries],
 ) -> list[CardView]:
     """Every card ready to show; number cards' summaries are asked for all at once."""
     wanted = [(card, stat) for card in cards if card.kind == "number" for stat in card.stats]
@@ -224,7 +255,7 @@ async def _card_views(
         rows = tables.get(card.id, [])
         views.append(CardView(
             card, parse_timeframe(card.timeframe).label, numbers.get(card.id, []),
-            rows[:TABLE_ROWS], max(0, len(rows) - TABLE_ROWS),
+            rows[:TABLE_ROWS], max(0, len(rows) - TABLE_ROWS), graphs.get(card.id),
         ))
     return views
 

@@ -63,6 +63,7 @@ async def draw(svc: Services, owner: User, stat_ids: list[str], fmt: str,
 async def graph_image(
     svc: Services, user: User, stat_ids: list[str], timeframe: str | None, fmt: str,
     previous: bool, look: ImageLook = DEFAULT_LOOK, threshold: float | None = None,
+    normalise: bool = False,
 ) -> GraphImage:
     """The user's graph of 1 to 3 stats as PNG or SVG, with an alert's ``threshold``
     drawn across it if given; NotFound for a stat not theirs."""
@@ -70,4 +71,5 @@ async def graph_image(
         raise BadRequest(f"a graph shows 1 to {MAX_STATS_ON_GRAPH} stats")
     return await draw(svc, user, stat_ids, fmt, timeframe=check_timeframe(timeframe),
                       previous=previous and len(stat_ids) == 1, threshold=threshold,
+                      normalise=normalise and len(stat_ids) > 1,
                       **look.options(GRAPH_SIZE))

@@ -83,6 +83,7 @@ class Graph:
     first: int
     end: int
     threshold: float | None = None  # an alert threshold drawn across it
+    normalised: bool = False  # compared stats each as % of their largest value
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,10 @@ class ComparePage:
     summaries: list[dict[str, Any]]
     graph: Graph | None
     timezone: str
+    series: list[list[Point]] = field(default_factory=list)  # the chosen stats', for hovering
+    normalised: bool = False
+    units_differ: bool = False  # the chosen stats are in different units
+    norm_choice: bool | None = None  # what was asked: normalise, not, or when units differ
 
 
 def check_timeframe(text: str | None) -> str:
@@ -243,8 +248,12 @@ async def stat_page(
     )
 
 
-async def compare_page(svc: Services, user: User, ids: list[str], timeframe: str | None) -> ComparePage:
-    """Up to three of the user's stats drawn together, each with its summary."""
+async def compare_page(
+    svc: Services, user: User, ids: list[str], timeframe: str | None,
+    normalise: bool | None = None,
+) -> ComparePage:
+    """Up to three of the user's stats drawn together, each with its summary; ``normalise``
+    draws each as a percentage of its largest value (None: when their units differ)."""
     tf = check_timeframe(timeframe)
     ids = list(dict.fromkeys(i for i in ids if i))
     if len(ids) > MAX_STATS_ON_GRAPH:
@@ -258,6 +267,16 @@ async def compare_page(svc: Services, user: User, ids: list[str], timeframe: str
     if not ids:
         return ComparePage([], await off_loop(load), tf, parse_timeframe(tf).label, [], None,
                            user.timezone)
+    now = svc.now()
+    found = await off_loop(lambda: _owned_stats(svc, user, ids))  # NotFound before any call
+    units_differ = len({s.unit for s in found}) > 1
+    normalised = len(ids) > 1 and (units_differ if normalise is None else normalise)
+
+    def chosen() -> list[list[Point]]:
+        with svc.engine.connect() as conn:
+            return [read_series(conn, s, parse_timeframe(tf), now, timezone=user.timezone).points
+                    for s in found]
+
     summaries = [
         svc.analysis.summarize(SummarizeParams(
             user_id=user.id, stat_id=i, timeframe=tf, timezone=user.timezone
@@ -266,13 +285,20 @@ async def compare_page(svc: Services, user: User, ids: list[str], timeframe: str
     ]
     graph = svc.graph.render(RenderParams(
         user_id=user.id, stat_ids=ids, timeframe=tf, previous=False,
-        timezone=user.timezone, with_body=False, **GRAPH_SIZE,
+        timezone=user.timezone, with_body=False, normalise=normalised, **GRAPH_SIZE,
     ))
-    (choices, rendered), summarized = await asyncio.gather(
-        asyncio.gather(off_loop(load), graph), asyncio.gather(*summaries))
+    (choices, rendered, series), summarized = await asyncio.gather(
+        asyncio.gather(off_loop(load), graph, off_loop(chosen)), asyncio.gather(*summaries))
     by_id = {s.public_id: s for s in choices}
+    drawn = graph_of(ids, tf, rendered, previous=False, compared=True)
     return ComparePage(
         [by_id[i] for i in ids], choices, tf, parse_timeframe(tf).label,
         [summary.model_dump() for summary in summarized],
-        graph_of(ids, tf, rendered, previous=False, compared=True), user.timezone,
+        replace(drawn, normalised=normalised), user.timezone, series, normalised, units_differ,
+        normalise,
     )
+
+
+def _owned_stats(svc: Services, user: User, ids: list[str]) -> list[Stat]:
+    with svc.engine.connect() as conn:
+        return [stats.owned_stat(conn, user.id, i) for i in ids]

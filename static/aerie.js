@@ -44,44 +44,55 @@ function formatValue(value, unit) {
   return unit ? `${text} ${unit}` : text;
 }
 
-// Map the mouse's x over the image to the nearest point, using the plot area the graph
-// server reported (fractions of the image) and the frame's first and end times.
-function graphHover() {
-  document.querySelectorAll("[data-graph]").forEach((box) => {
-    const img = box.querySelector("img");
-    const tip = box.querySelector(".tip");
-    const cursor = box.querySelector(".cursor");
-    const first = Number(box.dataset.first);
-    const end = Number(box.dataset.end);
-    const points = JSON.parse(box.dataset.points);
-    const when = new Intl.DateTimeFormat(undefined, {
-      timeZone: box.dataset.timezone, weekday: "short", month: "short", day: "numeric",
-      hour: "2-digit", minute: "2-digit",
-    });
-    const step = points.length > 1 ? points[1][0] - points[0][0] : end - first;
-    const hide = () => { tip.style.display = "none"; cursor.style.display = "none"; };
-    img.addEventListener("mouseleave", hide);
-    img.addEventListener("mousemove", (event) => {
-      const box_ = img.getBoundingClientRect();
-      const [x0, y0, x1, y1] = JSON.parse(box.dataset.plotArea);  // resized graphs change it
-      const fx = (event.clientX - box_.left) / box_.width;
-      if (fx < x0 || fx > x1 || !points.length) { hide(); return; }
-      const t = first + ((fx - x0) / (x1 - x0)) * (end - first);
-      let best = points[0];
-      for (const p of points) {
-        if (Math.abs(p[0] + step / 2 - t) < Math.abs(best[0] + step / 2 - t)) best = p;
-      }
-      const px = (x0 + ((best[0] + step / 2 - first) / (end - first)) * (x1 - x0)) * box_.width;
-      tip.textContent = `${when.format(new Date(best[0] * 1000))} · ${formatValue(best[1], box.dataset.unit)}`;
-      tip.style.left = `${px}px`;
-      tip.style.top = `${y0 * box_.height}px`;
-      cursor.style.left = `${px}px`;
-      cursor.style.top = `${y0 * box_.height}px`;
-      cursor.style.height = `${(y1 - y0) * box_.height}px`;
-      tip.style.display = "block";
-      cursor.style.display = "block";
-    });
+// Map the mouse's x over the image to the nearest interval, using the plot area (fractions
+// of the image) and the frame's first and end times. One stat carries data-points and
+// data-unit; compared stats and dashboard cards carry data-series, one read-out each.
+function hoverGraph(box) {
+  const img = box.querySelector("img");
+  const tip = box.querySelector(".tip");
+  const cursor = box.querySelector(".cursor");
+  const first = Number(box.dataset.first);
+  const end = Number(box.dataset.end);
+  const series = box.dataset.series ? JSON.parse(box.dataset.series)
+    : [{ name: "", unit: box.dataset.unit, points: JSON.parse(box.dataset.points) }];
+  const points = series[0].points;
+  const when = new Intl.DateTimeFormat(undefined, {
+    timeZone: box.dataset.timezone, weekday: "short", month: "short", day: "numeric",
+    hour: "2-digit", minute: "2-digit",
   });
+  const step = points.length > 1 ? points[1][0] - points[0][0] : end - first;
+  const hide = () => { tip.style.display = "none"; cursor.style.display = "none"; };
+  img.addEventListener("mouseleave", hide);
+  img.addEventListener("mousemove", (event) => {
+    const box_ = img.getBoundingClientRect();
+    const [x0, y0, x1, y1] = JSON.parse(box.dataset.plotArea);  // resized graphs change it
+    const fx = (event.clientX - box_.left) / box_.width;
+    if (fx < x0 || fx > x1 || !points.length) { hide(); return; }
+    const t = first + ((fx - x0) / (x1 - x0)) * (end - first);
+    let index = 0;
+    points.forEach((p, i) => {
+      if (Math.abs(p[0] + step / 2 - t) < Math.abs(points[index][0] + step / 2 - t)) index = i;
+    });
+    const at = points[index][0];
+    const px = (x0 + ((at + step / 2 - first) / (end - first)) * (x1 - x0)) * box_.width;
+    const values = series.map((s) => {
+      const value = formatValue(s.points[index] ? s.points[index][1] : null, s.unit);
+      return s.name ? `${s.name}: ${value}` : value;
+    });
+    tip.textContent = `${when.format(new Date(at * 1000))} · ${values.join(" · ")}`;
+    const half = tip.offsetWidth / 2;  // kept inside the graph, never past the page's edge
+    tip.style.left = `${Math.min(Math.max(px, half), box_.width - half)}px`;
+    tip.style.top = `${y0 * box_.height}px`;
+    cursor.style.left = `${px}px`;
+    cursor.style.top = `${y0 * box_.height}px`;
+    cursor.style.height = `${(y1 - y0) * box_.height}px`;
+    tip.style.display = "block";
+    cursor.style.display = "block";
+  });
+}
+
+function graphHover() {
+  document.querySelectorAll("[data-graph]").forEach(hoverGraph);
 }
 
 // On narrow screens the sections hide behind the Menu button (static/aerie.css).
@@ -197,6 +208,7 @@ function dashboardRefresh() {
       img.dataset.refreshed = String(last);
       sizeGraph(img);
     });
+    cards.querySelectorAll("[data-graph]").forEach(hoverGraph);
     document.body.dataset.refreshedAt = String(last);
   };
   setInterval(() => { if (document.visibilityState === "visible") refresh(); }, every);

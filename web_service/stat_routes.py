@@ -6,7 +6,7 @@ responder; each page is also served as JSON at the same path plus ``.json``.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
@@ -123,16 +123,21 @@ def stat_router(services: Services, responder: Responder) -> APIRouter:
     async def compare(
         request: Request, session: CurrentSession,
         ids: Annotated[list[str] | None, Query()] = None, tf: str | None = None,
+        norm: Literal["", "0", "1"] = "",
     ) -> Response:
-        result = await stat_pages.compare_page(services, session.user, ids or [], tf)
+        """``norm=1`` draws each stat as % of its largest value, ``norm=0`` on one plain axis;
+        without it, normalised when the stats' units differ."""
+        result = await stat_pages.compare_page(services, session.user, ids or [], tf,
+                                               None if norm == "" else norm == "1")
         return responder.page(request, session, "compare.html", result, present.compare_page)
 
     @router.get("/compare/graph.{fmt}", response_model=None)
     async def compare_graph(
         request: Request, session: CurrentSession, fmt: str, look: Look,
-        ids: Annotated[list[str] | None, Query()] = None, tf: str | None = None,
+        ids: Annotated[list[str] | None, Query()] = None, tf: str | None = None, norm: int = 0,
     ) -> Response:
-        image = await graph_image(services, session.user, ids or [], tf, fmt, False, look)
+        image = await graph_image(services, session.user, ids or [], tf, fmt, False, look,
+                                  normalise=norm != 0)
         return _image_answer(request, image)
 
     return router
