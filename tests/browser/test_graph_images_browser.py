@@ -4,6 +4,7 @@ labels stay at least 11 CSS px on a phone and on dashboard cards; dark pages get
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -12,6 +13,7 @@ from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page
 from sqlalchemy import Engine
 
+from aerie import accounts, shares, stats
 from tests.browser.conftest import WAIT_MS, Stack
 from tests.browser.test_dashboard_browser import (
     log_in,
@@ -120,3 +122,19 @@ def test_dark_mode_gets_dark_graphs(dark_desktop: Page, sqlite_engine: Engine) -
                     return [...g.getImageData(2, 2, 1, 1).data].slice(0, 3); }""",
     )
     assert sum(corner) < 150, f"a light graph on a dark page: {corner}"
+
+
+def test_an_embedded_graph_is_sharp_on_a_dense_screen(
+    phone: Page, sqlite_engine: Engine  # noqa: F811
+) -> None:
+    """An embed keeps the size its author chose; a 2x screen gets a 2x image of it."""
+    email, stat_id, _ = owner_with_data(sqlite_engine)
+    with sqlite_engine.begin() as conn:
+        owner = accounts.user_by_email(conn, email)
+        assert owner is not None
+        stat = stats.owned_stat(conn, owner.id, stat_id)
+        key = shares.share_stat(conn, owner.id, stat.id, int(time.time())).key
+    phone.goto(f"/embed/graph/{key}?w=360&h=180&tf=day")
+    (image,) = drawn_images(phone, ".stathat-embed img")
+    assert "scale=2" in str(image["src"])
+    assert pixel_width(phone, image) == 720
