@@ -72,8 +72,7 @@ def stat_router(services: Services, responder: Responder) -> APIRouter:
             result = await stat_pages.stat_page(services, session.user, public_id, None, api_url,
                                                 web_url)
             return responder.page(request, session, "stat.html", result, present.stat_page,
-                                  flash=Flash(exc.message[:1].upper() + exc.message[1:], "error"),
-                                  status=exc.status)
+                                  flash=_error(exc), status=exc.status)
         return responder.page(request, session, "stat.html", result, present.stat_page)
 
     @router.get("/stats/{public_id}/graph.{fmt}", response_model=None)
@@ -127,8 +126,17 @@ def stat_router(services: Services, responder: Responder) -> APIRouter:
     ) -> Response:
         """``norm=1`` draws each stat as % of its largest value, ``norm=0`` on one plain axis;
         without it, normalised when the stats' units differ."""
-        result = await stat_pages.compare_page(services, session.user, ids or [], tf,
-                                               None if norm == "" else norm == "1")
+        normalise = None if norm == "" else norm == "1"
+        try:
+            result = await stat_pages.compare_page(services, session.user, ids or [], tf,
+                                                   normalise)
+        except BadRequest as exc:  # as on the stat page: said above, the page kept
+            if tf is None or json_requested(request):
+                raise
+            result = await stat_pages.compare_page(services, session.user, ids or [], None,
+                                                   normalise)
+            return responder.page(request, session, "compare.html", result,
+                                  present.compare_page, flash=_error(exc), status=exc.status)
         return responder.page(request, session, "compare.html", result, present.compare_page)
 
     @router.get("/compare/graph.{fmt}", response_model=None)
@@ -141,6 +149,11 @@ def stat_router(services: Services, responder: Responder) -> APIRouter:
         return _image_answer(request, image)
 
     return router
+
+
+def _error(exc: AerieError) -> Flash:
+    """A use case's message as an error said on the page, as a sentence."""
+    return Flash(exc.message[:1].upper() + exc.message[1:], "error")
 
 
 def _image_answer(request: Request, image: GraphImage) -> Response:

@@ -6,17 +6,20 @@ draws its threshold, and a bad timeframe is said on the page itself."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import Engine
 
+from aerie import accounts
 from tests.browser.conftest import WAIT_MS
 from tests.browser.test_dashboard_browser import (
     log_in,
     sqlite_engine,  # noqa: F401  (fixture)
 )
 from tests.browser.test_responsive_browser import PHONE, TABLET, owner_with_data
+from tests.conftest import Account, make_stat, put_points
 
 LONE_DOT = 'style="fill: #2563eb; stroke: #2563eb"'  # app_servers.charts' marker for lone points
 DESKTOP = {"width": 1280, "height": 900}
@@ -33,16 +36,26 @@ def svg_of(page: Page) -> str:
 def test_a_new_stat_opens_on_its_hour_drawn_as_a_line_with_the_summary_below(
     page: Page, sqlite_engine: Engine, size: dict[str, int]  # noqa: F811
 ) -> None:
-    email, stat_id, _ = owner_with_data(sqlite_engine)  # made just now, a value every 5 min
+    email, stat_id, _ = owner_with_data(sqlite_engine)  # a value every 5 min for a day
+    with sqlite_engine.begin() as conn:
+        owner = accounts.user_by_email(conn, email)
+        assert owner is not None
+    now = int(time.time())
+    fresh = make_stat(sqlite_engine, Account(owner, ""), "queue depth", "value")
+    put_points(sqlite_engine, fresh, [(now - 300 * i, 40.0 + i) for i in range(8)])
     page.set_viewport_size(size)
     log_in(page, email)
-    page.goto(f"/stats/{stat_id}")
 
+    page.goto(f"/stats/{fresh.public_id}")  # forty minutes old: opens on its hour
     timeframes = page.get_by_role("navigation", name="Timeframe")
     expect(timeframes.locator("a.current")).to_have_text("1 hour")
+    expect(page.locator("#summary dd").first).to_have_text("40")
+    assert LONE_DOT not in svg_of(page)  # joined into a line, not eight dots
+
+    page.goto(f"/stats/{stat_id}?tf=1h")
     drawing = svg_of(page)
-    assert LONE_DOT not in drawing  # joined into a line, not twelve dots
-    assert "stroke-dasharray" in drawing  # the hour before, dashed
+    assert LONE_DOT not in drawing
+    assert "stroke-dasharray" in drawing  # the hour before, dashed and joined too
 
     summary = page.locator("#summary")
     expect(summary.locator("dd").first).not_to_have_text("—")
@@ -96,3 +109,8 @@ def test_a_bad_timeframe_is_said_on_the_page_which_stays(
     expect(page.get_by_role("heading", name="checkout latency")).to_be_visible()
     expect(page.locator(".graph[data-graph] img[data-sized]")).to_be_visible()
     assert page.request.get(f"/stats/{stat_id}.json?tf=bogus").status == 400
+
+    answer = page.goto(f"/compare?ids={stat_id}&tf=2x")
+    assert answer is not None and answer.status == 400
+    expect(page.locator(".flash.error")).to_contain_text("Timeframe '2x' is not understood")
+    expect(page.get_by_label("Stat 1")).to_be_visible()
