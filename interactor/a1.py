@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import Connection
 
@@ -24,10 +25,10 @@ from aerie.series import Series, read_series
 from aerie.stats import Stat
 from aerie.text_rules import is_decimal
 from aerie.timeframes import LATEST_START, MAX_POINTS, Timeframe, check_start, parse_timeframe
-from interactor import export
+from interactor import export, stat_changes
 from interactor.base import Services, off_loop
 from interactor.export import PAGE_SIZE, StatAlert
-from interactor.stat_changes import DescribedStat, describe_owned_stat
+from interactor.stat_changes import DescribedStat
 
 # `stathat alert value STAT` (StatHat's command-line tool) has no flags for a value
 # alert's threshold and operator: it always posts its placeholders, Go's zero value and
@@ -55,12 +56,8 @@ async def describe_stat(
     svc: Services, token: str, public_id: str, fields: Mapping[str, str]
 ) -> DescribedStat:
     """Set the token owner's stat's unit, description or tags (those ``fields`` name)."""
-
-    def work() -> DescribedStat:
-        with svc.engine.begin() as conn:
-            return describe_owned_stat(conn, _owner(conn, token), public_id, fields)
-
-    return await off_loop(work)
+    return await stat_changes.describe_stat(svc, partial(_owner, token=token), public_id,
+                                            fields)
 
 
 async def list_stats(svc: Services, token: str) -> list[Stat]:

@@ -24,9 +24,10 @@ from aerie.errors import BadRequest, NotFound
 from aerie.series import Series, read_series
 from aerie.stats import Stat
 from aerie.timeframes import Timeframe, check_start, parse_timeframe
+from interactor import stat_changes
 from interactor.alerts import checked_rule
 from interactor.base import Services, off_loop
-from interactor.stat_changes import DescribedStat, describe_owned_stat
+from interactor.stat_changes import DescribedStat
 
 PAGE_SIZE = 10_000  # stats in one statlist page, as StatHat pages them
 MAX_IDS = 5  # stats in one data request
@@ -145,12 +146,8 @@ async def describe_stat(
     svc: Services, token: str, public_id: str, fields: Mapping[str, str]
 ) -> DescribedStat:
     """Set the token owner's stat's unit, description or tags (those ``fields`` name)."""
-
-    def work() -> DescribedStat:
-        with svc.engine.begin() as conn:
-            return describe_owned_stat(conn, _owner(conn, token), public_id, fields)
-
-    return await off_loop(work)
+    return await stat_changes.describe_stat(svc, partial(_owner, token=token), public_id,
+                                            fields)
 
 
 async def remove_stat(svc: Services, token: str, public_id: str) -> DeletedStat:

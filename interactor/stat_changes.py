@@ -3,7 +3,7 @@ and the trash page."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,13 +112,16 @@ def describe_owned_stat(
 
 
 async def describe_stat(
-    svc: Services, user: User, public_id: str, fields: Mapping[str, str]
+    svc: Services, user: User | Callable[[Connection], User], public_id: str,
+    fields: Mapping[str, str],
 ) -> DescribedStat:
-    """Set the unit, description and tags the stat page's form sent; BadRequest says what
-    to fix, NotFound if the stat is not the user's."""
+    """Set the unit, description and tags ``fields`` name (the stat page's form, an API's
+    parameters); BadRequest says what to fix, NotFound if the stat is not the user's.
+    ``user`` may be a lookup run in the transaction (an API's token owner)."""
 
     def work() -> DescribedStat:
         with svc.engine.begin() as conn:
-            return describe_owned_stat(conn, user, public_id, fields)
+            owner = user(conn) if callable(user) else user
+            return describe_owned_stat(conn, owner, public_id, fields)
 
     return await off_loop(work)

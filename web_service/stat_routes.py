@@ -69,8 +69,11 @@ def stat_router(services: Services, responder: Responder) -> APIRouter:
         except BadRequest as exc:
             if tf is None or json_requested(request):
                 raise
-            result = await stat_pages.stat_page(services, session.user, public_id, None, api_url,
-                                                web_url)
+            try:
+                result = await stat_pages.stat_page(services, session.user, public_id, None,
+                                                    api_url, web_url)
+            except AerieError:
+                raise exc from None  # the input is refused first, as before any lookup
             return responder.page(request, session, "stat.html", result, present.stat_page,
                                   flash=_error(exc), status=exc.status)
         return responder.page(request, session, "stat.html", result, present.stat_page)
@@ -133,8 +136,11 @@ def stat_router(services: Services, responder: Responder) -> APIRouter:
         except BadRequest as exc:  # as on the stat page: said above, the page kept
             if tf is None or json_requested(request):
                 raise
-            result = await stat_pages.compare_page(services, session.user, ids or [], None,
-                                                   normalise)
+            try:
+                result = await stat_pages.compare_page(services, session.user, ids or [], None,
+                                                       normalise)
+            except AerieError:
+                raise exc from None
             return responder.page(request, session, "compare.html", result,
                                   present.compare_page, flash=_error(exc), status=exc.status)
         return responder.page(request, session, "compare.html", result, present.compare_page)
