@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Table, func, select
 
-from aerie.schema import DAY, ROLLUPS, stat_hours
+from aerie.schema import DAY, ROLLUPS, stat_hours, stat_minutes
 from aerie.stats import Stat
 from aerie.timeframes import Timeframe
 
@@ -36,10 +36,10 @@ class Series:
 
 
 def first_data_time(conn: Connection, stat: Stat) -> int | None:
-    """When the stat's oldest kept point is (the start of its first hour; None: no data).
-    Hours, not minutes: they are kept for years, and an hour is fine enough to pick a view."""
+    """When the stat's oldest point still kept by the minute is (the start of its minute;
+    None: none). Minutes are kept for weeks: enough to judge a young stat's first view."""
     return conn.execute(
-        select(func.min(stat_hours.c.bucket)).where(stat_hours.c.stat_id == stat.id)
+        select(func.min(stat_minutes.c.bucket)).where(stat_minutes.c.stat_id == stat.id)
     ).scalar_one_or_none()
 
 
