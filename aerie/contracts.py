@@ -31,6 +31,13 @@ RECEIVED_MARK_SECONDS = 60
 # Graph styles the graph server draws, and the longest title it puts on one.
 STYLES = ("full", "mini", "spark", "fill", "fill_bar")
 MAX_TITLE = 200
+# Colour themes a graph is drawn in (the page's light or dark mode), and the largest
+# device pixel ratio an image is drawn for: ``scale`` 2 draws a 2x image of the same layout.
+THEMES = ("light", "dark")
+MAX_SCALE = 3.0
+# The pixel margins around a ``full`` graph's plot area, whatever its size: pages map the
+# mouse to time with them without asking the graph server for the layout.
+FULL_GRAPH_MARGINS = {"left": 58, "right": 22, "top": 38, "bottom": 30}
 
 
 class Params(BaseModel):
@@ -64,6 +71,10 @@ class RenderParams(Params):
     title: str = ""
     with_body: bool = True
     chart: str = "line"
+    scale: float = 1.0
+    theme: str = "light"
+    threshold: float | None = None
+    normalise: bool = False
 
 
 class MarkedComment(Result):

@@ -57,6 +57,7 @@ class Card:
     timeframe: str
     title: str
     stats: list[Stat]
+    trashed: tuple[str, ...] = ()  # names of its stats waiting in the trash
 
 
 _DASHBOARD_COLUMNS = (
@@ -155,22 +156,28 @@ def delete_dashboard(conn: Connection, dashboard: Dashboard) -> None:
 
 
 def cards_of_dashboard(conn: Connection, dashboard_id: int) -> list[Card]:
-    """The dashboard's cards in order, each with its live (not trashed) stats in order."""
+    """The dashboard's cards in order, each with its live stats in order and the names of
+    those in the trash (purged stats leave no trace)."""
     rows = conn.execute(
         select(*_CARD_COLUMNS).where(dashboard_cards.c.dashboard_id == dashboard_id)
         .order_by(dashboard_cards.c.position, dashboard_cards.c.id)
     ).fetchall()
     chosen: dict[int, list[Stat]] = {row.id: [] for row in rows}
+    trashed: dict[int, list[str]] = {row.id: [] for row in rows}
     if chosen:
         stat_rows = conn.execute(
             select(card_stats.c.card_id, *STAT_COLUMNS)
             .join(stats, stats.c.id == card_stats.c.stat_id)
-            .where(card_stats.c.card_id.in_(list(chosen)), stats.c.deleted_at.is_(None))
+            .where(card_stats.c.card_id.in_(list(chosen)))
             .order_by(card_stats.c.card_id, card_stats.c.position)
         )
         for stat_row in stat_rows:
-            chosen[stat_row.card_id].append(stat_from_row(stat_row))
-    return [Card(*row, stats=chosen[row.id]) for row in rows]
+            stat = stat_from_row(stat_row)
+            if stat.deleted_at is None:
+                chosen[stat_row.card_id].append(stat)
+            else:
+                trashed[stat_row.card_id].append(stat.name)
+    return [Card(*row, stats=chosen[row.id], trashed=tuple(trashed[row.id])) for row in rows]
 
 
 def card_of_dashboard(conn: Connection, dashboard_id: int, card_id: int) -> Card:

@@ -159,6 +159,8 @@ stats = Table(
     Column("kind", String(8), nullable=False),
     Column("classic_key", exact_string(64), nullable=False, unique=True),
     Column("unit", String(32), nullable=True),
+    # What the stat measures, in the owner's words (shown under its name); "" for none.
+    Column("description", String(1000), nullable=False, server_default=""),
     Column("public", Boolean, nullable=False, default=False),
     Column("created_at", BigInteger, nullable=False),
     Column("data_received_at", BigInteger, nullable=True),
@@ -234,6 +236,15 @@ shares = Table(
 )
 
 # A comment on a stat at a moment (StatHat's comments, Graphite's events): a graph marker.
+# Tags group stats in the list (several per stat); stored as the owner typed them.
+stat_tags = Table(
+    "stat_tags",
+    metadata,
+    Column("stat_id", Integer, ForeignKey("stats.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag", exact_string(64), primary_key=True),
+    Index(None, "tag"),
+)
+
 comments = Table(
     "comments",
     metadata,

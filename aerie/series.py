@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from datetime import time as dtime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Table, or_, select
+from sqlalchemy import Connection, Table, func, or_, select
 
 from aerie.schema import DAY, HOUR, ROLLUPS, stat_hours, stat_minutes
 from aerie.stats import Stat
@@ -33,6 +33,14 @@ class Series:
     timeframe: Timeframe
     points: list[Point]
     end: int  # where the last interval ends (a local day may be 23 or 25 hours long)
+
+
+def first_data_time(conn: Connection, stat: Stat) -> int | None:
+    """When the stat's oldest point still kept by the minute is (the start of its minute;
+    None: none). Minutes are kept for weeks: enough to judge a young stat's first view."""
+    return conn.execute(
+        select(func.min(stat_minutes.c.bucket)).where(stat_minutes.c.stat_id == stat.id)
+    ).scalar_one_or_none()
 
 
 def rollup_for(interval: int) -> tuple[int, Table]:

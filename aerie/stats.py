@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from aerie.errors import BadRequest, Conflict, NotAllowed, NotFound
 from aerie.keys import public_stat_id, random_key
-from aerie.schema import COUNTER, ROLLUPS, VALUE, stats, users
+from aerie.schema import COUNTER, ROLLUPS, VALUE, stat_tags, stats, users
 from aerie.text_rules import check_text
 
 MAX_NAME_LENGTH = 255
@@ -41,6 +41,7 @@ class Stat:
     created_at: int
     data_received_at: int | None
     deleted_at: int | None = None
+    description: str = ""  # what it measures, in the owner's words
 
     @property
     def counter(self) -> bool:
@@ -50,7 +51,7 @@ class Stat:
 STAT_COLUMNS = (
     stats.c.id, stats.c.public_id, stats.c.user_id, stats.c.name, stats.c.kind,
     stats.c.classic_key, stats.c.unit, stats.c.public,
-    stats.c.created_at, stats.c.data_received_at, stats.c.deleted_at,
+    stats.c.created_at, stats.c.data_received_at, stats.c.deleted_at, stats.c.description,
 )
 
 
@@ -59,6 +60,7 @@ def stat_from_row(row: object) -> Stat:
     return Stat(
         m["id"], m["public_id"], m["user_id"], m["name"], m["kind"], m["classic_key"], m["unit"],
         bool(m["public"]), m["created_at"], m["data_received_at"], m["deleted_at"],
+        m["description"] or "",
     )
 
 
@@ -185,14 +187,33 @@ def owned_stat(conn: Connection, user_id: int, public_id: str, *, in_trash: bool
 
 
 def stats_of_user(
-    conn: Connection, user_id: int, offset: int = 0, limit: int = 10_000, search: str = ""
+    conn: Connection, user_id: int, offset: int = 0, limit: int = 10_000, search: str = "",
+    tag: str = "", recent_first: bool = False,
 ) -> list[Stat]:
-    """The user's live stats by name; ``search`` keeps names containing it (any case)."""
-    query = select(*STAT_COLUMNS).where(stats.c.user_id == user_id, stats.c.deleted_at.is_(None))
+    """The user's live stats by name (or, ``recent_first``, newest data first); ``search``
+    keeps names containing it (any case), ``tag`` those carrying that tag."""
+    query = _live_stats(user_id, search, tag).with_only_columns(*STAT_COLUMNS)
+    order = ((stats.c.data_received_at.is_(None), stats.c.data_received_at.desc())
+             if recent_first else ())
+    rows = conn.execute(query.order_by(*order, stats.c.name, stats.c.id)
+                        .offset(offset).limit(limit))
+    return [stat_from_row(r) for r in rows]
+
+
+def count_stats_of_user(conn: Connection, user_id: int, search: str = "", tag: str = "") -> int:
+    """How many live stats ``stats_of_user`` would list with no limit."""
+    query = _live_stats(user_id, search, tag).with_only_columns(func.count())
+    return int(conn.execute(query).scalar_one())
+
+
+def _live_stats(user_id: int, search: str, tag: str) -> Select[tuple[int]]:
+    query = select(stats.c.id).where(stats.c.user_id == user_id, stats.c.deleted_at.is_(None))
     if search:
         query = query.where(func.lower(stats.c.name).like(_contains(search), escape="\\"))
-    rows = conn.execute(query.order_by(stats.c.name, stats.c.id).offset(offset).limit(limit))
-    return [stat_from_row(r) for r in rows]
+    if tag:
+        query = query.where(stats.c.id.in_(
+            select(stat_tags.c.stat_id).where(stat_tags.c.tag == tag)))
+    return query
 
 
 def _contains(text: str) -> str:

@@ -70,14 +70,23 @@ def stat_graph(public_id: str) -> str:
     return f"{STATS}/{public_id}/graph"
 
 
-def stat_graph_image(public_id: str, fmt: str, timeframe: str, previous: bool = True) -> str:
-    """A stat's graph image over ``timeframe``, against the period before unless told not."""
-    return f"{stat_graph(public_id)}.{fmt}?tf={timeframe}" + ("" if previous else "&prev=0")
+def stat_graph_image(
+    public_id: str, fmt: str, timeframe: str, previous: bool = True,
+    threshold: float | None = None,
+) -> str:
+    """A stat's graph image over ``timeframe``, against the period before unless told not,
+    with an alert's ``threshold`` drawn across it if given."""
+    return (f"{stat_graph(public_id)}.{fmt}?tf={timeframe}" + ("" if previous else "&prev=0")
+            + ("" if threshold is None else f"&threshold={threshold:g}"))
 
 
-def compare_graph_image(public_ids: list[str], timeframe: str, fmt: str) -> str:
-    """The compare page's graph of the stats ``public_ids``, in order."""
-    return f"{COMPARE_GRAPH}.{fmt}?" + "".join(f"ids={i}&" for i in public_ids) + f"tf={timeframe}"
+def compare_graph_image(
+    public_ids: list[str], timeframe: str, fmt: str, normalised: bool = False
+) -> str:
+    """The compare page's graph of the stats ``public_ids``, in order, each line as a
+    percentage of its largest value when ``normalised``."""
+    return (f"{COMPARE_GRAPH}.{fmt}?" + "".join(f"ids={i}&" for i in public_ids)
+            + f"tf={timeframe}" + ("&norm=1" if normalised else ""))
 
 
 def compare(public_id: str) -> str:
@@ -111,6 +120,11 @@ def alert_page(public_id: str) -> str:
 
 def dashboard_page(public_id: str) -> str:
     return f"{DASHBOARDS}/{public_id}"
+
+
+def dashboard_editor(public_id: str) -> str:
+    """The dashboard in edit mode: rename, add, move and remove cards, share."""
+    return f"{dashboard_page(public_id)}?edit=1"
 
 
 def dashboard_cards(public_id: str) -> str:

@@ -47,13 +47,14 @@ from aerie.comments import Comment
 from aerie.numbers import compact_number
 from aerie.series import Series
 from app_servers.chart_options import ChartOptions, Look
+from app_servers.gaps import NORMALISED_LABEL, as_percent_of_largest, line_values
 from app_servers.histograms import PLOTTABLE, draw_histogram, histogram, value_axis
 from app_servers.markers import mark_comments, with_tooltips
 
 EMPTY_MESSAGE = "no data in this timeframe yet"
 # First a strong blue; then orange and violet, which stay apart for colour-blind readers.
 PALETTE = ("#2563eb", "#ea580c", "#7c3aed")
-INK, MUTED, FAINT, GRID = "#111827", "#6b7280", "#d1d5db", "#eef0f3"
+THRESHOLD = "#dc2626"
 DAY = 86400
 DPI = 100  # one inch of figure is 100 pixels, so pixel margins are exact
 # The legend's spacing in font sizes, as matplotlib's Legend(handlelength=1.4,
@@ -128,10 +129,10 @@ class _Frame:
         self.key = replace(options, title="")
         self.pixels = options.width * options.height
         self.figure = Figure(figsize=(options.width / DPI, options.height / DPI), dpi=DPI,
-                             facecolor="white")
+                             facecolor=options.colours.background)
         self.canvas = FigureCanvasAgg(self.figure)
         self.axes = self.figure.add_axes(_axes_box(options))
-        self.axes.patch.set_visible(False)  # white on the figure's white: one fill fewer
+        self.axes.patch.set_visible(False)  # the figure's background shows: one fill fewer
         _dress(self.axes, options)
 
     def clear(self) -> None:
@@ -193,14 +194,20 @@ def _plot(
     first, interval = current[0].points[0].time, current[0].timeframe.interval
     count = len(current[0].points)
     x = _date_numbers(first + (np.arange(count, dtype=np.float64) + 0.5) * interval)
-    lines = [_values(s) for s in current]
+    lines = [line_values(_values(s), s.stat.counter, options.style) for s in current]
+    if options.normalise:
+        lines = [as_percent_of_largest(y) for y in lines]
     before = None
     if previous is not None and options.style != "spark" and any(p.rcount for p in previous.points):
-        before = _values(previous)
+        before = line_values(_values(previous), previous.stat.counter, options.style)
         # Context, not news: before its first data the period before shows nothing,
         # rather than a counter's long run of zeros along the floor.
         before[: next(i for i, p in enumerate(previous.points) if p.rcount)] = np.nan
     low, high = _y_limits(lines + ([before] if before is not None else []), current, options)
+    if options.threshold is not None:  # an alert's threshold, dashed across the frame
+        low, high = min(low, options.threshold), max(high, options.threshold)
+        axes.axhline(options.threshold, color=THRESHOLD, lw=1.2, dashes=(5, 3), zorder=2,
+                     gid="threshold")
     if before is not None:
         axes.add_line(Line2D(x, before, color=PALETTE[0], alpha=0.45, lw=look.line * 0.8,
                              dashes=(3.5, 2.5), zorder=2))
@@ -216,11 +223,11 @@ def _plot(
     axes.set_ylim(low, high)
     empty = not any(p.rcount for s in current for p in s.points)
     if options.style == "spark":
-        _decorate_spark(axes, empty)
+        _decorate_spark(axes, empty, options)
         return
     axes.yaxis.set_major_locator(_y_locator(options))
     if empty:
-        _say_empty(axes, look)
+        _say_empty(axes, look, options)
     if options.look_name == "full":
         _decorate_full(axes, current, before is not None, options)
 
@@ -273,10 +280,10 @@ def _draw_bars(
                      color=PALETTE[index], alpha=alpha, lw=0, zorder=3 + index)
 
 
-def _say_empty(axes: Axes, look: Look) -> None:
+def _say_empty(axes: Axes, look: Look, options: ChartOptions) -> None:
     axes.yaxis.set_major_locator(NullLocator())  # no data, no scale to read
     axes.text(0.5, 0.5, EMPTY_MESSAGE, transform=axes.transAxes, ha="center",
-              va="center", color=MUTED, fontsize=look.font + 1)
+              va="center", color=options.colours.muted, fontsize=look.font + 1)
 
 
 def _plot_histogram(
@@ -289,13 +296,13 @@ def _plot_histogram(
     axes.set_ylim(0, 1)
     draw_histogram(axes, bins, PALETTE)
     if options.style == "spark":
-        _decorate_spark(axes, not bins.edges)
+        _decorate_spark(axes, not bins.edges, options)
         return
     axes.yaxis.set_major_locator(_y_locator(options))
     value_axis(axes, _most_x_ticks(options), _shared_unit(current))
     if not bins.edges:
         axes.xaxis.set_major_locator(NullLocator())
-        _say_empty(axes, options.look)
+        _say_empty(axes, options.look, options)
     if options.look_name == "full":
         _decorate_full(axes, current, False, options)
 
@@ -365,26 +372,27 @@ def _y_locator(options: ChartOptions) -> MaxNLocator:
                        integer=options.chart == "histogram")
 
 
-def _decorate_spark(axes: Axes, empty: bool) -> None:
+def _decorate_spark(axes: Axes, empty: bool, options: ChartOptions) -> None:
     """On the bare axes ``_dress`` made: nothing, or a sign that there is nothing yet."""
     if empty:  # too small for words: a faint baseline says "nothing yet"
-        axes.axhline(0.5 * sum(axes.get_ylim()), color=FAINT, lw=1, dashes=(2, 2))
+        axes.axhline(0.5 * sum(axes.get_ylim()), color=options.colours.faint, lw=1,
+                     dashes=(2, 2))
 
 
 def _decorate_axes(axes: Axes, options: ChartOptions) -> None:
     """Quiet axes: no box, light horizontal grid, muted ticks, compact numbers up the side
     (where the ticks go is each graph's own: ``_y_locator``)."""
-    look = options.look
+    look, colours = options.look, options.colours
     for side in ("top", "right", "left"):
         axes.spines[side].set_visible(False)
-    axes.spines["bottom"].set_color(FAINT)
-    axes.grid(axis="y", color=GRID, lw=0.9)
+    axes.spines["bottom"].set_color(colours.faint)
+    axes.grid(axis="y", color=colours.grid, lw=0.9)
     axes.set_axisbelow(True)
     axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: compact_number(v)))
     axes.tick_params(axis="y", left=False, length=0, pad=5, labelsize=look.font,
-                     labelcolor=MUTED)
-    axes.tick_params(axis="x", length=3, width=0.8, color=FAINT, pad=3,
-                     labelsize=look.font, labelcolor=MUTED)
+                     labelcolor=colours.muted)
+    axes.tick_params(axis="x", length=3, width=0.8, color=colours.faint, pad=3,
+                     labelsize=look.font, labelcolor=colours.muted)
     axes.xaxis.set_minor_locator(NullLocator())
     # Labels at fixed places: matplotlib would otherwise measure every tick label to
     # place them, on every draw. The y label's baseline is one line of text in from
@@ -417,10 +425,11 @@ def _decorate_full(
     assert isinstance(figure, Figure) and isinstance(figure.canvas, FigureCanvasAgg)
     renderer = figure.canvas.get_renderer()
     shared_unit = _shared_unit(current)
-    y_label = "intervals" if options.chart == "histogram" else shared_unit
+    y_label = ("intervals" if options.chart == "histogram"
+               else NORMALISED_LABEL if options.normalise else shared_unit)
     if y_label:
         # The label's baseline: one line of text in from the figure's left edge.
-        axes.set_ylabel(y_label, color=MUTED, fontsize=look.font)  # placed by _decorate_axes
+        axes.set_ylabel(y_label, color=options.colours.muted, fontsize=look.font)  # placed once
     title = options.title or (current[0].stat.name if len(current) == 1 else "")
     room = _axes_px(options)[0]
     top = 1 - 11 / options.height
@@ -431,7 +440,7 @@ def _decorate_full(
         title_end = _legend(figure, entries, options, share, renderer) - 16
     if title:
         text = figure.text(look.left / options.width, top, title, ha="left", va="top",
-                           fontsize=look.font + 1.5, color=INK, weight="bold")
+                           fontsize=look.font + 1.5, color=options.colours.ink, weight="bold")
         _shorten(text, title_end - look.left, renderer)
 
 
@@ -454,7 +463,7 @@ def _legend(
         "lp", FontProperties(size=look.font), ismath=False)
     swatch_y = top - (lp_height - lp_descent) + LEGEND_SWATCH_RISE * em
     texts = [figure.text(0, top / options.height, label, ha="left", va="top",
-                         fontsize=look.font, color=MUTED) for label, _ in entries]
+                         fontsize=look.font, color=options.colours.muted) for label, _ in entries]
     widths = []
     for text in texts:
         _shorten(text, share, renderer)
@@ -521,18 +530,25 @@ _SVG_SIZE = re.compile(rb'<svg([^>]*?) width="[\d.]+pt" height="[\d.]+pt"')
 
 
 def _save(frame: _Frame, options: ChartOptions) -> bytes:
-    """PNG at exactly width x height pixels, or SVG sized in pixels (matplotlib says pt).
+    """PNG at exactly width x height pixels times ``scale``, or SVG sized in pixels
+    (matplotlib says pt), on the theme's background.
 
-    The PNG is the Agg canvas's pixels, drawn once and encoded by Pillow as RGB (the
-    figure is opaque white): ``savefig`` would draw the figure a second time.
+    At scale 1 the PNG is the Agg canvas's pixels, drawn once and encoded by Pillow as
+    RGB (the figure is opaque): ``savefig`` would draw the figure a second time. A
+    sharper image (``scale`` 2 for high-density screens) is drawn again at its density.
     """
     out = io.BytesIO()
-    if options.format == "png":
+    background = options.colours.background
+    if options.format == "png" and options.scale == 1:
         frame.canvas.draw()
         rgba = Image.frombuffer("RGBA", frame.canvas.get_width_height(),
                                 frame.canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
         rgba.convert("RGB").save(out, format="png", compress_level=PNG_COMPRESSION)
         return out.getvalue()
-    frame.figure.savefig(out, format="svg", facecolor="white", metadata={"Date": None})
+    if options.format == "png":
+        frame.figure.savefig(out, format="png", dpi=DPI * options.scale, facecolor=background,
+                             metadata={"Software": None})
+        return out.getvalue()
+    frame.figure.savefig(out, format="svg", facecolor=background, metadata={"Date": None})
     size = f' width="{options.width}" height="{options.height}"'.encode()
     return _SVG_SIZE.sub(lambda m: b"<svg" + m.group(1) + size, out.getvalue(), count=1)

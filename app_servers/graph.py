@@ -120,7 +120,8 @@ class GraphServer:
         self, user_id: int, stat_ids: list[str], timeframe: str = "1w", start: int | None = None,
         previous: bool = True, format: str = "png", width: int = 800, height: int = 300,
         timezone: str = "UTC", style: str = "full", title: str = "", with_body: bool = True,
-        chart: str = "line",
+        chart: str = "line", scale: float = 1.0, theme: str = "light",
+        threshold: float | None = None, normalise: bool = False,
     ) -> dict[str, Any]:
         """Draw 1 to 3 of the user's stats over ``timeframe`` (ending now, or from ``start``):
         a ``line`` chart over time, or a ``histogram`` of the interval values.
@@ -128,6 +129,14 @@ class GraphServer:
         ``style`` is ``full``, ``mini``, ``spark``, or, for embeds, ``fill`` (the area
         under the line shaded) or ``fill_bar`` (a bar per interval). The period
         before is drawn dashed for one stat, except in sparklines and histograms.
+        ``width`` and ``height`` are the layout's CSS pixels; a PNG has ``scale`` times
+        as many (for high-density screens), the same picture sharper. ``theme`` is
+        ``light`` or ``dark`` (a dark background for pages in dark mode). A
+        ``threshold`` is drawn as a dashed line across the frame (an alert's backtest).
+        ``normalise`` draws each stat as a percentage of its own largest value, so stats
+        in different units share one axis.
+        Value stats' lines are joined across short runs of empty intervals
+        (``app_servers.gaps``).
 
         Returns ``content_type``, ``body`` (base64; left out when ``with_body`` is
         False, for a page that only needs the layout and warms the cache for its
@@ -140,7 +149,9 @@ class GraphServer:
         draw, NotFound for an id that is not one of the user's stats (another
         user's stat looks exactly like a missing one).
         """
-        options = chart_options(format, width, height, timezone, style, title, chart)
+        options = chart_options(format, width, height, timezone, style, title, chart,
+                                scale=scale, theme=theme, threshold=threshold,
+                                normalise=normalise)
         frame = parse_timeframe(timeframe)
         ids = _check_stat_ids(stat_ids)
         check_start(start)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import Connection
 
@@ -25,9 +26,10 @@ from aerie.series import Series, read_series
 from aerie.stats import Stat
 from aerie.text_rules import is_decimal
 from aerie.timeframes import LATEST_START, MAX_POINTS, Timeframe, check_start, parse_timeframe
-from interactor import export
+from interactor import export, stat_changes
 from interactor.base import Services, off_loop
 from interactor.export import PAGE_SIZE, StatAlert
+from interactor.stat_changes import DescribedStat
 
 # `stathat alert value STAT` (StatHat's command-line tool) has no flags for a value
 # alert's threshold and operator: it always posts its placeholders, Go's zero value and
@@ -49,6 +51,14 @@ def _owner(conn: Connection, token: str) -> User:
     if user is None:
         raise NotAuthenticated("unknown or revoked access token; create one in your settings")
     return user
+
+
+async def describe_stat(
+    svc: Services, token: str, public_id: str, fields: Mapping[str, str]
+) -> DescribedStat:
+    """Set the token owner's stat's unit, description or tags (those ``fields`` name)."""
+    return await stat_changes.describe_stat(svc, partial(_owner, token=token), public_id,
+                                            fields)
 
 
 async def list_stats(svc: Services, token: str) -> list[Stat]:

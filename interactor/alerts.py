@@ -91,14 +91,17 @@ async def preview(svc: Services, user: User, public_id: str, form: Mapping[str, 
         with reading(svc.engine) as conn:
             return stats.owned_stat(conn, user.id, public_id)
 
+    threshold = rule.threshold if rule.kind == "value" else None  # drawn across the graph
     stat, tested, rendered = await asyncio.gather(
         off_loop(load),
         svc.analysis.backtest(BacktestParams(user_id=user.id, stat_id=public_id, rule=rule)),
         svc.graph.render(RenderParams(user_id=user.id, stat_ids=[public_id],
                                       timeframe=BACKTEST_TIMEFRAME, previous=False,
-                                      timezone=user.timezone, with_body=False, **GRAPH_SIZE)),
+                                      timezone=user.timezone, with_body=False,
+                                      threshold=threshold, **GRAPH_SIZE)),
     )
-    graph = graph_of([public_id], BACKTEST_TIMEFRAME, rendered, previous=False)
+    graph = graph_of([public_id], BACKTEST_TIMEFRAME, rendered, previous=False,
+                     threshold=threshold)
     return Preview(stat, dict(form), tested.model_dump(), graph, user.timezone)
 
 

@@ -21,7 +21,7 @@ from aerie.stats import Stat
 from aerie.text_rules import is_whole_number
 from aerie.timeframes import LATEST_START, parse_timeframe
 from interactor.base import Services, off_loop
-from interactor.stat_pages import check_timeframe
+from interactor.stat_pages import check_timeframe, opening_timeframe
 
 # What a browser's <input type="datetime-local"> sends: minutes, or seconds when the
 # user typed them. No zone: the zone is the user's.
@@ -104,9 +104,11 @@ async def stat_data(svc: Services, user: User, public_id: str, timeframe: str | 
 
     Raises BadRequest for a bad timeframe, NotFound if the stat is not the user's.
     """
+    now = svc.now()
+    if timeframe is None:  # the page's own opening timeframe
+        timeframe = await off_loop(lambda: opening_timeframe(svc, user, public_id, now))
     tf = check_timeframe(timeframe)
     frame = parse_timeframe(tf)
-    now = svc.now()
 
     def load() -> StatData:
         with reading(svc.engine) as conn:

@@ -11,7 +11,7 @@ owner's time zone, and only the dashboard's own cards can be reached by it.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection
@@ -22,7 +22,7 @@ from aerie.contracts import SummarizeParams
 from aerie.dashboards import Card, Dashboard, ListedDashboard
 from aerie.db import reading
 from aerie.errors import BadRequest, Gone, NotFound
-from aerie.series import read_series
+from aerie.series import Point, read_series
 from aerie.shares import (
     Share,
     live_share_of_dashboard,
@@ -34,8 +34,8 @@ from aerie.stats import Stat, stats_of_user
 from aerie.text_rules import is_whole_number
 from aerie.timeframes import parse_timeframe
 from interactor.base import Services, off_loop
-from interactor.graph_images import GraphImage, draw
-from interactor.stat_pages import DEFAULT_TIMEFRAME, TIMEFRAMES
+from interactor.graph_images import DEFAULT_LOOK, GraphImage, ImageLook, draw
+from interactor.stat_pages import DEFAULT_TIMEFRAME, TIMEFRAMES, check_timeframe
 
 CARD_GRAPH_SIZE = {"width": 720, "height": 300}
 TABLE_ROWS = 200  # a table card lists the newest points, up to this many
@@ -68,12 +68,23 @@ class TableRow:
 
 
 @dataclass(frozen=True)
+class CardSeries:
+    """A graph card's points, for hover read-outs: the frame ``[first, end)`` and each
+    stat's points in order."""
+
+    first: int
+    end: int
+    points: list[list[Point]]
+
+
+@dataclass(frozen=True)
 class CardView:
     card: Card
     timeframe_label: str
     numbers: list[NumberFigure]  # number cards only
     rows: list[TableRow]  # table cards only: newest first
     rows_left_off: int  # older points a table card does not list
+    series: CardSeries | None = None  # graph cards only
 
     @property
     def heading(self) -> str:
@@ -84,6 +95,11 @@ class CardView:
     def deleted(self) -> bool:
         """Every stat the card showed was deleted (cards are made with at least one)."""
         return not self.card.stats
+
+    @property
+    def in_trash(self) -> tuple[str, ...]:
+        """The names of the card's stats waiting in the trash (restorable)."""
+        return self.card.trashed
 
 
 @dataclass(frozen=True)
@@ -96,6 +112,8 @@ class DashboardPage:
     share: Share | None
     host: str  # where the share link and embed code point
     timezone: str
+    editing: bool = False  # edit mode: rename, add, move and remove cards, share
+    timeframe: str | None = None  # one timeframe for every card, or each card's own
 
 
 @dataclass(frozen=True)
@@ -129,36 +147,46 @@ async def create_dashboard(svc: Services, user: User, name: str) -> Dashboard:
     return await off_loop(work)
 
 
-async def dashboard_page(svc: Services, user: User, public_id: str, host: str) -> DashboardPage:
-    """The user's dashboard with every card's figures; NotFound if it is not theirs."""
+async def dashboard_page(
+    svc: Services, user: User, public_id: str, host: str, *, editing: bool = False,
+    timeframe: str | None = None,
+) -> DashboardPage:
+    """The user's dashboard with every card's figures, over each card's own timeframe or
+    ``timeframe`` for all (BadRequest if unreadable); NotFound if it is not theirs."""
     now = svc.now()
+    board_tf = check_timeframe(timeframe) if timeframe else None
 
-    def load() -> tuple[Dashboard, list[Card], list[Stat], Share | None, dict[int, list[TableRow]]]:
+    def load() -> tuple[Dashboard, list[Card], list[Stat], Share | None,
+                        dict[int, list[TableRow]], dict[int, CardSeries]]:
         with reading(svc.read_engine()) as conn:
             dashboard = store.owned_dashboard(conn, user.id, public_id)
-            cards = store.cards_of_dashboard(conn, dashboard.id)
+            cards = [replace(card, timeframe=board_tf or card.timeframe)
+                     for card in store.cards_of_dashboard(conn, dashboard.id)]
             return (dashboard, cards, stats_of_user(conn, user.id),
                     live_share_of_dashboard(conn, dashboard.id),
-                    _read_tables(conn, cards, now, user.timezone))
+                    _read_tables(conn, cards, now, user.timezone),
+                    _read_graphs(conn, cards, now, user.timezone))
 
-    dashboard, cards, choices, share, tables = await off_loop(load)
-    views = await _card_views(svc, user, cards, tables)
+    dashboard, cards, choices, share, tables, graphs = await off_loop(load)
+    views = await _card_views(svc, user, cards, tables, graphs)
     return DashboardPage(dashboard, views, choices, TIMEFRAMES, DEFAULT_TIMEFRAME, share, host,
-                         user.timezone)
+                         user.timezone, editing, board_tf)
 
 
 async def shared_dashboard(svc: Services, key: str, embed: bool) -> SharedDashboard:
     """The dashboard shared by ``key``, read-only; NotFound if unknown, Gone if revoked."""
     now = svc.now()
 
-    def load() -> tuple[Dashboard, User, list[Card], dict[int, list[TableRow]]]:
+    def load() -> tuple[Dashboard, User, list[Card], dict[int, list[TableRow]],
+                        dict[int, CardSeries]]:
         with reading(svc.read_engine()) as conn:
             dashboard, owner = _shared(conn, key)
             cards = store.cards_of_dashboard(conn, dashboard.id)
-            return dashboard, owner, cards, _read_tables(conn, cards, now, owner.timezone)
+            return (dashboard, owner, cards, _read_tables(conn, cards, now, owner.timezone),
+                    _read_graphs(conn, cards, now, owner.timezone))
 
-    dashboard, owner, cards, tables = await off_loop(load)
-    views = await _card_views(svc, owner, cards, tables)
+    dashboard, owner, cards, tables, graphs = await off_loop(load)
+    views = await _card_views(svc, owner, cards, tables, graphs)
     return SharedDashboard(key, dashboard.name, views, owner.timezone, embed)
 
 
@@ -175,6 +203,21 @@ def _shared(conn: Connection, key: str) -> tuple[Dashboard, User]:
     if dashboard is None or owner is None or dashboard.user_id != owner.id:
         raise NotFound(UNKNOWN_KEY)  # a stat's key, not a dashboard's
     return dashboard, owner
+
+
+def _read_graphs(
+    conn: Connection, cards: list[Card], now: int, timezone: str
+) -> dict[int, CardSeries]:
+    """Each graph card's series, as the graph server draws them."""
+    found: dict[int, CardSeries] = {}
+    for card in cards:
+        if card.kind != "graph" or not card.stats:
+            continue
+        frame = parse_timeframe(card.timeframe)
+        read = [read_series(conn, stat, frame, now, timezone=timezone) for stat in card.stats]
+        found[card.id] = CardSeries(read[0].points[0].time if read[0].points else now,
+                                    read[0].end, [s.points for s in read])
+    return found
 
 
 def _read_tables(
@@ -195,7 +238,8 @@ def _read_tables(
 
 
 async def _card_views(
-    svc: Services, owner: User, cards: list[Card], tables: dict[int, list[TableRow]]
+    svc: Services, owner: User, cards: list[Card], tables: dict[int, list[TableRow]],
+    graphs: dict[int, CardSeries],
 ) -> list[CardView]:
     """Every card ready to show; number cards' summaries are asked for all at once."""
     wanted = [(card, stat) for card in cards if card.kind == "number" for stat in card.stats]
@@ -212,7 +256,7 @@ async def _card_views(
         rows = tables.get(card.id, [])
         views.append(CardView(
             card, parse_timeframe(card.timeframe).label, numbers.get(card.id, []),
-            rows[:TABLE_ROWS], max(0, len(rows) - TABLE_ROWS),
+            rows[:TABLE_ROWS], max(0, len(rows) - TABLE_ROWS), graphs.get(card.id),
         ))
     return views
 
@@ -227,18 +271,25 @@ def _number(stat: Stat, summary: dict[str, Any]) -> NumberFigure:
 
 
 async def card_graph(
-    svc: Services, user: User, public_id: str, card_id: int, fmt: str
+    svc: Services, user: User, public_id: str, card_id: int, fmt: str,
+    look: ImageLook = DEFAULT_LOOK, timeframe: str | None = None,
 ) -> GraphImage:
-    """A graph card's image; NotFound for a dashboard or card that is not the user's."""
+    """A graph card's image, over its own timeframe or the board's ``timeframe``; NotFound
+    for a dashboard or card that is not the user's."""
+    board_tf = check_timeframe(timeframe) if timeframe else None
+
     def load() -> Card:
         with reading(svc.read_engine()) as conn:
             dashboard = store.owned_dashboard(conn, user.id, public_id)
-            return store.card_of_dashboard(conn, dashboard.id, card_id)
+            card = store.card_of_dashboard(conn, dashboard.id, card_id)
+            return replace(card, timeframe=board_tf or card.timeframe)
 
-    return await _render(svc, user, await off_loop(load), fmt)
+    return await _render(svc, user, await off_loop(load), fmt, look)
 
 
-async def shared_card_graph(svc: Services, key: str, card_id: int, fmt: str) -> GraphImage:
+async def shared_card_graph(
+    svc: Services, key: str, card_id: int, fmt: str, look: ImageLook = DEFAULT_LOOK
+) -> GraphImage:
     """A card's image by the dashboard's embed key, drawn as its owner; NotFound for a card
     of another dashboard, Gone once the key is revoked."""
     def load() -> tuple[User, Card]:
@@ -247,15 +298,17 @@ async def shared_card_graph(svc: Services, key: str, card_id: int, fmt: str) -> 
             return owner, store.card_of_dashboard(conn, dashboard.id, card_id)
 
     owner, card = await off_loop(load)
-    return await _render(svc, owner, card, fmt)
+    return await _render(svc, owner, card, fmt, look)
 
 
-async def _render(svc: Services, owner: User, card: Card, fmt: str) -> GraphImage:
+async def _render(
+    svc: Services, owner: User, card: Card, fmt: str, look: ImageLook
+) -> GraphImage:
     if not card.stats:
         raise NotFound("this card's stats were deleted")
     return await draw(svc, owner, [s.public_id for s in card.stats], fmt,
                       timeframe=card.timeframe, previous=len(card.stats) == 1, style="full",
-                      **CARD_GRAPH_SIZE)
+                      **look.options(CARD_GRAPH_SIZE))
 
 
 # Changes: each runs in one transaction, after checking the dashboard is the user's.

@@ -171,13 +171,16 @@ def _render_options(request: EmbedRequest) -> dict[str, Any]:
             "title": request.title, "chart": "histogram" if request.kind == "histogram" else "line"}
 
 
-async def embed_image(svc: Services, request: EmbedRequest, fmt: str) -> GraphImage:
-    """The shared graph (or histogram) as PNG or SVG, drawn as its owner sees it."""
+async def embed_image(
+    svc: Services, request: EmbedRequest, fmt: str, scale: float = 1.0
+) -> GraphImage:
+    """The shared graph (or histogram) as PNG or SVG, drawn as its owner sees it; ``scale``
+    draws a PNG for high-density screens (the page's ``srcset`` asks for 2x)."""
     if request.kind not in IMAGE_KINDS:
         raise BadRequest(f"only graph and histogram embeds come as images, not {request.kind}")
     shared = await resolve(svc, request.keys)
     return await draw(svc, shared.owner, [s.public_id for s in shared.stats], fmt,
-                      **_render_options(request))
+                      scale=scale, **_render_options(request))
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,10 @@ from aerie.errors import BadRequest, NotFound
 from aerie.series import Series, read_series
 from aerie.stats import Stat
 from aerie.timeframes import Timeframe, check_start, parse_timeframe
+from interactor import stat_changes
 from interactor.alerts import checked_rule
 from interactor.base import Services, off_loop
+from interactor.stat_changes import DescribedStat
 
 PAGE_SIZE = 10_000  # stats in one statlist page, as StatHat pages them
 MAX_IDS = 5  # stats in one data request
@@ -139,6 +141,14 @@ async def stat_data(
             return read_series(conn, stats.owned_stat(conn, user.id, public_id), timeframe, now, start)
 
     return list(await asyncio.gather(*(off_loop(partial(one_series, i)) for i in public_ids)))
+
+
+async def describe_stat(
+    svc: Services, token: str, public_id: str, fields: Mapping[str, str]
+) -> DescribedStat:
+    """Set the token owner's stat's unit, description or tags (those ``fields`` name)."""
+    return await stat_changes.describe_stat(svc, partial(_owner, token=token), public_id,
+                                            fields)
 
 
 async def remove_stat(svc: Services, token: str, public_id: str) -> DeletedStat:

@@ -17,6 +17,26 @@ FORMATS = ("png", "svg")
 
 
 @dataclass(frozen=True)
+class ImageLook:
+    """How the browser asks for a graph: the size of the box it fills (CSS pixels; None:
+    the page's default), its pixel ratio and its light or dark mode."""
+
+    width: int | None = None
+    height: int | None = None
+    scale: float = 1.0
+    theme: str = "light"
+
+    def options(self, default: dict[str, int]) -> dict[str, Any]:
+        """``RenderParams`` fields: this look over ``default``'s width and height."""
+        return {"width": self.width or default["width"],
+                "height": self.height or default["height"],
+                "scale": self.scale, "theme": self.theme}
+
+
+DEFAULT_LOOK = ImageLook()
+
+
+@dataclass(frozen=True)
 class GraphImage:
     content_type: str
     body: bytes
@@ -42,10 +62,14 @@ async def draw(svc: Services, owner: User, stat_ids: list[str], fmt: str,
 
 async def graph_image(
     svc: Services, user: User, stat_ids: list[str], timeframe: str | None, fmt: str,
-    previous: bool,
+    previous: bool, look: ImageLook = DEFAULT_LOOK, threshold: float | None = None,
+    normalise: bool = False,
 ) -> GraphImage:
-    """The user's graph of 1 to 3 stats as PNG or SVG; NotFound for a stat not theirs."""
+    """The user's graph of 1 to 3 stats as PNG or SVG, with an alert's ``threshold``
+    drawn across it if given; NotFound for a stat not theirs."""
     if not 1 <= len(stat_ids) <= MAX_STATS_ON_GRAPH:
         raise BadRequest(f"a graph shows 1 to {MAX_STATS_ON_GRAPH} stats")
     return await draw(svc, user, stat_ids, fmt, timeframe=check_timeframe(timeframe),
-                      previous=previous and len(stat_ids) == 1, **GRAPH_SIZE)
+                      previous=previous and len(stat_ids) == 1, threshold=threshold,
+                      normalise=normalise and len(stat_ids) > 1,
+                      **look.options(GRAPH_SIZE))

@@ -1,12 +1,19 @@
-"""Creating, renaming, trashing and restoring stats, and the trash page."""
+"""Creating, renaming, describing (unit, description, tags), trashing and restoring stats,
+and the trash page."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
 
 from aerie import stats
 from aerie.accounts import User
 from aerie.db import reading
+from aerie.errors import BadRequest
+from aerie.stat_details import parse_tags, save_details, tags_by_stat
 from aerie.stats import TRASH_SECONDS, Stat
 from interactor.base import Services, off_loop
 
@@ -73,3 +80,49 @@ async def trash_page(svc: Services, user: User) -> TrashPage:
             return stats.trashed_stats_of_user(conn, user.id)
 
     return TrashPage(await off_loop(work), TRASH_SECONDS, svc.now())
+
+
+@dataclass(frozen=True)
+class DescribedStat:
+    """A stat with its description and tags, after they were set."""
+
+    stat: Stat
+    tags: list[str]
+
+
+def _details_from(fields: Mapping[str, str]) -> dict[str, Any]:
+    """The details a form or query sets: only those it names (an absent one stays as it is)."""
+    details: dict[str, Any] = {}
+    for name in ("unit", "description"):
+        if name in fields:
+            details[name] = fields[name]
+    if "tags" in fields:
+        details["tags"] = parse_tags(fields["tags"])
+    if not details:
+        raise BadRequest("send unit, description or tags (any of them) to change a stat's details")
+    return details
+
+
+def describe_owned_stat(
+    conn: Connection, user: User, public_id: str, fields: Mapping[str, str]
+) -> DescribedStat:
+    """Set the owner's stat's details named in ``fields`` (in the caller's transaction)."""
+    details = _details_from(fields)
+    stat = save_details(conn, stats.owned_stat(conn, user.id, public_id), **details)
+    return DescribedStat(stat, tags_by_stat(conn, [stat.id]).get(stat.id, []))
+
+
+async def describe_stat(
+    svc: Services, user: User | Callable[[Connection], User], public_id: str,
+    fields: Mapping[str, str],
+) -> DescribedStat:
+    """Set the unit, description and tags ``fields`` name (the stat page's form, an API's
+    parameters); BadRequest says what to fix, NotFound if the stat is not the user's.
+    ``user`` may be a lookup run in the transaction (an API's token owner)."""
+
+    def work() -> DescribedStat:
+        with svc.engine.begin() as conn:
+            owner = user(conn) if callable(user) else user
+            return describe_owned_stat(conn, owner, public_id, fields)
+
+    return await off_loop(work)

@@ -13,7 +13,7 @@ sends both to the same copy).
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aerie import alerts, stats
@@ -29,8 +29,9 @@ from aerie.contracts import (
 )
 from aerie.db import reading
 from aerie.errors import BadRequest
-from aerie.series import Point, frame_bounds
+from aerie.series import Point, first_data_time, frame_bounds, read_series
 from aerie.shares import Share, live_share_of_stat
+from aerie.stat_details import tags_by_stat, tags_of_user
 from aerie.stats import Stat
 from aerie.timeframes import parse_timeframe
 from interactor.base import Services, off_loop
@@ -38,9 +39,11 @@ from interactor.snippets import Snippet, send_examples
 
 TIMEFRAMES = ("1h", "3h", "1d", "1w", "1M", "3M", "1y")
 DEFAULT_TIMEFRAME = "1w"
-# Stats on one list page (the analysis servers' overview takes up to 500 at a time);
-# past that, searching narrows the list.
+# Stats on one list page; sorting by value covers up to LIST_LIMIT stats (the analysis
+# servers' overview takes up to 500 at a time), past that a search or tag narrows it.
+PAGE_SIZE = 100
 LIST_LIMIT = 500
+SORTS = {"name": "name", "recent": "last data", "value": "latest value"}
 GRAPH_SIZE = {"width": 1100, "height": 380}
 
 
@@ -49,6 +52,8 @@ class StatRow:
     stat: Stat
     latest: float | None
     spark: list[float | None]
+    tags: list[str] = field(default_factory=list)
+    group: str = ""  # the system account's stats: the role that records them
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,13 @@ class StatList:
     timezone: str
     api_url: str
     ezkey: str
+    tag: str = ""
+    tags: list[str] = field(default_factory=list)  # every tag the user has, to filter by
+    sort: str = "name"
+    page: int = 1
+    pages: int = 1
+    total: int = 0  # stats matching the search and tag
+    partial_sort: bool = False  # sorted by value over the first LIST_LIMIT only
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,8 @@ class Graph:
     plot_area: list[float]
     first: int
     end: int
+    threshold: float | None = None  # an alert threshold drawn across it
+    normalised: bool = False  # compared stats each as % of their largest value
 
 
 @dataclass(frozen=True)
@@ -92,6 +106,7 @@ class StatPage:
     web_url: str  # where the embed codes point
     comments: list[Comment]  # the comments marking moments in the frame shown
     alerts: list[Alert]
+    tags: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -105,6 +120,10 @@ class ComparePage:
     summaries: list[dict[str, Any]]
     graph: Graph | None
     timezone: str
+    series: list[list[Point]] = field(default_factory=list)  # the chosen stats', for hovering
+    normalised: bool = False
+    units_differ: bool = False  # the chosen stats are in different units
+    norm_choice: bool | None = None  # what was asked: normalise, not, or when units differ
 
 
 def check_timeframe(text: str | None) -> str:
@@ -114,54 +133,106 @@ def check_timeframe(text: str | None) -> str:
     return text
 
 
-async def stat_list(svc: Services, user: User, search: str, api_url: str) -> StatList:
-    """The user's live stats matching ``search``, each with its last day as a sparkline."""
-    search = search.strip()[:255]
+async def stat_list(
+    svc: Services, user: User, search: str, api_url: str, tag: str = "", sort: str = "name",
+    page: int = 1,
+) -> StatList:
+    """One page of the user's live stats matching ``search`` and ``tag``, sorted by name,
+    by last data or by latest value, each with its last day as a sparkline."""
+    search, tag = search.strip()[:255], tag.strip()[:64]
+    if sort not in SORTS:
+        raise BadRequest(f"sort by {', '.join(repr(s) for s in SORTS)}, not {sort!r}")
+    by_value = sort == "value"
 
-    def load() -> list[Stat]:
+    def load() -> tuple[list[Stat], int, list[str]]:
         with reading(svc.read_engine()) as conn:
-            return stats.stats_of_user(conn, user.id, limit=LIST_LIMIT + 1, search=search)
+            total = stats.count_stats_of_user(conn, user.id, search, tag)
+            offset, limit = (0, LIST_LIMIT) if by_value else ((page - 1) * PAGE_SIZE, PAGE_SIZE)
+            found = stats.stats_of_user(conn, user.id, offset, limit, search, tag,
+                                        recent_first=sort == "recent")
+            return found, total, tags_of_user(conn, user.id)
 
-    found = await off_loop(load)
-    shown = found[:LIST_LIMIT]
+    found, total, all_tags = await off_loop(load)
     overview = {}
-    if shown:
-        ids = [s.public_id for s in shown]
+    if found:
+        ids = [s.public_id for s in found]
         overview = await svc.analysis.overview(OverviewParams(user_id=user.id, stat_ids=ids))
+    if by_value:
+        def latest(stat: Stat) -> float:
+            figures = overview.get(stat.public_id)
+            return -figures.latest if figures and figures.latest is not None else float("inf")
+        found = sorted(found, key=latest)[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+    tagged = await off_loop(lambda: _tags(svc, found))
     rows = []
-    for stat in shown:
+    for stat in found:
         figures = overview.get(stat.public_id)
         rows.append(StatRow(stat, figures.latest if figures else None,
-                            figures.spark if figures else []))
-    return StatList(rows, search, len(found) > LIST_LIMIT, svc.now(), user.timezone, api_url,
-                    user.ezkey)
+                            figures.spark if figures else [], tagged.get(stat.id, [])))
+    pages = max(1, -(-total // PAGE_SIZE))
+    return StatList(_grouped(rows), search, page < pages, svc.now(), user.timezone, api_url,
+                    user.ezkey, tag, all_tags, sort, page, pages, total,
+                    by_value and total > LIST_LIMIT)
+
+
+def _tags(svc: Services, shown: list[Stat]) -> dict[int, list[str]]:
+    with reading(svc.read_engine()) as conn:
+        return tags_by_stat(conn, [s.id for s in shown])
+
+
+def _grouped(rows: list[StatRow]) -> list[StatRow]:
+    """Aerie's own stats (``aerie <role> ...``, the system account's) grouped by role, in
+    their order within each; anyone else's rows as they are."""
+    parts = [row.stat.name.split(" ", 2) for row in rows]
+    if not rows or not all(len(p) == 3 and p[0] == "aerie" for p in parts):
+        return rows
+    grouped = [replace(row, group=p[1]) for row, p in zip(rows, parts, strict=True)]
+    return sorted(grouped, key=lambda row: row.group)  # stable: each role keeps its order
+
+
+def opening_timeframe(svc: Services, user: User, public_id: str, now: int) -> str:
+    """The shortest timeframe button that spans the stat's life and data so far, at most the
+    default: a stat made ten minutes ago opens on its hour, not as a blip at the end of a
+    week, and one made now with a backfilled month opens on the default."""
+    with reading(svc.read_engine()) as conn:
+        stat = stats.owned_stat(conn, user.id, public_id)
+        oldest = stat.created_at
+        if now - oldest < parse_timeframe(DEFAULT_TIMEFRAME).duration:
+            oldest = min(oldest, first_data_time(conn, stat) or oldest)
+    for choice in TIMEFRAMES[: TIMEFRAMES.index(DEFAULT_TIMEFRAME)]:
+        if now - oldest <= parse_timeframe(choice).duration:
+            return choice
+    return DEFAULT_TIMEFRAME
 
 
 def graph_of(
     ids: list[str], timeframe: str, rendered: RenderResult, *, previous: bool = True,
-    compared: bool = False,
+    compared: bool = False, threshold: float | None = None,
 ) -> Graph:
     return Graph(ids, timeframe, previous, compared, rendered.plot_area, rendered.first,
-                 rendered.end)
+                 rendered.end, threshold)
 
 
 async def stat_page(
     svc: Services, user: User, public_id: str, timeframe: str | None, api_url: str, web_url: str
 ) -> StatPage:
-    """One stat over a timeframe against the period before: NotFound if not the user's."""
+    """One stat over a timeframe against the period before: NotFound if not the user's.
+    Without a timeframe, a young stat opens on the shortest one that spans its life."""
+    now = svc.now()
+    if timeframe is None:
+        timeframe = await off_loop(lambda: opening_timeframe(svc, user, public_id, now))
     tf = check_timeframe(timeframe)
     frame = parse_timeframe(tf)
-    now = svc.now()
 
-    def load() -> tuple[Stat, Share | None, list[Comment], list[Alert]]:
+    def load() -> tuple[Stat, Share | None, list[Comment], list[Alert], list[str]]:
         with reading(svc.read_engine()) as conn:
             stat = stats.owned_stat(conn, user.id, public_id)
             first, end = frame_bounds(frame, None, now, user.timezone)
             return (stat, live_share_of_stat(conn, stat.id),
                     comments_between(conn, [stat.id], first, end),
-                    alerts.alerts_of_user(conn, user.id, stat.id))
+                    alerts.alerts_of_user(conn, user.id, stat.id),
+                    tags_by_stat(conn, [stat.id]).get(stat.id, []))
 
-    (stat, share, comments, stat_alerts), summary, rendered = await asyncio.gather(
+    (stat, share, comments, stat_alerts, tags), summary, rendered = await asyncio.gather(
         off_loop(load),
         svc.analysis.summarize(SummarizeParams(
             user_id=user.id, stat_id=public_id, timeframe=tf, timezone=user.timezone,
@@ -178,12 +249,16 @@ async def stat_page(
         summary=summary.figures(), graph=graph_of([public_id], tf, rendered),
         snippets=send_examples(stat, user, api_url), now=now, timezone=user.timezone,
         share=share, web_url=web_url,
-        comments=comments, alerts=stat_alerts,
+        comments=comments, alerts=stat_alerts, tags=tags,
     )
 
 
-async def compare_page(svc: Services, user: User, ids: list[str], timeframe: str | None) -> ComparePage:
-    """Up to three of the user's stats drawn together, each with its summary."""
+async def compare_page(
+    svc: Services, user: User, ids: list[str], timeframe: str | None,
+    normalise: bool | None = None,
+) -> ComparePage:
+    """Up to three of the user's stats drawn together, each with its summary; ``normalise``
+    draws each as a percentage of its largest value (None: when their units differ)."""
     tf = check_timeframe(timeframe)
     ids = list(dict.fromkeys(i for i in ids if i))
     if len(ids) > MAX_STATS_ON_GRAPH:
@@ -197,6 +272,16 @@ async def compare_page(svc: Services, user: User, ids: list[str], timeframe: str
     if not ids:
         return ComparePage([], await off_loop(load), tf, parse_timeframe(tf).label, [], None,
                            user.timezone)
+    now = svc.now()
+    found = await off_loop(lambda: _owned_stats(svc, user, ids))  # NotFound before any call
+    units_differ = len({s.unit for s in found}) > 1
+    normalised = len(ids) > 1 and (units_differ if normalise is None else normalise)
+
+    def chosen() -> list[list[Point]]:
+        with reading(svc.read_engine()) as conn:
+            return [read_series(conn, s, parse_timeframe(tf), now, timezone=user.timezone).points
+                    for s in found]
+
     summaries = [
         svc.analysis.summarize(SummarizeParams(
             user_id=user.id, stat_id=i, timeframe=tf, timezone=user.timezone
@@ -205,13 +290,20 @@ async def compare_page(svc: Services, user: User, ids: list[str], timeframe: str
     ]
     graph = svc.graph.render(RenderParams(
         user_id=user.id, stat_ids=ids, timeframe=tf, previous=False,
-        timezone=user.timezone, with_body=False, **GRAPH_SIZE,
+        timezone=user.timezone, with_body=False, normalise=normalised, **GRAPH_SIZE,
     ))
-    (choices, rendered), summarized = await asyncio.gather(
-        asyncio.gather(off_loop(load), graph), asyncio.gather(*summaries))
+    (choices, rendered, series), summarized = await asyncio.gather(
+        asyncio.gather(off_loop(load), graph, off_loop(chosen)), asyncio.gather(*summaries))
     by_id = {s.public_id: s for s in choices}
+    drawn = graph_of(ids, tf, rendered, previous=False, compared=True)
     return ComparePage(
         [by_id[i] for i in ids], choices, tf, parse_timeframe(tf).label,
         [summary.figures() for summary in summarized],
-        graph_of(ids, tf, rendered, previous=False, compared=True), user.timezone,
+        replace(drawn, normalised=normalised), user.timezone, series, normalised, units_differ,
+        normalise,
     )
+
+
+def _owned_stats(svc: Services, user: User, ids: list[str]) -> list[Stat]:
+    with reading(svc.read_engine()) as conn:
+        return [stats.owned_stat(conn, user.id, i) for i in ids]

@@ -36,6 +36,7 @@ def _card(view: CardView, cards: str, *, with_ids: bool) -> dict[str, Any]:
         "stats": [{"id": s.public_id, "name": s.name, "kind": s.kind} if with_ids
                   else {"name": s.name, "kind": s.kind} for s in card.stats],
         "stats_deleted": view.deleted,
+        "stats_in_trash": list(view.in_trash),
     }
     if card.kind == "graph" and not view.deleted:
         shape["graph"] = {"png_url": urls.card_graph(cards, card.id, "png"),

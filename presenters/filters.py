@@ -88,6 +88,12 @@ def point_pairs(points: Iterable[Any]) -> list[list[float | None]]:
     return [[p.time, p.value] for p in points]
 
 
+def hover_series(point_lists: Iterable[Iterable[Any]], stats: Iterable[Any]) -> list[dict[str, Any]]:
+    """Several stats' points for the hover script's ``data-series``: name, unit, pairs."""
+    return [{"name": stat.name, "unit": stat.unit or "", "points": point_pairs(points)}
+            for points, stat in zip(point_lists, stats, strict=True)]
+
+
 def graph_left(when: int, graph: Any) -> float:
     """Where ``when`` falls across a graph image, in percent of its width, from the plot
     area the graph server reported: for marks laid over the picture."""
@@ -121,6 +127,7 @@ FILTERS = {
     "timeframe_label": timeframe_label,
     "sparkline_path": sparkline_path,
     "point_pairs": point_pairs,
+    "hover_series": hover_series,
     "local_time": local_time,
     "percent_change": percent_change,
 }

@@ -15,7 +15,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from aerie import urls
-from aerie.contracts import MAX_STATS_ON_GRAPH
+from aerie.contracts import FULL_GRAPH_MARGINS, MAX_STATS_ON_GRAPH
+from interactor.stat_pages import LIST_LIMIT, SORTS
 from presenters import links
 from presenters.filters import FILTERS
 
@@ -30,6 +31,7 @@ URL_GLOBALS = {
     "verify_email": urls.verify_email,
     "alert_page": urls.alert_page,
     "dashboard_page": urls.dashboard_page,
+    "dashboard_editor": urls.dashboard_editor,
     "dashboard_cards": urls.dashboard_cards,
     "shared_dashboard": urls.shared_dashboard,
     "shared_dashboard_cards": urls.shared_dashboard_cards,
@@ -75,6 +77,9 @@ def make_environment(folder: Path = TEMPLATES) -> Environment:
     env.filters.update(FILTERS)
     env.globals.update(URL_GLOBALS)
     env.globals["MAX_STATS_ON_GRAPH"] = MAX_STATS_ON_GRAPH
+    env.globals["FULL_GRAPH_MARGINS"] = FULL_GRAPH_MARGINS  # for hovering over cards
+    env.globals["STAT_SORTS"] = SORTS  # the stat list's orders and their words
+    env.globals["LIST_LIMIT"] = LIST_LIMIT
     return env
 
 

@@ -10,6 +10,7 @@ import orjson
 from aerie.series import Series
 from aerie.stats import Stat
 from interactor.export import DeletedStat, StatList
+from interactor.stat_changes import DescribedStat
 from interactor.welcome import Welcome
 
 JSONValue = Any
@@ -32,6 +33,12 @@ def stat_object(stat: Stat) -> dict[str, JSONValue]:
         "data_received_at": stat.data_received_at,
         "created_at": stat.created_at,
     }
+
+
+def described_stat(result: DescribedStat) -> dict[str, JSONValue]:
+    """A stat object with the details just set: its description and tags too."""
+    return {**stat_object(result.stat), "description": result.stat.description,
+            "tags": list(result.tags)}
 
 
 def stat_list(result: StatList) -> list[dict[str, JSONValue]]:

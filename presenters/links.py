@@ -20,8 +20,9 @@ EMBED_SIZE = {"w": 760, "h": 235}
 def graph_image(graph: Graph, fmt: str) -> str:
     """The address of a page's graph image (``fmt`` is png or svg)."""
     if graph.compared:
-        return urls.compare_graph_image(graph.stat_ids, graph.timeframe, fmt)
-    return urls.stat_graph_image(graph.stat_ids[0], fmt, graph.timeframe, graph.previous)
+        return urls.compare_graph_image(graph.stat_ids, graph.timeframe, fmt, graph.normalised)
+    return urls.stat_graph_image(graph.stat_ids[0], fmt, graph.timeframe, graph.previous,
+                                 graph.threshold)
 
 
 def graph_object(graph: Graph | None) -> dict[str, Any] | None:

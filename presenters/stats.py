@@ -19,9 +19,16 @@ def stat_with_kind(stat: Stat) -> dict[str, Any]:
 def stat_list(result: StatList) -> dict[str, Any]:
     return {
         "search": result.search,
+        "tag": result.tag,
+        "sort": result.sort,
+        "page": result.page,
+        "pages": result.pages,
+        "total": result.total,
         "more": result.more,
+        "tags": result.tags,
         "stats": [
-            {**stat_with_kind(row.stat), "latest": row.latest, "spark": row.spark}
+            {**stat_with_kind(row.stat), "description": row.stat.description, "tags": row.tags,
+             "group": row.group or None, "latest": row.latest, "spark": row.spark}
             for row in result.rows
         ],
     }
@@ -29,7 +36,8 @@ def stat_list(result: StatList) -> dict[str, Any]:
 
 def stat_page(result: StatPage) -> dict[str, Any]:
     return {
-        "stat": stat_with_kind(result.stat),
+        "stat": {**stat_with_kind(result.stat), "description": result.stat.description,
+                 "tags": result.tags},
         "timeframe": result.timeframe,
         "timeframe_label": result.timeframe_label,
         "timezone": result.timezone,

@@ -22,6 +22,7 @@ from interactor import a1, export
 from interactor.base import Services
 from presenters import a1 as present
 from presenters.alerts import alert_object
+from presenters.json import described_stat
 from web_service.answers import JSONAnswer, error_answer
 from web_service.auth import read_form
 from web_service.comment_routes import csv_download
@@ -86,6 +87,12 @@ def a1_router(svc: Services) -> APIRouter:
     @router.get("/stats")
     async def stats(token: A1Token) -> JSONAnswer:
         return JSONAnswer(present.stat_list(await a1.list_stats(svc, token)))
+
+    @router.post("/stats/{public_id}")
+    async def describe_stat(request: Request, token: A1Token, public_id: str) -> JSONAnswer:
+        """Aerie's addition: set ``unit``, ``description`` or ``tags`` (comma-separated)."""
+        described = await a1.describe_stat(svc, token, public_id, await _fields(request))
+        return JSONAnswer(described_stat(described))
 
     @router.get("/stats/{public_id}/dataset")
     async def dataset(

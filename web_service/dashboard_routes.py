@@ -25,7 +25,7 @@ from presenters import dashboards as present
 from presenters.html import Flash
 from web_service.answers import etag_answer, web_host_of
 from web_service.auth import CurrentSession, SessionForm
-from web_service.params import RowId
+from web_service.params import Look, RowId
 from web_service.public_cache import PublicCache
 from web_service.responder import Responder, page_route, see_other
 
@@ -44,8 +44,11 @@ def dashboard_router(services: Services, responder: Responder, cache: PublicCach
                               present.dashboard_list, flash=flash, status=status)
 
     async def one_page(request: Request, session: Session, public_id: str,
-                       flash: Flash | None = None, status: int = 200) -> Response:
-        result = await use.dashboard_page(services, session.user, public_id, web_host_of(request))
+                       flash: Flash | None = None, status: int = 200, *, editing: bool = True,
+                       timeframe: str | None = None) -> Response:
+        """The dashboard; after a change (a form that needs fixing too) in edit mode."""
+        result = await use.dashboard_page(services, session.user, public_id, web_host_of(request),
+                                          editing=editing, timeframe=timeframe)
         return responder.page(request, session, "dashboard.html", result,
                               present.dashboard_page, flash=flash, status=status)
 
@@ -60,11 +63,15 @@ def dashboard_router(services: Services, responder: Responder, cache: PublicCach
             made = await use.create_dashboard(services, session.user, posted.fields.get("name", ""))
         except AerieError as exc:
             return await list_page(request, session, Flash(exc.message, "error"), exc.status)
-        return see_other(urls.dashboard_page(made.public_id), "dashboard_created")
+        return see_other(urls.dashboard_editor(made.public_id), "dashboard_created")
 
     @page_route(router, "/dashboards/{public_id}")
-    async def dashboard(request: Request, session: CurrentSession, public_id: str) -> Response:
-        return await one_page(request, session, public_id)
+    async def dashboard(
+        request: Request, session: CurrentSession, public_id: str, edit: int = 0,
+        tf: str | None = None,
+    ) -> Response:
+        """View mode (clean) unless ``edit=1``; ``tf`` shows every card over one timeframe."""
+        return await one_page(request, session, public_id, editing=edit != 0, timeframe=tf or None)
 
     @router.post("/dashboards/{public_id}/rename", response_model=None)
     async def rename(request: Request, posted: SessionForm, public_id: str) -> Response:
@@ -74,7 +81,7 @@ def dashboard_router(services: Services, responder: Responder, cache: PublicCach
         except AerieError as exc:
             return await one_page(request, session, public_id, Flash(exc.message, "error"),
                                   exc.status)
-        return see_other(urls.dashboard_page(public_id), "dashboard_renamed")
+        return see_other(urls.dashboard_editor(public_id), "dashboard_renamed")
 
     @router.post("/dashboards/{public_id}/delete", response_model=None)
     async def delete(posted: SessionForm, public_id: str) -> Response:
@@ -94,38 +101,40 @@ def dashboard_router(services: Services, responder: Responder, cache: PublicCach
         except AerieError as exc:
             return await one_page(request, session, public_id, Flash(exc.message, "error"),
                                   exc.status)
-        return see_other(urls.dashboard_page(public_id), "card_added")
+        return see_other(urls.dashboard_editor(public_id), "card_added")
 
     @router.post("/dashboards/{public_id}/cards/{card_id}/remove", response_model=None)
     async def remove_card(posted: SessionForm, public_id: str, card_id: RowId) -> Response:
         await use.remove_card(services, posted.session.user, public_id, card_id)
-        return see_other(urls.dashboard_page(public_id), "card_removed")
+        return see_other(urls.dashboard_editor(public_id), "card_removed")
 
     @router.post("/dashboards/{public_id}/cards/{card_id}/move", response_model=None)
     async def move_card(posted: SessionForm, public_id: str, card_id: RowId) -> Response:
         form = posted.fields
         await use.move_card(services, posted.session.user, public_id, card_id,
                             form.get("direction", ""), form.get("position", ""))
-        return see_other(urls.dashboard_page(public_id), "card_moved")
+        return see_other(urls.dashboard_editor(public_id), "card_moved")
 
     @router.get("/dashboards/{public_id}/cards/{card_id}/graph.{fmt}", response_model=None)
     async def card_graph(
-        request: Request, session: CurrentSession, public_id: str, card_id: RowId, fmt: str
+        request: Request, session: CurrentSession, public_id: str, card_id: RowId, fmt: str,
+        look: Look, tf: str | None = None,
     ) -> Response:
-        image = await use.card_graph(services, session.user, public_id, card_id, fmt)
+        image = await use.card_graph(services, session.user, public_id, card_id, fmt, look,
+                                     tf or None)
         return _image_answer(request, image, "private, no-cache")
 
     @router.post("/dashboards/{public_id}/share", response_model=None)
     async def share(posted: SessionForm, public_id: str) -> Response:
         await use.share(services, posted.session.user, public_id)
-        return see_other(urls.dashboard_page(public_id), "dashboard_shared")
+        return see_other(urls.dashboard_editor(public_id), "dashboard_shared")
 
     @router.post("/dashboards/{public_id}/unshare", response_model=None)
     async def unshare(posted: SessionForm, public_id: str) -> Response:
         revoked = await use.unshare(services, posted.session.user, public_id)
         if revoked is not None:
             cache.forget(revoked)  # this process answers 410 at once; others within max-age
-        return see_other(urls.dashboard_page(public_id), "dashboard_unshared")
+        return see_other(urls.dashboard_editor(public_id), "dashboard_unshared")
 
     @page_route(router, "/d/{key}")
     async def shared(request: Request, key: str) -> Response:
@@ -146,8 +155,10 @@ def dashboard_router(services: Services, responder: Responder, cache: PublicCach
         return answer
 
     @router.get("/d/{key}/cards/{card_id}/graph.{fmt}", response_model=None)
-    async def shared_graph(request: Request, key: str, card_id: RowId, fmt: str) -> Response:
-        image = await use.shared_card_graph(services, key, card_id, fmt)
+    async def shared_graph(
+        request: Request, key: str, card_id: RowId, fmt: str, look: Look
+    ) -> Response:
+        image = await use.shared_card_graph(services, key, card_id, fmt, look)
         return _image_answer(request, image, SHARED_CACHE)
 
     return router

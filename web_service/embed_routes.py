@@ -23,11 +23,13 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import FileResponse, Response
 
 from aerie import urls
+from aerie.contracts import MAX_SCALE
 from aerie.errors import AerieError, BadRequest
 from aerie.text_rules import is_whole_number
 from interactor import embeds, sharing
@@ -74,6 +76,7 @@ def embed_router(services: Services, responder: Responder, cache: PublicCache) -
     async def embed(
         request: Request, kind: str, keys: str, w: str | None = None, h: str | None = None,
         tf: str | None = None, style: str | None = None, title: str | None = None,
+        scale: Annotated[float, Query(ge=1, le=MAX_SCALE)] = 1.0,
     ) -> Response:
         names = keys.split("/")
         names[-1], dot, fmt = names[-1].partition(".")
@@ -83,7 +86,7 @@ def embed_router(services: Services, responder: Responder, cache: PublicCache) -
             return _failure(exc, fmt if dot else None, w, h)
         if dot:
             try:
-                image = await embeds.embed_image(services, asked, fmt)
+                image = await embeds.embed_image(services, asked, fmt, scale)
             except AerieError as exc:
                 return _failure(exc, fmt, w, h)
             return _cached(request, image.body, image.content_type, image.etag)

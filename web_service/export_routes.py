@@ -38,6 +38,16 @@ def export_router(svc: Services) -> APIRouter:
         series = await export.stat_data(svc, token, public_ids, t, summary, start)
         return JSONAnswer(present.series_list(series))
 
+    @router.post("/stats/{public_id}")
+    async def describe_stat(token: str, public_id: str, request: Request) -> JSONAnswer:
+        """Aerie's addition: set ``unit``, ``description`` or ``tags`` (comma-separated),
+        from the query string or a form body; answers the stat object with them."""
+        fields = dict(request.query_params)
+        if request.headers.get("content-type"):
+            fields.update(await read_form(request))
+        described = await export.describe_stat(svc, token, public_id, fields)
+        return JSONAnswer(present.described_stat(described))
+
     @router.delete("/stats/{public_id}")
     async def delete_stat(token: str, public_id: str) -> JSONAnswer:
         return JSONAnswer(present.deleted(await export.remove_stat(svc, token, public_id)))

@@ -25,6 +25,7 @@ H = TypeVar("H", bound=Callable[..., Any])
 DONE_MESSAGES = {
     "created": "Stat created.",
     "renamed": "Stat renamed.",
+    "described": "Unit, description and tags saved.",
     "trashed": "Stat moved to the trash; you can restore it for 48 hours.",
     "restored": "Stat restored.",
     "profile": "Settings saved.",

@@ -6,13 +6,13 @@ responder; each page is also served as JSON at the same path plus ``.json``.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from aerie import urls
-from aerie.errors import AerieError
+from aerie.errors import AerieError, BadRequest
 from aerie.sessions import Session
 from interactor import stat_changes, stat_pages
 from interactor.base import Services
@@ -21,7 +21,8 @@ from presenters import stats as present
 from presenters.html import Flash
 from web_service.answers import etag_answer, web_url_of
 from web_service.auth import CurrentSession, SessionForm
-from web_service.responder import Responder, page_route, see_other
+from web_service.params import Look, PageNumber
+from web_service.responder import Responder, json_requested, page_route, see_other
 
 
 def stat_router(services: Services, responder: Responder) -> APIRouter:
@@ -29,17 +30,20 @@ def stat_router(services: Services, responder: Responder) -> APIRouter:
 
     async def list_page(
         request: Request, session: Session, search: str, flash: Flash | None = None,
-        status: int = 200,
+        status: int = 200, tag: str = "", sort: str = "name", page: int = 1,
     ) -> Response:
         result = await stat_pages.stat_list(
-            services, session.user, search, request.app.state.api_url
+            services, session.user, search, request.app.state.api_url, tag, sort, page
         )
         return responder.page(request, session, "stats.html", result, present.stat_list,
                               flash=flash, status=status)
 
     @page_route(router, "/stats")
-    async def stats_list(request: Request, session: CurrentSession, q: str = "") -> Response:
-        return await list_page(request, session, q)
+    async def stats_list(
+        request: Request, session: CurrentSession, q: str = "", tag: str = "",
+        sort: str = "name", page: PageNumber = 1,
+    ) -> Response:
+        return await list_page(request, session, q, tag=tag, sort=sort, page=page)
 
     @router.post("/stats", response_model=None)
     async def create(request: Request, form: SessionForm) -> Response:
@@ -56,18 +60,38 @@ def stat_router(services: Services, responder: Responder) -> APIRouter:
     async def stat_page(
         request: Request, session: CurrentSession, public_id: str, tf: str | None = None
     ) -> Response:
-        result = await stat_pages.stat_page(
-            services, session.user, public_id, tf, request.app.state.api_url, web_url_of(request)
-        )
+        """A timeframe that cannot be read keeps the page (on its opening timeframe) and
+        says what to fix above the graph, with a 400; the JSON twin answers the 400 alone."""
+        api_url, web_url = request.app.state.api_url, web_url_of(request)
+        try:
+            result = await stat_pages.stat_page(services, session.user, public_id, tf, api_url,
+                                                web_url)
+        except BadRequest as exc:
+            if tf is None or json_requested(request):
+                raise
+            try:
+                result = await stat_pages.stat_page(services, session.user, public_id, None,
+                                                    api_url, web_url)
+            except AerieError:
+                raise exc from None  # the input is refused first, as before any lookup
+            return responder.page(request, session, "stat.html", result, present.stat_page,
+                                  flash=_error(exc), status=exc.status)
         return responder.page(request, session, "stat.html", result, present.stat_page)
 
     @router.get("/stats/{public_id}/graph.{fmt}", response_model=None)
     async def stat_graph(
         request: Request, session: CurrentSession, public_id: str, fmt: str,
-        tf: str | None = None, prev: int = 1,
+        look: Look, tf: str | None = None, prev: int = 1, threshold: float | None = None,
     ) -> Response:
-        image = await graph_image(services, session.user, [public_id], tf, fmt, prev != 0)
+        image = await graph_image(services, session.user, [public_id], tf, fmt, prev != 0, look,
+                                  threshold)
         return _image_answer(request, image)
+
+    @router.post("/stats/{public_id}/details", response_model=None)
+    async def describe(form: SessionForm, public_id: str) -> Response:
+        fields = {k: v for k, v in form.fields.items() if k in ("unit", "description", "tags")}
+        await stat_changes.describe_stat(services, form.session.user, public_id, fields)
+        return see_other(urls.stat_page(public_id), "described")
 
     @router.post("/stats/{public_id}/rename", response_model=None)
     async def rename(form: SessionForm, public_id: str) -> Response:
@@ -101,19 +125,41 @@ def stat_router(services: Services, responder: Responder) -> APIRouter:
     async def compare(
         request: Request, session: CurrentSession,
         ids: Annotated[list[str] | None, Query()] = None, tf: str | None = None,
+        norm: Literal["", "0", "1"] = "",
     ) -> Response:
-        result = await stat_pages.compare_page(services, session.user, ids or [], tf)
+        """``norm=1`` draws each stat as % of its largest value, ``norm=0`` on one plain axis;
+        without it, normalised when the stats' units differ."""
+        normalise = None if norm == "" else norm == "1"
+        try:
+            result = await stat_pages.compare_page(services, session.user, ids or [], tf,
+                                                   normalise)
+        except BadRequest as exc:  # as on the stat page: said above, the page kept
+            if tf is None or json_requested(request):
+                raise
+            try:
+                result = await stat_pages.compare_page(services, session.user, ids or [], None,
+                                                       normalise)
+            except AerieError:
+                raise exc from None
+            return responder.page(request, session, "compare.html", result,
+                                  present.compare_page, flash=_error(exc), status=exc.status)
         return responder.page(request, session, "compare.html", result, present.compare_page)
 
     @router.get("/compare/graph.{fmt}", response_model=None)
     async def compare_graph(
-        request: Request, session: CurrentSession, fmt: str,
-        ids: Annotated[list[str] | None, Query()] = None, tf: str | None = None,
+        request: Request, session: CurrentSession, fmt: str, look: Look,
+        ids: Annotated[list[str] | None, Query()] = None, tf: str | None = None, norm: int = 0,
     ) -> Response:
-        image = await graph_image(services, session.user, ids or [], tf, fmt, previous=False)
+        image = await graph_image(services, session.user, ids or [], tf, fmt, False, look,
+                                  normalise=norm != 0)
         return _image_answer(request, image)
 
     return router
+
+
+def _error(exc: AerieError) -> Flash:
+    """A use case's message as an error said on the page, as a sentence."""
+    return Flash(exc.message[:1].upper() + exc.message[1:], "error")
 
 
 def _image_answer(request: Request, image: GraphImage) -> Response:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import xml.etree.ElementTree as ET
 
 import pytest
+from PIL import Image
 
 from aerie.comments import Comment
+from aerie.errors import BadRequest
 from aerie.numbers import compact_number
 from aerie.series import Point, Series
 from aerie.stats import Stat
@@ -116,8 +119,11 @@ def test_compared_stats_with_different_units_carry_them_in_the_legend() -> None:
 
 
 def test_a_value_between_two_gaps_is_drawn_as_a_dot() -> None:
-    """A lone value makes no line segment; without a marker it would vanish."""
-    lonely = render_chart([series([1.0, None, 2.0, None, 3.0, 4.0])], None, svg_options())
+    """A lone value makes no line segment; without a marker it would vanish. (The gaps are
+    long beside the stat's usual spacing, so they are not joined: ``app_servers.gaps``.)"""
+    outage: list[float | None] = [None] * 6
+    lonely = render_chart([series([1.0] * 8 + outage + [2.0] + outage + [3.0] + outage
+                                  + [4.0] * 8)], None, svg_options())
     joined = render_chart([series([1.0, 1.5, 2.0, 2.5, 3.0, 4.0])], None, svg_options())
 
     dot = f'style="fill: {PALETTE[0]}; stroke: {PALETTE[0]}"'.encode()  # the first stat's marker
@@ -164,3 +170,49 @@ def test_fill_bar_draws_a_bar_per_interval_with_data() -> None:
     drawn = render_chart([series([1.0, None, 3.0, 2.0])], None, svg_options("fill_bar"))
 
     assert drawn.body.count(f"fill: {PALETTE[0]}".encode()) == 3  # the gap draws no bar
+
+
+def test_a_scaled_png_has_twice_the_pixels_and_the_same_layout() -> None:
+    """A 2x image for a dense screen: sharper, not smaller text."""
+    plain = render_chart([series([1.0, 2.0, 3.0])], None,
+                         chart_options("png", 400, 200, "UTC", "full", ""))
+    dense = render_chart([series([1.0, 2.0, 3.0])], None,
+                         chart_options("png", 400, 200, "UTC", "full", "", scale=2))
+
+    assert Image.open(io.BytesIO(plain.body)).size == (400, 200)
+    assert Image.open(io.BytesIO(dense.body)).size == (800, 400)
+    assert dense.plot_area == plain.plot_area
+
+
+def test_the_dark_theme_draws_on_a_dark_background() -> None:
+    light, dark = (
+        render_chart([series([1.0, 2.0, 3.0])], None,
+                     chart_options("png", 400, 200, "UTC", "full", "", theme=theme))
+        for theme in ("light", "dark")
+    )
+    inside_plot = (200, 100)  # the axes' own background, not only the figure's margin
+    for corner in ((0, 0), inside_plot):
+        assert sum(Image.open(io.BytesIO(light.body)).convert("RGB").getpixel(corner)) > 700
+        assert sum(Image.open(io.BytesIO(dark.body)).convert("RGB").getpixel(corner)) < 150
+
+
+@pytest.mark.parametrize(("field", "value"), [("theme", "sepia"), ("scale", 4.0), ("scale", 0.5)])
+def test_unknown_themes_and_scales_are_refused(field: str, value: object) -> None:
+    with pytest.raises(BadRequest, match=field):
+        chart_options("png", 400, 200, "UTC", "full", "", **{field: value})  # type: ignore[arg-type]
+
+
+def test_an_alert_threshold_is_drawn_across_the_graph_even_above_the_data() -> None:
+    options = chart_options("svg", 800, 300, "UTC", "full", "", threshold=50.0)
+    drawn = render_chart([series([1.0, 2.0, 3.0])], None, options)
+    plain = render_chart([series([1.0, 2.0, 3.0])], None, svg_options())
+
+    assert b'id="threshold"' in drawn.body and b'id="threshold"' not in plain.body
+    assert "50" in texts(drawn.body)  # the axis reaches up to it
+
+
+def test_a_value_stat_posted_every_fifth_interval_draws_no_lonely_dots() -> None:
+    sparse: list[float | None] = [v if i % 5 == 0 else None for i, v in enumerate([2.0] * 31)]
+    drawn = render_chart([series(sparse)], None, svg_options())
+    dot = f'style="fill: {PALETTE[0]}; stroke: {PALETTE[0]}"'.encode()
+    assert drawn.body.count(dot) == 0

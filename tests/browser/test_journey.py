@@ -137,7 +137,7 @@ def test_a_new_user_signs_up_sends_data_reads_graphs_shares_and_logs_out(
     expect(hello_row.locator("svg.spark")).to_be_visible(timeout=WAIT_MS)
     hello_row.get_by_role("link", name="hello", exact=True).click()
     expect(page).to_have_url(re.compile(r"/stats/[^/?]+$"), timeout=WAIT_MS)
-    wait_for_image(page, GRAPH, "tf=1w")
+    wait_for_image(page, GRAPH, "tf=1h")  # a new stat opens on its hour
     expect(summary_value(page, "Total")).to_have_text("10", timeout=WAIT_MS)
     value = hover_last_point(page)
     tip = page.locator(".graph .tip")

@@ -105,7 +105,7 @@ def test_a_forged_host_header_is_never_echoed_into_pages_or_embeds(
     with httpx.Client(base_url=public_web.url, timeout=60) as client:
         assert log_in(client, owner.user.email, PASSWORD).status_code == 303
         pages = {path: client.get(path, headers=forged) for path in (
-            f"/stats/{stat}", "/sharing", f"/dashboards/{board}", "/settings",
+            f"/stats/{stat}", "/sharing", f"/dashboards/{board}?edit=1", "/settings",
             f"/embed/graph/{key}", f"/d/{board_key}",
         )}
         client.cookies.clear()
@@ -116,7 +116,8 @@ def test_a_forged_host_header_is_never_echoed_into_pages_or_embeds(
         assert FORGED_HOST not in answer.text, path
     for path in (f"/stats/{stat}", "/sharing", f"/embed/graph/{key}", "/"):
         assert PUBLIC_WEB in pages[path].text, path
-    assert "//stats.example.org/embed/dashboard/" in pages[f"/dashboards/{board}"].text
+    # The embed code is on the dashboard's edit mode, with its sharing.
+    assert "//stats.example.org/embed/dashboard/" in pages[f"/dashboards/{board}?edit=1"].text
     for path in (f"/stats/{stat}", "/settings", "/"):
         assert PUBLIC_API in pages[path].text, path
 

@@ -103,7 +103,8 @@ def test_the_default_timeframe_is_the_pages(owner_browser: Browser, engine: Engi
 
     answer = owner_browser.get(f"/stats/{stat.public_id}/data.csv")
 
-    assert 'filename="signups-1w.csv"' in answer.headers["content-disposition"]
+    # A stat made just now opens on its hour, on the page and in its CSV alike.
+    assert 'filename="signups-1h.csv"' in answer.headers["content-disposition"]
     assert len(rows(answer)) == 1 + len(owner_browser.json(f"/stats/{stat.public_id}.json")
                                         .json()["points"])
 

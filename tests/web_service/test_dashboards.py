@@ -27,7 +27,8 @@ def create_dashboard(browser: Browser, name: str = "Signups") -> str:
     """The new dashboard's public id, from where the form redirects."""
     answer = browser.post("/dashboards", name=name)
     assert answer.status_code == 303, answer.text
-    match = re.fullmatch(r"/dashboards/(\w+)\?done=dashboard_created", answer.headers["location"])
+    match = re.fullmatch(r"/dashboards/(\w+)\?edit=1&done=dashboard_created",
+                         answer.headers["location"])
     assert match, answer.headers["location"]
     return match.group(1)
 
@@ -269,7 +270,9 @@ def test_a_card_whose_stats_were_deleted_says_so(
     page = owner_browser.get(f"/dashboards/{board}")
 
     assert graph["stats_deleted"] is True and "graph" not in graph
-    assert "This card's stats were deleted." in page.text
+    # In the trash, restorable: the cards say so (and where to restore it) in both cases.
+    assert page.text.count("signups is in the Trash") == 2
+    assert graph["stats_in_trash"] == ["signups"]
     assert owner_browser.get(f"/dashboards/{board}/cards/{graph['id']}/graph.png").status_code == 404
     assert [n["name"] for n in number["numbers"]] == ["load time"]
 
@@ -284,7 +287,7 @@ def test_a_shared_dashboard_opens_logged_out_showing_only_its_cards(
 
     assert owner_browser.post(f"/dashboards/{board}/share").status_code == 303
     key = owner_browser.json(f"/dashboards/{board}.json").json()["embed_key"]
-    owner_page = owner_browser.get(f"/dashboards/{board}").text
+    owner_page = owner_browser.get(f"/dashboards/{board}?edit=1").text  # sharing: edit mode
     assert f'href="/d/{key}"' in owner_page
     assert f'&lt;iframe src="//{web.url.split("//")[1]}/embed/dashboard/{key}"' in owner_page
     assert owner_browser.post(f"/dashboards/{board}/share").status_code == 303  # same key again
@@ -294,7 +297,8 @@ def test_a_shared_dashboard_opens_logged_out_showing_only_its_cards(
         page = visitor.get(f"/d/{key}")
         embedded = visitor.get(f"/embed/dashboard/{key}")
         twin = visitor.get(f"/d/{key}.json").json()
-        images = re.findall(r'<img class="card-graph" src="([^"]+)"', page.text)
+        images = re.findall(r'<img data-sized data-src="([^"]+)"[^>]*class="card-graph"',
+                            page.text)
         assert len(images) == 1
         image = visitor.get(images[0])
         again = visitor.get(images[0], headers={"if-none-match": image.headers["etag"]})

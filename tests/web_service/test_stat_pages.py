@@ -30,7 +30,9 @@ def test_an_empty_list_shows_how_to_send_the_first_point(owner_browser: Browser)
     assert page.status_code == 200
     assert "No stats yet" in page.text
     assert f"ezkey={owner_browser.user.ezkey.replace('@', '%40')}&amp;stat=hello" in page.text
-    assert owner_browser.json("/stats.json").json() == {"search": "", "more": False, "stats": []}
+    assert owner_browser.json("/stats.json").json() == {
+        "search": "", "tag": "", "sort": "name", "page": 1, "pages": 1, "total": 0,
+        "more": False, "tags": [], "stats": []}
 
 
 def test_the_list_shows_each_stat_with_kind_latest_value_and_sparkline(
@@ -52,20 +54,25 @@ def test_the_list_shows_each_stat_with_kind_latest_value_and_sparkline(
     assert "just now" in page.text
 
 
-def test_a_long_list_shows_its_first_page_and_says_search_finds_the_rest(
+def test_a_long_list_shows_its_first_page_and_links_the_next(
     owner_browser: Browser, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(stat_pages, "LIST_LIMIT", 2)  # the web app runs in this process
+    monkeypatch.setattr(stat_pages, "PAGE_SIZE", 2)  # the web app runs in this process
     for name in ("a", "b", "c"):
         make_stat(engine, account(owner_browser), name, "counter")
 
     twin = owner_browser.json("/stats.json").json()
     page = owner_browser.get("/stats")
+    second = owner_browser.json("/stats.json", params={"page": 2}).json()
     searched = owner_browser.json("/stats.json", params={"q": "c"}).json()
 
     assert [s["name"] for s in twin["stats"]] == ["a", "b"] and twin["more"] is True
-    assert "search to find the others" in page.text
+    assert twin["pages"] == 2 and twin["total"] == 3
+    assert 'rel="next"' in page.text and "Page 1 of 2" in page.text
+    assert [s["name"] for s in second["stats"]] == ["c"] and second["more"] is False
     assert [s["name"] for s in searched["stats"]] == ["c"] and searched["more"] is False
+    assert owner_browser.get("/stats", params={"page": 0}).status_code == 400
+    assert owner_browser.get("/stats", params={"sort": "size"}).status_code == 400
 
 
 def test_search_keeps_names_containing_the_text_in_any_case(
@@ -94,7 +101,7 @@ def test_a_stat_page_has_graph_summary_and_a_json_twin_from_the_same_result(
     by_accept = owner_browser.json(f"/stats/{stat.public_id}").json()
 
     assert page.status_code == 200
-    assert f'src="/stats/{stat.public_id}/graph.png?tf=1w"' in page.text
+    assert f'data-src="/stats/{stat.public_id}/graph.png?tf=1w"' in page.text
     assert twin == by_accept
     assert twin["timeframe"] == "1w"
     assert twin["summary"]["current"]["total"] == 5

@@ -1,0 +1,111 @@
+"""Phones and tablets: at 390 and 768 px no page scrolls sideways, the sections open from a
+Menu button, wide tables scroll inside their cards and Copy buttons sit beside the code."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import Engine
+
+from aerie import accounts, dashboards
+from tests.browser.conftest import WAIT_MS
+from tests.browser.test_dashboard_browser import (
+    PASSWORD,
+    log_in,
+    sqlite_engine,  # noqa: F401  (fixture)
+)
+from tests.conftest import Account, hashed, make_stat, put_points
+
+PHONE = {"width": 390, "height": 844}
+TABLET = {"width": 768, "height": 1024}
+SECTIONS = ("Stats", "Compare", "Dashboards", "Alerts", "Reports", "Trash", "Sharing", "Settings")
+
+
+def owner_with_data(engine: Engine) -> tuple[str, str, str]:
+    """An account with a value stat (posted every 5 minutes for a day, under a long name),
+    a counter and a dashboard of a graph and a table card; returns its e-mail, the stat's id and the dashboard's id."""
+    email = f"phone-{secrets.token_hex(4)}@example.com"
+    now = int(time.time())
+    with engine.begin() as conn:
+        user = accounts.create_user(conn, email, hashed(PASSWORD), now)
+    owner = Account(user, "")
+    latency = make_stat(engine, owner, "checkout latency at the payment gateway (p95)", "value")
+    put_points(engine, latency, [(now - 300 * i, 100.0 + i % 7) for i in range(288)])
+    signups = make_stat(engine, owner, "signups", "counter")
+    put_points(engine, signups, [(now - 900 * i, 3.0) for i in range(96)])
+    with engine.begin() as conn:
+        board = dashboards.create_dashboard(conn, user.id, "Launch day", now)
+        dashboards.add_card(conn, board, "graph", "1d", "", [latency])
+        dashboards.add_card(conn, board, "table", "1h", "", [latency, signups])
+    return email, latency.public_id, board.public_id
+
+
+def assert_no_sideways_scroll(page: Page, path: str) -> None:
+    page.goto(path)
+    page.wait_for_load_state("networkidle")
+    width, viewport = page.evaluate(
+        "[document.documentElement.scrollWidth, window.innerWidth]")
+    assert width <= viewport, f"{path} is {width} px wide in a {viewport} px window"
+
+
+@pytest.mark.parametrize("size", [PHONE, TABLET], ids=["390", "768"])
+def test_no_page_scrolls_sideways_on_phones_and_tablets(
+    page: Page, sqlite_engine: Engine, size: dict[str, int]  # noqa: F811
+) -> None:
+    email, stat_id, board_id = owner_with_data(sqlite_engine)
+    page.set_viewport_size(size)
+    for path in ("/", "/login", "/signup"):
+        assert_no_sideways_scroll(page, path)
+    log_in(page, email)
+    for path in ("/stats", f"/stats/{stat_id}", f"/compare?ids={stat_id}", "/dashboards",
+                 f"/dashboards/{board_id}", "/alerts", "/reports", "/trash", "/sharing",
+                 "/settings"):
+        assert_no_sideways_scroll(page, path)
+
+
+def test_the_menu_button_opens_every_section_on_a_phone(
+    page: Page, sqlite_engine: Engine  # noqa: F811
+) -> None:
+    email, _, _ = owner_with_data(sqlite_engine)
+    page.set_viewport_size(PHONE)
+    log_in(page, email)
+    nav = page.get_by_role("navigation", name="Sections")
+    expect(nav).to_be_hidden()
+    menu = page.get_by_role("button", name="Menu")
+    menu.click()
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    for section in SECTIONS:
+        expect(nav.get_by_role("link", name=section, exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    nav.get_by_role("link", name="Dashboards").click()
+    expect(page.get_by_role("heading", name="Dashboards")).to_be_visible(timeout=WAIT_MS)
+
+    page.set_viewport_size({"width": 1280, "height": 900})  # on a desktop, no button
+    expect(menu).to_be_hidden()
+    expect(nav.get_by_role("link", name="Settings")).to_be_visible()
+
+
+def test_tables_scroll_inside_their_cards_and_copy_buttons_leave_code_readable(
+    page: Page, sqlite_engine: Engine  # noqa: F811
+) -> None:
+    email, stat_id, _ = owner_with_data(sqlite_engine)
+    page.set_viewport_size(PHONE)
+    log_in(page, email)
+    page.goto("/stats")
+    box = page.locator(".table-scroll").first
+    inner, outer = box.evaluate("b => [b.scrollWidth, b.clientWidth]")
+    assert inner > outer  # the table is wider than the phone: it scrolls in its card
+    assert box.evaluate("b => getComputedStyle(b).overflowX") == "auto"
+
+    page.goto(f"/stats/{stat_id}")
+    copies = page.locator(".copy:visible")
+    assert copies.count() >= 1
+    for i in range(copies.count()):
+        code = copies.nth(i).locator("pre").bounding_box()
+        button = copies.nth(i).get_by_role("button", name="Copy").bounding_box()
+        assert code and button
+        assert button["x"] >= code["x"] + code["width"], "the Copy button covers the code"
+        assert button["x"] + button["width"] <= PHONE["width"]
