@@ -79,6 +79,16 @@ def signed_up_with_a_stat(page: Page, db: Engine, name: str) -> tuple[accounts.U
     return user, make_stat(db, Account(user, ""), "visits", "counter")
 
 
+def shared_stat(db: Engine, name: str) -> tuple[Account, str]:
+    """An owner's counter with two days of hourly points, shared: the owner and the key."""
+    owner = make_account(db, "owner")
+    stat = make_stat(db, owner, name, "counter")
+    now = int(time.time())
+    put_points(db, stat, [(now - 3600 * h, 10 + h) for h in range(48)])
+    with db.begin() as conn:
+        return owner, shares.share_stat(conn, owner.user.id, stat.id, now).key
+
+
 def test_an_embed_on_another_site_shows_the_graph_until_revoked(
     page: Page, stack: Stack, db: Engine, blog: tuple[Path, str]
 ) -> None:

@@ -164,7 +164,12 @@ def test_each_tier_reads_a_stat_pages_series_at_most_once(site: Site, engine: En
         event.remove(Engine, "before_cursor_execute", count)
 
     def by_tier(seen: list[tuple[str, str, Any]]) -> dict[str, int]:
-        return {tier: sum(1 for t, *_ in seen if t == tier) for tier in ("web", "analysis", "graph")}
+        """Series reads per tier; the web tier's one look at where a young stat's data
+        begins (to open its page on a timeframe that shows it) reads no series."""
+        series = [(t, statement) for t, statement, _ in seen
+                  if not (t == "web" and "min(stat_minutes.bucket)" in statement)]
+        return {tier: sum(1 for t, _ in series if t == tier)
+                for tier in ("web", "analysis", "graph")}
 
     # The frame and the period before it: two series, each read once where it is needed.
     assert by_tier(cold) == {"web": 0, "analysis": 2, "graph": 2}
