@@ -64,31 +64,29 @@ def add_points(cells: Cells, points: Iterable[tuple[int, float, float]]) -> None
             cell[3] = max(cell[3], x)
 
 
+def fold_cell(cells: dict[Any, Cell], key: Any, n: float, total: float, low: float,
+              high: float) -> None:
+    """Add a cell's figures to ``cells[key]`` (a new cell if there is none)."""
+    cell = cells.get(key)
+    if cell is None:
+        cells[key] = [n, total, low, high]
+    else:
+        cell[0] += n
+        cell[1] += total
+        cell[2] = min(cell[2], low)
+        cell[3] = max(cell[3], high)
+
+
 def merge_cells(into: Cells, other: Cells) -> None:
     for key, (n, total, low, high) in other.items():
-        cell = into.get(key)
-        if cell is None:
-            into[key] = [n, total, low, high]
-        else:
-            cell[0] += n
-            cell[1] += total
-            cell[2] = min(cell[2], low)
-            cell[3] = max(cell[3], high)
+        fold_cell(into, key, n, total, low, high)
 
 
 def coarsen(cells: Cells, resolution: int) -> Cells:
     """Re-bucket minute cells at a coarser resolution (hour or day, UTC)."""
     out: Cells = {}
     for (stat_id, bucket), (n, total, low, high) in cells.items():
-        key = (stat_id, bucket - bucket % resolution)
-        cell = out.get(key)
-        if cell is None:
-            out[key] = [n, total, low, high]
-        else:
-            cell[0] += n
-            cell[1] += total
-            cell[2] = min(cell[2], low)
-            cell[3] = max(cell[3], high)
+        fold_cell(out, (stat_id, bucket - bucket % resolution), n, total, low, high)
     return out
 
 

@@ -41,6 +41,7 @@ from aerie.db import make_engine, reading
 from aerie.errors import BadRequest
 from aerie.monitor import Metrics, Reporter
 from aerie.numbers import percent_change
+from aerie.readiness import database_check
 from aerie.replicas import ReadRouting, Reads, dispose
 from aerie.secret_key import load_rpc_secret
 from aerie.series import Point, Series, previous_start, read_series
@@ -217,5 +218,7 @@ def create_app(settings: Settings) -> Starlette:
     reads = ReadRouting.from_settings(settings, engine)  # replicas, if any, else the primary
     reporter = Reporter(Metrics("analysis"), settings, engine)
     return create_rpc_app(AnalysisServer(reads), name="analysis",
-                          secret=load_rpc_secret(settings), on_shutdown=partial(dispose, reads, engine),
-                          reporter=reporter, contracts=ANALYSIS_METHODS)
+                          secret=load_rpc_secret(settings),
+                          on_shutdown=partial(dispose, reads, engine), reporter=reporter,
+                          ready_checks={"database": database_check(engine)},
+                          contracts=ANALYSIS_METHODS)

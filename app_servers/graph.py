@@ -24,6 +24,7 @@ from aerie.contracts import GRAPH_METHODS, MAX_STATS_ON_GRAPH, RECEIVED_MARK_SEC
 from aerie.db import make_engine, reading
 from aerie.errors import BadRequest
 from aerie.monitor import Metrics, Reporter
+from aerie.readiness import database_check
 from aerie.replicas import ReadRouting, Reads, dispose
 from aerie.secret_key import load_rpc_secret
 from aerie.series import Series, frame_bounds, previous_start, read_series
@@ -290,4 +291,5 @@ def create_app(settings: Settings) -> ASGIApp:
     return create_rpc_app(GraphServer(reads, metrics=reporter.metrics), name="graph",
                           secret=load_rpc_secret(settings),
                           on_shutdown=partial(dispose, reads, engine), reporter=reporter,
+                          ready_checks={"database": database_check(engine)},
                           contracts=GRAPH_METHODS)

@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass, field
 
 from aerie.errors import BadRequest
+from aerie.rollups import fold_cell
 from aerie.schema import COUNTER, DAY, HOUR, MINUTE
 
 Cell = list[float]  # [n, sum, min, max], as aerie.rollups
@@ -75,14 +76,7 @@ def build_cells(stat: ImportedStat, kind: str) -> LevelCells:
         single = p.value / n if counter else p.value
         cells = levels.setdefault(resolution, {})
         bucket = p.time - p.time % resolution
-        cell = cells.get(bucket)
-        if cell is None:
-            cells[bucket] = [n, total, single, single]
-        else:
-            cell[0] += n
-            cell[1] += total
-            cell[2] = min(cell[2], single)
-            cell[3] = max(cell[3], single)
+        fold_cell(cells, bucket, n, total, single, single)
         if not math.isfinite(cells[bucket][1]):
             raise BadRequest(f"stat {stat.name!r}: the points at {bucket} add up to "
                              "more than a stored number can hold")
