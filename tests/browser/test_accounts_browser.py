@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.browser import navigation
 from tests.browser.conftest import BROWSER_TIMEZONE, WAIT_MS, Stack
 from tests.browser.mail import confirm_email, link_in_mail
 
@@ -43,7 +44,7 @@ def sign_up(page: Page, email: str) -> None:
 
 
 def log_out(page: Page) -> None:
-    page.get_by_role("button", name="Log out").click()
+    navigation.log_out(page)
     expect(page).to_have_url(re.compile(r"/login"))
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from aerie.db import make_engine
 from aerie.settings import Settings
 from tests.browser.conftest import WAIT_MS, Stack
+from tests.browser.navigation import log_out
 from tests.browser.test_embed_browser import blog, blog_post, shared_stat
 from tests.browser.test_journey import PASSWORD, new_email, sign_up
 
@@ -72,7 +73,7 @@ def test_logging_out_says_so_and_log_in_errors_are_sentences(page: Page) -> None
     email = new_email("leaver")
     sign_up(page, email)
 
-    page.locator("header .who button", has_text="Log out").click()
+    log_out(page)
 
     expect(page).to_have_url(re.compile(r"/login"), timeout=WAIT_MS)
     expect(page.locator(".flash")).to_have_text("You are logged out.")
@@ -92,6 +93,7 @@ def test_a_backtest_with_no_firings_says_so_plainly(page: Page, stack: Stack) ->
     page.goto("/stats")
     page.get_by_role("link", name="calm").first.click()
 
+    page.click("summary:has-text('New alert')")  # the form stays closed until asked for
     page.select_option("select[name=time_window]", "1h")
     page.fill("input[name=threshold]", "500")
     page.click("button:has-text('Preview the last 30 days')")
