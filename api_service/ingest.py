@@ -51,9 +51,14 @@ class Ingestor:
         if not ezkey or not isinstance(ezkey, str):
             raise BadRequest("no ezkey specified")
         now = time.time()
+        user = await self._keys.user_by_ezkey(ezkey)
+        if user is not None:
+            # past its rate, a batch is turned away before its points are read: reading
+            # them was most of what a flood's refused batches cost everyone else
+            data = params.get("data")
+            self._rate_limit.check(user.id, len(data) if isinstance(data, list) else 1)
         points = ez_points(params, now, self._limits)
         _refuse_overflowing_sums(points)
-        user = await self._keys.user_by_ezkey(ezkey)
         if user is None and self._signup is not None and scope is not None:
             user = await self._signup.account_for(ezkey, scope, int(now))
         if user is None:

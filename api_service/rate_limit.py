@@ -46,11 +46,23 @@ class PointRateLimit:
         A request larger than the whole burst is let through when the bucket is
         full and leaves it in debt, so no request is refused forever.
         """
-        rate = self._rate
-        if not rate:
+        if not self._rate:
             return
         now = time.monotonic()
-        capacity = self._capacity
+        tokens = self._refuse_past(account, points, now)
+        if account not in self._buckets and len(self._buckets) >= MAX_BUCKETS:
+            self._forget_full(now)
+        self._buckets[account] = (tokens - points, now)
+
+    def check(self, account: int, points: int) -> None:
+        """Raise RateLimited if ``points`` would be refused now; charges nothing (so a
+        request can be turned away before the work of reading all its points)."""
+        if self._rate:
+            self._refuse_past(account, points, time.monotonic())
+
+    def _refuse_past(self, account: int, points: int, now: float) -> float:
+        """The account's tokens now; raises RateLimited if ``points`` need more."""
+        rate, capacity = self._rate, self._capacity
         tokens, at = self._buckets.get(account, (capacity, now))
         tokens = min(capacity, tokens + (now - at) * rate)
         needed = min(points, capacity)
@@ -61,9 +73,7 @@ class PointRateLimit:
                 f"retry after {wait} s",
                 wait,
             )
-        if account not in self._buckets and len(self._buckets) >= MAX_BUCKETS:
-            self._forget_full(now)
-        self._buckets[account] = (tokens - points, now)
+        return tokens
 
     def _forget_full(self, now: float) -> None:
         rate, capacity = self._rate, self._capacity

@@ -152,6 +152,22 @@ def test_an_account_past_its_rate_gets_429_with_retry_after_and_others_do_not(
     assert post_batch(throttled_api, outsider, 5).status_code == 200
 
 
+def test_past_its_rate_a_batch_is_refused_before_its_points_are_read(
+    throttled_api: RunningServer, owner: Account, engine: Engine
+) -> None:
+    """A flood's refused batches cost little: the rate is checked on the number of items
+    before any is read, so even an unreadable batch gets the 429, not a 400."""
+    make_stat(engine, owner, "load", "counter")
+    assert post_batch(throttled_api, owner, 5).status_code == 200  # the whole burst
+    unreadable = [{"stat": "load", "count": "１２"}] * 5  # full-width digits: a 400 otherwise
+
+    refused = httpx.post(f"{throttled_api.url}/ez",
+                         json={"ezkey": owner.ezkey, "data": unreadable})
+
+    assert refused.status_code == 429, refused.text
+    assert int(refused.headers["retry-after"]) >= 1
+
+
 def test_a_request_larger_than_the_burst_passes_once_and_classic_posts_are_limited_too(
     throttled_api: RunningServer, owner: Account, engine: Engine
 ) -> None:
