@@ -158,7 +158,9 @@ def write_cells(conn: Connection, cells: Cells) -> None:
                 if not math.isfinite(c[1]):
                     raise CellOverflow(sid)
     for table, level in levels:
-        rows = [(sid, bucket, *c) for (sid, bucket), c in sorted(level.items())]
+        rows = [(sid, bucket, *c) for (sid, bucket), c in level.items()]
+        rows.sort()  # by (stat_id, bucket): keys are unique; a list of int-led tuples sorts
+        # several times faster than the dict's items
         try:
             conn.exec_driver_sql(_upsert_sql(conn.dialect.name, table), rows)
         except DBAPIError as exc:

@@ -88,9 +88,7 @@ class AccountSink:
     async def _stats(self, points: list[Point], now: int) -> dict[str, Stat]:
         """The stats named by ``points``, created on first use; a name whose stat has the
         other kind, or that the stat limit leaves out, is logged and missing from the answer."""
-        kinds: dict[str, str] = {}
-        for point in points:
-            kinds.setdefault(point.stat, point.kind)
+        kinds = {point.stat: point.kind for point in reversed(points)}  # each name's first
         try:
             return await self._keys.stats_for_names(self._user.id, kinds, now)
         except (BadRequest, NotAllowed):
