@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, FiniteFloat
 
 # The most stats drawn in one graph: compare, a dashboard card, an embed.
 MAX_STATS_ON_GRAPH = 3
@@ -73,7 +73,7 @@ class RenderParams(Params):
     chart: str = "line"
     scale: float = 1.0
     theme: str = "light"
-    threshold: float | None = None
+    threshold: FiniteFloat | None = None
     normalise: bool = False
 
 

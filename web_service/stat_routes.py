@@ -81,7 +81,8 @@ def stat_router(services: Services, responder: Responder) -> APIRouter:
     @router.get("/stats/{public_id}/graph.{fmt}", response_model=None)
     async def stat_graph(
         request: Request, session: CurrentSession, public_id: str, fmt: str,
-        look: Look, tf: str | None = None, prev: int = 1, threshold: float | None = None,
+        look: Look, tf: str | None = None, prev: int = 1,
+        threshold: Annotated[float | None, Query(allow_inf_nan=False)] = None,
     ) -> Response:
         image = await graph_image(services, session.user, [public_id], tf, fmt, prev != 0, look,
                                   threshold)

@@ -156,6 +156,20 @@ def test_graph_images_are_revalidated_by_etag_until_new_data_lands(
     assert owner_browser.get(f"{path[:-4]}.gif").status_code == 400
 
 
+@pytest.mark.parametrize("query", [
+    {"theme": "sepia"}, {"scale": "9"}, {"scale": "0.5"}, {"w": "0"}, {"h": "wide"},
+    {"threshold": "nan"}, {"threshold": "inf"}, {"threshold": "12abc"},
+])
+def test_a_graph_image_asked_for_in_a_look_it_cannot_have_is_a_400(
+    owner_browser: Browser, engine: Engine, query: dict[str, str]
+) -> None:
+    stat = make_stat(engine, account(owner_browser), "orders", "counter")
+
+    answer = owner_browser.get(f"/stats/{stat.public_id}/graph.png", params={"tf": "1d", **query})
+
+    assert answer.status_code == 400, (query, answer.status_code, answer.text[:200])
+
+
 def test_how_to_send_data_examples_carry_the_stats_real_keys_and_work(
     owner_browser: Browser, engine: Engine, api: RunningServer
 ) -> None:
