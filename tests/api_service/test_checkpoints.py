@@ -27,9 +27,11 @@ def _rows_in_the_file(path: Path) -> int:
 
 
 async def _write_then_wait(engine: Engine, writer: GroupCommitWriter, path: Path,
-                           stat_ids: list[int], account: int) -> tuple[int, int]:
+                           stat_ids: list[int], account: int,
+                           wait_seconds: float) -> tuple[int, int]:
     """Commit COMMITS minutes of every stat; returns the commits' autocheckpoint setting and
-    the rows in the file a second later, with the writer still running."""
+    the rows in the file once all are there or ``wait_seconds`` have passed, with the
+    writer still running."""
     await writer.start()
     start = int(time.time()) // 60 * 60 - COMMITS * 60
     for minute in range(COMMITS):
@@ -37,8 +39,9 @@ async def _write_then_wait(engine: Engine, writer: GroupCommitWriter, path: Path
                          int(time.time()), account)
     with engine.connect() as conn:
         autocheckpoint = int(conn.execute(text("PRAGMA wal_autocheckpoint")).scalar_one())
-    await asyncio.sleep(1.0)  # twice the checkpoint thread's interval
-    in_file = _rows_in_the_file(path)
+    deadline = time.monotonic() + wait_seconds  # the thread's interval is 0.5 s
+    while (in_file := _rows_in_the_file(path)) < COMMITS * STATS and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
     await writer.stop()
     return autocheckpoint, in_file
 
@@ -57,7 +60,7 @@ def test_commits_leave_checkpoints_to_the_writers_thread_which_copies_every_row(
         tmp_path: Path) -> None:
     engine, writer, stat_ids, account = _setup(tmp_path / "aerie.db")
     autocheckpoint, in_file = asyncio.run(
-        _write_then_wait(engine, writer, tmp_path / "aerie.db", stat_ids, account))
+        _write_then_wait(engine, writer, tmp_path / "aerie.db", stat_ids, account, 30))
     engine.dispose()
     assert autocheckpoint == 0
     assert in_file == COMMITS * STATS
@@ -69,6 +72,6 @@ def test_without_the_thread_the_rows_would_stay_in_the_log(tmp_path: Path) -> No
     engine, writer, stat_ids, account = _setup(tmp_path / "aerie.db")
     writer._checkpoints._interval = 3600  # type: ignore[union-attr]  # noqa: SLF001
     _autocheckpoint, in_file = asyncio.run(
-        _write_then_wait(engine, writer, tmp_path / "aerie.db", stat_ids, account))
+        _write_then_wait(engine, writer, tmp_path / "aerie.db", stat_ids, account, 1.5))
     engine.dispose()
-    assert in_file == 0
+    assert in_file == 0  # three of the thread's intervals would have checkpointed them
