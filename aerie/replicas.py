@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, text
 
-from aerie.db import Connects, server_engine
+from aerie.db import server_engine
 from aerie.readiness import one_line
 from aerie.settings import Settings
 
@@ -63,10 +63,6 @@ class Replica:
     engine: Engine
     lag: float | None = None  # seconds behind; None: not measured yet, or unreachable
     problem: str | None = "not measured yet"
-
-
-# What a read-only server needs: an Engine, or a ReadRouting that picks one.
-Reads = Connects
 
 
 class ReadRouting:

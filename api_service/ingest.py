@@ -51,12 +51,13 @@ class Ingestor:
         if not ezkey or not isinstance(ezkey, str):
             raise BadRequest("no ezkey specified")
         now = time.time()
+        data = params.get("data")
+        items = len(data) if isinstance(data, list) else 1
         user = await self._keys.user_by_ezkey(ezkey)
         if user is not None:
             # past its rate, a batch is turned away before its points are read: reading
             # them was most of what a flood's refused batches cost everyone else
-            data = params.get("data")
-            self._rate_limit.check(user.id, len(data) if isinstance(data, list) else 1)
+            self._rate_limit.check(user.id, items)
         points = ez_points(params, now, self._limits)
         _refuse_overflowing_sums(points)
         if user is None and self._signup is not None and scope is not None:
@@ -76,8 +77,7 @@ class Ingestor:
             _check_kind(point, stat)
             rows.append((stat.id, point.t, point.x))
         await self._commit(rows, now, user.id)
-        data = params.get("data")
-        return Recorded(len(data) if isinstance(data, list) else 1, "data" in params)
+        return Recorded(items, "data" in params)
 
     async def record_classic(self, params: dict[str, Any], kind: str) -> Recorded:
         """Record a classic ``/c`` or ``/v`` request: the stat must exist already."""

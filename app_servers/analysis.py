@@ -37,12 +37,12 @@ from aerie.contracts import (
     StatOverview,
     Summary,
 )
-from aerie.db import make_engine, reading
+from aerie.db import Connects, make_engine, reading
 from aerie.errors import BadRequest
 from aerie.monitor import Metrics, Reporter
 from aerie.numbers import percent_change
 from aerie.readiness import database_check
-from aerie.replicas import ReadRouting, Reads, dispose
+from aerie.replicas import ReadRouting, dispose
 from aerie.secret_key import load_rpc_secret
 from aerie.series import Point, Series, previous_start, read_series
 from aerie.settings import Settings
@@ -63,7 +63,7 @@ class AnalysisServer:
 
     rpc_methods: ClassVar[tuple[str, ...]] = ("summarize", "overview", "backtest")
 
-    def __init__(self, engine: Reads, clock: Clock = system_clock) -> None:
+    def __init__(self, engine: Connects, clock: Clock = system_clock) -> None:
         self.engine = engine
         self.clock = clock
 

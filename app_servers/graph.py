@@ -21,11 +21,11 @@ from starlette.types import ASGIApp
 from aerie.clock import Clock, system_clock
 from aerie.comments import Comment, comments_between
 from aerie.contracts import GRAPH_METHODS, MAX_STATS_ON_GRAPH, RECEIVED_MARK_SECONDS
-from aerie.db import make_engine, reading
+from aerie.db import Connects, make_engine, reading
 from aerie.errors import BadRequest
 from aerie.monitor import Metrics, Reporter
 from aerie.readiness import database_check
-from aerie.replicas import ReadRouting, Reads, dispose
+from aerie.replicas import ReadRouting, dispose
 from aerie.secret_key import load_rpc_secret
 from aerie.series import Series, frame_bounds, previous_start, read_series
 from aerie.settings import Settings
@@ -109,7 +109,7 @@ class GraphServer:
 
     rpc_methods: ClassVar[tuple[str, ...]] = ("render",)
 
-    def __init__(self, engine: Reads, clock: Clock = system_clock, cache_entries: int = 512,
+    def __init__(self, engine: Connects, clock: Clock = system_clock, cache_entries: int = 512,
                  metrics: Metrics | None = None) -> None:
         self._engine = engine
         self._clock = clock
