@@ -110,18 +110,19 @@ def test_a_sqlite_backup_taken_while_points_arrive_is_whole(tmp_path: Path) -> N
     assert aerie(url, "db", "upgrade").returncode == 0
     engine = make_engine(Settings(database_url=url))
     stat = make_stat(engine, make_account(engine), "busy", "counter")
-    stop = threading.Event()
+    stop, writing = threading.Event(), threading.Event()
 
     def write() -> None:
         t = T0
         while not stop.is_set():
             put_points(engine, stat, [(t, 1.0)])
+            writing.set()
             t += 60
 
     writer = threading.Thread(target=write)
     writer.start()
     try:
-        time.sleep(0.3)
+        assert writing.wait(30), "the writer never committed"
         made = aerie(url, "db", "backup", str(tmp_path / "live.backup"))
     finally:
         stop.set()
