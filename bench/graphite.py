@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -32,18 +31,13 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-ROOT = Path(__file__).resolve().parent.parent
-PEERS = ROOT.parent / "shared" / "peers"  # the team's shared folder beside the checkout
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.listener_run import PEERS, listener
+
 sys.path.insert(0, str(PEERS))
 import benchlib as bl
 
-EMAIL = "bench@example.com"
 MARIADB = "mysql+pymysql://root@127.0.0.1:3306"
-
-
-def aerie(env: dict[str, str], *args: str) -> None:
-    subprocess.run([sys.executable, "-m", "aerie", *args], env=env, check=True,
-                   stdout=subprocess.DEVNULL, cwd=ROOT)
 
 
 def read_back(url: str, metrics: int, rounds: int) -> tuple[int, int]:
@@ -95,13 +89,7 @@ def run_aerie(a: argparse.Namespace) -> dict[str, object]:
 def measure(a: argparse.Namespace, url: str, tmp: str) -> dict[str, object]:
     env = {**os.environ, "AERIE_DATABASE_URL": url, "AERIE_MONITOR_SECONDS": "0",
            "AERIE_RATE_LIMIT_POINTS": "0"}
-    aerie(env, "db", "upgrade")
-    aerie(env, "user", "create", EMAIL)
-    log = open(Path(tmp) / "graphite.log", "w")  # noqa: SIM115 - closed below
-    server = subprocess.Popen(
-        [sys.executable, "-m", "aerie", "graphite", "--port", str(a.port), "--user", EMAIL],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-    try:
+    with listener("graphite", a.port, env, Path(tmp)) as server:
         bl.wait_tcp(a.port, timeout=30, proc=server)
         base_ts = int(time.time()) // 60 * 60 - 60 * (a.max_rounds + 60)
         c0 = bl.proc_cpu_s(server.pid)
@@ -115,10 +103,6 @@ def measure(a: argparse.Namespace, url: str, tmp: str) -> dict[str, object]:
         sent = json.loads(out.strip().splitlines()[-1])
         cpu = bl.proc_cpu_s(server.pid) - c0
         rss = round((bl.proc_hwm_kib(server.pid) or 0) / 1024, 1)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
-        log.close()
     stored, bad = read_back(url, a.metrics, sent["rounds"])
     seconds = sent["t_eof"] - sent["t0"]
     return {"db": a.db, "points_sent": sent["points"], "eof_seen": sent["eof_seen"],

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -25,18 +24,12 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PEERS = ROOT.parent / "shared" / "peers"  # the team's shared folder beside the checkout
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.listener_run import PEERS, listener
+
 sys.path.insert(0, str(PEERS))
 import benchlib as bl
 from bench_statsd import udp_sock_info
-
-EMAIL = "bench@example.com"
-
-
-def aerie(env: dict[str, str], *args: str) -> None:
-    subprocess.run([sys.executable, "-m", "aerie", *args], env=env, check=True,
-                   stdout=subprocess.DEVNULL, cwd=ROOT)
 
 
 def counted(db: Path, prefix: str) -> float:
@@ -52,17 +45,12 @@ def one_step(a: argparse.Namespace, rate: float) -> dict[str, object]:
         db = Path(tmp) / "aerie.db"
         env = {**os.environ, "AERIE_DATABASE_URL": f"sqlite:///{db}", "AERIE_MONITOR_SECONDS": "0",
                "AERIE_STATSD_FLUSH_SECONDS": str(a.flush_seconds)}
-        aerie(env, "db", "upgrade")
-        aerie(env, "user", "create", EMAIL)
-        log = open(Path(tmp) / "statsd.log", "w")  # noqa: SIM115 - closed below
-        server = subprocess.Popen(
-            [sys.executable, "-m", "aerie", "statsd", "--port", str(a.port), "--user", EMAIL],
-            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-        try:
+        with listener("statsd", a.port, env, Path(tmp)) as server:
             deadline = time.monotonic() + 30
             while udp_sock_info(a.port)[0] is None:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit(f"aerie statsd did not start: {Path(log.name).read_text()}")
+                    log = (Path(tmp) / "statsd.log").read_text()
+                    raise SystemExit(f"aerie statsd did not start: {log}")
                 time.sleep(0.05)
             c0 = bl.proc_cpu_s(server.pid)
             rc, out, sender_cpu, _ = bl.run_child(
@@ -79,10 +67,6 @@ def one_step(a: argparse.Namespace, rate: float) -> dict[str, object]:
             drops = udp_sock_info(a.port)[1]
             cpu = bl.proc_cpu_s(server.pid) - c0
             rss = round((bl.proc_hwm_kib(server.pid) or 0) / 1024, 1)
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=60)
-            log.close()
         got = counted(db, "bench.c")
     ok_sent = sent["sent"] - sent["send_errors"]
     return {"target_pps": rate, "offered_pps": round(sent["offered_pps"], 1), "sent": ok_sent,
