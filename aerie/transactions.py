@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -53,10 +54,13 @@ def mysql_error_code(exc: BaseException) -> int | None:
 
 def may_run_again(exc: BaseException) -> bool:
     """Whether ``exc``, raised before or by COMMIT, leaves nothing of the transaction
-    behind: a conflict, or a connection lost (or a node not ready) mid-transaction."""
+    behind: a conflict, SQLite's lock held by another process past the busy timeout
+    (another API process under load), or a connection lost (or a node not ready)
+    mid-transaction."""
     if not isinstance(exc, DBAPIError):
         return False
-    return mysql_error_code(exc) in CONFLICTS or exc.connection_invalidated
+    sqlite_busy = getattr(exc.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
+    return mysql_error_code(exc) in CONFLICTS or sqlite_busy or exc.connection_invalidated
 
 
 def backoff(attempt: int) -> float:
