@@ -13,8 +13,8 @@ from sqlalchemy import Engine
 from aerie.contracts import Change, PeriodSummary, RenderResult, Summary
 from aerie.errors import NotFound
 from aerie.secret_key import load_rpc_secret
-from aerie.stats import create_stat
 from aerie.settings import Settings
+from aerie.stats import create_stat
 from app_servers.analysis import create_app as analysis_app
 from app_servers.graph import create_app as graph_app
 from interactor.base import Services
