@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, FiniteFloat
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
 # The most stats drawn in one graph: compare, a dashboard card, an embed.
 MAX_STATS_ON_GRAPH = 3
@@ -167,6 +167,22 @@ class StatOverview(Result):
     latest: float | None  # the value of the last hour with data among them
 
 
+# analysis.rank_by_latest
+
+MAX_RANKED = 500  # stats in one answer: a page of the list, or a few
+
+
+class RankParams(Params):
+    """One page of the user's live stats matching ``search`` and ``tag`` (as the stat list
+    filters them), ranked by latest value across all of them."""
+
+    user_id: int
+    search: str = ""
+    tag: str = ""
+    offset: int = Field(0, ge=0)
+    limit: int = Field(100, ge=1, le=MAX_RANKED)
+
+
 # analysis.backtest
 
 
@@ -235,5 +251,6 @@ class StatusResult(Result):
 GRAPH_METHODS: dict[str, type[Params]] = {"render": RenderParams}
 ANALYSIS_METHODS: dict[str, type[Params]] = {
     "summarize": SummarizeParams, "overview": OverviewParams, "backtest": BacktestParams,
+    "rank_by_latest": RankParams,
 }
 SCHEDULER_METHODS: dict[str, type[Params]] = {"status": StatusParams}

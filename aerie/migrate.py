@@ -8,7 +8,11 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
+from aerie.settings import Settings
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Whose data a data migration treats as Aerie's own (the system account's, 0013).
+DEFAULT_SYSTEM_EMAIL: str = Settings.model_fields["system_email"].default
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -18,9 +22,13 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database's schema up to ``revision``; safe to run at every start."""
+def upgrade(
+    engine: Engine, revision: str = "head", system_email: str = DEFAULT_SYSTEM_EMAIL
+) -> None:
+    """Bring the database's schema up to ``revision``; safe to run at every start.
+    ``system_email`` names the system account (``Settings.system_email``)."""
     config = alembic_config(engine)
+    config.attributes["system_email"] = system_email
     with engine.connect() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)

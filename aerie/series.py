@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from datetime import time as dtime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Table, func, or_, select
+from sqlalchemy import Connection, Table, and_, case, func, or_, select
 
-from aerie.schema import DAY, HOUR, ROLLUPS, stat_hours, stat_minutes
-from aerie.stats import Stat
+from aerie.schema import COUNTER, DAY, HOUR, ROLLUPS, stat_hours, stat_minutes, stats
+from aerie.stats import STAT_COLUMNS, Stat, live_stats, stat_from_row
 from aerie.timeframes import Timeframe
 
 
@@ -41,6 +41,34 @@ def first_data_time(conn: Connection, stat: Stat) -> int | None:
     return conn.execute(
         select(func.min(stat_minutes.c.bucket)).where(stat_minutes.c.stat_id == stat.id)
     ).scalar_one_or_none()
+
+
+def stats_by_latest_value(
+    conn: Connection, user_id: int, hours: tuple[int, int], offset: int, limit: int,
+    search: str = "", tag: str = "",
+) -> list[Stat]:
+    """The user's live stats (as ``stats.stats_of_user`` filters them) by the value of their
+    last hour with data among ``hours`` (first, end), largest first, those with none last,
+    then by name: one query reading one hour row a stat, so a list of thousands sorts whole.
+    The value is what ``read_series`` gives that hour (a counter's sum, else the mean)."""
+    first, end = hours
+    last_hour = (
+        select(stat_hours.c.stat_id, func.max(stat_hours.c.bucket).label("bucket"))
+        .where(stat_hours.c.stat_id.in_(live_stats(user_id, search, tag)),
+               stat_hours.c.bucket >= first, stat_hours.c.bucket < end, stat_hours.c.n > 0)
+        .group_by(stat_hours.c.stat_id).subquery()
+    )
+    hour = stat_hours.alias("last_hour")
+    latest = case((stats.c.kind == COUNTER, hour.c.sum), else_=hour.c.sum / hour.c.n)
+    query = (
+        live_stats(user_id, search, tag).with_only_columns(*STAT_COLUMNS)
+        .outerjoin(last_hour, last_hour.c.stat_id == stats.c.id)
+        .outerjoin(hour, and_(hour.c.stat_id == last_hour.c.stat_id,
+                              hour.c.bucket == last_hour.c.bucket))
+        .order_by(latest.is_(None), latest.desc(), stats.c.name, stats.c.id)
+        .offset(offset).limit(limit)
+    )
+    return [stat_from_row(row) for row in conn.execute(query)]
 
 
 def rollup_for(interval: int) -> tuple[int, Table]:

@@ -177,6 +177,18 @@ def live_stats_by_ids(conn: Connection, user_id: int, stat_ids: Iterable[int]) -
     return [stat_from_row(r) for r in rows]
 
 
+def live_stats_by_public_ids(
+    conn: Connection, user_id: int, public_ids: list[str]
+) -> list[Stat]:
+    """The user's live stats among these public ids, in the order given (unknown ids and
+    stats in the trash left out)."""
+    rows = conn.execute(select(*STAT_COLUMNS).where(
+        stats.c.user_id == user_id, stats.c.public_id.in_(public_ids),
+        stats.c.deleted_at.is_(None)))
+    found = {s.public_id: s for s in map(stat_from_row, rows)}
+    return [found[p] for p in public_ids if p in found]
+
+
 def owned_stat(conn: Connection, user_id: int, public_id: str, *, in_trash: bool = False) -> Stat:
     """The user's stat with that id, or NotFound: the one rule every route keeps, so that
     another user's stat answers exactly as a missing one does."""
@@ -192,7 +204,7 @@ def stats_of_user(
 ) -> list[Stat]:
     """The user's live stats by name (or, ``recent_first``, newest data first); ``search``
     keeps names containing it (any case), ``tag`` those carrying that tag."""
-    query = _live_stats(user_id, search, tag).with_only_columns(*STAT_COLUMNS)
+    query = live_stats(user_id, search, tag).with_only_columns(*STAT_COLUMNS)
     order = ((stats.c.data_received_at.is_(None), stats.c.data_received_at.desc())
              if recent_first else ())
     rows = conn.execute(query.order_by(*order, stats.c.name, stats.c.id)
@@ -202,11 +214,12 @@ def stats_of_user(
 
 def count_stats_of_user(conn: Connection, user_id: int, search: str = "", tag: str = "") -> int:
     """How many live stats ``stats_of_user`` would list with no limit."""
-    query = _live_stats(user_id, search, tag).with_only_columns(func.count())
+    query = live_stats(user_id, search, tag).with_only_columns(func.count())
     return int(conn.execute(query).scalar_one())
 
 
-def _live_stats(user_id: int, search: str, tag: str) -> Select[tuple[int]]:
+def live_stats(user_id: int, search: str = "", tag: str = "") -> Select[tuple[int]]:
+    """The ids of the user's live stats whose names contain ``search`` and that carry ``tag``."""
     query = select(stats.c.id).where(stats.c.user_id == user_id, stats.c.deleted_at.is_(None))
     if search:
         query = query.where(func.lower(stats.c.name).like(_contains(search), escape="\\"))

@@ -44,7 +44,14 @@ from aerie.numbers import percent_change
 from aerie.readiness import database_check
 from aerie.replicas import ReadRouting, dispose
 from aerie.secret_key import load_rpc_secret
-from aerie.series import Point, Series, previous_start, read_series
+from aerie.series import (
+    Point,
+    Series,
+    frame_bounds,
+    previous_start,
+    read_series,
+    stats_by_latest_value,
+)
 from aerie.settings import Settings
 from aerie.stats import owned_stat, stat_by_public_id
 from aerie.timeframes import check_start, check_timezone, parse_timeframe
@@ -61,7 +68,7 @@ SPARK_TIMEFRAME = parse_timeframe("1d1h")
 class AnalysisServer:
     """Summaries of a user's stats; each method uses one database connection, off the loop."""
 
-    rpc_methods: ClassVar[tuple[str, ...]] = ("summarize", "overview", "backtest")
+    rpc_methods: ClassVar[tuple[str, ...]] = ("summarize", "overview", "rank_by_latest", "backtest")
 
     def __init__(self, engine: Connects, clock: Clock = system_clock) -> None:
         self.engine = engine
@@ -134,6 +141,18 @@ class AnalysisServer:
             )
             for public_id, one in series.items()
         }
+
+    async def rank_by_latest(
+        self, user_id: int, search: str = "", tag: str = "", offset: int = 0, limit: int = 100,
+    ) -> list[str]:
+        """The public ids of one page of the user's live stats matching ``search`` and
+        ``tag``, by the latest value the overview shows (largest first, none last, then by
+        name), ranked across every match rather than one overview's worth."""
+        hours = frame_bounds(SPARK_TIMEFRAME, None, int(self.clock()))
+        found = await self._with_connection(partial(
+            stats_by_latest_value, user_id=user_id, hours=hours, offset=offset, limit=limit,
+            search=search, tag=tag))
+        return [stat.public_id for stat in found]
 
     async def backtest(self, user_id: int, stat_id: str, rule: Rule,
                        days: int = 30) -> dict[str, object]:

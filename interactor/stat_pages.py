@@ -23,6 +23,7 @@ from aerie.comments import Comment, comments_between
 from aerie.contracts import (
     MAX_STATS_ON_GRAPH,
     OverviewParams,
+    RankParams,
     RenderParams,
     RenderResult,
     SummarizeParams,
@@ -39,10 +40,7 @@ from interactor.snippets import Snippet, send_examples
 
 TIMEFRAMES = ("1h", "3h", "1d", "1w", "1M", "3M", "1y")
 DEFAULT_TIMEFRAME = "1w"
-# Stats on one list page; sorting by value covers up to LIST_LIMIT stats (the analysis
-# servers' overview takes up to 500 at a time), past that a search or tag narrows it.
-PAGE_SIZE = 100
-LIST_LIMIT = 500
+PAGE_SIZE = 100  # stats on one list page
 SORTS = {"name": "name", "recent": "last data", "value": "latest value"}
 GRAPH_SIZE = {"width": 1100, "height": 380}
 
@@ -71,7 +69,6 @@ class StatList:
     page: int = 1
     pages: int = 1
     total: int = 0  # stats matching the search and tag
-    partial_sort: bool = False  # sorted by value over the first LIST_LIMIT only
 
 
 @dataclass(frozen=True)
@@ -142,26 +139,27 @@ async def stat_list(
     search, tag = search.strip()[:255], tag.strip()[:64]
     if sort not in SORTS:
         raise BadRequest(f"sort by {', '.join(repr(s) for s in SORTS)}, not {sort!r}")
-    by_value = sort == "value"
+    offset = (page - 1) * PAGE_SIZE
 
-    def load() -> tuple[list[Stat], int, list[str]]:
+    def load(ranked: list[str] | None) -> tuple[list[Stat], int, list[str]]:
         with reading(svc.read_engine()) as conn:
             total = stats.count_stats_of_user(conn, user.id, search, tag)
-            offset, limit = (0, LIST_LIMIT) if by_value else ((page - 1) * PAGE_SIZE, PAGE_SIZE)
-            found = stats.stats_of_user(conn, user.id, offset, limit, search, tag,
-                                        recent_first=sort == "recent")
+            if ranked is not None:
+                found = stats.live_stats_by_public_ids(conn, user.id, ranked)
+            else:
+                found = stats.stats_of_user(conn, user.id, offset, PAGE_SIZE, search, tag,
+                                            recent_first=sort == "recent")
             return found, total, tags_of_user(conn, user.id)
 
-    found, total, all_tags = await off_loop(load)
+    ranked = None
+    if sort == "value":  # ranked by the analysis servers across every matching stat
+        ranked = await svc.analysis.rank_by_latest(RankParams(
+            user_id=user.id, search=search, tag=tag, offset=offset, limit=PAGE_SIZE))
+    found, total, all_tags = await off_loop(lambda: load(ranked))
     overview = {}
     if found:
         ids = [s.public_id for s in found]
         overview = await svc.analysis.overview(OverviewParams(user_id=user.id, stat_ids=ids))
-    if by_value:
-        def latest(stat: Stat) -> float:
-            figures = overview.get(stat.public_id)
-            return -figures.latest if figures and figures.latest is not None else float("inf")
-        found = sorted(found, key=latest)[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
     tagged = await off_loop(lambda: _tags(svc, found))
     rows = []
     for stat in found:
@@ -170,8 +168,7 @@ async def stat_list(
                             figures.spark if figures else [], tagged.get(stat.id, [])))
     pages = max(1, -(-total // PAGE_SIZE))
     return StatList(_grouped(rows), search, page < pages, svc.now(), user.timezone, api_url,
-                    user.ezkey, tag, all_tags, sort, page, pages, total,
-                    by_value and total > LIST_LIMIT)
+                    user.ezkey, tag, all_tags, sort, page, pages, total)
 
 
 def _tags(svc: Services, shown: list[Stat]) -> dict[int, list[str]]:

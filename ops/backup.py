@@ -87,7 +87,7 @@ def restore(settings: Settings, path: Path, *, replace: bool = False) -> Outcome
             _tool("mariadb", url, [str(url.database)], stdin=dump)
     engine = make_engine(settings)
     try:
-        upgrade(engine)  # a backup from an older Aerie gets today's schema
+        upgrade(engine, system_email=settings.system_email)  # a backup from an older Aerie gets today's schema
     finally:
         engine.dispose()
     return Outcome("SQLite" if sqlite else "MariaDB", path, path.stat().st_size)

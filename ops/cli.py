@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 
 import uvicorn
 from pydantic import ValidationError
-from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from aerie import accounts
@@ -48,10 +47,6 @@ def _settings(**overrides: Any) -> Settings:
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
-def _engine() -> Engine:
-    return make_engine(_settings())
-
-
 def _print_json(data: dict[str, Any]) -> None:
     print(json.dumps(data, indent=2))
 
@@ -67,7 +62,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     )
     engine = make_engine(settings)
     try:
-        upgrade(engine)
+        upgrade(engine, system_email=settings.system_email)
         # Before any role starts, nothing writes: no pauses between the batches.
         prune_expired(engine, settings, int(time.time()), pause=False)
     finally:
@@ -134,9 +129,10 @@ def _serve(app: str, host: str, port: int, workers: int, access_log: bool, quiet
 
 
 def cmd_db_upgrade(_args: argparse.Namespace) -> int:
-    engine = _engine()
+    settings = _settings()
+    engine = make_engine(settings)
     try:
-        upgrade(engine)
+        upgrade(engine, system_email=settings.system_email)
     finally:
         engine.dispose()
     print("database schema is up to date")
@@ -284,7 +280,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"demo: {done}/{total} days written", file=sys.stderr, flush=True)
 
     try:
-        upgrade(engine)
+        upgrade(engine, system_email=settings.system_email)
         now = int(time.time())
         account = demo.load_demo(engine, Passwords.from_settings(settings), now, progress)
         prune_expired(engine, settings, now, pause=False)  # leave only what retention keeps

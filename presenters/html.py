@@ -16,7 +16,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from aerie import urls
 from aerie.contracts import FULL_GRAPH_MARGINS, MAX_STATS_ON_GRAPH
-from interactor.stat_pages import LIST_LIMIT, SORTS
+from interactor.stat_pages import SORTS
 from presenters import links
 from presenters.filters import FILTERS
 
@@ -79,7 +79,6 @@ def make_environment(folder: Path = TEMPLATES) -> Environment:
     env.globals["MAX_STATS_ON_GRAPH"] = MAX_STATS_ON_GRAPH
     env.globals["FULL_GRAPH_MARGINS"] = FULL_GRAPH_MARGINS  # for hovering over cards
     env.globals["STAT_SORTS"] = SORTS  # the stat list's orders and their words
-    env.globals["LIST_LIMIT"] = LIST_LIMIT
     return env
 
 

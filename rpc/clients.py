@@ -23,6 +23,7 @@ from aerie.contracts import (
     BacktestResult,
     OverviewParams,
     Params,
+    RankParams,
     RenderParams,
     RenderResult,
     StatOverview,
@@ -35,6 +36,7 @@ from rpc.server import describe
 
 T = TypeVar("T")
 
+_IDS: TypeAdapter[list[str]] = TypeAdapter(list[str])
 _OVERVIEW: TypeAdapter[dict[str, StatOverview]] = TypeAdapter(dict[str, StatOverview])
 
 
@@ -118,6 +120,10 @@ class AnalysisClient(TypedClient):
     async def overview(self, params: OverviewParams) -> dict[str, StatOverview]:
         """Each of the user's stats among ``stat_ids`` by public id; others are absent."""
         return await self._ask("overview", params, _OVERVIEW)
+
+    async def rank_by_latest(self, params: RankParams) -> list[str]:
+        """The public ids of one page of the user's matching stats, by latest value."""
+        return await self._ask("rank_by_latest", params, _IDS)
 
     async def backtest(self, params: BacktestParams) -> BacktestResult:
         """What the rule would have done on the stat; NotFound for a stat not the user's."""

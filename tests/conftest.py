@@ -148,6 +148,27 @@ def sqlite_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
+@pytest.fixture
+def fresh_engine(database_url: str, tmp_path: Path) -> Iterator[Engine]:
+    """An empty database on the backend of ``database_url``, for migrating step by step."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        engine = create_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+        yield engine
+        engine.dispose()
+        return
+    name = f"aerie_fresh_{secrets.token_hex(4)}"
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
+    engine = create_engine(url.set(database=name))
+    yield engine
+    engine.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+    admin.dispose()
+
+
 @pytest.fixture(params=["sqlite", "mariadb"])
 def database_url(request: pytest.FixtureRequest) -> str:
     """The URL of a migrated database; each test using it runs once per backend."""

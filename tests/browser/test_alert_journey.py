@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import Stack
 from tests.browser.mail import confirm_email
+from tests.browser.test_responsive_browser import PHONE, assert_no_sideways_scroll
 
 
 def sign_up(page: Page, email: str) -> None:
@@ -60,3 +61,12 @@ def test_an_alert_is_previewed_saved_tripped_and_mailed(page: Page, stack: Stack
     page.locator("a[href^='/alerts/']").first.click()
     expect(page.locator("table.list tbody tr").first).to_contain_text(
         "sent (to the dev mail page)")
+
+    # On a phone too: the status in sight (each event a block, not a table to scroll
+    # sideways), and the history does not scroll sideways.
+    history = page.url
+    page.set_viewport_size(PHONE)
+    assert_no_sideways_scroll(page, history)
+    status = page.locator("table.list tbody tr").first.get_by_text("sent (to the dev mail page)")
+    expect(status).to_be_visible()
+    expect(status).to_be_in_viewport()

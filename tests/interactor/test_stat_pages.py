@@ -14,6 +14,7 @@ from aerie.contracts import Change, PeriodSummary, RenderResult, Summary
 from aerie.errors import NotFound
 from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
+from aerie.stats import create_stat
 from app_servers.analysis import create_app as analysis_app
 from app_servers.graph import create_app as graph_app
 from interactor.base import Services
@@ -138,3 +139,30 @@ async def test_the_stat_page_asks_for_graph_and_summary_at_the_same_time(
             page = await stat_page(svc, owner.user, stat.public_id, "1h", API_URL, WEB_URL)
 
     assert page.graph.plot_area == [0.1, 0.1, 0.9, 0.9]
+
+
+async def test_sorting_by_value_ranks_every_stat_not_only_the_first_500_by_name(
+    settings: Settings, engine: Engine, owner: Account,
+    copies: tuple[ExitStack, list[str], list[str]],
+) -> None:
+    _stack, graph, analysis = copies
+    now = int(time.time())
+    with engine.begin() as conn:
+        made = [create_stat(conn, owner.user.id, f"metric {i:04d}", "value", now)
+                for i in range(620)]
+        orders = create_stat(conn, owner.user.id, "orders", "counter", now)
+    put_points(engine, made[3], [(now - 60, 5.0)])
+    put_points(engine, made[610], [(now - 7200, 1.0), (now - 60, 900.0), (now - 60, 1100.0)])
+    put_points(engine, orders, [(now - 60, 30.0), (now - 60, 40.0)])  # a counter's hour: 70
+
+    async with services(settings, engine, graph, analysis) as svc:
+        first = await stat_list(svc, owner.user, "", API_URL, sort="value")
+        second = await stat_list(svc, owner.user, "", API_URL, sort="value", page=2)
+        searched = await stat_list(svc, owner.user, "metric", API_URL, sort="value")
+
+    shown = [(row.stat.name, row.latest) for row in first.rows[:4]]
+    assert shown == [("metric 0610", 1000.0), ("orders", 70.0), ("metric 0003", 5.0),
+                     ("metric 0000", None)]
+    assert (first.total, first.pages, len(first.rows)) == (621, 7, 100)
+    assert second.rows[0].stat.name == "metric 0098"  # the rest by name, after those with data
+    assert [row.stat.name for row in searched.rows[:2]] == ["metric 0610", "metric 0003"]

@@ -115,7 +115,7 @@ def test_only_declared_methods_are_callable(
     error: dict[str, Any] = post(analysis_url, body, sign(secret, body)).json()["error"]
 
     assert error["code"] == -32601
-    assert error["message"].endswith("(available: backtest, overview, summarize)")
+    assert error["message"].endswith("(available: backtest, overview, rank_by_latest, summarize)")
 
 
 async def test_a_client_with_the_wrong_secret_finds_the_service_unavailable_saying_why(

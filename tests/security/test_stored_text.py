@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
 import time
-from collections.abc import Iterator
 from email import message_from_bytes, policy
-from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine, create_engine, insert, select
 
 from aerie import accounts
 from aerie.digests import note_new_stat
@@ -87,27 +83,6 @@ def _public_id(conn: Connection, stat_id: int) -> str:
 
 
 # -- migration 0006 ----------------------------------------------------------------------
-
-@pytest.fixture
-def fresh_engine(database_url: str, tmp_path: Path) -> Iterator[Engine]:
-    """An empty database on the backend of ``database_url``, for migrating step by step."""
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        engine = create_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
-        yield engine
-        engine.dispose()
-        return
-    name = f"aerie_fresh_{secrets.token_hex(4)}"
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
-    engine = create_engine(url.set(database=name))
-    yield engine
-    engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-    admin.dispose()
-
 
 def _before_repair() -> str:
     """The revision just before the repair, wherever the migrations chain it."""
