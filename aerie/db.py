@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Engine, ExceptionContext, create_engine, even
 from sqlalchemy.engine import URL, make_url
 
 from aerie.settings import Settings
-from aerie.transactions import NODE_NOT_READY, mysql_error_code
+from aerie.transactions import NODE_NOT_READY, RETRY_SECONDS_OPTION, mysql_error_code
 
 log = logging.getLogger("aerie.db")
 
@@ -48,13 +48,18 @@ def make_engine(settings: Settings) -> Engine:
     transaction survives a power cut: acknowledgements promise durability.
     MySQL runs at READ COMMITTED, which takes fewer gap locks on upserts. Given
     several nodes (a Galera cluster), the engine connects to one and moves to the
-    next that answers when it goes away (see ``_fail_over``).
+    next that answers when it goes away (see ``_fail_over``). Its writes
+    (``aerie.transactions.write``) run again after conflicts for
+    ``settings.db_retry_seconds``.
     """
     nodes = settings.database_nodes
     url = make_url(nodes[0])
     if url.get_backend_name() == "sqlite":
-        return _sqlite_engine(settings, url)
-    return server_engine(settings, nodes)
+        engine = _sqlite_engine(settings, url)
+    else:
+        engine = server_engine(settings, nodes)
+    engine.update_execution_options(**{RETRY_SECONDS_OPTION: settings.db_retry_seconds})
+    return engine
 
 
 def server_engine(settings: Settings, nodes: list[str], *, pre_ping: bool = False) -> Engine:

@@ -4,7 +4,10 @@
 so a load balancer or an orchestrator sends it traffic only when that is so.
 A check is an async function returning None when all is well, or one line
 saying what is wrong; ``readiness`` runs a role's checks concurrently, each
-bounded by a short timeout, and says which are down.
+bounded by a short timeout, and says which are down. A role that reads from
+replicas (the web app, the graph and analysis servers) reports them too: how far
+behind each is, or why reads skip it; a replica is never a reason to stop serving,
+since reads fall back to the primary.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from sqlalchemy import Engine, text
 READY_TIMEOUT_SECONDS = 2.0
 
 ReadyCheck = Callable[[], Awaitable[str | None]]
+# Each read replica's state ("ok, 0.3 s behind", or why reads skip it); None without
+# replicas. Blocking (``aerie.replicas.ReadRouting.report``): run in a worker thread.
+ReplicaReport = Callable[[], dict[str, str] | None]
 
 
 def database_check(engine: Engine, timeout: float = READY_TIMEOUT_SECONDS) -> ReadyCheck:
@@ -76,15 +82,20 @@ def peers_check(
     return check
 
 
-async def readiness(checks: Mapping[str, ReadyCheck]) -> tuple[int, dict[str, Any]]:
+async def readiness(checks: Mapping[str, ReadyCheck], replicas: ReplicaReport | None = None
+                    ) -> tuple[int, dict[str, Any]]:
     """Run every check at once: ``(200, {"status": "ready", ...})`` when all pass, else
-    ``(503, {"status": "not ready", "down": {name: what is wrong}, ...})``."""
+    ``(503, {"status": "not ready", "down": {name: what is wrong}, ...})``; with read
+    replicas, ``"replicas"`` says how each is (a lagging one is skipped, not a 503)."""
     problems = await asyncio.gather(*(check() for check in checks.values()))
     results = {name: problem or "ok" for name, problem in zip(checks, problems, strict=True)}
     down = {name: problem for name, problem in zip(checks, problems, strict=True) if problem}
-    if down:
-        return 503, {"status": "not ready", "down": down, "checks": results}
-    return 200, {"status": "ready", "checks": results}
+    body: dict[str, Any] = ({"status": "not ready", "down": down, "checks": results} if down
+                            else {"status": "ready", "checks": results})
+    report = await anyio.to_thread.run_sync(replicas) if replicas is not None else None
+    if report is not None:
+        body["replicas"] = report
+    return (503 if down else 200), body
 
 
 def one_line(exc: BaseException) -> str:

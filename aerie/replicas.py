@@ -104,8 +104,11 @@ class ReadRouting:
         reads can take this in place of an engine."""
         return self.engine().connect()
 
-    def report(self) -> dict[str, str]:
-        """Each replica's state for /readyz: "ok", or why page reads skip it."""
+    def report(self) -> dict[str, str] | None:
+        """Each replica's state for /readyz: "ok", or why page reads skip it; None without
+        replicas (reads go to the primary)."""
+        if not self._replicas:
+            return None
         self._measure_now_and_then()
         return {r.name: r.problem or f"ok, {r.lag:.1f} s behind" for r in self._replicas}
 

@@ -6,11 +6,12 @@ and the hourly prune in ``aerie up`` (and later the scheduler) agree.
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from aerie import account_tokens, limited_requests, rollups, sessions, stats
 from aerie.schema import DAY, HOUR, MINUTE
 from aerie.settings import Settings
+from aerie.transactions import write
 
 
 def keep_days(settings: Settings) -> dict[int, int]:
@@ -30,10 +31,11 @@ def prune_expired(engine: Engine, settings: Settings, now: int,
     delete expired rollup rows in batches of ``batch_rows`` (a transaction each, with a
     pause after each unless ``pause`` is False, so ingestion never waits long on the
     prune); returns rows deleted per table."""
-    with engine.begin() as conn:
-        purged = stats.purge_trash(conn, now)
-        forgotten = sessions.forget_expired(conn, now)
-        limits = limited_requests.forget_old(conn, now) + account_tokens.forget_dead(conn, now)
+    def forget(conn: Connection) -> tuple[int, int, int]:
+        return (stats.purge_trash(conn, now), sessions.forget_expired(conn, now),
+                limited_requests.forget_old(conn, now) + account_tokens.forget_dead(conn, now))
+
+    purged, forgotten, limits = write(engine, forget)
     deleted = rollups.prune(engine, now, keep_days(settings), batch_rows, pause)
     return {"stats purged from the trash": purged, "expired sessions and log-in failures":
             forgotten, "old limited requests and account links": limits, **deleted}

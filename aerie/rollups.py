@@ -21,6 +21,7 @@ from sqlalchemy.dialects.mysql import pymysql
 from sqlalchemy.exc import DBAPIError
 
 from aerie.schema import DAY, HOUR, MINUTE, ROLLUPS
+from aerie.transactions import write
 
 Cell = list[float]  # [n, sum, min, max]
 Cells = dict[tuple[int, int], Cell]
@@ -297,11 +298,10 @@ def _delete_batch(engine: Engine, table: Table, batch: list[tuple[int, int]],
     if not batch:
         return 0
     started = time.monotonic()
-    with engine.begin() as conn:
-        deleted = sum(
-            conn.execute(delete(table).where(table.c.stat_id == sid, table.c.bucket < upto))
-            .rowcount for sid, upto in batch
-        )
+    deleted = write(engine, lambda conn: sum(
+        conn.execute(delete(table).where(table.c.stat_id == sid, table.c.bucket < upto))
+        .rowcount for sid, upto in batch
+    ))
     if pause:
         time.sleep(max(time.monotonic() - started, PRUNE_MIN_PAUSE_SECONDS))
     return deleted

@@ -7,6 +7,7 @@ import ipaddress
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from aerie.transactions import DEFAULT_RETRY_SECONDS
 from aerie.webhook_targets import AllowList
 
 DEFAULT_DATABASE_URL = "sqlite:///var/aerie.db"
@@ -31,7 +32,7 @@ class Settings(BaseSettings):
     )
     db_timeout_seconds: float = Field(5.0, gt=0, description="connect/lock timeout")
     db_retry_seconds: float = Field(
-        10.0, gt=0, le=60, description="how long a write runs again after conflicts (deadlocks, "
+        DEFAULT_RETRY_SECONDS, gt=0, le=60, description="how long a write runs again after conflicts (deadlocks, "
         "Galera certification) or a lost connection before it is answered 503"
     )
 

@@ -9,6 +9,7 @@ from aerie.accounts import User
 from aerie.errors import Conflict
 from aerie.keys import random_key
 from aerie.settings import Settings
+from aerie.transactions import write
 
 
 def ensure_system_account(conn: Connection, settings: Settings, now: int) -> User:
@@ -36,5 +37,4 @@ def ensure_system_account(conn: Connection, settings: Settings, now: int) -> Use
 
 def system_ezkey(engine: Engine, settings: Settings, now: int) -> str:
     """The system account's ezkey, creating the account if needed (a blocking call)."""
-    with engine.begin() as conn:
-        return ensure_system_account(conn, settings, now).ezkey
+    return write(engine, lambda conn: ensure_system_account(conn, settings, now).ezkey)

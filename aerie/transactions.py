@@ -8,6 +8,9 @@ come in bursts: a fixed count of quick retries runs out during one). A COMMIT th
 fails any other way has an unknown outcome: the server may have committed before
 the answer was lost. That is ``CommitOutcomeUnknown``, for the caller to settle
 (the group-commit writer looks up the batch id it wrote in the transaction).
+
+Every other write (the web app's, the scheduler's, the command line's) goes through
+``write``: the same policy, for as long as the engine's ``AERIE_DB_RETRY_SECONDS``.
 """
 
 from __future__ import annotations
@@ -31,6 +34,10 @@ CONFLICTS = frozenset({1213, 1205})
 # Galera's "WSREP has not yet prepared node for application use": a node out of the
 # primary component; the connection is dropped so the next one goes to another node.
 NODE_NOT_READY = 1047
+# The engine option (set by ``aerie.db.make_engine`` from AERIE_DB_RETRY_SECONDS) that
+# says how long ``write`` runs a transaction again.
+RETRY_SECONDS_OPTION = "aerie_retry_seconds"
+DEFAULT_RETRY_SECONDS = 10.0
 RETRY_FIRST_SLEEP = 0.005
 RETRY_LONGEST_SLEEP = 0.5
 
@@ -117,3 +124,19 @@ def _once(engine: Engine, work: Callable[[Connection], T]) -> T:
                 raise  # a conflict refused at COMMIT: rolled back, certainly
             raise CommitOutcomeUnknown(result, exc) from exc
         return result
+
+
+def write(engine: Engine, work: Callable[[Connection], T]) -> T:
+    """Run ``work`` in one transaction and commit it, as ``run_transaction`` does, until
+    the engine's retry deadline (AERIE_DB_RETRY_SECONDS) has passed: a deadlock, lock
+    wait timeout, certification failure or SQLite BUSY costs a user a moment, not a 503.
+
+    ``work`` may run more than once, so it does database work only: no mail, RPC or
+    change to its caller's state. A COMMIT whose outcome is unknown raises its database
+    error, as it did before any retry (the web app answers it 503).
+    """
+    deadline = engine.get_execution_options().get(RETRY_SECONDS_OPTION, DEFAULT_RETRY_SECONDS)
+    try:
+        return run_transaction(engine, work, deadline)
+    except CommitOutcomeUnknown as exc:
+        raise exc.__cause__ or exc from None

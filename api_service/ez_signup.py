@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
@@ -16,6 +16,7 @@ from aerie.accounts import User
 from aerie.ez_signup import SignupRules, make_pending_account
 from aerie.settings import Settings
 from aerie.stats import check_room_for_stats, stats_by_names
+from aerie.transactions import write
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -39,11 +40,10 @@ class EzSignup:
                           if name == b"x-forwarded-for"), "")
         client = client_address(peer[0] if peer else "unknown", forwarded, self._proxies)
 
-        def work() -> User | None:
-            with self._engine.begin() as conn:
-                return make_pending_account(conn, ezkey, client, now, self._rules)
+        def work(conn: Connection) -> User | None:
+            return make_pending_account(conn, ezkey, client, now, self._rules)
 
-        return await run_in_threadpool(work)
+        return await run_in_threadpool(write, self._engine, work)
 
     async def check_room(self, user: User, names: Iterable[str]) -> None:
         """NotAllowed if ``names`` would take a pending account past its stat limit."""

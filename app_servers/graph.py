@@ -292,4 +292,5 @@ def create_app(settings: Settings) -> ASGIApp:
                           secret=load_rpc_secret(settings),
                           on_shutdown=partial(dispose, reads, engine), reporter=reporter,
                           ready_checks={"database": database_check(engine)},
+                          replicas=reads.report,
                           contracts=GRAPH_METHODS)

@@ -27,7 +27,7 @@ from aerie.stats import Stat
 from aerie.text_rules import is_decimal
 from aerie.timeframes import LATEST_START, MAX_POINTS, Timeframe, check_start, parse_timeframe
 from interactor import export, stat_changes
-from interactor.base import Services, off_loop
+from interactor.base import Services, in_transaction, off_loop
 from interactor.export import PAGE_SIZE, StatAlert
 from interactor.stat_changes import DescribedStat
 
@@ -166,18 +166,17 @@ async def add_comment(
     """
     now = svc.now()
 
-    def work() -> StatComments:
-        with svc.engine.begin() as conn:
-            user = _owner(conn, token)
-            if not public_id:
-                raise BadRequest("add id=... with the stat's id")
-            checked = comments.check_text(text)
-            at = _unix_time(time) if time and time.strip() else now
-            stat = stats.owned_stat(conn, user.id, public_id)
-            made = comments.add_comment(conn, user.id, stat.id, at, checked, now)
-            return StatComments(stat, [made])
+    def work(conn: Connection) -> StatComments:
+        user = _owner(conn, token)
+        if not public_id:
+            raise BadRequest("add id=... with the stat's id")
+        checked = comments.check_text(text)
+        at = _unix_time(time) if time and time.strip() else now
+        stat = stats.owned_stat(conn, user.id, public_id)
+        made = comments.add_comment(conn, user.id, stat.id, at, checked, now)
+        return StatComments(stat, [made])
 
-    return await off_loop(work)
+    return await in_transaction(svc, work)
 
 
 async def list_comments(svc: Services, token: str, public_id: str) -> StatComments:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import Connection
+
 from aerie import account_tokens, accounts, limited_requests, outbox, sessions
 from aerie.account_tokens import CLAIM, RESET, VERIFY
 from aerie.db import reading
@@ -19,7 +21,7 @@ from aerie.errors import BadRequest, TooManyRequests
 from aerie.limited_requests import Limit
 from aerie.sessions import Session
 from interactor.account_mail import MAIL_KIND, account_mail, queue_verification
-from interactor.base import Services, off_loop
+from interactor.base import Services, in_transaction, off_loop
 from interactor.sessions import SESSION_SECONDS, check_email, check_password
 
 # Reset mail: a few per e-mail an hour (nobody can flood a mailbox), more per client
@@ -58,15 +60,14 @@ async def note_reset_request(svc: Services, email: str, client: str) -> str:
     email = check_email(email)
     now = svc.now()
 
-    def work() -> bool:
-        with svc.engine.begin() as conn:
-            within = (limited_requests.allowed(conn, RESET_PER_EMAIL, email.lower(), now)
-                      and limited_requests.allowed(conn, RESET_PER_CLIENT, client, now))
-            limited_requests.record(conn, RESET_PER_EMAIL.action, email.lower(), now)
-            limited_requests.record(conn, RESET_PER_CLIENT.action, client, now)
-            return within
+    def work(conn: Connection) -> bool:
+        within = (limited_requests.allowed(conn, RESET_PER_EMAIL, email.lower(), now)
+                  and limited_requests.allowed(conn, RESET_PER_CLIENT, client, now))
+        limited_requests.record(conn, RESET_PER_EMAIL.action, email.lower(), now)
+        limited_requests.record(conn, RESET_PER_CLIENT.action, client, now)
+        return within
 
-    if not await off_loop(work):
+    if not await in_transaction(svc, work):
         raise TooManyRequests(TOO_MANY_RESETS)
     return email
 
@@ -76,16 +77,15 @@ async def mail_reset_link(svc: Services, email: str) -> None:
     now = svc.now()
     composer = account_mail(svc)
 
-    def work() -> None:
-        with svc.engine.begin() as conn:
-            user = accounts.user_by_email(conn, email)
-            if user is None:
-                return
-            token = account_tokens.issue(conn, user.id, user.email, RESET, now)
-            outbox.enqueue(conn, composer.password_reset(user.email, token), kind=MAIL_KIND,
-                           user_id=user.id, now=now)
+    def work(conn: Connection) -> None:
+        user = accounts.user_by_email(conn, email)
+        if user is None:
+            return
+        token = account_tokens.issue(conn, user.id, user.email, RESET, now)
+        outbox.enqueue(conn, composer.password_reset(user.email, token), kind=MAIL_KIND,
+                       user_id=user.id, now=now)
 
-    await off_loop(work)
+    await in_transaction(svc, work)
 
 
 async def reset_form(svc: Services, token: str) -> ResetForm:
@@ -109,20 +109,20 @@ async def reset_password(svc: Services, token: str, password: str) -> Session:
     check_password(password)
     now = svc.now()
 
-    def work() -> Session | None:
-        hashed = svc.passwords.hash(password)
-        with svc.engine.begin() as conn:
-            found = account_tokens.redeem(conn, token, (RESET, CLAIM), now)
-            if found is None:
-                return None
-            accounts.claim_account(conn, found.user_id, hashed)
-            accounts.mark_verified(conn, found.user_id, found.email, now)
-            sessions.end_all_sessions(conn, found.user_id)
-            user = accounts.user_by_id(conn, found.user_id)
-            assert user is not None  # the token's row would have gone with it
-            return sessions.start_session(conn, user, now, SESSION_SECONDS)
+    hashed = await off_loop(lambda: svc.passwords.hash(password))
 
-    session = await off_loop(work)
+    def work(conn: Connection) -> Session | None:
+        found = account_tokens.redeem(conn, token, (RESET, CLAIM), now)
+        if found is None:
+            return None
+        accounts.claim_account(conn, found.user_id, hashed)
+        accounts.mark_verified(conn, found.user_id, found.email, now)
+        sessions.end_all_sessions(conn, found.user_id)
+        user = accounts.user_by_id(conn, found.user_id)
+        assert user is not None  # the token's row would have gone with it
+        return sessions.start_session(conn, user, now, SESSION_SECONDS)
+
+    session = await in_transaction(svc, work)
     if session is None:
         raise DeadLink()
     return session
@@ -133,14 +133,13 @@ async def verify_email(svc: Services, token: str) -> str:
     (used, expired, or the account's e-mail has changed since)."""
     now = svc.now()
 
-    def work() -> str | None:
-        with svc.engine.begin() as conn:
-            found = account_tokens.redeem(conn, token, (VERIFY,), now)
-            if found is None or not accounts.mark_verified(conn, found.user_id, found.email, now):
-                return None
-            return found.email
+    def work(conn: Connection) -> str | None:
+        found = account_tokens.redeem(conn, token, (VERIFY,), now)
+        if found is None or not accounts.mark_verified(conn, found.user_id, found.email, now):
+            return None
+        return found.email
 
-    email = await off_loop(work)
+    email = await in_transaction(svc, work)
     if email is None:
         raise DeadLink()
     return email
@@ -150,16 +149,15 @@ async def resend_verification(svc: Services, session: Session) -> None:
     """Mail the session's user a new verification link (a few an hour at most)."""
     user, now = session.user, svc.now()
 
-    def work() -> bool:
-        with svc.engine.begin() as conn:
-            subject = str(user.id)
-            if not limited_requests.allowed(conn, VERIFY_PER_USER, subject, now):
-                return False
-            limited_requests.record(conn, VERIFY_PER_USER.action, subject, now)
-            current = accounts.user_by_id(conn, user.id)
-            if current is not None and not current.verified:
-                queue_verification(svc, conn, user.id, current.email, now)
-            return True
+    def work(conn: Connection) -> bool:
+        subject = str(user.id)
+        if not limited_requests.allowed(conn, VERIFY_PER_USER, subject, now):
+            return False
+        limited_requests.record(conn, VERIFY_PER_USER.action, subject, now)
+        current = accounts.user_by_id(conn, user.id)
+        if current is not None and not current.verified:
+            queue_verification(svc, conn, user.id, current.email, now)
+        return True
 
-    if not await off_loop(work):
+    if not await in_transaction(svc, work):
         raise TooManyRequests(TOO_MANY_VERIFY)

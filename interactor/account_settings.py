@@ -23,7 +23,7 @@ from aerie.sessions import Session
 from aerie.text_rules import check_text
 from aerie.timeframes import check_timezone
 from interactor.account_mail import queue_verification
-from interactor.base import Services, off_loop
+from interactor.base import Services, in_transaction, off_loop
 from interactor.sessions import (
     check_email,
     check_password,
@@ -105,17 +105,16 @@ async def save_profile(
     user = session.user
     now = svc.now()
 
-    def work() -> bool:
-        with svc.engine.begin() as conn:
-            if email != user.email and not password_confirmed(svc, conn, user, current, now):
-                return False
-            accounts.update_profile(conn, user, email=email, timezone=timezone)
-            if email != user.email:
-                sessions.end_other_sessions(conn, user.id, session.token)
-                queue_verification(svc, conn, user.id, email, now)
-            return True
+    def work(conn: Connection) -> bool:
+        if email != user.email and not password_confirmed(svc, conn, user, current, now):
+            return False
+        accounts.update_profile(conn, user, email=email, timezone=timezone)
+        if email != user.email:
+            sessions.end_other_sessions(conn, user.id, session.token)
+            queue_verification(svc, conn, user.id, email, now)
+        return True
 
-    if not await off_loop(work):  # raised after the commit, so the failure stays counted
+    if not await in_transaction(svc, work):  # raised after the commit, so the failure stays counted
         raise NotAuthenticated(WRONG_PASSWORD_FOR_EMAIL if current else MISSING_PASSWORD)
 
 
@@ -147,11 +146,10 @@ async def save_ezkey(svc: Services, session: Session, ezkey: str, enabled: bool)
     check_ezkey(ezkey, session.user)
     now = svc.now()
 
-    def work() -> None:
-        with svc.engine.begin() as conn:
-            accounts.update_ezkey(conn, session.user, ezkey=ezkey, enabled=enabled, now=now)
+    def work(conn: Connection) -> None:
+        accounts.update_ezkey(conn, session.user, ezkey=ezkey, enabled=enabled, now=now)
 
-    await off_loop(work)
+    await in_transaction(svc, work)
 
 
 def password_confirmed(
@@ -181,16 +179,16 @@ async def change_password(svc: Services, session: Session, current: str, new: st
     user = session.user
     now = svc.now()
 
-    def work() -> bool:
-        hashed = svc.passwords.hash(new)
-        with svc.engine.begin() as conn:
-            if not password_confirmed(svc, conn, user, current, now):
-                return False
-            accounts.set_password(conn, user.id, hashed)
-            sessions.end_other_sessions(conn, user.id, session.token)
-            return True
+    hashed = await off_loop(lambda: svc.passwords.hash(new))
 
-    if not await off_loop(work):  # raised after the commit, so the failure stays counted
+    def work(conn: Connection) -> bool:
+        if not password_confirmed(svc, conn, user, current, now):
+            return False
+        accounts.set_password(conn, user.id, hashed)
+        sessions.end_other_sessions(conn, user.id, session.token)
+        return True
+
+    if not await in_transaction(svc, work):  # raised after the commit, so the failure stays counted
         raise NotAuthenticated(WRONG_PASSWORD)
 
 
@@ -207,22 +205,20 @@ async def create_token(svc: Services, session: Session, label: str) -> NewToken:
     label = check_label(label)
     now = svc.now()
 
-    def work() -> NewToken:
-        with svc.engine.begin() as conn:
-            return accounts.create_token(conn, session.user.id, label, now)
+    def work(conn: Connection) -> NewToken:
+        return accounts.create_token(conn, session.user.id, label, now)
 
-    return await off_loop(work)
+    return await in_transaction(svc, work)
 
 
 async def revoke_token(svc: Services, session: Session, token_id: int) -> None:
     """Revoke one of the user's live tokens; NotFound for any other id, whoever owns it."""
     now = svc.now()
 
-    def work() -> bool:
-        with svc.engine.begin() as conn:
-            return accounts.revoke_token(conn, session.user.id, token_id, now)
+    def work(conn: Connection) -> bool:
+        return accounts.revoke_token(conn, session.user.id, token_id, now)
 
-    if not await off_loop(work):
+    if not await in_transaction(svc, work):
         raise NotFound(f"you have no live access token with id {token_id}")
 
 
@@ -233,12 +229,11 @@ async def delete_account(svc: Services, session: Session, current: str) -> None:
     user = session.user
     now = svc.now()
 
-    def work() -> bool:
-        with svc.engine.begin() as conn:
-            if not password_confirmed(svc, conn, user, current, now):
-                return False
-            remove_account(conn, user.id)
-            return True
+    def work(conn: Connection) -> bool:
+        if not password_confirmed(svc, conn, user, current, now):
+            return False
+        remove_account(conn, user.id)
+        return True
 
-    if not await off_loop(work):  # raised after the commit, so the failure stays counted
+    if not await in_transaction(svc, work):  # raised after the commit, so the failure stays counted
         raise NotAuthenticated(WRONG_PASSWORD_FOR_DELETE)

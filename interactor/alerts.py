@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Connection
+
 from aerie import alerts, stats
 from aerie.accounts import User
 from aerie.alerts import Alert, AlertEvent
@@ -21,7 +23,7 @@ from aerie.stats import Stat
 from aerie.text_rules import is_whole_number
 from aerie.webhook_targets import AllowList
 from interactor import alert_forms
-from interactor.base import Services, off_loop
+from interactor.base import Services, in_transaction, off_loop
 from interactor.stat_pages import GRAPH_SIZE, Graph, graph_of
 
 BACKTEST_TIMEFRAME = "1M"  # the graph a backtest is marked on: the same 30 days
@@ -126,12 +128,11 @@ async def create_alert(svc: Services, user: User, public_id: str, form: Mapping[
     rule = await checked_rule(form, svc.webhook_allow)
     now = svc.now()
 
-    def work() -> Alert:
-        with svc.engine.begin() as conn:
-            stat = stats.owned_stat(conn, user.id, public_id)
-            return alerts.create_alert(conn, user.id, stat.id, rule, now)
+    def work(conn: Connection) -> Alert:
+        stat = stats.owned_stat(conn, user.id, public_id)
+        return alerts.create_alert(conn, user.id, stat.id, rule, now)
 
-    return await off_loop(work)
+    return await in_transaction(svc, work)
 
 
 async def alert_page(svc: Services, user: User, alert_id: str) -> AlertPage:
@@ -148,11 +149,10 @@ async def alert_page(svc: Services, user: User, alert_id: str) -> AlertPage:
 async def edit_alert(svc: Services, user: User, alert_id: str, form: Mapping[str, str]) -> Alert:
     rule = await checked_rule(form, svc.webhook_allow)
 
-    def work() -> Alert:
-        with svc.engine.begin() as conn:
-            return alerts.update_rule(conn, alerts.owned_alert(conn, user.id, alert_id), rule)
+    def work(conn: Connection) -> Alert:
+        return alerts.update_rule(conn, alerts.owned_alert(conn, user.id, alert_id), rule)
 
-    return await off_loop(work)
+    return await in_transaction(svc, work)
 
 
 async def silence_alert(svc: Services, user: User, alert_id: str, minutes: str) -> Alert:
@@ -162,18 +162,16 @@ async def silence_alert(svc: Services, user: User, alert_id: str, minutes: str) 
         raise BadRequest(f"silence for 0 to {MAX_SILENCE_MINUTES} minutes, not {minutes!r}")
     until = svc.now() + int(text) * 60 if int(text) else None
 
-    def work() -> Alert:
-        with svc.engine.begin() as conn:
-            return alerts.silence(conn, alerts.owned_alert(conn, user.id, alert_id), until)
+    def work(conn: Connection) -> Alert:
+        return alerts.silence(conn, alerts.owned_alert(conn, user.id, alert_id), until)
 
-    return await off_loop(work)
+    return await in_transaction(svc, work)
 
 
 async def delete_alert(svc: Services, user: User, alert_id: str) -> Alert:
-    def work() -> Alert:
-        with svc.engine.begin() as conn:
-            alert = alerts.owned_alert(conn, user.id, alert_id)
-            alerts.delete_alert(conn, alert)
-            return alert
+    def work(conn: Connection) -> Alert:
+        alert = alerts.owned_alert(conn, user.id, alert_id)
+        alerts.delete_alert(conn, alert)
+        return alert
 
-    return await off_loop(work)
+    return await in_transaction(svc, work)

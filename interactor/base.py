@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 import anyio.to_thread
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from aerie.clock import Clock, system_clock
 from aerie.mail import AccountMail
 from aerie.passwords import Passwords
+from aerie.transactions import write
 from aerie.webhook_targets import AllowList
 from rpc.clients import AnalysisClient, GraphClient
 
@@ -48,3 +49,10 @@ class Services:
 async def off_loop(work: Callable[[], T]) -> T:
     """Run blocking work (SQL, argon2) in a worker thread so the loop keeps serving."""
     return await anyio.to_thread.run_sync(work)
+
+
+async def in_transaction(svc: Services, work: Callable[[Connection], T]) -> T:
+    """Run ``work`` in one write transaction on the primary, in a worker thread, again
+    from the start after a conflict (``aerie.transactions.write``): so ``work`` does
+    database work only, with no mail, RPC or change to its caller's state."""
+    return await off_loop(lambda: write(svc.engine, work))

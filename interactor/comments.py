@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Connection
+
 from aerie import comments, stats
 from aerie.accounts import User
 from aerie.comments import Comment
@@ -20,7 +22,7 @@ from aerie.series import Point, read_series
 from aerie.stats import Stat
 from aerie.text_rules import is_whole_number
 from aerie.timeframes import LATEST_START, parse_timeframe
-from interactor.base import Services, off_loop
+from interactor.base import Services, in_transaction, off_loop
 from interactor.stat_pages import check_timeframe, opening_timeframe
 
 # What a browser's <input type="datetime-local"> sends: minutes, or seconds when the
@@ -67,12 +69,11 @@ async def add_stat_comment(
     now = svc.now()
     at = local_moment(local_time, user.timezone) if local_time.strip() else now
 
-    def work() -> Comment:
-        with svc.engine.begin() as conn:
-            stat = stats.owned_stat(conn, user.id, public_id)
-            return comments.add_comment(conn, user.id, stat.id, at, text, now)
+    def work(conn: Connection) -> Comment:
+        stat = stats.owned_stat(conn, user.id, public_id)
+        return comments.add_comment(conn, user.id, stat.id, at, text, now)
 
-    return await off_loop(work)
+    return await in_transaction(svc, work)
 
 
 async def remove_stat_comment(svc: Services, user: User, public_id: str, comment_id: str) -> None:
@@ -80,13 +81,12 @@ async def remove_stat_comment(svc: Services, user: User, public_id: str, comment
     if not is_whole_number(comment_id) or len(comment_id) > 18:
         raise NotFound(f"no comment with id {comment_id!r}")
 
-    def work() -> None:
-        with svc.engine.begin() as conn:
-            stat = stats.owned_stat(conn, user.id, public_id)
-            if not comments.delete_comment(conn, user.id, stat.id, int(comment_id)):
-                raise NotFound(f"no comment with id {comment_id!r} on this stat")
+    def work(conn: Connection) -> None:
+        stat = stats.owned_stat(conn, user.id, public_id)
+        if not comments.delete_comment(conn, user.id, stat.id, int(comment_id)):
+            raise NotFound(f"no comment with id {comment_id!r} on this stat")
 
-    await off_loop(work)
+    await in_transaction(svc, work)
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from aerie.shares import (
 from aerie.stats import Stat, stats_of_user
 from aerie.text_rules import is_whole_number
 from aerie.timeframes import parse_timeframe
-from interactor.base import Services, off_loop
+from interactor.base import Services, in_transaction, off_loop
 from interactor.graph_images import DEFAULT_LOOK, GraphImage, ImageLook, draw
 from interactor.stat_pages import DEFAULT_TIMEFRAME, TIMEFRAMES, check_timeframe
 
@@ -140,11 +140,10 @@ async def create_dashboard(svc: Services, user: User, name: str) -> Dashboard:
     """A new, empty dashboard; BadRequest for an empty or over-long name."""
     now = svc.now()
 
-    def work() -> Dashboard:
-        with svc.engine.begin() as conn:
-            return store.create_dashboard(conn, user.id, name, now)
+    def work(conn: Connection) -> Dashboard:
+        return store.create_dashboard(conn, user.id, name, now)
 
-    return await off_loop(work)
+    return await in_transaction(svc, work)
 
 
 async def dashboard_page(
@@ -315,21 +314,19 @@ async def _render(
 
 
 async def rename_dashboard(svc: Services, user: User, public_id: str, name: str) -> Dashboard:
-    def work() -> Dashboard:
-        with svc.engine.begin() as conn:
-            return store.rename_dashboard(conn, store.owned_dashboard(conn, user.id, public_id),
-                                          name)
+    def work(conn: Connection) -> Dashboard:
+        return store.rename_dashboard(conn, store.owned_dashboard(conn, user.id, public_id),
+                                      name)
 
-    return await off_loop(work)
+    return await in_transaction(svc, work)
 
 
 async def delete_dashboard(svc: Services, user: User, public_id: str) -> None:
     """Delete the dashboard and its cards; its embed key stops working (stats are kept)."""
-    def work() -> None:
-        with svc.engine.begin() as conn:
-            store.delete_dashboard(conn, store.owned_dashboard(conn, user.id, public_id))
+    def work(conn: Connection) -> None:
+        store.delete_dashboard(conn, store.owned_dashboard(conn, user.id, public_id))
 
-    await off_loop(work)
+    await in_transaction(svc, work)
 
 
 async def add_card(
@@ -344,23 +341,21 @@ async def add_card(
     chosen = list(dict.fromkeys(i.strip() for i in stat_ids if i.strip()))
     store.check_card(kind, timeframe or DEFAULT_TIMEFRAME, title, len(chosen))
 
-    def work() -> int:
-        with svc.engine.begin() as conn:
-            dashboard = store.owned_dashboard(conn, user.id, public_id)
-            stats = store.owned_stats(conn, user.id, chosen)
-            return store.add_card(conn, dashboard, kind, timeframe or DEFAULT_TIMEFRAME, title,
-                                  stats)
+    def work(conn: Connection) -> int:
+        dashboard = store.owned_dashboard(conn, user.id, public_id)
+        stats = store.owned_stats(conn, user.id, chosen)
+        return store.add_card(conn, dashboard, kind, timeframe or DEFAULT_TIMEFRAME, title,
+                              stats)
 
-    return await off_loop(work)
+    return await in_transaction(svc, work)
 
 
 async def remove_card(svc: Services, user: User, public_id: str, card_id: int) -> None:
-    def work() -> None:
-        with svc.engine.begin() as conn:
-            dashboard = store.owned_dashboard(conn, user.id, public_id)
-            store.remove_card(conn, store.card_of_dashboard(conn, dashboard.id, card_id))
+    def work(conn: Connection) -> None:
+        dashboard = store.owned_dashboard(conn, user.id, public_id)
+        store.remove_card(conn, store.card_of_dashboard(conn, dashboard.id, card_id))
 
-    await off_loop(work)
+    await in_transaction(svc, work)
 
 
 async def move_card(
@@ -376,24 +371,22 @@ async def move_card(
                              "position=N (0 is first)")
         to = int(position)
 
-    def work() -> None:
-        with svc.engine.begin() as conn:
-            dashboard = store.owned_dashboard(conn, user.id, public_id)
-            store.move_card(conn, dashboard, card_id, to=to, by=step)
+    def work(conn: Connection) -> None:
+        dashboard = store.owned_dashboard(conn, user.id, public_id)
+        store.move_card(conn, dashboard, card_id, to=to, by=step)
 
-    await off_loop(work)
+    await in_transaction(svc, work)
 
 
 async def share(svc: Services, user: User, public_id: str) -> Share:
     """The dashboard's live embed key, drawn now if it has none."""
     now = svc.now()
 
-    def work() -> Share:
-        with svc.engine.begin() as conn:
-            dashboard = store.owned_dashboard(conn, user.id, public_id)
-            return share_dashboard(conn, user.id, dashboard.id, now)
+    def work(conn: Connection) -> Share:
+        dashboard = store.owned_dashboard(conn, user.id, public_id)
+        return share_dashboard(conn, user.id, dashboard.id, now)
 
-    return await off_loop(work)
+    return await in_transaction(svc, work)
 
 
 async def unshare(svc: Services, user: User, public_id: str) -> str | None:
@@ -401,12 +394,11 @@ async def unshare(svc: Services, user: User, public_id: str) -> str | None:
     no change (None)."""
     now = svc.now()
 
-    def work() -> str | None:
-        with svc.engine.begin() as conn:
-            dashboard = store.owned_dashboard(conn, user.id, public_id)
-            live = live_share_of_dashboard(conn, dashboard.id)
-            if live is None:
-                return None
-            return revoke_share(conn, user.id, live.key, now).key
+    def work(conn: Connection) -> str | None:
+        dashboard = store.owned_dashboard(conn, user.id, public_id)
+        live = live_share_of_dashboard(conn, dashboard.id)
+        if live is None:
+            return None
+        return revoke_share(conn, user.id, live.key, now).key
 
-    return await off_loop(work)
+    return await in_transaction(svc, work)

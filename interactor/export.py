@@ -27,7 +27,7 @@ from aerie.stats import Stat
 from aerie.timeframes import Timeframe, check_start, parse_timeframe
 from interactor import stat_changes
 from interactor.alerts import checked_rule
-from interactor.base import Services, off_loop
+from interactor.base import Services, in_transaction, off_loop
 from interactor.stat_changes import DescribedStat
 
 PAGE_SIZE = 10_000  # stats in one statlist page, as StatHat pages them
@@ -154,13 +154,12 @@ async def describe_stat(
 async def remove_stat(svc: Services, token: str, public_id: str) -> DeletedStat:
     """Delete the token owner's stat and all its data, in one transaction."""
 
-    def work() -> DeletedStat:
-        with svc.engine.begin() as conn:
-            stat = stats.owned_stat(conn, _owner(conn, token).id, public_id)
-            stats.delete_stat(conn, stat)
+    def work(conn: Connection) -> DeletedStat:
+        stat = stats.owned_stat(conn, _owner(conn, token).id, public_id)
+        stats.delete_stat(conn, stat)
         return DeletedStat(stat.public_id, stat.name)
 
-    return await off_loop(work)
+    return await in_transaction(svc, work)
 
 
 @dataclass(frozen=True)
@@ -189,13 +188,12 @@ async def create_alert(svc: Services, token: str, form: Mapping[str, str]) -> St
         raise BadRequest("name the stat to watch: stat_id=ID (the id in /x/TOKEN/statlist)")
     now = svc.now()
 
-    def work() -> StatAlert:
-        with svc.engine.begin() as conn:
-            user = _owner(conn, token)
-            stat = stats.owned_stat(conn, user.id, public_id)
-            return StatAlert(alerts.create_alert(conn, user.id, stat.id, rule, now), stat)
+    def work(conn: Connection) -> StatAlert:
+        user = _owner(conn, token)
+        stat = stats.owned_stat(conn, user.id, public_id)
+        return StatAlert(alerts.create_alert(conn, user.id, stat.id, rule, now), stat)
 
-    return await off_loop(work)
+    return await in_transaction(svc, work)
 
 
 async def alert_of(svc: Services, token: str, alert_id: str) -> StatAlert:
@@ -208,10 +206,9 @@ async def alert_of(svc: Services, token: str, alert_id: str) -> StatAlert:
 
 
 async def remove_alert(svc: Services, token: str, alert_id: str) -> StatAlert:
-    def work() -> StatAlert:
-        with svc.engine.begin() as conn:
-            alert = alerts.owned_alert(conn, _owner(conn, token).id, alert_id)
-            alerts.delete_alert(conn, alert)
-            return StatAlert(alert, stats.stat_by_id(conn, alert.stat_id))
+    def work(conn: Connection) -> StatAlert:
+        alert = alerts.owned_alert(conn, _owner(conn, token).id, alert_id)
+        alerts.delete_alert(conn, alert)
+        return StatAlert(alert, stats.stat_by_id(conn, alert.stat_id))
 
-    return await off_loop(work)
+    return await in_transaction(svc, work)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from aerie import accounts
 from aerie.accounts import NewToken, User
 from aerie.passwords import Passwords
 from aerie.settings import Settings
 from aerie.system_account import ensure_system_account
+from aerie.transactions import write
 from interactor.sessions import check_email, check_password
 
 FIRST_TOKEN_LABEL = "created by aerie user create"
@@ -31,9 +32,12 @@ def create_account(engine: Engine, passwords: Passwords, email: str, password: s
     Blocking (argon2, SQL)."""
     email = check_email(email)
     hashed = passwords.hash(check_password(password)) if password is not None else None
-    with engine.begin() as conn:
+
+    def create(conn: Connection) -> CreatedAccount:
         user = accounts.create_user(conn, email, hashed, now)
         return CreatedAccount(user, accounts.create_token(conn, user.id, FIRST_TOKEN_LABEL, now))
+
+    return write(engine, create)
 
 
 def set_system_password(engine: Engine, settings: Settings, passwords: Passwords,
@@ -42,7 +46,10 @@ def set_system_password(engine: Engine, settings: Settings, passwords: Passwords
     in to its health dashboard; BadRequest for a password sign-up would refuse.
     Blocking (argon2, SQL)."""
     hashed = passwords.hash(check_password(password))
-    with engine.begin() as conn:
+
+    def set_password(conn: Connection) -> User:
         user = ensure_system_account(conn, settings, now)
         accounts.set_password(conn, user.id, hashed)
-    return user
+        return user
+
+    return write(engine, set_password)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Connection
+
 from aerie import reports, stats
 from aerie.accounts import User
 from aerie.db import reading
@@ -14,7 +16,7 @@ from aerie.errors import BadRequest
 from aerie.reports import DayFigure
 from aerie.stats import Stat
 from aerie.text_rules import check_text, is_whole_number
-from interactor.base import Services, off_loop
+from interactor.base import Services, in_transaction, off_loop
 
 
 @dataclass(frozen=True)
@@ -48,11 +50,10 @@ async def save_report(svc: Services, user: User, form: Mapping[str, str]) -> Non
     hour = None if text == "off" else int(text)
     wanted = [name.removeprefix("stat_") for name in form if name.startswith("stat_")]
 
-    def work() -> None:
-        with svc.engine.begin() as conn:
-            chosen = [stats.owned_stat(conn, user.id, public_id).id for public_id in wanted]
-            if hour is not None and not chosen:
-                raise BadRequest("choose at least one stat for the report, or turn it off")
-            reports.save_report_settings(conn, user.id, hour, chosen)
+    def work(conn: Connection) -> None:
+        chosen = [stats.owned_stat(conn, user.id, public_id).id for public_id in wanted]
+        if hour is not None and not chosen:
+            raise BadRequest("choose at least one stat for the report, or turn it off")
+        reports.save_report_settings(conn, user.id, hour, chosen)
 
-    await off_loop(work)
+    await in_transaction(svc, work)

@@ -7,13 +7,15 @@ wait is refused unchecked, and once it has passed the right password works again
 
 from __future__ import annotations
 
+from sqlalchemy import Connection
+
 from aerie import accounts, sessions
 from aerie.db import reading
 from aerie.errors import BadRequest, NotAuthenticated, TooManyRequests
 from aerie.sessions import Session
 from aerie.timeframes import check_timezone
 from interactor.account_mail import queue_verification
-from interactor.base import Services, off_loop
+from interactor.base import Services, in_transaction, off_loop
 
 SESSION_SECONDS = 30 * 86400
 MIN_PASSWORD = 8
@@ -52,44 +54,42 @@ async def sign_up(svc: Services, email: str, password: str, timezone: str) -> Se
     check_timezone(timezone)
     now = svc.now()
 
-    def work() -> Session:
-        hashed = svc.passwords.hash(password)
-        with svc.engine.begin() as conn:
-            user = accounts.create_user(conn, email, hashed, now, timezone, verified=False)
-            queue_verification(svc, conn, user.id, email, now)
-            return sessions.start_session(conn, user, now, SESSION_SECONDS)
+    hashed = await off_loop(lambda: svc.passwords.hash(password))
 
-    return await off_loop(work)
+    def work(conn: Connection) -> Session:
+        user = accounts.create_user(conn, email, hashed, now, timezone, verified=False)
+        queue_verification(svc, conn, user.id, email, now)
+        return sessions.start_session(conn, user, now, SESSION_SECONDS)
+
+    return await in_transaction(svc, work)
 
 
 async def log_in(svc: Services, email: str, password: str, address: str) -> Session:
     """Open a session; NotAuthenticated on a wrong pair, TooManyRequests (saying how many
     seconds to wait) for a try made too soon after repeated wrong ones."""
     now = svc.now()
-    engine = svc.engine
 
-    def work() -> Session:
-        with engine.begin() as conn:
-            wait = sessions.seconds_to_wait(conn, email, address, now)
-            if wait > 0:
-                raise too_many_failures(wait)
-            user = accounts.check_password(conn, email, password, svc.passwords)
-            if user is None:
-                sessions.record_login_failure(conn, email, address, now)
-        if user is None:  # raised after the commit, so the failure stays counted
-            raise NotAuthenticated(WRONG_LOGIN)
-        with engine.begin() as conn:
-            return sessions.start_session(conn, user, now, SESSION_SECONDS)
+    def check(conn: Connection) -> accounts.User | None:
+        wait = sessions.seconds_to_wait(conn, email, address, now)
+        if wait > 0:
+            raise too_many_failures(wait)
+        user = accounts.check_password(conn, email, password, svc.passwords)
+        if user is None:
+            sessions.record_login_failure(conn, email, address, now)
+        return user
 
-    return await off_loop(work)
+    user = await in_transaction(svc, check)
+    if user is None:  # raised after the commit, so the failure stays counted
+        raise NotAuthenticated(WRONG_LOGIN)
+    return await in_transaction(
+        svc, lambda conn: sessions.start_session(conn, user, now, SESSION_SECONDS))
 
 
 async def log_out(svc: Services, token: str) -> None:
-    def work() -> None:
-        with svc.engine.begin() as conn:
-            sessions.end_session(conn, token)
+    def work(conn: Connection) -> None:
+        sessions.end_session(conn, token)
 
-    await off_loop(work)
+    await in_transaction(svc, work)
 
 
 async def session_for(svc: Services, token: str) -> Session | None:

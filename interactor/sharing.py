@@ -8,32 +8,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import Connection
+
 from aerie import shares, stats
 from aerie.accounts import User
 from aerie.db import reading
 from aerie.shares import ListedShare, Share
-from interactor.base import Services, off_loop
+from interactor.base import Services, in_transaction, off_loop
 
 
 async def share_stat(svc: Services, user: User, public_id: str) -> Share:
     """The user's stat's live share, created if it has none; NotFound if not their stat."""
 
-    def work() -> Share:
-        with svc.engine.begin() as conn:
-            stat = stats.owned_stat(conn, user.id, public_id)
-            return shares.share_stat(conn, user.id, stat.id, svc.now())
+    def work(conn: Connection) -> Share:
+        stat = stats.owned_stat(conn, user.id, public_id)
+        return shares.share_stat(conn, user.id, stat.id, svc.now())
 
-    return await off_loop(work)
+    return await in_transaction(svc, work)
 
 
 async def revoke_key(svc: Services, user: User, key: str) -> Share:
     """Stop sharing by one of the user's live keys; NotFound for any other key."""
 
-    def work() -> Share:
-        with svc.engine.begin() as conn:
-            return shares.revoke_share(conn, user.id, key, svc.now())
+    def work(conn: Connection) -> Share:
+        return shares.revoke_share(conn, user.id, key, svc.now())
 
-    return await off_loop(work)
+    return await in_transaction(svc, work)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from aerie.db import reading
 from aerie.errors import BadRequest
 from aerie.stat_details import parse_tags, save_details, tags_by_stat
 from aerie.stats import TRASH_SECONDS, Stat
-from interactor.base import Services, off_loop
+from interactor.base import Services, in_transaction, off_loop
 
 
 @dataclass(frozen=True)
@@ -30,12 +30,11 @@ async def create_stat(svc: Services, user: User, name: str, kind: str) -> Stat:
     NotAllowed if the account has as many stats as it may."""
     now = svc.now()
 
-    def work() -> Stat:
-        with svc.engine.begin() as conn:
-            stats.check_room_for_stats(conn, user.id, 1, svc.max_stats_per_account)
-            return stats.create_stat(conn, user.id, name.strip(), kind, now)
+    def work(conn: Connection) -> Stat:
+        stats.check_room_for_stats(conn, user.id, 1, svc.max_stats_per_account)
+        return stats.create_stat(conn, user.id, name.strip(), kind, now)
 
-    return await off_loop(work)
+    return await in_transaction(svc, work)
 
 
 async def stat_to_delete(svc: Services, user: User, public_id: str) -> Stat:
@@ -49,29 +48,26 @@ async def stat_to_delete(svc: Services, user: User, public_id: str) -> Stat:
 
 
 async def rename_stat(svc: Services, user: User, public_id: str, name: str) -> Stat:
-    def work() -> Stat:
-        with svc.engine.begin() as conn:
-            return stats.rename_stat(conn, stats.owned_stat(conn, user.id, public_id), name.strip())
+    def work(conn: Connection) -> Stat:
+        return stats.rename_stat(conn, stats.owned_stat(conn, user.id, public_id), name.strip())
 
-    return await off_loop(work)
+    return await in_transaction(svc, work)
 
 
 async def trash_stat(svc: Services, user: User, public_id: str) -> Stat:
     now = svc.now()
 
-    def work() -> Stat:
-        with svc.engine.begin() as conn:
-            return stats.trash_stat(conn, stats.owned_stat(conn, user.id, public_id), now)
+    def work(conn: Connection) -> Stat:
+        return stats.trash_stat(conn, stats.owned_stat(conn, user.id, public_id), now)
 
-    return await off_loop(work)
+    return await in_transaction(svc, work)
 
 
 async def restore_stat(svc: Services, user: User, public_id: str) -> Stat:
-    def work() -> Stat:
-        with svc.engine.begin() as conn:
-            return stats.restore_stat(conn, stats.owned_stat(conn, user.id, public_id, in_trash=True))
+    def work(conn: Connection) -> Stat:
+        return stats.restore_stat(conn, stats.owned_stat(conn, user.id, public_id, in_trash=True))
 
-    return await off_loop(work)
+    return await in_transaction(svc, work)
 
 
 async def trash_page(svc: Services, user: User) -> TrashPage:
@@ -120,9 +116,8 @@ async def describe_stat(
     parameters); BadRequest says what to fix, NotFound if the stat is not the user's.
     ``user`` may be a lookup run in the transaction (an API's token owner)."""
 
-    def work() -> DescribedStat:
-        with svc.engine.begin() as conn:
-            owner = user(conn) if callable(user) else user
-            return describe_owned_stat(conn, owner, public_id, fields)
+    def work(conn: Connection) -> DescribedStat:
+        owner = user(conn) if callable(user) else user
+        return describe_owned_stat(conn, owner, public_id, fields)
 
-    return await off_loop(work)
+    return await in_transaction(svc, work)

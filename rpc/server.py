@@ -60,7 +60,7 @@ from starlette.routing import Route
 
 from aerie.errors import AerieError
 from aerie.monitor import Metrics, Reporter, RequestMetrics
-from aerie.readiness import ReadyCheck, database_check, readiness
+from aerie.readiness import ReadyCheck, ReplicaReport, database_check, readiness
 from rpc.contract_checks import check_contract, contract_problem
 from rpc.signing import Unsigned, Verifier
 
@@ -358,6 +358,7 @@ def create_rpc_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     on_shutdown: Callable[[], None] | None = None,
     ready_checks: Mapping[str, ReadyCheck] | None = None,
+    replicas: ReplicaReport | None = None,
     reporter: Reporter | None = None,
     contracts: Mapping[str, type[BaseModel]] | None = None,
 ) -> Starlette:
@@ -367,7 +368,8 @@ def create_rpc_app(
     ``on_shutdown`` runs when the server stops (an app server disposes its database
     engine there); it is not a method of ``service``, so it is never served.
     ``ready_checks`` are what ``/readyz`` runs; None means a database check for
-    each SQLAlchemy ``Engine`` among the service's attributes (none: always ready).
+    each SQLAlchemy ``Engine`` among the service's attributes (none: always ready);
+    ``replicas`` (a ``ReadRouting``'s report) adds the read replicas' state to it.
     ``reporter``, if given, runs for the app's lifetime, and requests are counted into
     its metrics (see ``aerie.monitor``). ``contracts``, if given, holds each served
     method's params model (``aerie.contracts``), which its params are validated with.
@@ -406,7 +408,7 @@ def create_rpc_app(
         return json_response({"status": "ok", "service": name, "methods": sorted(rpc.methods)})
 
     async def readyz(request: Request) -> Response:
-        status, body = await readiness(checks)
+        status, body = await readiness(checks, replicas)
         return Response(encode({**body, "service": name}), status_code=status,
                         media_type="application/json")
 

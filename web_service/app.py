@@ -19,7 +19,7 @@ from aerie.readiness import database_check, peers_check, readiness
 from aerie.replicas import ReadRouting
 from aerie.secret_key import load_rpc_secret, load_secret_key
 from aerie.settings import Settings
-from interactor.base import Services, off_loop
+from interactor.base import Services
 from presenters.html import HtmlPresenter, make_environment
 from presenters.mail import TemplateMail
 from rpc.clients import AnalysisClient, GraphClient
@@ -125,9 +125,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
     async def readyz() -> JSONAnswer:
         """200 when the database and at least one copy of each app server answer, else 503;
         with replicas, how far behind each is (or why page reads skip it)."""
-        status, body = await readiness(ready_checks)
-        if settings.replica_nodes:  # a lagging replica is skipped, not a reason to stop
-            body["replicas"] = await off_loop(routing.report)
+        status, body = await readiness(ready_checks, routing.report)
         return JSONAnswer(body, status_code=status)
 
     return app

@@ -4,6 +4,7 @@ together."""
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from sqlalchemy import Connection
 
@@ -14,6 +15,7 @@ from aerie.alerts import PENDING, Alert
 from aerie.db import reading
 from aerie.settings import Settings
 from aerie.stats import Stat, stat_by_id
+from aerie.transactions import write
 from app_servers.scheduler.jobs import Job
 
 log = logging.getLogger("aerie.scheduler")
@@ -34,15 +36,16 @@ def judge_alerts(job: Job, now: int) -> tuple[int, int]:
         except Exception:
             log.exception("alert %s could not be judged; trying again next minute",
                           alert.public_id)
-            with job.engine.begin() as conn:  # judged, as far as this minute goes
-                alerts.record_evaluation(conn, alert, last_evaluated_at=now)
+            judged = partial(alerts.record_evaluation, alert=alert, last_evaluated_at=now)
+            write(job.engine, judged)  # judged, as far as this minute goes
     return len(due), events
 
 
 def _judge_alert(job: Job, alert: Alert, now: int) -> int:
     """Judge one alert, recording its state, any event and that event's webhook in one
     transaction; the number of events (0 or 1)."""
-    with job.engine.begin() as conn:
+
+    def judge(conn: Connection) -> int:
         if not alerts.claim_evaluation(conn, alert, now - now % 60, now):
             return 0  # a twin judged it this minute, after we read it
         stat = stat_by_id(conn, alert.stat_id)
@@ -54,7 +57,9 @@ def _judge_alert(job: Job, alert: Alert, now: int) -> int:
             changes["last_notified_at"] = now
             _record_event(conn, job.settings, alert, stat, decided.event, decided.value, now)
         alerts.record_evaluation(conn, alert, **changes)
-    return int(decided.event is not None)
+        return int(decided.event is not None)
+
+    return write(job.engine, judge)
 
 
 def _record_event(conn: Connection, settings: Settings, alert: Alert, stat: Stat, event: str,

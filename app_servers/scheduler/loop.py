@@ -45,6 +45,7 @@ from aerie.monitor import Metrics, Reporter
 from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
 from aerie.system_account import ensure_system_account
+from aerie.transactions import write
 from app_servers.scheduler import alerts, notify, pending_accounts, reports
 from app_servers.scheduler.jobs import Job, LeaseLost
 from rpc.clients import GraphClient
@@ -134,17 +135,16 @@ class Scheduler:
         if now - self._dashboard_at >= HEALTH_DASHBOARD_SECONDS:
             self._dashboard_at = now
             try:
-                with self._engine.begin() as conn:
-                    system_user = ensure_system_account(conn, self._settings, now)
-                    ensure_health_dashboard(conn, system_user, now)
+                write(self._engine, lambda conn: ensure_health_dashboard(
+                    conn, ensure_system_account(conn, self._settings, now), now))
             except Exception:  # the dashboard must never cost a pass its work
                 log.exception("could not update the health dashboard; trying again in a minute")
         return depth
 
     def _take_lease(self) -> bool:
         at = self._clock()
-        with self._engine.begin() as conn:
-            taken = take_lease(conn, LEASE, self.holder, at, LEASE_SECONDS)
+        taken = write(self._engine, lambda conn: take_lease(conn, LEASE, self.holder, at,
+                                                            LEASE_SECONDS))
         if taken:
             self._renewed_at = at
         return taken
@@ -155,8 +155,7 @@ class Scheduler:
             raise LeaseLost
 
     def _release(self) -> None:
-        with self._engine.begin() as conn:
-            release_lease(conn, LEASE, self.holder)
+        write(self._engine, lambda conn: release_lease(conn, LEASE, self.holder))
 
 
 class SchedulerStatus:

@@ -7,6 +7,7 @@ import asyncio
 import logging
 
 import anyio.to_thread
+from sqlalchemy import Connection
 
 from aerie import alerts, outbox
 from aerie.accounts import user_by_id
@@ -14,6 +15,7 @@ from aerie.alert_notices import GRAPH_TIMEFRAMES
 from aerie.alerts import PendingMail
 from aerie.db import reading
 from aerie.delivery import deliver_due, deliver_webhooks
+from aerie.transactions import write
 from app_servers.scheduler.jobs import Job
 
 log = logging.getLogger("aerie.scheduler")
@@ -55,7 +57,8 @@ async def _notify(job: Job, pending: PendingMail) -> None:
 def _queue_mail(job: Job, pending: PendingMail, png: bytes | None) -> None:
     """Queue the mail and mark the event in one transaction: exactly one mail per event."""
     alert, event = pending.alert, pending.event
-    with job.engine.begin() as conn:
+
+    def queue(conn: Connection) -> None:
         owner = user_by_id(conn, alert.user_id)
         message, status = None, "no owner"
         if owner is not None and not owner.verified:
@@ -74,3 +77,5 @@ def _queue_mail(job: Job, pending: PendingMail, png: bytes | None) -> None:
         if owner is not None and message is not None:
             mail_id = outbox.enqueue(conn, message, kind="alert", user_id=owner.id, now=job.now())
             alerts.link_mail(conn, event.id, mail_id)
+
+    write(job.engine, queue)

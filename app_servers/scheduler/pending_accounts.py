@@ -9,6 +9,9 @@ account is its own error boundary."""
 from __future__ import annotations
 
 import logging
+from functools import partial
+
+from sqlalchemy import Connection
 
 from aerie import account_tokens, ez_signup, outbox
 from aerie.account_removal import remove_account
@@ -16,6 +19,7 @@ from aerie.account_tokens import ACCOUNT_MAIL, CLAIM
 from aerie.accounts import User
 from aerie.db import reading
 from aerie.stats import stats_of_user
+from aerie.transactions import write
 from app_servers.scheduler.jobs import Job
 
 log = logging.getLogger("aerie.scheduler")
@@ -30,8 +34,7 @@ def tend_pending_accounts(job: Job, now: int) -> tuple[int, int]:
     deleted = 0
     for user_id in old:
         job.keep_lease()
-        with job.engine.begin() as conn:
-            deleted += remove_account(conn, user_id)
+        deleted += write(job.engine, partial(remove_account, user_id=user_id))
     if deleted:
         log.info("deleted %d unclaimed EZ sign-up accounts and their data", deleted)
     return invited, deleted
@@ -40,16 +43,20 @@ def tend_pending_accounts(job: Job, now: int) -> tuple[int, int]:
 def _invite(job: Job, user: User, now: int) -> bool:
     job.keep_lease()
     assert user.pending_until is not None  # ez_signup.uninvited finds pending accounts only
+    pending_until = user.pending_until
+
+    def invite(conn: Connection) -> bool:
+        if account_tokens.has_token(conn, user.id, CLAIM):
+            return False  # a twin invited it first
+        names = [stat.name for stat in stats_of_user(conn, user.id)][:20]
+        token = account_tokens.issue(conn, user.id, user.email, CLAIM, now,
+                                     expires_at=pending_until)
+        message = job.mail.invitation(user.email, token, names, pending_until)
+        outbox.enqueue(conn, message, kind=ACCOUNT_MAIL, user_id=user.id, now=now)
+        return True
+
     try:
-        with job.engine.begin() as conn:
-            if account_tokens.has_token(conn, user.id, CLAIM):
-                return False  # a twin invited it first
-            names = [stat.name for stat in stats_of_user(conn, user.id)][:20]
-            token = account_tokens.issue(conn, user.id, user.email, CLAIM, now,
-                                         expires_at=user.pending_until)
-            message = job.mail.invitation(user.email, token, names, user.pending_until)
-            outbox.enqueue(conn, message, kind=ACCOUNT_MAIL, user_id=user.id, now=now)
+        return write(job.engine, invite)
     except Exception:  # tried again next pass; the others go on
         log.exception("the invitation of pending account %d could not be queued", user.id)
         return False
-    return True

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import date, timedelta
+from functools import partial
 
 import anyio.to_thread
+from sqlalchemy import Connection
 
 from aerie import digests, outbox, reports
 from aerie.accounts import user_by_id
 from aerie.db import reading
+from aerie.transactions import write
 from app_servers.scheduler.jobs import Job
 
 log = logging.getLogger("aerie.scheduler")
@@ -25,18 +28,21 @@ def send_digests(job: Job, now: int) -> int:
     for digest in due:
         job.keep_lease()
         try:
-            with job.engine.begin() as conn:
-                owner = user_by_id(conn, digest.user_id)
-                # all trashed meanwhile, or an address nobody confirmed: nothing is sent
-                if digest.stats and owner is not None and owner.verified:
-                    outbox.enqueue(conn, job.mail.digest(digest), kind="digest",
-                                   user_id=digest.user_id, now=now)
-                digests.mark_digest_sent(conn, digest, now)
+            write(job.engine, partial(_queue_digest, job, digest, now))
         except Exception:
             log.exception("the digest for user %d could not be queued; dropped", digest.user_id)
-            with job.engine.begin() as conn:
-                digests.mark_digest_sent(conn, digest, now)
+            write(job.engine, partial(digests.mark_digest_sent, digest=digest, now=now))
     return len(due)
+
+
+def _queue_digest(job: Job, digest: digests.Digest, now: int, conn: Connection) -> None:
+    """Queue the digest's mail and forget its notices, in one transaction: sent once."""
+    owner = user_by_id(conn, digest.user_id)
+    # all trashed meanwhile, or an address nobody confirmed: nothing is sent
+    if digest.stats and owner is not None and owner.verified:
+        outbox.enqueue(conn, job.mail.digest(digest), kind="digest",
+                       user_id=digest.user_id, now=now)
+    digests.mark_digest_sent(conn, digest, now)
 
 
 async def send_reports(job: Job, now: int) -> int:
@@ -69,8 +75,7 @@ async def _send_report(job: Job, user_id: int, day: date, zone: str) -> None:
 
 
 def _skip_report(job: Job, user_id: int, day: date) -> None:
-    with job.engine.begin() as conn:
-        reports.mark_report_sent(conn, user_id, day + timedelta(days=1))
+    write(job.engine, lambda conn: reports.mark_report_sent(conn, user_id, day + timedelta(days=1)))
 
 
 def _users_with_reports(job: Job) -> list[tuple[int, int, str | None, str]]:
@@ -87,9 +92,13 @@ def _report_figures(job: Job, user_id: int, day: date, zone: str) -> list[report
 def _queue_report(job: Job, user_id: int, day: date, figures: list[reports.DayFigure],
                   graphs: dict[str, bytes]) -> None:
     """Queue the report and mark the day reported in one transaction: sent once."""
-    with job.engine.begin() as conn:
+    now = job.now()
+
+    def queue(conn: Connection) -> None:
         owner = user_by_id(conn, user_id)
         if owner is not None and owner.verified and figures:
             message = job.mail.report(owner.email, day, figures, graphs)
-            outbox.enqueue(conn, message, kind="report", user_id=user_id, now=job.now())
+            outbox.enqueue(conn, message, kind="report", user_id=user_id, now=now)
         reports.mark_report_sent(conn, user_id, day + timedelta(days=1))
+
+    write(job.engine, queue)

@@ -16,6 +16,7 @@ from starlette.routing import Route
 from aerie import accounts, alerts
 from aerie.alert_notices import webhook_body
 from aerie.alerts import FIRING, OK, AlertEvent
+from aerie.db import make_engine
 from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
 from aerie.stats import Stat
@@ -23,6 +24,7 @@ from app_servers.scheduler import Scheduler
 from interactor.alert_forms import parse_rule
 from presenters.mail import TemplateMail
 from rpc.clients import GraphClient
+from tests.conflicts import impatient, lock_held
 from tests.conftest import Account, make_stat, put_points
 from tests.security.scheduling import clear_scheduler_work
 from tests.servers import RunningServer, free_port, serve
@@ -167,6 +169,26 @@ async def test_a_silenced_alert_changes_state_but_sends_nothing(
     alert, [event] = alert_now(engine, alert)
     assert alert.state == FIRING and event.email_status == "silenced"
     assert relay.received == []
+
+
+async def test_an_alert_another_writer_holds_is_judged_once_the_lock_is_let_go(
+    engine: Engine, app_server_settings: Settings, owner: Account, scheduler: Make
+) -> None:
+    stat = make_stat(engine, owner, "load", "value")
+    alert = make_alert(engine, owner, stat.id, kind="value", time_window="5m", operator="gt",
+                       threshold="1", email="0")
+    put_points(engine, stat, [(int(time.time()) - 10, 50)])
+    settings = impatient(app_server_settings)  # gives up waiting for a lock after a second
+    impatient_engine = make_engine(settings)
+    try:
+        with lock_held(engine, "UPDATE alerts SET state = state WHERE id = :id", id=alert.id):
+            passed = await scheduler(settings, impatient_engine, Clock()).tick()
+    finally:
+        impatient_engine.dispose()
+
+    assert (passed.leader, passed.judged, passed.events) == (True, 1, 1)
+    alert, [event] = alert_now(engine, alert)
+    assert alert.state == FIRING and event.event == "firing"
 
 
 async def test_with_every_graph_server_down_the_mail_still_goes_without_its_graph(

@@ -125,6 +125,20 @@ def test_readyz_is_503_naming_the_database_when_it_is_unreachable(
     assert body["down"]["database"].startswith("OperationalError")
 
 
+@pytest.mark.mariadb
+@pytest.mark.parametrize("role", ["analysis", "graph", "web"])
+def test_readyz_reports_a_read_replica_that_does_not_answer_and_stays_ready(
+    role: str, mysql_database_url: str, app_servers: tuple[RunningServer, RunningServer]
+) -> None:
+    replica = f"127.0.0.1:{free_port()}"
+    settings = _settings(mysql_database_url, app_servers).model_copy(
+        update={"read_database_urls": f"mysql+pymysql://root@{replica}/aerie"})
+    with serve(ROLES[role](settings)) as server:
+        ready = _get(server, "/readyz")
+    assert ready.status_code == 200, ready.text  # its reads go to the primary meanwhile
+    assert ready.json()["replicas"][replica].startswith("OperationalError")
+
+
 def test_web_readyz_is_503_naming_its_peers_when_every_copy_is_down(
     sqlite_database_url: str,
 ) -> None:
