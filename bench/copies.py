@@ -16,6 +16,11 @@ N = 1 in the same run. Stored totals are checked against the acknowledged points
 bench/ingest.py. On Galera the cluster is started by the bench
 (tests/cluster/galera.py), "spread" gives copy i node i mod 3 first, "single" gives
 every copy the same first node.
+
+``--database-cores X`` (MariaDB tier) caps the database server at X cores for the run
+through a cgroup (v1 ``cpu`` controller, root only; the server is moved back after):
+on a machine where the copies and wrk starve before the database is busy, a capped
+database saturates first, so where it stops scaling is seen, not extrapolated.
 """
 
 from __future__ import annotations
@@ -84,13 +89,15 @@ class Tier:
         return self.counter(("Innodb_deadlocks", "wsrep_local_cert_failures",
                              "wsrep_local_bf_aborts"))
 
+    def pid(self, port: int) -> int:
+        with self.admin(port) as conn, conn.cursor() as cursor:
+            cursor.execute("SELECT @@pid_file")
+            return int(Path(str(cursor.fetchone()[0])).read_text().split()[0])
+
     def cpu_seconds(self) -> float:
         total = 0.0
         for port in self.ports:
-            with self.admin(port) as conn, conn.cursor() as cursor:
-                cursor.execute("SELECT @@pid_file")
-                pid = int(Path(str(cursor.fetchone()[0])).read_text().split()[0])
-            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            fields = Path(f"/proc/{self.pid(port)}/stat").read_text().rpartition(")")[2].split()
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         return total
 
@@ -120,6 +127,28 @@ def database_tier(kind: str) -> Iterator[Tier]:
         with tier.admin(tier.ports[0]) as conn, conn.cursor() as cursor:
             cursor.execute(f"CREATE DATABASE {DATABASE} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
         yield tier
+
+
+CGROUP_CPU = Path("/sys/fs/cgroup/cpu")
+
+
+@contextmanager
+def cpu_capped(pid: int, cores: float) -> Iterator[None]:
+    """Hold process ``pid`` (all its threads) to ``cores`` of CPU while the block runs."""
+    if not (CGROUP_CPU / "cpu.cfs_quota_us").exists() or os.geteuid() != 0:
+        sys.exit("--database-cores needs root and the cgroup v1 cpu controller at "
+                 f"{CGROUP_CPU}")
+    group = CGROUP_CPU / f"aerie-bench-db-{os.getpid()}"
+    group.mkdir()
+    try:
+        period = 100_000
+        (group / "cpu.cfs_period_us").write_text(str(period))
+        (group / "cpu.cfs_quota_us").write_text(str(int(cores * period)))
+        (group / "cgroup.procs").write_text(str(pid))
+        yield
+    finally:
+        (CGROUP_CPU / "cgroup.procs").write_text(str(pid))
+        group.rmdir()
 
 
 @contextmanager
@@ -169,10 +198,13 @@ def bench_copies(args: argparse.Namespace) -> int:
     failures: list[str] = []
     workdir = Path(tempfile.mkdtemp(prefix="aerie-bench-copies-"))
     try:
-        with database_tier(args.db) as tier:
+        with database_tier(args.db) as tier, ExitStack() as cap:
+            if args.database_cores:
+                cap.enter_context(cpu_capped(tier.pid(tier.ports[0]), args.database_cores))
             print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the start "
                   "(other work on the machine takes cores from the copies and the database)")
-            print(f"database tier: {args.db}; wrk -t{args.threads} -c{args.connections} "
+            capped = f", capped at {args.database_cores:g} cores" if args.database_cores else ""
+            print(f"database tier: {args.db}{capped}; wrk -t{args.threads} -c{args.connections} "
                   f"-d{args.duration}s through nginx; copies {args.copies}\n")
             for copies in args.copies:
                 found, failed = measure(args, tier, copies, workdir)
@@ -180,7 +212,8 @@ def bench_copies(args: argparse.Namespace) -> int:
                 failures += failed
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    print_table(args.db, rows)
+    print_table(args.db + (f" ({args.database_cores:g} cores)" if args.database_cores else ""),
+                rows)
     if failures:
         print("\nFAIL:\n  " + "\n  ".join(failures))
         return 1

@@ -132,6 +132,9 @@ def parse_args() -> argparse.Namespace:
                         help="the API's ASGI app for uvicorn (to compare variants)")
     parser.add_argument("--wrk", default="wrk")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, SQLite)")
+    parser.add_argument("--database-cores", type=float, default=0.0,
+                        help="with --copies --db mariadb: cap the database server at this many "
+                        "cores (a cgroup; root) so it saturates before the machine does")
     parser.add_argument("--copies", default="", help="API copies behind nginx, such as 1,2,4: "
                         "measured by bench/copies.py on --db mariadb, galera-spread or galera-single")
     args = parser.parse_args()
@@ -144,6 +147,8 @@ def parse_args() -> argparse.Namespace:
     if args.copies and args.db == "sqlite" or args.db.startswith("galera") and not args.copies:
         parser.error("--copies runs on --db mariadb, galera-spread or galera-single; "
                      "the galera ones need --copies")
+    if args.database_cores and (args.db != "mariadb" or not args.copies):
+        parser.error("--database-cores caps the MariaDB server of --copies --db mariadb")
     args.only = [part.strip() for part in args.only.split(",") if part.strip()]
     unknown = set(args.only) - {"bare", "c", "ez"}
     if unknown:
