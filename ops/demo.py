@@ -10,6 +10,7 @@ generator makes the shapes reproducible for a given end time.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from sqlalchemy import Connection, Engine
 from aerie import accounts, rollups, stats
 from aerie.passwords import PasswordHash, Passwords
 from aerie.schema import COUNTER, DAY, VALUE
+from aerie.transactions import write
 
 DEMO_EMAIL = "demo@aerie.local"
 DEMO_PASSWORD = "demo"
@@ -79,7 +81,8 @@ def load_demo(
     and issues a new token, so running it twice gives the same picture.
     """
     password = passwords.hash(DEMO_PASSWORD)
-    with engine.begin() as conn:
+
+    def account(conn: Connection) -> tuple[accounts.User, accounts.NewToken, dict[str, stats.Stat]]:
         user = _fresh_user(conn, password, now)
         token = accounts.create_token(conn, user.id, "demo", now)
         created = {
@@ -89,10 +92,13 @@ def load_demo(
             for city in CITIES
         }
         created["signups"] = stats.create_stat(conn, user.id, "signups", COUNTER, now)
+        return user, token, created
+
+    user, token, created = write(engine, account)
     end = now - now % STEP
     points = _write_points(engine, created, end, progress)
-    with engine.begin() as conn:
-        stats.mark_data_received(conn, [(s.id, end) for s in created.values()])
+    write(engine, lambda conn: stats.mark_data_received(
+        conn, [(s.id, end) for s in created.values()]))
     return DemoAccount(
         email=user.email, password=DEMO_PASSWORD, ezkey=user.ezkey, ukey=user.ukey,
         token=token.token,
@@ -133,8 +139,7 @@ def _write_points(
             if count:
                 rollups.add_point(cells, created["signups"].id, t, count)
                 written += 1
-        with engine.begin() as conn:
-            rollups.write_cells(conn, cells)
+        write(engine, functools.partial(rollups.write_cells, cells=cells))
         if progress is not None:
             progress((chunk_end - start) // DAY, DEMO_DAYS)
     return written

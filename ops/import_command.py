@@ -27,6 +27,7 @@ from aerie.imports.store import KindRules, write_imported
 from aerie.imports.whisper_files import read_whisper_file, whisper_paths
 from aerie.schema import COUNTER, VALUE
 from aerie.settings import Settings
+from aerie.transactions import write
 
 Reader = Callable[[], list[ImportedStat]]
 
@@ -97,10 +98,11 @@ def _import_units(
         for label, read in units:
             try:
                 found = read()
-                with engine.begin() as conn:
-                    written = write_imported(conn, user.id, found, kinds,
-                                             settings.max_stats_per_account, int(time.time()),
-                                             functools.partial(progress.within, label))
+                # on a conflict the file is written again from its start (its progress too)
+                written = write(engine, functools.partial(
+                    write_imported, user_id=user.id, found=found, kinds=kinds,
+                    limit=settings.max_stats_per_account, now=int(time.time()),
+                    on_stat=functools.partial(progress.within, label)))
             except AerieError as exc:
                 progress.close()
                 before = (f"the {tally.files} file(s) before it were imported"
