@@ -29,7 +29,7 @@ from aerie.settings import Settings
 from aerie.stats import check_name
 from aerie.text_rules import check_text, is_decimal
 from api_service.listener_sink import AccountSink, account_sink, point_limits
-from api_service.parsing import Limits, Point
+from api_service.parsing import Limits, Point, new_point
 
 log = logging.getLogger("aerie.graphite")
 
@@ -41,11 +41,8 @@ READ_BYTES = 512 * 1024
 MAX_PENDING_POINTS = 100_000
 # UDP cannot be slowed down: past this many points waiting for a commit, datagrams are dropped.
 MAX_PENDING_UDP_POINTS = 100_000
-KNOWN_PATHS = 100_000
+KNOWN_PATHS = 100_000  # paths whose checked name and kind are remembered
 _DECIMAL_BYTES = b"0123456789+-.eE"  # what an ASCII decimal number is spelled with
-# A Point made as the tuple it is: a named tuple's own constructor is a Python function,
-# and the common line makes one per line.
-_new_point = tuple.__new__  # paths whose checked name and kind are remembered
 
 
 class Malformed(ValueError):
@@ -126,7 +123,7 @@ def parse_lines(data: bytes, now: float, rules: LineRules, metrics: Metrics,
                 x = math.nan  # the full parse below says what is wrong
             t = int(fields[2])
             if earliest <= t <= latest and math.isfinite(x):
-                points.append(_new_point(Point, (found[0], found[1], x, t)))
+                points.append(new_point(Point, (found[0], found[1], x, t)))
                 continue
         try:
             point = parse_line(line, now, rules)

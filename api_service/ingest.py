@@ -70,13 +70,10 @@ class Ingestor:
             raise NotAllowed("EZ posting is turned off for this account; turn it on in settings")
         # charged before any stat is created, so a flood of new names is limited too
         self._rate_limit.take(user.id, len(points))
+        # every name's kind is checked against its stat here, so its points need not be
         stats = await self._keys.stats_for_names(user.id, _kinds_by_name(points), int(now))
-        rows = []
-        for point in points:
-            stat = stats[point.stat]
-            _check_kind(point, stat)
-            rows.append((stat.id, point.t, point.x))
-        await self._commit(rows, now, user.id)
+        ids = {name: stat.id for name, stat in stats.items()}
+        await self._commit([(ids[p.stat], p.t, p.x) for p in points], now, user.id)
         return Recorded(items, "data" in params)
 
     async def record_classic(self, params: dict[str, Any], kind: str) -> Recorded:

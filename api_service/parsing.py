@@ -23,6 +23,7 @@ from aerie.text_rules import check_text, decimal_number, is_decimal
 
 _MILLISECONDS = 10**11  # unix seconds pass this in the year 5138
 CHECKED_NAMES = 32_768  # stat names whose check is remembered (a few MB at most)
+_EXACT_INT = 2**53  # JSON integers up to this convert to float exactly
 
 
 class Point(NamedTuple):
@@ -34,6 +35,12 @@ class Point(NamedTuple):
     kind: str  # COUNTER or VALUE
     x: float
     t: float
+
+
+# Makes a Point of checked fields as the tuple it is, ``new_point(Point, (stat, kind,
+# x, t))``: the named tuple's own constructor is a Python function that cost as much
+# as the rest of a batch item's point (and of a Graphite line's).
+new_point = tuple.__new__
 
 
 @dataclass(frozen=True)
@@ -136,7 +143,7 @@ def ez_point_values(params: dict[str, Any], now: float, limits: Limits) -> list[
     kind = COUNTER if has_count else VALUE
     x = number(params, "count" if has_count else "value")
     t = timestamp(params, now, limits)
-    return [Point(name, kind, x, t) for name in fan_out(params["stat"])]
+    return [new_point(Point, (name, kind, x, t)) for name in fan_out(params["stat"])]
 
 
 def ez_points(params: dict[str, Any], now: float, limits: Limits) -> list[Point]:
@@ -161,11 +168,45 @@ def ez_points(params: dict[str, Any], now: float, limits: Limits) -> list[Point]
         if not isinstance(item, dict):
             raise BadRequest(f"data[{i}] must be an object, not {item!r}")
         try:
+            point = _plain_point(item, now, limits)
+            if point is not None:
+                points.append(point)  # one point an item: within the limit checked above
+                continue
             points.extend(ez_point_values(item, now, limits))
         except BadRequest as exc:
             raise BadRequest(f"data[{i}]: {exc.message}") from None
         _within_limit(points, limits)
-    return points
+    return _within_limit(points, limits)
+
+
+def _plain_point(item: dict[str, Any], now: float, limits: Limits) -> Point | None:
+    """The point of a batch item in the form nearly every client sends (one stat name, a
+    JSON number for count or value, no ``t`` or a JSON number in range), or None: then
+    ``ez_point_values`` reads the item, or says what is wrong with it. Reading batch
+    items through it was a third of a 1,000-point batch's CPU (bench/ingest.py)."""
+    stat, count, value = item.get("stat"), item.get("count"), item.get("value")
+    if type(stat) is not str or not stat or (count is None) == (value is None):
+        return None
+    raw, kind = (value, VALUE) if count is None else (count, COUNTER)
+    if type(raw) is int and -_EXACT_INT <= raw <= _EXACT_INT or type(raw) is float and (
+        math.isfinite(raw)
+    ):
+        x = float(raw)
+    else:
+        return None
+    t = item.get("t")
+    if t is None:
+        t = now
+    elif (type(t) is int or type(t) is float) and (
+        now - limits.max_past_seconds <= t <= now + limits.max_future_seconds
+    ):
+        t = float(t)
+    else:
+        return None
+    names = _checked_names(stat)
+    if len(names) != 1:
+        return None
+    return new_point(Point, (names[0], kind, x, t))
 
 
 def _within_limit(points: list[Point], limits: Limits) -> list[Point]:
