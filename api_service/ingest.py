@@ -73,7 +73,7 @@ class Ingestor:
         # every name's kind is checked against its stat here, so its points need not be
         stats = await self._keys.stats_for_names(user.id, _kinds_by_name(points), int(now))
         ids = {name: stat.id for name, stat in stats.items()}
-        await self._commit([(ids[p.stat], p.t, p.x) for p in points], now, user.id)
+        await self._commit([(ids[stat], t, x) for stat, _kind, x, t in points], now, user.id)
         return Recorded(items, "data" in params)
 
     async def record_classic(self, params: dict[str, Any], kind: str) -> Recorded:
@@ -102,11 +102,10 @@ class Ingestor:
 def _kinds_by_name(points: list[Point]) -> dict[str, str]:
     """Each named stat's kind in this request; one request may not mix kinds for a name."""
     kinds: dict[str, str] = {}
-    for point in points:
-        seen = kinds.setdefault(point.stat, point.kind)
-        if seen != point.kind:
+    for stat, kind, _x, _t in points:
+        if kinds.setdefault(stat, kind) != kind:
             raise BadRequest(
-                f"stat {point.stat!r} gets both counts and values in one request; "
+                f"stat {stat!r} gets both counts and values in one request; "
                 "a stat is a counter or a value, not both"
             )
     return kinds
