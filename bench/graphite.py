@@ -114,11 +114,13 @@ def measure(a: argparse.Namespace, url: str, tmp: str) -> dict[str, object]:
             "peak_rss_mib": rss}
 
 
-def peer(a: argparse.Namespace) -> dict[str, object]:
+def carbon_run(metrics: int = 1000, duration: float = 25.0) -> dict[str, object]:
+    """One run of the peers' carbon-cache bench (../shared/peers, installed under
+    PEERS_HOME by its setup script): accepted and persisted points/s, and more."""
     home = os.environ.get("PEERS_HOME", "/tmp/peers")
     out = Path(home) / "results" / "graphite-aerie-bench.json"
     subprocess.run([str(PEERS / "bench_graphite.sh"), "--runs", "1", "--metrics",
-                    str(a.metrics), "--duration", str(a.duration), "--out", str(out)],
+                    str(metrics), "--duration", str(duration), "--out", str(out)],
                    check=True, env={**os.environ, "PEERS_HOME": home})
     return dict(json.loads(out.read_text())["runs"][0])
 
@@ -148,7 +150,7 @@ def main() -> None:
         if a.peer_json:
             theirs: dict[str, object] = json.loads(a.peer_json.read_text())["runs"][0]
         else:
-            theirs = {} if a.skip_peer else peer(a)
+            theirs = {} if a.skip_peer else carbon_run(a.metrics, a.duration)
         if theirs:
             carbon.append(float(str(theirs.get("accepted_pts_per_s", 0) or 0)))
             print(f"carbon, turn {turn}: accepted {theirs.get('accepted_pts_per_s')} points/s, "
