@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -95,8 +94,9 @@ class Ingestor:
         return Recorded(1, False)
 
     async def _commit(self, rows: list[tuple[int, float, float]], now: float, account: int) -> None:
-        # shield: a client that hangs up must not cancel the commit others wait for
-        await asyncio.shield(self._writer.add(rows, int(now), account))
+        # no shield (it cost 3 µs of a post's 23): a cancelled wait ends only this wait;
+        # the points are in the batch already, and the writer skips a waiter that is gone
+        await self._writer.add(rows, int(now), account)
 
 
 def _kinds_by_name(points: list[Point]) -> dict[str, str]:

@@ -203,3 +203,29 @@ def test_a_new_stat_whose_commit_answer_was_lost_is_read_back_not_refused(
     with engine.connect() as conn:
         named = stats_by_names(conn, owner.user.id, ["new after lost answer"])
     assert found["new after lost answer"].id == named["new after lost answer"].id
+
+
+def test_a_sender_that_stops_waiting_leaves_the_commit_and_the_others_answers_alone(
+    engine: Engine, owner: Account
+) -> None:
+    """A request's task cancelled while it waits (its client gone, the server stopping)
+    drops only its own wait: its points are in the batch already and are written,
+    and every other request in the batch is answered."""
+    stat = make_stat(engine, owner, "waited", "counter")
+    now = int(time.time())
+
+    async def run() -> list[object]:
+        group = GroupCommitWriter(engine)
+        await group.start()
+        try:
+            waits = [asyncio.ensure_future(group.add([(stat.id, float(now), 1.0)], now,
+                                                     owner.user.id)) for _ in range(5)]
+            waits[2].cancel()
+            return list(await asyncio.gather(*waits, return_exceptions=True))
+        finally:
+            await group.stop()
+
+    answers = asyncio.run(run())
+    assert isinstance(answers[2], asyncio.CancelledError)
+    assert all(isinstance(answer, int) for i, answer in enumerate(answers) if i != 2)
+    assert minute_totals(engine, [stat]) == (5, 5.0)
