@@ -40,6 +40,14 @@ MAX_SCALE = 3.0
 FULL_GRAPH_MARGINS = {"left": 58, "right": 22, "top": 38, "bottom": 30}
 
 
+def full_graph_plot_area(width: int, height: int) -> list[float]:
+    """A ``full`` graph's data area at this size, ``[x0, y0, x1, y1]`` as fractions of
+    the image from its top left (what ``graph.render`` answers as ``plot_area``)."""
+    m = FULL_GRAPH_MARGINS
+    return [m["left"] / width, m["top"] / height, 1 - m["right"] / width,
+            1 - m["bottom"] / height]
+
+
 class Params(BaseModel):
     """A method's parameters, by name; an unknown name is an error, not ignored."""
 

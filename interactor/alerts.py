@@ -16,15 +16,17 @@ from sqlalchemy import Connection
 from aerie import alerts, stats
 from aerie.accounts import User
 from aerie.alerts import Alert, AlertEvent
-from aerie.contracts import BacktestParams, RenderParams, Rule
+from aerie.contracts import BacktestParams, Rule
 from aerie.db import reading
 from aerie.errors import BadRequest
+from aerie.series import frame_bounds
 from aerie.stats import Stat
 from aerie.text_rules import is_whole_number
+from aerie.timeframes import parse_timeframe
 from aerie.webhook_targets import AllowList
 from interactor import alert_forms
 from interactor.base import Services, in_transaction, off_loop
-from interactor.stat_pages import GRAPH_SIZE, Graph, graph_of
+from interactor.stat_pages import Graph, page_graph
 
 BACKTEST_TIMEFRAME = "1M"  # the graph a backtest is marked on: the same 30 days
 MAX_SILENCE_MINUTES = 30 * 24 * 60
@@ -94,16 +96,13 @@ async def preview(svc: Services, user: User, public_id: str, form: Mapping[str, 
             return stats.owned_stat(conn, user.id, public_id)
 
     threshold = rule.threshold if rule.kind == "value" else None  # drawn across the graph
-    stat, tested, rendered = await asyncio.gather(
+    stat, tested = await asyncio.gather(
         off_loop(load),
         svc.analysis.backtest(BacktestParams(user_id=user.id, stat_id=public_id, rule=rule)),
-        svc.graph.render(RenderParams(user_id=user.id, stat_ids=[public_id],
-                                      timeframe=BACKTEST_TIMEFRAME, previous=False,
-                                      timezone=user.timezone, with_body=False,
-                                      threshold=threshold, **GRAPH_SIZE)),
     )
-    graph = graph_of([public_id], BACKTEST_TIMEFRAME, rendered, previous=False,
-                     threshold=threshold)
+    first, end = frame_bounds(parse_timeframe(BACKTEST_TIMEFRAME), None, svc.now(), user.timezone)
+    graph = page_graph([public_id], BACKTEST_TIMEFRAME, first, end, previous=False,
+                       threshold=threshold)
     return Preview(stat, dict(form), tested.model_dump(), graph, user.timezone)
 
 

@@ -1,13 +1,13 @@
 """The stat pages' use cases: the list, one stat, and comparing stats.
 
 Each loads what its page needs at once: the stat, its comments and alerts from
-the database, the summary from the analysis servers and the graph from the graph
-servers, all concurrently. Each tier reads a series at most once: the analysis
-server sends the points it summarised (the page shows them too), so the web tier
-reads none, and the graph server reads them only to draw. The graph call asks only
-for the image's layout (for hovering) and warms the graph server's cache, so the
-image the page then asks for is served without rendering again (the graph client
-sends both to the same copy).
+the database and the summary from the analysis servers, concurrently. Each tier reads
+a series at most once: the analysis server sends the points it summarised (the page
+shows them too), so the web tier reads none, and the graph server reads them only to
+draw the image the browser asks for, at the width of its box. The page needs no render
+of its own: a ``full`` graph's margins are fixed pixels (``aerie.contracts``), so its
+plot area, for hovering, is known from its size, and its frame from the clock; a
+layout render at a size the browser then did not ask for was a second render a view.
 """
 
 from __future__ import annotations
@@ -24,9 +24,8 @@ from aerie.contracts import (
     MAX_STATS_ON_GRAPH,
     OverviewParams,
     RankParams,
-    RenderParams,
-    RenderResult,
     SummarizeParams,
+    full_graph_plot_area,
 )
 from aerie.db import reading
 from aerie.errors import BadRequest
@@ -201,12 +200,13 @@ def opening_timeframe(svc: Services, user: User, public_id: str, now: int) -> st
     return DEFAULT_TIMEFRAME
 
 
-def graph_of(
-    ids: list[str], timeframe: str, rendered: RenderResult, *, previous: bool = True,
-    compared: bool = False, threshold: float | None = None,
-) -> Graph:
-    return Graph(ids, timeframe, previous, compared, rendered.plot_area, rendered.first,
-                 rendered.end, threshold)
+def page_graph(ids: list[str], timeframe: str, first: int, end: int, *, previous: bool = True,
+               compared: bool = False, threshold: float | None = None) -> Graph:
+    """A page graph's layout at GRAPH_SIZE, which the browser's script scales to the
+    image it asks for; no render is needed to know it."""
+    return Graph(ids, timeframe, previous, compared,
+                 full_graph_plot_area(GRAPH_SIZE["width"], GRAPH_SIZE["height"]), first, end,
+                 threshold)
 
 
 async def stat_page(
@@ -220,30 +220,27 @@ async def stat_page(
     tf = check_timeframe(timeframe)
     frame = parse_timeframe(tf)
 
+    first, end = frame_bounds(frame, None, now, user.timezone)
+
     def load() -> tuple[Stat, Share | None, list[Comment], list[Alert], list[str]]:
         with reading(svc.read_engine()) as conn:
             stat = stats.owned_stat(conn, user.id, public_id)
-            first, end = frame_bounds(frame, None, now, user.timezone)
             return (stat, live_share_of_stat(conn, stat.id),
                     comments_between(conn, [stat.id], first, end),
                     alerts.alerts_of_user(conn, user.id, stat.id),
                     tags_by_stat(conn, [stat.id]).get(stat.id, []))
 
-    (stat, share, comments, stat_alerts, tags), summary, rendered = await asyncio.gather(
+    (stat, share, comments, stat_alerts, tags), summary = await asyncio.gather(
         off_loop(load),
         svc.analysis.summarize(SummarizeParams(
             user_id=user.id, stat_id=public_id, timeframe=tf, timezone=user.timezone,
             with_points=True,
         )),
-        svc.graph.render(RenderParams(
-            user_id=user.id, stat_ids=[public_id], timeframe=tf, previous=True,
-            timezone=user.timezone, with_body=False, **GRAPH_SIZE,
-        )),
     )
     return StatPage(
         stat=stat, timeframe=tf, timeframe_label=frame.label, choices=TIMEFRAMES,
         points=[Point(p.time, p.value, p.rcount) for p in summary.points or []],
-        summary=summary.figures(), graph=graph_of([public_id], tf, rendered),
+        summary=summary.figures(), graph=page_graph([public_id], tf, first, end),
         snippets=send_examples(stat, user, api_url), now=now, timezone=user.timezone,
         share=share, web_url=web_url,
         comments=comments, alerts=stat_alerts, tags=tags,
@@ -285,14 +282,11 @@ async def compare_page(
         ))
         for i in ids
     ]
-    graph = svc.graph.render(RenderParams(
-        user_id=user.id, stat_ids=ids, timeframe=tf, previous=False,
-        timezone=user.timezone, with_body=False, normalise=normalised, **GRAPH_SIZE,
-    ))
-    (choices, rendered, series), summarized = await asyncio.gather(
-        asyncio.gather(off_loop(load), graph, off_loop(chosen)), asyncio.gather(*summaries))
+    (choices, series), summarized = await asyncio.gather(
+        asyncio.gather(off_loop(load), off_loop(chosen)), asyncio.gather(*summaries))
     by_id = {s.public_id: s for s in choices}
-    drawn = graph_of(ids, tf, rendered, previous=False, compared=True)
+    first, end = frame_bounds(parse_timeframe(tf), None, now, user.timezone)
+    drawn = page_graph(ids, tf, first, end, previous=False, compared=True)
     return ComparePage(
         [by_id[i] for i in ids], choices, tf, parse_timeframe(tf).label,
         [summary.figures() for summary in summarized],

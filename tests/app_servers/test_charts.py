@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from aerie.comments import Comment
+from aerie.contracts import full_graph_plot_area
 from aerie.errors import BadRequest
 from aerie.numbers import compact_number
 from aerie.series import Point, Series
@@ -99,6 +100,19 @@ def test_plot_area_depends_on_style_and_size_not_on_data() -> None:
     for style in STYLES:
         x0, y0, x1, y1 = render_chart([series([1.0, 2.0])], None, svg_options(style)).plot_area
         assert 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1
+
+
+@pytest.mark.parametrize(("width", "height"), [(1100, 380), (760, 262), (320, 200)])
+def test_a_full_graphs_plot_area_is_what_pages_work_out_without_a_render(
+    width: int, height: int
+) -> None:
+    """Stat, compare and backtest pages lay their hover and marks out with
+    ``full_graph_plot_area``, asking for no render; it must be where the chart draws."""
+    options = chart_options("png", width, height, "UTC", "full", "", "line")
+    drawn = render_chart([series([1.0, 2.0])], None, options).plot_area
+
+    # the chart answers fractions to 5 decimals
+    assert list(drawn) == pytest.approx(full_graph_plot_area(width, height), abs=5e-6)
 
 
 def test_a_shared_unit_labels_the_y_axis() -> None:
