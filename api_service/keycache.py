@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from aerie import accounts
 from aerie.accounts import User
+from aerie.db import reading
 from aerie.digests import note_new_stat
 from aerie.errors import Conflict
 from aerie.stats import (
@@ -67,7 +68,7 @@ class KeyCache:
         whose key has ``+`` there. npm's ``stathat`` module sends its form body
         unencoded, so the ``+`` of a plus-addressed ezkey (``you+stats@example.com``)
         arrives as a space; an account whose key really has the space comes first."""
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             user = accounts.user_by_ezkey(conn, ezkey)
             if user is None and " " in ezkey:
                 user = accounts.user_by_ezkey(conn, ezkey.replace(" ", "+"))
@@ -83,7 +84,7 @@ class KeyCache:
         return found
 
     def _query_classic(self, key: str) -> tuple[Stat, str] | None:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             return classic_stat(conn, key)
 
     async def stats_for_names(
@@ -115,20 +116,22 @@ class KeyCache:
         """Read the named stats, then create the missing ones ``CREATE_CHUNK`` per transaction,
         so a request naming many new stats never holds SQLite's write lock for long.
 
-        The read and each chunk run on the writer's thread for such work
-        (``run_between_commits``), one in line at a time (``_creating`` is first
-        come, first served), so on SQLite a commit waits behind at most one of them,
-        and accounts creating stats take turns chunk by chunk.
-        On SQLite every transaction takes the write lock (BEGIN IMMEDIATE); a read
-        polling for it from another thread while commits and chunks follow one
-        another could wait past the lock timeout (503).
+        The read and each chunk of creations run on the writer's thread for such work
+        (``run_between_commits``), one in line at a time (``_creating`` is first come,
+        first served), so on SQLite a commit waits behind at most one chunk, and
+        accounts creating stats take turns chunk by chunk. The read is a read
+        transaction (``aerie.db.reading``), which takes no writer turn, and refuses at
+        once a request whose new names would pass the stat limit: a flood of
+        never-used names past its limit had queued two transactions a request for
+        SQLite's writer, ahead of other accounts' commits.
         Raises BadRequest (a kind mismatch) or NotAllowed (the stat limit) before
         creating anything; only a database failure or a concurrent creator's race
         past the limit can leave part of a request's new stats created, and a
         retry finds them.
         """
         async with self._creating:
-            found = await self._writer.run_between_commits(partial(self._find, user_id, kinds))
+            found = await self._writer.run_between_commits(partial(self._find, user_id, kinds),
+                                                           reads_only=True)
         missing = sorted(kinds.keys() - found.keys())
         for start in range(0, len(missing), CREATE_CHUNK):
             chunk = {name: kinds[name] for name in missing[start : start + CREATE_CHUNK]}
@@ -139,10 +142,13 @@ class KeyCache:
         return found
 
     def _find(self, user_id: int, kinds: dict[str, str]) -> dict[str, Stat]:
-        with self._engine.connect() as conn:
+        """The named stats that exist, their kinds checked; NotAllowed if creating the
+        others would pass the stat limit (checked again when they are created)."""
+        with reading(self._engine) as conn:
             found = stats_by_names(conn, user_id, kinds)
-        for name, stat in found.items():
-            check_point_kind(stat, kinds[name])
+            for name, stat in found.items():
+                check_point_kind(stat, kinds[name])
+            check_room_for_stats(conn, user_id, len(kinds) - len(found), self._max_stats)
         return found
 
     def _create(self, user_id: int, kinds: dict[str, str], to_create: int, now: int

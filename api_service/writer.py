@@ -41,6 +41,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
@@ -189,17 +190,20 @@ class GroupCommitWriter:
         if self._checkpoints is not None:
             await asyncio.to_thread(self._checkpoints.stop)
 
-    async def run_between_commits(self, work: Callable[[], T]) -> T:
+    async def run_between_commits(self, work: Callable[[], T], *, reads_only: bool = False) -> T:
         """Run ``work`` on a thread of its own; on SQLite, between two group commits.
 
         For other writes (new stats) and key lookups. On SQLite they take turns with
         the commits through the same lock instead of polling for SQLite's lock, where
         a commit could wait many back-off sleeps behind a stream of short
         transactions. Not on a commit lane: a quiet account's commit must not queue
-        behind a flood's stat creation.
+        behind a flood's stat creation. ``reads_only`` work (in read transactions,
+        ``aerie.db.reading``) takes no turn, as it never waits for SQLite's writer,
+        but keeps to the same one thread: a flood's lookups then cost one thread's
+        share of the interpreter, not a pool's.
         """
         return await asyncio.get_running_loop().run_in_executor(
-            self._others, self._serially, work
+            self._others, work if reads_only else partial(self._serially, work)
         )
 
     def _serially(self, work: Callable[[], T]) -> T:

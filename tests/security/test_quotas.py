@@ -4,12 +4,13 @@ fan out to, and how many points per second one account may post."""
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from aerie import accounts, stats
 from aerie.settings import Settings
@@ -91,6 +92,42 @@ def test_a_fan_out_past_the_limit_creates_none_of_its_stats(
     assert stat_names(engine, owner) == ["a"]
     assert post(limited_api, owner, "x~1,2").status_code == 200
     assert stat_names(engine, owner) == ["a", "x 1", "x 2"]
+
+
+def test_a_post_past_the_limit_is_refused_while_another_writer_holds_sqlite(
+    limited_api: RunningServer, owner: Account, engine: Engine, settings: Settings
+) -> None:
+    """Telling a request that its new names would pass the limit only reads, so it
+    never queues for SQLite's one writer: a flood of never-used names past its limit
+    must not stand in line ahead of other accounts' commits."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("MariaDB's readers and writers never wait for one another here")
+    for name in ("a", "b", "c"):
+        make_stat(engine, owner, name, "counter")
+    held, let_go, released = threading.Event(), threading.Event(), threading.Event()
+
+    def hold_the_writer() -> None:
+        with engine.begin() as conn:  # BEGIN IMMEDIATE: SQLite's write lock
+            conn.execute(text("UPDATE users SET email = email WHERE id = :id"),
+                         {"id": owner.user.id})
+            held.set()
+            let_go.wait(20)  # longer than the API's busy timeout and retries
+        released.set()
+
+    holder = threading.Thread(target=hold_the_writer)
+    holder.start()
+    try:
+        assert held.wait(10)
+        refused = httpx.post(f"{limited_api.url}/ez", timeout=60,
+                             data={"ezkey": owner.ezkey, "stat": "fresh~1,2,3", "count": 1})
+        answered_while_held = not released.is_set()
+    finally:
+        let_go.set()
+        holder.join(30)
+
+    assert refused.status_code == 403 and f"limit is {STAT_LIMIT}" in refused.json()["msg"]
+    assert answered_while_held
+    assert stat_names(engine, owner) == ["a", "b", "c"]
 
 
 def test_trashed_stats_count_against_the_limit(
