@@ -20,6 +20,7 @@ from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.dialects.mysql import pymysql
 from sqlalchemy.exc import DBAPIError
 
+from aerie.db import reading
 from aerie.schema import DAY, HOUR, MINUTE, ROLLUPS
 from aerie.transactions import write
 
@@ -269,7 +270,7 @@ def _prune_table(engine: Engine, table: Table, cutoff: int, batch_rows: int,
     room = batch_rows
     for sid in _stat_ids(engine, table):
         while True:
-            with engine.connect() as conn:
+            with reading(engine) as conn:
                 last, found = _expired(conn, table, sid, cutoff, room)
             if found:
                 batch.append((sid, cutoff if last is None else last + 1))
@@ -314,7 +315,7 @@ def _stat_ids(engine: Engine, table: Table) -> Iterator[int]:
     (no scan of the table, whatever its size)."""
     last = -1
     while True:
-        with engine.connect() as conn:
+        with reading(engine) as conn:
             found = conn.execute(
                 select(table.c.stat_id).where(table.c.stat_id > last)
                 .order_by(table.c.stat_id).limit(1)

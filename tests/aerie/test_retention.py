@@ -60,7 +60,7 @@ def test_prune_deletes_exactly_the_expired_minutes_in_small_batches(
     hours_before = buckets(engine, many, stat_hours)
 
     deleted = prune_expired(engine, settings.model_copy(update={"retention_minutes_days": 30}),
-                            now, batch_rows=BATCH)
+                            now, batch_rows=BATCH, pause=False)  # sizes, not pacing
 
     assert buckets(engine, many) == [cutoff + 60 * k for k in range(10)]
     assert buckets(engine, exact) == []
@@ -89,7 +89,7 @@ def test_prune_keeps_everything_when_retention_is_forever(
     put_points(engine, old, points)
 
     forever = settings.model_copy(update={"retention_minutes_days": 0, "retention_hours_days": 0})
-    deleted = prune_expired(engine, forever, now, batch_rows=BATCH)
+    deleted = prune_expired(engine, forever, now, batch_rows=BATCH, pause=False)
 
     assert "stat_minutes" not in deleted and "stat_hours" not in deleted
     assert buckets(engine, old) == [t for t, _ in points]
