@@ -12,7 +12,8 @@ from sqlalchemy import Connection, Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
-from aerie.accounts import User
+from aerie.accounts import User, looks_like_email
+from aerie.db import reading
 from aerie.ez_signup import SignupRules, make_pending_account
 from aerie.settings import Settings
 from aerie.stats import check_room_for_stats, stats_by_names
@@ -35,9 +36,13 @@ class EzSignup:
         it cannot have one: not an e-mail, taken, or a limit reached. The request's
         ``scope`` names the client: the peer, or the X-Forwarded-For client of a
         trusted proxy."""
+        if not looks_like_email(ezkey):
+            return None  # before any transaction: a flood of junk keys takes no write lock
         peer = scope.get("client")
-        forwarded = next((value.decode("latin-1") for name, value in scope["headers"]
-                          if name == b"x-forwarded-for"), "")
+        # every X-Forwarded-For line, in order: a proxy may add its own line after the
+        # client's, and the first alone would be whatever the client wrote
+        forwarded = ", ".join(value.decode("latin-1") for name, value in scope["headers"]
+                              if name == b"x-forwarded-for")
         client = client_address(peer[0] if peer else "unknown", forwarded, self._proxies)
 
         def work(conn: Connection) -> User | None:
@@ -50,7 +55,7 @@ class EzSignup:
         wanted = list(names)
 
         def work() -> None:
-            with self._engine.connect() as conn:
+            with reading(self._engine) as conn:
                 new = len(wanted) - len(stats_by_names(conn, user.id, wanted))
                 check_room_for_stats(conn, user.id, new, self._rules.max_stats)
 

@@ -147,6 +147,23 @@ async def test_pending_accounts_are_limited_per_client_and_in_stats(
     assert past_cap.status_code == 403 and "the limit is 3" in past_cap.text
 
 
+async def test_a_forged_first_x_forwarded_for_line_does_not_change_the_client(
+    signup_api: RunningServer,
+) -> None:
+    """A client's own X-Forwarded-For line comes first when the proxy adds a line of
+    its own: the limit counts the address the proxy saw, whatever the client wrote."""
+    real = some_address()
+    async with httpx.AsyncClient(base_url=signup_api.url) as api:
+        made = []
+        for _ in range(3):
+            forged = httpx.Headers([("x-forwarded-for", some_address()),
+                                    ("x-forwarded-for", real)])
+            answer = await api.post("/ez", data={"ezkey": new_email(), "stat": "a",
+                                                 "count": "1"}, headers=forged)
+            made.append(answer.status_code)
+    assert made == [200, 200, 403]
+
+
 async def test_the_daily_limit_for_all_clients_holds(settings: Settings, engine: Engine) -> None:
     rules = SignupRules.from_settings(settings)
     with engine.connect() as conn:
