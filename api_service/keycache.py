@@ -154,7 +154,10 @@ class KeyCache:
     def _create(self, user_id: int, kinds: dict[str, str], to_create: int, now: int
                 ) -> dict[str, Stat]:
         def create(conn: Connection) -> dict[str, Stat]:
-            check_room_for_stats(conn, user_id, to_create, self._max_stats)
+            # those of this chunk stored already (a run again after a COMMIT whose answer
+            # was lost) are counted by the database, not again as still to create
+            stored = len(stats_by_names(conn, user_id, kinds))
+            check_room_for_stats(conn, user_id, to_create - stored, self._max_stats)
             return {name: _create_or_read(conn, user_id, name, kind, now)
                     for name, kind in kinds.items()}
 
