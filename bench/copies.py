@@ -29,8 +29,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,9 +47,8 @@ from aerie import accounts, migrate, stats  # noqa: E402
 from aerie.db import make_engine  # noqa: E402
 from aerie.settings import Settings  # noqa: E402
 from bench.ingest import EZ_STATS, Run, Server, check, machine, ms, run_wrk, stored_total  # noqa: E402
-from deploy.nginx import NginxLayout, render  # noqa: E402
+from bench.nginx_front import NGINX, nginx_front  # noqa: E402
 
-NGINX = Path("/usr/sbin/nginx")
 DATABASE = "aerie_bench_copies"
 FORM = "application/x-www-form-urlencoded"
 
@@ -151,37 +148,6 @@ def cpu_capped(pid: int, cores: float) -> Iterator[None]:
         group.rmdir()
 
 
-@contextmanager
-def nginx_in_front(ports: list[int], workdir: Path) -> Iterator[str]:
-    listen = f"127.0.0.1:{free_port()}"
-    state = workdir / "nginx"
-    state.mkdir(exist_ok=True)
-    layout = NginxLayout(
-        api=tuple(f"127.0.0.1:{port}" for port in ports), web=("127.0.0.1:9",), listen=listen,
-        app_root=str(ROOT), state_dir=str(state), worker_processes="1",
-        user="root" if os.geteuid() == 0 else "",
-    )
-    conf = workdir / "nginx.conf"
-    conf.write_text(render(layout))
-    process = subprocess.Popen([str(NGINX), "-p", str(workdir), "-c", str(conf), "-e",
-                                str(state / "error.log"), "-g", "daemon off;"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(0.5)
-        if process.poll() is not None:
-            sys.exit(f"nginx did not start: {(state / 'error.log').read_text()[-2000:]}")
-        yield f"http://{listen}"
-    finally:
-        process.send_signal(signal.SIGQUIT)
-        process.wait(timeout=30)
-
-
-def free_port() -> int:
-    from bench.ingest import free_port as any_free_port
-
-    return any_free_port()
-
-
 @dataclass
 class Row:
     copies: int
@@ -246,7 +212,8 @@ def measure(args: argparse.Namespace, tier: Tier, copies: int,
                 AERIE_MONITOR_SECONDS="0"), workdir / f"api-{copies}-{i}.log"))
             for i in range(copies)
         ]
-        front = stack.enter_context(nginx_in_front([s.port for s in servers], workdir))
+        front = stack.enter_context(nginx_front(
+            tuple(f"127.0.0.1:{s.port}" for s in servers), ("127.0.0.1:9",), workdir, ROOT))
         servers[0].post("/ez", ez_body, "application/json")  # creates the 1,000 stats
         for server in servers:
             server.post("/c", (workdir / "c.body").read_bytes(), FORM)  # fills key caches

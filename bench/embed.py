@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -46,16 +45,15 @@ from aerie.db import make_engine
 from aerie.schema import COUNTER, DAY
 from aerie.settings import Settings
 from bench.ingest import MARIADB_SERVER, describe_db, in_scratch, machine, server_version
+from bench.nginx_front import NGINX, nginx_front
 from bench.web import Server, free_port, web_stack
-from deploy.nginx import NginxLayout, render
 
 LUA = HERE / "post.lua"
-NGINX = "/usr/sbin/nginx"
 
 
 def main() -> int:
     args = parse_args()
-    for tool in (args.wrk, NGINX):
+    for tool in (args.wrk, str(NGINX)):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} not found; apt-get install wrk nginx")
     return in_scratch(args, "embed", bench)
@@ -133,36 +131,11 @@ def warm(base: str, path: str) -> bytes:
 
 @contextmanager
 def nginx(web: str, workdir: Path) -> Iterator[str]:
-    """Debian's nginx from the project's template, in front of the web app; its URL."""
-    state = workdir / "nginx"
-    (workdir / "static").mkdir()
-    state.mkdir()
+    """nginx from the project's template in front of the web app; its URL."""
+    (workdir / "static").mkdir(exist_ok=True)
     address = web.removeprefix("http://")
-    listen = f"127.0.0.1:{free_port()}"
-    layout = NginxLayout(api=(address,), web=(address,), listen=listen, app_root=str(workdir),
-                         state_dir=str(state), worker_processes="1",
-                         user="root" if os.geteuid() == 0 else "")
-    conf = workdir / "nginx.conf"
-    conf.write_text(render(layout))
-    log = state / "nginx-error.log"
-    process = subprocess.Popen([NGINX, "-p", str(workdir), "-c", str(conf), "-e", str(log),
-                                "-g", "daemon off;"])
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            if process.poll() is not None:
-                raise SystemExit(f"nginx exited: {log.read_text()}")
-            try:
-                httpx.get(f"http://{listen}/", timeout=2)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("nginx did not answer within 20 s") from None
-                time.sleep(0.05)
-        yield f"http://{listen}"
-    finally:
-        process.send_signal(signal.SIGQUIT)  # graceful
-        process.wait(timeout=30)
+    with nginx_front((address,), (address,), workdir, workdir) as front:
+        yield front
 
 
 def wrk(args: argparse.Namespace, url: str) -> dict[str, Any]:
