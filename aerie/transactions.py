@@ -126,6 +126,14 @@ def _once(engine: Engine, work: Callable[[Connection], T]) -> T:
         return result
 
 
+def retry_seconds(engine: Engine) -> float:
+    """How long a transaction on ``engine`` is run again after conflicts before its
+    error stands (AERIE_DB_RETRY_SECONDS, put on the engine by ``make_engine``)."""
+    seconds: float = engine.get_execution_options().get(RETRY_SECONDS_OPTION,
+                                                        DEFAULT_RETRY_SECONDS)
+    return seconds
+
+
 def write(engine: Engine, work: Callable[[Connection], T]) -> T:
     """Run ``work`` in one transaction and commit it, as ``run_transaction`` does, until
     the engine's retry deadline (AERIE_DB_RETRY_SECONDS) has passed: a deadlock, lock
@@ -135,8 +143,7 @@ def write(engine: Engine, work: Callable[[Connection], T]) -> T:
     change to its caller's state. A COMMIT whose outcome is unknown raises its database
     error, as it did before any retry (the web app answers it 503).
     """
-    deadline = engine.get_execution_options().get(RETRY_SECONDS_OPTION, DEFAULT_RETRY_SECONDS)
     try:
-        return run_transaction(engine, work, deadline)
+        return run_transaction(engine, work, retry_seconds(engine))
     except CommitOutcomeUnknown as exc:
         raise exc.__cause__ or exc from None

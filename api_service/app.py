@@ -32,8 +32,7 @@ def create_app(settings: Settings) -> IngestionRoutes:
     """
     engine = make_engine(settings)
     metrics = Metrics("api")
-    writer = GroupCommitWriter(engine, settings.commit_interval_ms / 1000, metrics,
-                               retry_seconds=settings.db_retry_seconds)
+    writer = GroupCommitWriter(engine, settings.commit_interval_ms / 1000, metrics)
     keys = KeyCache(engine, settings.key_cache_seconds, writer, settings.max_stats_per_account)
     signup = EzSignup(settings, engine) if settings.ez_signup else None
     ingestor = Ingestor(settings, keys, writer, signup)

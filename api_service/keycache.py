@@ -31,7 +31,7 @@ from aerie.stats import (
     create_stat,
     stats_by_names,
 )
-from aerie.transactions import CommitOutcomeUnknown, run_transaction
+from aerie.transactions import CommitOutcomeUnknown, retry_seconds, run_transaction
 from api_service.expiring_lru import ExpiringLru
 from api_service.writer import GroupCommitWriter
 
@@ -165,9 +165,9 @@ class KeyCache:
         # same stat fails certification here, and the next attempt reads it back. So
         # does a COMMIT whose answer was lost: stats it did create are read back.
         try:
-            return run_transaction(self._engine, create, self._writer.retry_seconds)
+            return run_transaction(self._engine, create, retry_seconds(self._engine))
         except CommitOutcomeUnknown:
-            return run_transaction(self._engine, create, self._writer.retry_seconds)
+            return run_transaction(self._engine, create, retry_seconds(self._engine))
 
 
 def _create_or_read(conn: Connection, user_id: int, name: str, kind: str, now: int) -> Stat:

@@ -110,8 +110,7 @@ async def account_sink(settings: Settings, email: str, role: str) -> AsyncIterat
     try:
         user = await run_in_threadpool(_user_by_email, engine, email)
         metrics = Metrics(role)
-        writer = GroupCommitWriter(engine, settings.commit_interval_ms / 1000, metrics,
-                                   retry_seconds=settings.db_retry_seconds)
+        writer = GroupCommitWriter(engine, settings.commit_interval_ms / 1000, metrics)
         keys = KeyCache(engine, settings.key_cache_seconds, writer,
                         settings.max_stats_per_account)
         reporter = Reporter(metrics, settings, engine)

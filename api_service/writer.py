@@ -63,7 +63,7 @@ from aerie.rollups import (
     write_cells,
 )
 from aerie.stats import mark_data_received, stat_by_id
-from aerie.transactions import CommitOutcomeUnknown, run_transaction
+from aerie.transactions import CommitOutcomeUnknown, retry_seconds, run_transaction
 from api_service.checkpoints import WalCheckpoints
 from api_service.write_turns import WriteTurns
 
@@ -72,9 +72,6 @@ T = TypeVar("T")
 
 # Overflow decisions taken again when another process's writes keep changing the sums.
 _ATTEMPTS = 3
-# How long a commit keeps retrying conflicts (Galera certification, deadlocks) and a
-# lost connection's outcome lookup before its requests are answered 503.
-RETRY_SECONDS = 10.0
 PRUNE_EVERY_SECONDS = 60.0  # how often old batch ids are deleted
 # /readyz reports a failed commit this long; past it, with no commit tried since
 # (a balancer sends no traffic to a copy that is not ready), it is ready again.
@@ -133,10 +130,11 @@ class Batch:
 class GroupCommitWriter:
     def __init__(self, engine: Engine, commit_interval: float = 0.0,
                  metrics: Metrics | None = None, commit_budget_cells: int = COMMIT_BUDGET_CELLS,
-                 max_queued_points: int = MAX_QUEUED_POINTS,
-                 retry_seconds: float = RETRY_SECONDS) -> None:
+                 max_queued_points: int = MAX_QUEUED_POINTS) -> None:
         self._engine = engine
-        self._retry_seconds = retry_seconds
+        # how long a commit retries conflicts (and a lost answer's lookup) before its
+        # requests are answered 503: the engine's AERIE_DB_RETRY_SECONDS
+        self._retry_seconds = retry_seconds(engine)
         self._metrics = metrics or Metrics("api")
         self._interval = commit_interval
         self._budget = commit_budget_cells
@@ -162,11 +160,6 @@ class GroupCommitWriter:
         self._marked: dict[int, int] = {}  # stat id -> data_received_at last written
         self._failure: tuple[float, str] | None = None  # (monotonic time, why) of the last commit
         self._pruned_at = time.monotonic()
-
-    @property
-    def retry_seconds(self) -> float:
-        """How long a write keeps retrying conflicts before it is answered 503."""
-        return self._retry_seconds
 
     def recent_failure(self) -> str | None:
         """Why the most recent commit failed, if it did in the last FAILURE_MEMORY_SECONDS."""

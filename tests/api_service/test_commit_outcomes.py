@@ -26,19 +26,20 @@ from aerie.commit_batches import KEEP_SECONDS, prune_batches
 from aerie.errors import Unavailable
 from aerie.schema import commit_batches
 from aerie.stats import Stat, stats_by_names
+from aerie.transactions import RETRY_SECONDS_OPTION
 from api_service.keycache import KeyCache
 from api_service.writer import GroupCommitWriter
 from tests.conftest import Account, make_stat
 from tests.security.test_fairness import minute_totals
 
 
-def post(engine: Engine, owner: Account, stat: Stat, points: int, **writer: Any) -> list[object]:
+def post(engine: Engine, owner: Account, stat: Stat, points: int) -> list[object]:
     """Post ``points`` single-point requests at once through a writer; each request's
     outcome: its commit number, or the exception it was answered with."""
     now = int(time.time())
 
     async def run() -> list[object]:
-        group = GroupCommitWriter(engine, **writer)
+        group = GroupCommitWriter(engine)
         await group.start()
         try:
             waiting = [group.add([(stat.id, float(now), 1.0)], now, owner.user.id)
@@ -114,7 +115,7 @@ def test_conflicts_past_the_deadline_answer_503_and_record_nothing(
         pytest.skip("SQLite has one writer at a time: no deadlocks, no certification")
     stat = make_stat(engine, owner, "always contended", "counter")
     conflicts_on_batch_id(engine, 10_000, code=1205)
-    outcomes = post(engine, owner, stat, 3, retry_seconds=0.3)
+    outcomes = post(engine.execution_options(**{RETRY_SECONDS_OPTION: 0.3}), owner, stat, 3)
     assert all(isinstance(o, Unavailable) for o in outcomes), outcomes
     assert minute_totals(engine, [stat]) == (0, 0.0)
 
