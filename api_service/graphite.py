@@ -33,9 +33,9 @@ from api_service.parsing import Limits, Point, new_point
 
 log = logging.getLogger("aerie.graphite")
 
-# One batch: asyncio's reader pauses the socket past twice its limit, so a connection
-# holds at most about four times this in memory (its buffer, a batch being parsed and
-# one in commit).
+# One read: asyncio's reader pauses the socket past twice its limit, so a connection's
+# buffer holds about twice this; its parsed points waiting for a commit are bounded
+# by MAX_PENDING_POINTS.
 READ_BYTES = 512 * 1024
 # Points a TCP connection parses while its last batch commits, at most (some 10 MB).
 MAX_PENDING_POINTS = 100_000

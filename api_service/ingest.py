@@ -12,7 +12,7 @@ from aerie.errors import BadRequest, NotAllowed
 from aerie.keys import same_secret
 from aerie.rollups import may_overflow, overflowing_stat
 from aerie.settings import Settings
-from aerie.stats import Stat, check_point_kind
+from aerie.stats import check_point_kind
 from api_service.ez_signup import EzSignup
 from api_service.keycache import KeyCache
 from api_service.parsing import Limits, Point, classic_point, ez_points
@@ -88,7 +88,7 @@ class Ingestor:
         if found is None or not same_secret(found[1], ukey):
             raise NotAllowed(f"{INVALID_KEYS}: ukey and key match no stat")
         stat = found[0]
-        _check_kind(point, stat)
+        check_point_kind(stat, point.kind)
         self._rate_limit.take(stat.user_id, 1)
         await self._commit([(stat.id, point.t, point.x)], now, stat.user_id)
         return Recorded(1, False)
@@ -109,10 +109,6 @@ def _kinds_by_name(points: list[Point]) -> dict[str, str]:
                 "a stat is a counter or a value, not both"
             )
     return kinds
-
-
-def _check_kind(point: Point, stat: Stat) -> None:
-    check_point_kind(stat, point.kind)
 
 
 def _refuse_overflowing_sums(points: list[Point]) -> None:
