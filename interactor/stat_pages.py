@@ -29,7 +29,7 @@ from aerie.contracts import (
 )
 from aerie.db import reading
 from aerie.errors import BadRequest
-from aerie.series import Point, first_data_time, frame_bounds, read_series
+from aerie.series import Point, first_data_time, frame_bounds
 from aerie.shares import Share, live_share_of_stat
 from aerie.stat_details import tags_by_stat, tags_of_user
 from aerie.stats import Stat
@@ -271,19 +271,14 @@ async def compare_page(
     units_differ = len({s.unit for s in found}) > 1
     normalised = len(ids) > 1 and (units_differ if normalise is None else normalise)
 
-    def chosen() -> list[list[Point]]:
-        with reading(svc.read_engine()) as conn:
-            return [read_series(conn, s, parse_timeframe(tf), now, timezone=user.timezone).points
-                    for s in found]
-
     summaries = [
         svc.analysis.summarize(SummarizeParams(
-            user_id=user.id, stat_id=i, timeframe=tf, timezone=user.timezone
+            user_id=user.id, stat_id=i, timeframe=tf, timezone=user.timezone, with_points=True
         ))
         for i in ids
     ]
-    (choices, series), summarized = await asyncio.gather(
-        asyncio.gather(off_loop(load), off_loop(chosen)), asyncio.gather(*summaries))
+    choices, summarized = await asyncio.gather(off_loop(load), asyncio.gather(*summaries))
+    series = [[Point(p.time, p.value, p.rcount) for p in s.points or []] for s in summarized]
     by_id = {s.public_id: s for s in choices}
     first, end = frame_bounds(parse_timeframe(tf), None, now, user.timezone)
     drawn = page_graph(ids, tf, first, end, previous=False, compared=True)
