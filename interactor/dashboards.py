@@ -106,7 +106,7 @@ class CardView:
 class DashboardPage:
     dashboard: Dashboard
     cards: list[CardView]
-    choices: list[Stat]  # the owner's stats, for adding a card
+    choices: list[Stat]  # the owner's stats, for adding a card (only when editing)
     timeframes: tuple[str, ...]
     default_timeframe: str
     share: Share | None
@@ -161,7 +161,7 @@ async def dashboard_page(
             dashboard = store.owned_dashboard(conn, user.id, public_id)
             cards = [replace(card, timeframe=board_tf or card.timeframe)
                      for card in store.cards_of_dashboard(conn, dashboard.id)]
-            return (dashboard, cards, stats_of_user(conn, user.id),
+            return (dashboard, cards, stats_of_user(conn, user.id) if editing else [],
                     live_share_of_dashboard(conn, dashboard.id),
                     _read_tables(conn, cards, now, user.timezone),
                     _read_graphs(conn, cards, now, user.timezone))

@@ -29,7 +29,7 @@ from aerie.contracts import (
 )
 from aerie.db import reading
 from aerie.errors import BadRequest
-from aerie.series import Point, first_data_time, frame_bounds, read_series
+from aerie.series import Point, first_data_time, frame_bounds
 from aerie.shares import Share, live_share_of_stat
 from aerie.stat_details import tags_by_stat, tags_of_user
 from aerie.stats import Stat
@@ -140,7 +140,9 @@ async def stat_list(
         raise BadRequest(f"sort by {', '.join(repr(s) for s in SORTS)}, not {sort!r}")
     offset = (page - 1) * PAGE_SIZE
 
-    def load(ranked: list[str] | None) -> tuple[list[Stat], int, list[str]]:
+    def load(
+        ranked: list[str] | None,
+    ) -> tuple[list[Stat], int, list[str], dict[int, list[str]]]:
         with reading(svc.read_engine()) as conn:
             total = stats.count_stats_of_user(conn, user.id, search, tag)
             if ranked is not None:
@@ -148,18 +150,18 @@ async def stat_list(
             else:
                 found = stats.stats_of_user(conn, user.id, offset, PAGE_SIZE, search, tag,
                                             recent_first=sort == "recent")
-            return found, total, tags_of_user(conn, user.id)
+            return (found, total, tags_of_user(conn, user.id),
+                    tags_by_stat(conn, [s.id for s in found]))
 
     ranked = None
     if sort == "value":  # ranked by the analysis servers across every matching stat
         ranked = await svc.analysis.rank_by_latest(RankParams(
             user_id=user.id, search=search, tag=tag, offset=offset, limit=PAGE_SIZE))
-    found, total, all_tags = await off_loop(lambda: load(ranked))
+    found, total, all_tags, tagged = await off_loop(lambda: load(ranked))
     overview = {}
     if found:
         ids = [s.public_id for s in found]
         overview = await svc.analysis.overview(OverviewParams(user_id=user.id, stat_ids=ids))
-    tagged = await off_loop(lambda: _tags(svc, found))
     rows = []
     for stat in found:
         figures = overview.get(stat.public_id)
@@ -168,11 +170,6 @@ async def stat_list(
     pages = max(1, -(-total // PAGE_SIZE))
     return StatList(_grouped(rows), search, page < pages, svc.now(), user.timezone, api_url,
                     user.ezkey, tag, all_tags, sort, page, pages, total)
-
-
-def _tags(svc: Services, shown: list[Stat]) -> dict[int, list[str]]:
-    with reading(svc.read_engine()) as conn:
-        return tags_by_stat(conn, [s.id for s in shown])
 
 
 def _grouped(rows: list[StatRow]) -> list[StatRow]:
@@ -271,19 +268,14 @@ async def compare_page(
     units_differ = len({s.unit for s in found}) > 1
     normalised = len(ids) > 1 and (units_differ if normalise is None else normalise)
 
-    def chosen() -> list[list[Point]]:
-        with reading(svc.read_engine()) as conn:
-            return [read_series(conn, s, parse_timeframe(tf), now, timezone=user.timezone).points
-                    for s in found]
-
     summaries = [
         svc.analysis.summarize(SummarizeParams(
-            user_id=user.id, stat_id=i, timeframe=tf, timezone=user.timezone
+            user_id=user.id, stat_id=i, timeframe=tf, timezone=user.timezone, with_points=True
         ))
         for i in ids
     ]
-    (choices, series), summarized = await asyncio.gather(
-        asyncio.gather(off_loop(load), off_loop(chosen)), asyncio.gather(*summaries))
+    choices, summarized = await asyncio.gather(off_loop(load), asyncio.gather(*summaries))
+    series = [[Point(p.time, p.value, p.rcount) for p in s.points or []] for s in summarized]
     by_id = {s.public_id: s for s in choices}
     first, end = frame_bounds(parse_timeframe(tf), None, now, user.timezone)
     drawn = page_graph(ids, tf, first, end, previous=False, compared=True)

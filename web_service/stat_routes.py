@@ -75,7 +75,7 @@ def stat_router(services: Services, responder: Responder) -> APIRouter:
             except AerieError:
                 raise exc from None  # the input is refused first, as before any lookup
             return responder.page(request, session, "stat.html", result, present.stat_page,
-                                  flash=_error(exc), status=exc.status)
+                                  flash=Flash.error(exc.message), status=exc.status)
         return responder.page(request, session, "stat.html", result, present.stat_page)
 
     @router.get("/stats/{public_id}/graph.{fmt}", response_model=None)
@@ -143,24 +143,21 @@ def stat_router(services: Services, responder: Responder) -> APIRouter:
             except AerieError:
                 raise exc from None
             return responder.page(request, session, "compare.html", result,
-                                  present.compare_page, flash=_error(exc), status=exc.status)
+                                  present.compare_page, flash=Flash.error(exc.message),
+                                  status=exc.status)
         return responder.page(request, session, "compare.html", result, present.compare_page)
 
     @router.get("/compare/graph.{fmt}", response_model=None)
     async def compare_graph(
         request: Request, session: CurrentSession, fmt: str, look: Look,
-        ids: Annotated[list[str] | None, Query()] = None, tf: str | None = None, norm: int = 0,
+        ids: Annotated[list[str] | None, Query()] = None, tf: str | None = None,
+        norm: Literal["0", "1"] = "0",
     ) -> Response:
         image = await graph_image(services, session.user, ids or [], tf, fmt, False, look,
-                                  normalise=norm != 0)
+                                  normalise=norm == "1")
         return _image_answer(request, image)
 
     return router
-
-
-def _error(exc: AerieError) -> Flash:
-    """A use case's message as an error said on the page, as a sentence."""
-    return Flash(exc.message[:1].upper() + exc.message[1:], "error")
 
 
 def _image_answer(request: Request, image: GraphImage) -> Response:
