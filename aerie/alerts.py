@@ -209,12 +209,14 @@ class PendingMail:
     stat: Stat
     event: AlertEvent
     timezone: str  # the owner's, for the graph; UTC when the owner is gone
+    verified: bool  # the owner's address is confirmed (False when the owner is gone)
 
 
 def pending_mail(conn: Connection) -> list[PendingMail]:
     """Every event whose mail is pending, oldest first, in one query."""
     rows = conn.execute(
-        select(*_COLUMNS, *_EVENT_COLUMNS, *STAT_COLUMNS, users.c.timezone)
+        select(*_COLUMNS, *_EVENT_COLUMNS, *STAT_COLUMNS, users.c.timezone,
+               users.c.email_verified_at.is_not(None))
         .select_from(alert_events)
         .join(alerts, alerts.c.id == alert_events.c.alert_id)
         .join(stats, stats.c.id == alerts.c.stat_id)
@@ -227,7 +229,8 @@ def pending_mail(conn: Connection) -> list[PendingMail]:
         stat = list(row[event_end:event_end + len(STAT_COLUMNS)])
         stat[7] = bool(stat[7])  # ``public``: MySQL answers 0 or 1
         found.append(PendingMail(Alert(*row[:alert_end]), Stat(*stat),
-                                 AlertEvent(*row[alert_end:event_end]), row[-1] or "UTC"))
+                                 AlertEvent(*row[alert_end:event_end]), row[-2] or "UTC",
+                                 bool(row[-1])))
     return found
 
 

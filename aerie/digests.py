@@ -26,6 +26,7 @@ class Digest:
     user_id: int
     email: str
     stats: list[Stat]
+    verified: bool = True  # the address is confirmed: an unconfirmed one gets no digest
 
 
 def note_new_stat(conn: Connection, stat: Stat, now: int) -> None:
@@ -37,19 +38,20 @@ def due_digests(conn: Connection, now: int) -> list[Digest]:
     """Each owner whose notices have settled and whose last digest is old enough."""
     rows = conn.execute(
         select(new_stat_notices.c.user_id, users.c.email,
-               func.max(new_stat_notices.c.created_at))
+               func.max(new_stat_notices.c.created_at), users.c.email_verified_at.is_not(None))
         .join(users, users.c.id == new_stat_notices.c.user_id)
         .where(or_(users.c.digest_sent_at.is_(None),
                    users.c.digest_sent_at <= now - DIGEST_EVERY_SECONDS))
-        .group_by(new_stat_notices.c.user_id, users.c.email)
+        .group_by(new_stat_notices.c.user_id, users.c.email, users.c.email_verified_at)
     ).fetchall()
     digests = []
-    for user_id, email, newest in rows:
+    for user_id, email, newest, verified in rows:
         if newest > now - SETTLE_SECONDS:
             continue
         ids = conn.execute(select(new_stat_notices.c.stat_id)
                            .where(new_stat_notices.c.user_id == user_id)).scalars()
-        digests.append(Digest(user_id, email, live_stats_by_ids(conn, user_id, ids)))
+        digests.append(Digest(user_id, email, live_stats_by_ids(conn, user_id, ids),
+                              bool(verified)))
     return digests
 
 

@@ -108,9 +108,12 @@ def save_report_settings(conn: Connection, user_id: int, hour: int | None,
 
 
 def users_with_reports(conn: Connection) -> list[tuple[int, int, str | None, str]]:
-    """``(user_id, hour, sent_for, timezone)`` of every user with a report hour."""
+    """``(user_id, hour, sent_for, timezone)`` of every user with a report hour and a
+    confirmed address: an unconfirmed one gets no report, so its figures are not drawn."""
     rows = conn.execute(select(users.c.id, users.c.report_hour, users.c.report_sent_for,
-                               users.c.timezone).where(users.c.report_hour.is_not(None)))
+                               users.c.timezone)
+                        .where(users.c.report_hour.is_not(None),
+                               users.c.email_verified_at.is_not(None)))
     return [tuple(r) for r in rows]
 
 

@@ -126,7 +126,7 @@ class _Frame:
     """
 
     def __init__(self, options: ChartOptions) -> None:
-        self.key = replace(options, title="")
+        self.key = _frame_key(options)
         self.pixels = options.width * options.height
         self.figure = Figure(figsize=(options.width / DPI, options.height / DPI), dpi=DPI,
                              facecolor=options.colours.background)
@@ -144,8 +144,15 @@ class _Frame:
         axes.set_ylabel("")
 
 
+def _frame_key(options: ChartOptions) -> ChartOptions:
+    """What a frame is kept by: the options ``_Frame`` and ``_dress`` read. The title,
+    scale, threshold and normalising are each render's own (drawn, labelled or saved
+    per graph and cleared after), so graphs differing only in those share a frame."""
+    return replace(options, title="", scale=1.0, threshold=None, normalise=False)
+
+
 class _Frames:
-    """The frames kept for reuse, by everything but the title, least recently used
+    """The frames kept for reuse, by ``_frame_key``, least recently used
     first out; at most ``most_pixels`` of canvas in all (4 bytes each). Only used
     under ``_MATPLOTLIB``."""
 
@@ -155,7 +162,7 @@ class _Frames:
 
     def take(self, options: ChartOptions) -> _Frame:
         """A clean frame for ``options``: a kept one, or a new one."""
-        return self._kept.pop(replace(options, title=""), None) or _Frame(options)
+        return self._kept.pop(_frame_key(options), None) or _Frame(options)
 
     def give_back(self, frame: _Frame) -> None:
         """Keep a cleared frame for the next graph of its kind, within the budget."""

@@ -8,7 +8,8 @@ into place only when complete, so PATH never holds half a backup.
 
 A restore checks that PATH is an Aerie backup of the same kind of database, will
 not overwrite a database holding accounts unless told to (``replace``), creates
-a MariaDB database that does not exist yet, and migrates what it restored to the
+a MariaDB database that does not exist yet (and empties one that does, so tables a
+newer Aerie added do not survive), and migrates what it restored to the
 current schema.
 """
 
@@ -77,12 +78,12 @@ def restore(settings: Settings, path: Path, *, replace: bool = False) -> Outcome
     sqlite = url.get_backend_name() == "sqlite"
     _check_backup(path, sqlite)
     if not sqlite:
-        _tool("mariadb", url, ["-e", f"CREATE DATABASE IF NOT EXISTS `{url.database}` "
-                               "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"])
+        _create_database(url, empty=False)
     _refuse_to_overwrite(settings, replace)
     if sqlite:
         _sqlite_restore(path, _sqlite_file(url))
     else:
+        _create_database(url, empty=True)
         with path.open("rb") as dump:
             _tool("mariadb", url, [str(url.database)], stdin=dump)
     engine = make_engine(settings)
@@ -136,6 +137,16 @@ def _mariadb_dump(url: URL, target: Path) -> None:
                                     "--skip-lock-tables", str(url.database)], stdout=out)
     if not _last_line(target).startswith(DUMP_DONE):
         raise BackupFailed(f"mariadb-dump stopped before the end of {url.database}")
+
+
+def _create_database(url: URL, *, empty: bool) -> None:
+    """Create the database ``url`` names if it is missing; with ``empty``, drop it first.
+    A dump drops and recreates only its own tables, so a table a later migration added
+    would survive the restore and make upgrade() fail with "table already exists"."""
+    name = f"`{url.database}`"
+    drop = f"DROP DATABASE IF EXISTS {name}; " if empty else ""
+    _tool("mariadb", url, ["-e", f"{drop}CREATE DATABASE IF NOT EXISTS {name} "
+                           "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"])
 
 
 def _tool(tool: str, url: URL, args: list[str], *, stdin: IO[bytes] | None = None,

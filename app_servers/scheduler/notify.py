@@ -46,8 +46,10 @@ async def _notify(job: Job, pending: PendingMail) -> None:
     next pass), never on the others."""
     alert, event = pending.alert, pending.event
     try:
-        png = await job.graph_png(pending.stat, pending.timezone,
-                                  GRAPH_TIMEFRAMES[alert.time_window], 600, 220)
+        png = None
+        if pending.verified:  # no mail goes to an unconfirmed address: draw nothing for it
+            png = await job.graph_png(pending.stat, pending.timezone,
+                                      GRAPH_TIMEFRAMES[alert.time_window], 600, 220)
         await anyio.to_thread.run_sync(_queue_mail, job, pending, png)
     except Exception:
         log.exception("the mail of alert %s's event %d could not be queued",

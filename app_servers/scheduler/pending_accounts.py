@@ -48,7 +48,7 @@ def _invite(job: Job, user: User, now: int) -> bool:
     def invite(conn: Connection) -> bool:
         if account_tokens.has_token(conn, user.id, CLAIM):
             return False  # a twin invited it first
-        names = [stat.name for stat in stats_of_user(conn, user.id)][:20]
+        names = [stat.name for stat in stats_of_user(conn, user.id, limit=20)]
         token = account_tokens.issue(conn, user.id, user.email, CLAIM, now,
                                      expires_at=pending_until)
         message = job.mail.invitation(user.email, token, names, pending_until)

@@ -37,9 +37,8 @@ def send_digests(job: Job, now: int) -> int:
 
 def _queue_digest(job: Job, digest: digests.Digest, now: int, conn: Connection) -> None:
     """Queue the digest's mail and forget its notices, in one transaction: sent once."""
-    owner = user_by_id(conn, digest.user_id)
     # all trashed meanwhile, or an address nobody confirmed: nothing is sent
-    if digest.stats and owner is not None and owner.verified:
+    if digest.stats and digest.verified:
         outbox.enqueue(conn, job.mail.digest(digest), kind="digest",
                        user_id=digest.user_id, now=now)
     digests.mark_digest_sent(conn, digest, now)

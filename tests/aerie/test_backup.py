@@ -14,11 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from aerie import accounts
 from aerie.db import make_engine
+from aerie.migrate import alembic_config, upgrade
 from aerie.settings import Settings
 from tests.aerie.test_cli import aerie
 from tests.conftest import Account, ServerPool, hashed, make_account, make_stat, put_points
@@ -91,6 +93,25 @@ def test_restore_keeps_a_database_with_accounts_unless_told_to_replace(
     assert again.returncode == 1
     assert "add --replace" in again.stderr
     assert replaced.returncode == 0, replaced.stderr
+
+
+@pytest.mark.parametrize("database_url", ["mariadb"], indirect=True)
+def test_an_old_backup_restores_over_a_database_at_a_newer_schema(
+    fresh_engine: Engine, tmp_path: Path
+) -> None:
+    url = fresh_engine.url.render_as_string(hide_password=False)
+    backup = tmp_path / "old.backup"
+    upgrade(fresh_engine, "0008")  # an Aerie from before account recovery (0009)
+    assert aerie(url, "db", "backup", str(backup)).returncode == 0
+    upgrade(fresh_engine)
+    fresh_engine.dispose()
+
+    restored = aerie(url, "db", "restore", "--replace", str(backup))
+
+    assert restored.returncode == 0, restored.stderr
+    head = ScriptDirectory.from_config(alembic_config(fresh_engine)).get_current_head()
+    with fresh_engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
 
 
 def test_restore_refuses_a_file_that_is_not_a_backup(database_url: str, tmp_path: Path) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import Engine
 
-from aerie.reports import day_figure, day_value, due_day
+from aerie import accounts
+from aerie.reports import day_figure, day_value, due_day, save_report_settings, users_with_reports
 from tests.conftest import Account, make_stat, put_points
 
 
@@ -74,3 +76,17 @@ def test_a_report_is_due_once_its_local_hour_has_come() -> None:
     assert due_day(8, None, "Asia/Kolkata", now) == date(2026, 6, 9)
     assert due_day(8, "2026-06-10", "Asia/Kolkata", now) is None  # already sent today
     assert due_day(None, None, "UTC", now) is None  # no report chosen
+
+
+def test_only_owners_with_a_confirmed_address_are_due_a_report(engine: Engine) -> None:
+    """An unconfirmed address gets no report, so the scheduler draws nothing for it."""
+    now = int(time.time())
+    with engine.begin() as conn:
+        sure = accounts.create_user(conn, f"sure-{time.time_ns()}@example.com", None, now)
+        unsure = accounts.create_user(conn, f"unsure-{time.time_ns()}@example.com", None, now,
+                                      verified=False)
+        for user in (sure, unsure):
+            save_report_settings(conn, user.id, 7, [])
+        due = {row[0] for row in users_with_reports(conn)}
+
+    assert sure.id in due and unsure.id not in due

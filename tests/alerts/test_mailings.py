@@ -11,6 +11,8 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
+from aerie import accounts
+from aerie.digests import due_digests, note_new_stat
 from aerie.reports import save_report_settings
 from aerie.secret_key import load_rpc_secret
 from aerie.settings import Settings
@@ -79,6 +81,25 @@ async def test_stats_created_by_ez_posts_arrive_in_one_digest_with_delete_links(
     assert (await scheduler(app_server_settings, engine, lambda: later + 120).tick()).digests == 0
     assert (await scheduler(app_server_settings, engine, lambda: later + 301).tick()).digests == 1
     assert mail_to(relay, owner)[1]["Subject"] == "[Aerie] New stat: errors"  # type: ignore[index]
+
+
+async def test_an_unconfirmed_address_gets_no_digest_and_its_notices_are_forgotten(
+    engine: Engine, app_server_settings: Settings, relay: Relay, scheduler: Make,
+) -> None:
+    now = int(time.time())
+    with engine.begin() as conn:
+        user = accounts.create_user(conn, f"unsure-{time.time_ns()}@example.com", None, now,
+                                    verified=False)
+    unsure = Account(user, "")
+    signups = make_stat(engine, unsure, "signups", "counter")
+    with engine.begin() as conn:
+        note_new_stat(conn, signups, now)
+
+    assert (await scheduler(app_server_settings, engine, lambda: now + 61).tick()).digests == 1
+
+    assert mail_to(relay, unsure) == []
+    with engine.connect() as conn:
+        assert user.id not in {d.user_id for d in due_digests(conn, now + 3600)}
 
 
 async def test_the_daily_report_arrives_at_its_local_hour_once_with_figures_and_graphs(

@@ -75,12 +75,13 @@ def test_equal_graphs_are_equal_bytes() -> None:
 @pytest.mark.parametrize("chart", ["line", "histogram"])
 def test_nothing_of_one_graph_shows_in_the_next_of_its_size(fmt: str, chart: str) -> None:
     """Graphs of one size and style are drawn on one kept figure: a graph drawn after a
-    busy one (other stats, a title, a legend, comment markers, a unit) is the same as
-    when drawn first."""
+    busy one (other stats, a title, a legend, comment markers, a unit, a threshold,
+    normalised lines, a denser image) is the same as when drawn first."""
     options = chart_options(fmt, 500, 200, "UTC", "full", "", chart)
     quiet = ([series([None, None, None])], None, options)
     first = render_chart(*quiet).body
-    busy = chart_options(fmt, 500, 200, "UTC", "full", "a title", chart)
+    busy = chart_options(fmt, 500, 200, "UTC", "full", "a title", chart, scale=2,
+                         threshold=7.0, normalise=True)
     render_chart([series([1.0, None, 3.0, 9.0], "latency", unit="ms"),
                   series([4.0, 2.0, 1.0, 5.0], "size", unit="kB")],
                  series([2.0, 2.0, 2.0, 2.0]), busy, True,

@@ -26,7 +26,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
-from aerie import accounts, shares, stats
+from aerie import accounts, dashboards, shares, stats
 from aerie.db import make_engine
 from aerie.schema import COUNTER
 from aerie.settings import Settings
@@ -320,3 +320,27 @@ def test_a_burst_of_viewers_of_one_uncached_embed_reaches_a_web_copy_once(stack:
     reached = [line for line in logged if "upstream=-" not in line]
     assert len(logged) == 52
     assert len(reached) == 2, reached  # the burst's one miss, and the wider image's
+
+
+FIREFOX = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+CHROME = ("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,"
+          "image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7")
+
+
+def test_a_shared_dashboard_is_one_cached_page_for_every_browser(stack: Stack) -> None:
+    """Browsers word Accept differently; nginx keeps one copy of the page for all of them
+    (and one of its JSON twin), not one per Accept string."""
+    now = int(time.time())
+    with stack.engine.begin() as conn:
+        user = accounts.create_user(conn, f"owner-{secrets.token_hex(4)}@example.com", None, now)
+        board = dashboards.create_dashboard(conn, user.id, "Shop", now)
+        key = shares.share_dashboard(conn, user.id, board.id, now).key
+
+    def get(accept: str) -> httpx.Response:
+        return httpx.get(f"{stack.url}/d/{key}", headers={"Accept": accept}, trust_env=False)
+
+    firefox, chrome, twin = get(FIREFOX), get(CHROME), get("application/json")
+
+    assert [a.status_code for a in (firefox, chrome, twin)] == [200] * 3
+    assert chrome.headers["x-cache-status"] == "HIT" and chrome.content == firefox.content
+    assert twin.headers["x-cache-status"] == "MISS" and twin.json()
