@@ -11,12 +11,14 @@ lookup comes within seconds of its commit.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
 
 from sqlalchemy import Connection, Engine, delete, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
+from aerie.driver_sql import positional_sql
 from aerie.schema import commit_batches
 from aerie.transactions import backoff
 
@@ -29,7 +31,13 @@ def new_batch_id() -> str:
 
 def record_batch(conn: Connection, batch_id: str, now: int) -> None:
     """In the batch's own transaction: its id, for a later ``batch_committed``."""
-    conn.execute(insert(commit_batches).values(id=batch_id, committed_at=now))
+    conn.exec_driver_sql(_insert_sql(conn.dialect.name), (batch_id, now))
+
+
+@functools.cache
+def _insert_sql(dialect_name: str) -> str:
+    """Compiled once: every group commit runs it."""
+    return positional_sql(dialect_name, insert(commit_batches), ("id", "committed_at"))
 
 
 def batch_committed(engine: Engine, batch_id: str, deadline_seconds: float) -> bool:

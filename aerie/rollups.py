@@ -17,10 +17,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, case, delete, func, literal_column, select
 from sqlalchemy.dialects import mysql, sqlite
-from sqlalchemy.dialects.mysql import pymysql
 from sqlalchemy.exc import DBAPIError
 
 from aerie.db import reading
+from aerie.driver_sql import positional_sql
 from aerie.schema import DAY, HOUR, MINUTE, ROLLUPS
 from aerie.transactions import write
 
@@ -135,12 +135,7 @@ def _upsert_sql(dialect_name: str, table: Table) -> str:
     processing cost more than SQLite's own work on a 1,000-row upsert (measured here
     with cProfile: 45% against 11%), and the group commit runs it for every batch.
     """
-    # a positional style each driver takes (pymysql's default is %(name)s, but %s works)
-    dialect = sqlite.dialect() if dialect_name == "sqlite" else pymysql.dialect(paramstyle="format")
-    compiled = _upsert(dialect_name, table).compile(dialect=dialect, column_keys=list(_COLUMNS))
-    if tuple(compiled.positiontup or ()) != _COLUMNS:
-        raise AssertionError(f"unexpected upsert parameters: {compiled.positiontup}")
-    return str(compiled)
+    return positional_sql(dialect_name, _upsert(dialect_name, table), _COLUMNS)
 
 
 def write_cells(conn: Connection, cells: Cells) -> None:

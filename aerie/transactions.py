@@ -21,7 +21,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
@@ -40,6 +40,13 @@ RETRY_SECONDS_OPTION = "aerie_retry_seconds"
 DEFAULT_RETRY_SECONDS = 10.0
 RETRY_FIRST_SLEEP = 0.005
 RETRY_LONGEST_SLEEP = 0.5
+
+
+class ConnectionSource(Protocol):
+    """An Engine (a pooled connection per use), or whatever keeps one connection for its
+    user (``api_service.kept_connection.KeptConnection``)."""
+
+    def connect(self) -> AbstractContextManager[Connection]: ...
 
 
 class CommitOutcomeUnknown(Exception, Generic[T]):
@@ -78,7 +85,7 @@ def backoff(attempt: int) -> float:
 
 
 def run_transaction(
-    engine: Engine,
+    connections: ConnectionSource,
     work: Callable[[Connection], T],
     deadline_seconds: float,
     *,
@@ -97,7 +104,7 @@ def run_transaction(
     while True:
         try:
             with lock if lock is not None else nullcontext():
-                return _once(engine, work)
+                return _once(connections, work)
         except DBAPIError as exc:
             pause = backoff(attempt)
             if not may_run_again(exc) or time.monotonic() + pause > give_up_at:
@@ -109,8 +116,8 @@ def run_transaction(
             time.sleep(pause)
 
 
-def _once(engine: Engine, work: Callable[[Connection], T]) -> T:
-    with engine.connect() as conn:
+def _once(connections: ConnectionSource, work: Callable[[Connection], T]) -> T:
+    with connections.connect() as conn:
         transaction = conn.begin()
         try:
             result = work(conn)

@@ -26,7 +26,11 @@ class ExpiringLru(Generic[K, V]):
 
     def get(self, key: K) -> V | None:
         """The live value for ``key``, or None."""
-        return self.get_many((key,))[0]
+        entry = self._entries.get(key)
+        if entry is None or entry[1] <= self._timer():
+            return None
+        self._entries.move_to_end(key)
+        return entry[0]
 
     def get_many(self, keys: Iterable[K]) -> list[V | None]:
         """The live value of each key (None where there is none), in one pass: the hot

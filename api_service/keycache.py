@@ -74,9 +74,14 @@ class KeyCache:
                 user = accounts.user_by_ezkey(conn, ezkey.replace(" ", "+"))
             return user
 
+    def cached_classic_stat(self, key: str) -> tuple[Stat, str] | None:
+        """``classic_stat`` if its answer is cached, else None: a known key's post then
+        makes no coroutine for it."""
+        return self._classic.get(key)
+
     async def classic_stat(self, key: str) -> tuple[Stat, str] | None:
         """The stat with this classic key and its owner's ukey, or None."""
-        found = self._classic.get(key)
+        found = self.cached_classic_stat(key)
         if found is None:
             found = await run_in_threadpool(self._query_classic, key)
             if found is not None:

@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from aerie.errors import AerieError, BadRequest, TooLarge, Unavailable
 from aerie.monitor import Metrics
 from aerie.schema import COUNTER, VALUE
-from api_service.ingest import Ingestor, Recorded
+from api_service.ingest import Ingestor
 from api_service.parsing import merged_params, wants_body
 from api_service.rate_limit import RateLimited
 
@@ -80,7 +80,12 @@ class IngestionRoutes:
                 raise TooLarge(f"the body is {length} bytes; the limit is {self._max_body}")
             body = await _read_body(receive, self._max_body) if scope["method"] == "POST" else b""
             params = merged_params(scope["query_string"], content_type, body)
-            recorded = await self._record(scope, params)
+            path = scope["path"]
+            if path == "/ez":
+                recorded = await self._ingestor.record_ez(params, scope)
+            else:
+                recorded = await self._ingestor.record_classic(
+                    params, COUNTER if path == "/c" else VALUE)
         except AerieError as exc:
             self._metrics.count(f"aerie api errors {type(exc).__name__}")
             retry = [(b"retry-after", str(exc.retry_after).encode())] if isinstance(
@@ -99,12 +104,6 @@ class IngestionRoutes:
             answer["multiple"] = recorded.items
         await _answer(send, 200, orjson.dumps(answer), _JSON)
         return 200
-
-    async def _record(self, scope: Scope, params: dict[str, Any]) -> Recorded:
-        path = scope["path"]
-        if path == "/ez":
-            return await self._ingestor.record_ez(params, scope)
-        return await self._ingestor.record_classic(params, COUNTER if path == "/c" else VALUE)
 
 
 def _headers(scope: Scope) -> tuple[str, int]:

@@ -233,3 +233,50 @@ def test_a_sender_that_stops_waiting_leaves_the_commit_and_the_others_answers_al
     assert isinstance(answers[2], asyncio.CancelledError)
     assert all(isinstance(answer, int) for i, answer in enumerate(answers) if i != 2)
     assert minute_totals(engine, [stat]) == (5, 5.0)
+
+
+def test_a_lane_connection_lost_between_commits_costs_no_post(
+    engine: Engine, owner: Account
+) -> None:
+    """Each commit lane keeps its connection from commit to commit. When it dies while
+    idle (MariaDB: killed from another session, as a server restart or a Galera node
+    leaving would; SQLite: closed underneath), the next commit runs again on a new
+    connection: every post is acknowledged and stored once."""
+    stat = make_stat(engine, owner, "kept connection", "counter")
+    used: list[Any] = []  # the DBAPI connection of each commit
+
+    @event.listens_for(engine, "commit")
+    def remember(conn: Any) -> None:
+        used.append(conn.connection.dbapi_connection)
+
+    def lose(dbapi_connection: Any) -> None:
+        if engine.dialect.name == "sqlite":
+            dbapi_connection.close()
+            return
+        admin = create_engine(engine.url)
+        try:
+            with admin.connect() as other:
+                other.execute(text(f"KILL CONNECTION {int(dbapi_connection.thread_id())}"))
+        finally:
+            admin.dispose()
+
+    now = int(time.time())
+
+    async def run() -> list[object]:
+        group = GroupCommitWriter(engine)
+        await group.start()
+        try:
+            first = [await group.add([(stat.id, float(now), 1.0)], now, owner.user.id)
+                     for _ in range(3)]
+            lose(used[-1])
+            second = [group.add([(stat.id, float(now), 1.0)], now, owner.user.id)
+                      for _ in range(3)]
+            return first + list(await asyncio.gather(*second, return_exceptions=True))
+        finally:
+            await group.stop()
+
+    outcomes = asyncio.run(run())
+    assert all(isinstance(o, int) for o in outcomes), outcomes
+    assert len({id(c) for c in used[:3]}) == 1  # one lane, one connection, three commits
+    assert used[-1] is not used[0]
+    assert minute_totals(engine, [stat]) == (6, 6.0)
