@@ -10,6 +10,7 @@ only once the newest has waited ``SETTLE_SECONDS`` so a burst lands in one mail
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, func, insert, or_, select, update
@@ -30,8 +31,14 @@ class Digest:
 
 
 def note_new_stat(conn: Connection, stat: Stat, now: int) -> None:
-    conn.execute(insert(new_stat_notices).values(stat_id=stat.id, user_id=stat.user_id,
-                                                 created_at=now))
+    note_new_stats(conn, [stat], now)
+
+
+def note_new_stats(conn: Connection, made: Iterable[Stat], now: int) -> None:
+    """One INSERT for all of them (the API notes a chunk of new stats at once)."""
+    rows = [{"stat_id": stat.id, "user_id": stat.user_id, "created_at": now} for stat in made]
+    if rows:
+        conn.execute(insert(new_stat_notices).values(rows))
 
 
 def due_digests(conn: Connection, now: int) -> list[Digest]:

@@ -8,6 +8,10 @@ here with positional parameters, they run with rows of plain tuples.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.mysql import pymysql
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -24,3 +28,39 @@ def positional_sql(dialect_name: str, statement: ClauseElement, columns: tuple[s
     if tuple(compiled.positiontup or ()) != columns:
         raise AssertionError(f"unexpected parameters: {compiled.positiontup}, not {columns}")
     return str(compiled)
+
+
+# Rows a statement takes at most, and the sizes a remainder is cut into: a handful of
+# distinct statements, each prepared once and kept by the driver's statement cache.
+ROWS_PER_STATEMENT = (256, 128, 64, 32, 16, 8, 4, 2, 1)
+
+
+def run_in_row_groups(
+    conn: Connection,
+    sql_for: Callable[[int], str],
+    rows: Sequence[Sequence[Any]],
+    params_for: Callable[[Sequence[Sequence[Any]]], tuple[Any, ...]] | None = None,
+) -> None:
+    """Run over ``rows`` a statement that takes many rows at once: ``sql_for(n)`` is its
+    SQL for n rows, ``params_for(group)`` its parameters (by default the group's
+    values in order), in groups of ``ROWS_PER_STATEMENT`` sizes.
+
+    Not ``executemany``: that makes each row a step of its own, and the drivers let the
+    interpreter lock go around every step (sqlite3 around each row's step, pymysql
+    around an UPDATE's round trip). Beside a busy event loop, taking the lock back
+    cost up to a switch interval each time: a 1,000-row SQLite upsert that takes 6 ms
+    alone took 6 s beside a busy thread (150 ms in groups), all the while holding the
+    write lock every other account's commit waits for.
+    """
+    done = 0
+    for size in ROWS_PER_STATEMENT:
+        while len(rows) - done >= size:
+            group = rows[done:done + size]
+            params = params_for(group) if params_for else tuple(v for row in group for v in row)
+            conn.exec_driver_sql(sql_for(size), params)
+            done += size
+
+
+def placeholder(dialect_name: str) -> str:
+    """The driver's positional parameter marker (pymysql takes %s)."""
+    return "?" if dialect_name == "sqlite" else "%s"

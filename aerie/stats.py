@@ -8,12 +8,15 @@ with all its data, and the name is free again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Select, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from aerie.driver_sql import placeholder, run_in_row_groups
 from aerie.errors import BadRequest, Conflict, NotAllowed, NotFound
 from aerie.keys import public_stat_id, random_key
 from aerie.schema import COUNTER, ROLLUPS, VALUE, stat_tags, stats, users
@@ -113,6 +116,31 @@ def create_stat(conn: Connection, user_id: int, name: str, kind: str, now: int) 
             continue  # a random id collided; draw again
         return replace(stat, id=result.inserted_primary_key[0])  # type: ignore[index]
     raise Conflict("could not draw a unique stat id; try again")
+
+
+def create_stats(conn: Connection, user_id: int, kinds: dict[str, str], now: int
+                 ) -> dict[str, Stat]:
+    """Create stats none of which exists yet, in one INSERT, and read them back by name.
+
+    The API creates a tilde fan-out's new names a chunk at a time: one at a time, a
+    chunk of 20 took some 85 statements (a savepoint and an INSERT each), and on SQLite
+    every one of them let the interpreter lock go and waited to take it back while
+    holding the one writer other accounts' commits wait for. Raises IntegrityError,
+    having written nothing, if a name was taken meanwhile (another API copy) or a
+    random key collided: then create them one at a time with ``create_stat``.
+    """
+    if not kinds:
+        return {}
+    rows = []
+    for name, kind in kinds.items():
+        check_name(name)
+        check_kind(kind)
+        rows.append({"public_id": public_stat_id(), "user_id": user_id, "name": name,
+                     "kind": kind, "classic_key": random_key(), "unit": None, "public": False,
+                     "created_at": now, "data_received_at": None})
+    with conn.begin_nested():
+        conn.execute(insert(stats).values(rows))
+    return stats_by_names(conn, user_id, kinds)
 
 
 def count_stats(conn: Connection, user_id: int) -> int:
@@ -287,13 +315,24 @@ def delete_stat(conn: Connection, stat: Stat) -> None:
 
 
 def mark_data_received(conn: Connection, received: Iterable[tuple[int, int]]) -> None:
-    """Set ``data_received_at`` for (stat_id, unix time) pairs, in stat id order."""
-    rows = [{"sid": sid, "at": at} for sid, at in sorted(received)]
+    """Set ``data_received_at`` for (stat_id, unix time) pairs, in stat id order: a few
+    hundred stats a statement (``run_in_row_groups`` says why not one row at a time)."""
+    rows = sorted(received)
     if rows:
-        conn.execute(
-            update(stats).where(stats.c.id == bindparam("sid")).values(data_received_at=bindparam("at")),
-            rows,
-        )
+        run_in_row_groups(conn, functools.partial(_marks_sql, conn.dialect.name), rows,
+                          _marks_params)
+
+
+@functools.cache
+def _marks_sql(dialect_name: str, rows: int) -> str:
+    mark = placeholder(dialect_name)
+    whens = " ".join([f"WHEN {mark} THEN {mark}"] * rows)
+    ids = ", ".join([mark] * rows)
+    return f"UPDATE {stats.name} SET data_received_at = CASE id {whens} END WHERE id IN ({ids})"
+
+
+def _marks_params(rows: Sequence[Sequence[Any]]) -> tuple[Any, ...]:
+    return (*(value for row in rows for value in row), *(row[0] for row in rows))
 
 
 def stats_by_names(conn: Connection, user_id: int, names: Iterable[str]) -> dict[str, Stat]:

@@ -15,12 +15,13 @@ from collections.abc import Callable
 from functools import partial
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from aerie import accounts
 from aerie.accounts import User
 from aerie.db import reading
-from aerie.digests import note_new_stat
+from aerie.digests import note_new_stat, note_new_stats
 from aerie.errors import Conflict
 from aerie.stats import (
     CREATE_CHUNK,
@@ -29,6 +30,7 @@ from aerie.stats import (
     check_room_for_stats,
     classic_stat,
     create_stat,
+    create_stats,
     stats_by_names,
 )
 from aerie.transactions import CommitOutcomeUnknown, retry_seconds, run_transaction
@@ -161,10 +163,19 @@ class KeyCache:
         def create(conn: Connection) -> dict[str, Stat]:
             # those of this chunk stored already (a run again after a COMMIT whose answer
             # was lost) are counted by the database, not again as still to create
-            stored = len(stats_by_names(conn, user_id, kinds))
-            check_room_for_stats(conn, user_id, to_create - stored, self._max_stats)
-            return {name: _create_or_read(conn, user_id, name, kind, now)
-                    for name, kind in kinds.items()}
+            stored = stats_by_names(conn, user_id, kinds)
+            check_room_for_stats(conn, user_id, to_create - len(stored), self._max_stats)
+            for name, stat in stored.items():
+                check_point_kind(stat, kinds[name])
+            new = {name: kind for name, kind in kinds.items() if name not in stored}
+            try:
+                made = create_stats(conn, user_id, new, now)
+            except IntegrityError:  # a name taken meanwhile, or a key collided
+                made = {name: _create_or_read(conn, user_id, name, kind, now)
+                        for name, kind in new.items()}
+            else:
+                note_new_stats(conn, made.values(), now)  # their owner hears of them by mail
+            return {**stored, **made}
 
         # run again whole after a conflict: on Galera, another node's copy creating the
         # same stat fails certification here, and the next attempt reads it back. So

@@ -4,12 +4,14 @@ and a full cache makes room one entry at a time instead of forgetting every key.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from aerie import accounts
+from aerie import stats as stats_module
+from aerie.schema import new_stat_notices
 from api_service.keycache import KeyCache
 from api_service.writer import GroupCommitWriter
-from tests.conftest import Account, make_account
+from tests.conftest import Account, make_account, make_stat
 
 pytestmark = pytest.mark.anyio
 
@@ -63,3 +65,32 @@ async def test_a_full_cache_drops_only_the_least_recently_used_key(engine: Engin
     # so its lookup reaches the database, where the key is gone.
     assert await cache.user_by_ezkey(second.ezkey) is not None
     assert await cache.user_by_ezkey(first.ezkey) is None
+
+
+async def test_new_stats_are_made_together_and_one_by_one_when_a_key_collides(
+    engine: Engine, owner: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fan-out's new names are made in one INSERT; when a drawn public id is taken
+    already, that INSERT writes nothing and they are made one at a time: every name
+    once, each noted once for its owner's digest."""
+    taken = make_stat(engine, owner, "already here", "counter").public_id
+    drawn = iter([taken])
+    real = stats_module.public_stat_id
+    monkeypatch.setattr(stats_module, "public_stat_id", lambda: next(drawn, None) or real())
+    writer = GroupCommitWriter(engine)
+    await writer.start()
+    try:
+        cache = KeyCache(engine, TTL, writer)
+        names = {f"fan {i}": "counter" for i in range(5)}
+        made = await cache.stats_for_names(owner.user.id, names, 2_000_000_000)
+        together = await cache.stats_for_names(
+            owner.user.id, {f"wave {i}": "value" for i in range(5)}, 2_000_000_000)
+    finally:
+        await writer.stop()
+    with engine.connect() as conn:
+        stored = stats_module.stats_by_names(conn, owner.user.id, [*names, *together])
+        noted = conn.execute(select(new_stat_notices.c.stat_id)).scalars().all()
+    assert {name: stat.id for name, stat in made.items()} == {
+        name: stored[name].id for name in names}
+    assert len({stat.public_id for stat in stored.values()} | {taken}) == 11
+    assert sorted(noted) == sorted(stat.id for stat in stored.values())

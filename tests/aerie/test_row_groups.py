@@ -1,0 +1,53 @@
+"""Many rows a statement: the group commit's upserts and data_received_at marks go out
+in groups of a few hundred rows, and every row lands as if written one at a time."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import Engine, select
+
+from aerie.rollups import add_points, write_cells
+from aerie.schema import DAY, HOUR, MINUTE, ROLLUPS, stats
+from aerie.stats import mark_data_received
+from tests.conftest import Account, make_stat
+
+STATS = 300  # groups of 256, 32, 8 and 4 rows
+
+
+def test_hundreds_of_cells_in_groups_add_up_row_by_row(engine: Engine, owner: Account) -> None:
+    made = [make_stat(engine, owner, f"grouped {i:03d}", "value") for i in range(STATS)]
+    minute = (int(time.time()) // 86400) * 86400 + 3600  # one day, one hour, one minute
+    cells: dict[tuple[int, int], list[float]] = {}
+    add_points(cells, [(stat.id, minute, float(i)) for i, stat in enumerate(made)])
+    with engine.begin() as conn:
+        write_cells(conn, cells)
+    again: dict[tuple[int, int], list[float]] = {}  # every row now exists: the update path
+    add_points(again, [(stat.id, minute + 1, 1000.0 + i) for i, stat in enumerate(made)])
+    with engine.begin() as conn:
+        write_cells(conn, again)
+    for resolution, table in ROLLUPS:
+        bucket = minute - minute % {MINUTE: 60, HOUR: 3600, DAY: 86400}[resolution]
+        with engine.connect() as conn:
+            rows = {row.stat_id: row for row in conn.execute(
+                select(table).where(table.c.stat_id.in_([s.id for s in made])))}
+        assert len(rows) == STATS, table.name
+        for i, stat in enumerate(made):
+            row = rows[stat.id]
+            assert (row.bucket, row.n, row.sum, row.min, row.max) == (
+                bucket, 2, 1000.0 + 2 * i, float(i), 1000.0 + i), (table.name, i)
+
+
+def test_hundreds_of_marks_in_groups_set_each_stats_own_time(
+    engine: Engine, owner: Account
+) -> None:
+    made = [make_stat(engine, owner, f"marked {i:03d}", "counter") for i in range(STATS)]
+    other = make_stat(engine, owner, "not marked", "counter")
+    base = 1_796_000_000
+    with engine.begin() as conn:
+        mark_data_received(conn, [(stat.id, base + i) for i, stat in enumerate(made)])
+    with engine.connect() as conn:
+        found = dict(conn.execute(select(stats.c.id, stats.c.data_received_at).where(
+            stats.c.id.in_([s.id for s in [*made, other]]))).all())
+    assert [found[stat.id] for stat in made] == [base + i for i in range(STATS)]
+    assert found[other.id] != base
