@@ -21,7 +21,7 @@ from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from aerie.db import reading
-from aerie.driver_sql import positional_sql
+from aerie.driver_sql import placeholder, positional_sql
 from aerie.schema import DAY, HOUR, MINUTE, ROLLUPS
 from aerie.transactions import write
 
@@ -162,9 +162,10 @@ def write_cells(conn: Connection, cells: Cells) -> None:
         rows.sort()  # by (stat_id, bucket): keys are unique; a list of int-led tuples sorts
         # several times faster than the dict's items
         try:
-            if conn.dialect.name == "sqlite" and len(rows) > 1:
-                conn.exec_driver_sql(_json_upsert_sql(table), (orjson.dumps(rows),))
-            else:  # pymysql's executemany sends the rows as a few multi-row INSERTs
+            if len(rows) > 1:
+                conn.exec_driver_sql(_json_upsert_sql(conn.dialect.name, table),
+                                     (orjson.dumps(rows),))
+            else:
                 conn.exec_driver_sql(_upsert_sql(conn.dialect.name, table), rows)
         except DBAPIError as exc:
             if _is_overflow(exc):
@@ -173,23 +174,36 @@ def write_cells(conn: Connection, cells: Cells) -> None:
 
 
 @functools.cache
-def _json_upsert_sql(table: Table) -> str:
-    """``_upsert_sql`` for SQLite taking every row at once, as one JSON array of rows.
+def _json_upsert_sql(dialect_name: str, table: Table) -> str:
+    """``_upsert_sql`` taking every row at once, as one JSON array of rows: SQLite's
+    ``json_each``, MariaDB's (10.6+) ``JSON_TABLE``.
 
-    Not ``executemany``: that makes each row a step of its own, and Python's sqlite3
-    lets the interpreter lock go around every step. Beside a busy event loop, taking it
-    back cost up to a switch interval each time: a 1,000-cell commit that takes 6 ms
-    alone took 6 s beside a thread running Python (in process), all the while holding
-    the write lock every other account's commit waits for. One statement a table lets
-    the lock go once.
+    Not ``executemany``. With SQLite it makes each row a step of its own, and Python's
+    sqlite3 lets the interpreter lock go around every step: beside a busy event loop,
+    taking it back cost up to a switch interval each time, so a 1,000-cell commit that
+    takes 6 ms alone took 6 s beside a thread running Python (in process), all the
+    while holding the one writer every other account's commit waits for. With pymysql
+    it escaped each of the 3,000 values of such a commit in Python: 20-30 ms of holding
+    the interpreter lock, during which the event loop and the other lane, committing
+    a quiet account's post, waited (bench/fairness.py --db mariadb: the quiet p50 went
+    from 4 ms to 11-13 ms during a flood). One JSON text is dumped in C and sent whole.
     """
-    one = "(" + ", ".join("?" * len(_COLUMNS)) + ")"
-    single = _upsert_sql("sqlite", table)
+    mark = placeholder(dialect_name)
+    one = "(" + ", ".join([mark] * len(_COLUMNS)) + ")"
+    single = _upsert_sql(dialect_name, table)
     if single.count(f"VALUES {one}") != 1:
         raise AssertionError(f"unexpected upsert: {single}")
-    fields = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(_COLUMNS)))
-    # "WHERE true": SQLite's parser needs it between a SELECT and ON CONFLICT
-    return single.replace(f"VALUES {one}", f"SELECT {fields} FROM json_each(?) WHERE true")
+    if dialect_name == "sqlite":
+        fields = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(_COLUMNS)))
+        # "WHERE true": SQLite's parser needs it between a SELECT and ON CONFLICT
+        rows = f"SELECT {fields} FROM json_each({mark}) WHERE true"
+    else:
+        types = ("INT", "BIGINT", "BIGINT", "DOUBLE", "DOUBLE", "DOUBLE")
+        columns = ", ".join(f"{name} {kind} PATH '$[{i}]'"
+                            for i, (name, kind) in enumerate(zip(_COLUMNS, types, strict=True)))
+        rows = (f"SELECT {', '.join(f'j.{name}' for name in _COLUMNS)} "
+                f"FROM JSON_TABLE({mark}, '$[*]' COLUMNS ({columns})) AS j")
+    return single.replace(f"VALUES {one}", rows)
 
 
 def _is_overflow(exc: DBAPIError) -> bool:

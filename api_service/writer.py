@@ -6,7 +6,8 @@ rows to write. Each commit takes chunks round-robin across accounts, least
 recently served first, until it holds that budget. So a commit's length is
 bounded and a quiet account's request rides in the next commit, while a
 flooding account's excess waits for later ones (its requests are all answered,
-in order). Folding on arrival overlaps the commit in flight, as a single open
+in order). With both lanes free, small chunks commit apart from large ones, so a
+one-point post does not wait out a flood's thousands of cells in the same commit. Folding on arrival overlaps the commit in flight, as a single open
 batch did. A request's points are never split: a chunk and a batch take
 requests whole, so either may end over budget by one request. A request is answered
 only after its batch has committed; a failed commit answers every request in it
@@ -82,6 +83,9 @@ FAILURE_MEMORY_SECONDS = 30.0
 # fold into one. Measured here: a 1,000-cell commit takes 10-40 ms on SQLite.
 COMMIT_BUDGET_CELLS = 4000
 COMMIT_LANES = 2  # commits in flight at once, of different accounts
+# Chunks up to this many cells (a few requests of a few points) commit apart from larger
+# ones when two lanes are free (see _start_commits).
+SMALL_CHUNK_CELLS = 100
 # Queued points beyond which the account with the most queued is turned away
 # (about 100 bytes a point: some 25 MB; bench/ingest.py keeps 64,000 queued).
 MAX_QUEUED_POINTS = 250_000
@@ -242,13 +246,14 @@ class GroupCommitWriter:
             self._wakeup.set()
         return done
 
-    def _next_batch(self) -> Batch | None:
+    def _next_batch(self, small_only: bool = False) -> Batch | None:
         """Take queued chunks round-robin across accounts with no commit in flight,
         until the batch holds the budget of cells; None if there are none.
 
         Each round takes the next chunk of every account in turn; an account served
         moves to the back, so accounts left out when the batch filled come first in
         the next commit. The largest chunk is the batch, the others merge into it.
+        ``small_only``: take only chunks of at most SMALL_CHUNK_CELLS cells.
         """
         chunks: list[Batch] = []
         cells = 0
@@ -259,6 +264,8 @@ class GroupCommitWriter:
                 if account in self._busy or cells >= self._budget:
                     continue
                 queue = self._queues[account]
+                if small_only and len(queue[0].cells) > SMALL_CHUNK_CELLS:
+                    continue
                 chunk = queue.popleft()
                 chunks.append(chunk)
                 cells += len(chunk.cells)
@@ -292,7 +299,14 @@ class GroupCommitWriter:
 
     def _start_commits(self) -> None:
         """Hand a batch to every free lane while there are requests to take."""
-        while self._free_lanes and (batch := self._next_batch()) is not None:
+        while self._free_lanes:
+            # With a lane to spare, small chunks go first and alone: a quiet account's
+            # post then does not ride in (and wait for) a flood's thousands of cells,
+            # which take the other lane at once.
+            batch = (len(self._free_lanes) > 1 and self._next_batch(small_only=True)
+                     or self._next_batch())
+            if batch is None:
+                return
             self._start_commit(self._free_lanes.pop(), batch)
 
     def _start_commit(self, lane: int, batch: Batch) -> None:

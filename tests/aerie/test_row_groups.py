@@ -1,5 +1,6 @@
-"""Many rows a statement: the group commit's upserts and data_received_at marks go out
-in groups of a few hundred rows, and every row lands as if written one at a time."""
+"""Many rows a statement: the group commit's upserts go out as one JSON array a table
+and its data_received_at marks a few hundred rows a statement; every row lands as if
+written one at a time, every number exactly."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ def test_hundreds_of_cells_in_groups_add_up_row_by_row(engine: Engine, owner: Ac
     minute = (int(time.time()) // 86400) * 86400 + 3600  # one day, one hour, one minute
     cells: dict[tuple[int, int], list[float]] = {}
     add_points(cells, [(stat.id, minute, float(i)) for i, stat in enumerate(made)])
+    add_points(cells, [(made[0].id, minute, 0.1), (made[0].id, minute, 0.2)])  # 0.30000000000000004
     with engine.begin() as conn:
         write_cells(conn, cells)
     again: dict[tuple[int, int], list[float]] = {}  # every row now exists: the update path
@@ -32,7 +34,10 @@ def test_hundreds_of_cells_in_groups_add_up_row_by_row(engine: Engine, owner: Ac
             rows = {row.stat_id: row for row in conn.execute(
                 select(table).where(table.c.stat_id.in_([s.id for s in made])))}
         assert len(rows) == STATS, table.name
-        for i, stat in enumerate(made):
+        first = rows[made[0].id]
+        assert (first.n, first.sum, first.min, first.max) == (4, 1000.0 + (0.1 + 0.2), 0.0,
+                                                              1000.0), table.name
+        for i, stat in enumerate(made[1:], start=1):
             row = rows[stat.id]
             assert (row.bucket, row.n, row.sum, row.min, row.max) == (
                 bucket, 2, 1000.0 + 2 * i, float(i), 1000.0 + i), (table.name, i)

@@ -1,8 +1,9 @@
 """One account's flood must not hold up another account's posts (fair group commit).
 
 The writer queues requests per account and fills each commit round-robin across
-accounts up to a budget of points, so a quiet account's request rides in the
-next commit instead of behind everything a flood has queued.
+accounts up to a budget of cells, so a quiet account's request rides in the
+next commit instead of behind everything a flood has queued; with two lanes free,
+small requests commit apart from large ones.
 """
 
 from __future__ import annotations
@@ -72,6 +73,34 @@ def test_quiet_request_rides_in_one_of_the_next_two_commits_behind_a_flood(
     points = FLOOD_REQUESTS * FLOOD_STATS * FLOOD_MINUTES
     assert minute_totals(engine, flood) == (points, float(points))  # stored == acknowledged
     assert minute_totals(engine, [quiet]) == (1, 1.0)
+
+
+def test_a_quiet_point_commits_apart_from_a_floods_thousand_cells(
+    engine: Engine, owner: Account, outsider: Account
+) -> None:
+    """A 1,000-cell flood request and one quiet point queued together, both lanes free:
+    the quiet point gets a commit of its own (on SQLite it takes the writer first; on
+    MariaDB it runs beside the flood's) instead of riding in the flood's, which it
+    would wait out."""
+    flood = [make_stat(engine, outsider, f"flood {i}", "counter") for i in range(FLOOD_STATS)]
+    quiet = make_stat(engine, owner, "quiet", "counter")
+    now = int(time.time())
+
+    async def run() -> tuple[int, int]:
+        writer = GroupCommitWriter(engine)
+        await writer.start()
+        try:
+            flood_done = writer.add(flood_rows(flood, now, 0), now, outsider.user.id)
+            quiet_done = writer.add([(quiet.id, float(now), 1.0)], now, owner.user.id)
+            return await flood_done, await quiet_done
+        finally:
+            await writer.stop()
+
+    flood_commit, quiet_commit = asyncio.run(run())
+    assert quiet_commit != flood_commit
+    assert minute_totals(engine, [quiet]) == (1, 1.0)
+    points = FLOOD_STATS * FLOOD_MINUTES
+    assert minute_totals(engine, flood) == (points, float(points))
 
 
 def test_full_queue_turns_away_only_the_account_with_the_most_queued(
