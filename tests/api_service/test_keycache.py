@@ -89,7 +89,8 @@ async def test_new_stats_are_made_together_and_one_by_one_when_a_key_collides(
         await writer.stop()
     with engine.connect() as conn:
         stored = stats_module.stats_by_names(conn, owner.user.id, [*names, *together])
-        noted = conn.execute(select(new_stat_notices.c.stat_id)).scalars().all()
+        noted = conn.execute(select(new_stat_notices.c.stat_id).where(
+            new_stat_notices.c.user_id == owner.user.id)).scalars().all()
     assert {name: stat.id for name, stat in made.items()} == {
         name: stored[name].id for name in names}
     assert len({stat.public_id for stat in stored.values()} | {taken}) == 11
