@@ -26,10 +26,22 @@ async def _reader(request: Request, session: MaybeSession) -> User | None:
     return (await require_session(request)).user
 
 
+# Headers a proxy adds to say whom it forwards for: a request bearing one came through it.
+_FORWARDING = ("x-forwarded-for", "forwarded", "x-real-ip")
+
+
 def _at_this_machine(request: Request) -> bool:
-    """A loopback peer (after the trusted proxies' word, see app.py)."""
+    """A loopback peer that asked for a loopback name, through no proxy: the person at
+    the machine. A proxy or tunnel on the same host (nginx, cloudflared, an SSH
+    tunnel) also connects from loopback, and may forward no address: its visitors
+    name the site's public host, or come with a forwarding header."""
+    if request.client is None or any(name in request.headers for name in _FORWARDING):
+        return False
     try:
-        return request.client is not None and ipaddress.ip_address(request.client.host).is_loopback
+        peer = ipaddress.ip_address(request.client.host)
+        asked = request.url.hostname or ""
+        return peer.is_loopback and (asked == "localhost"
+                                     or ipaddress.ip_address(asked).is_loopback)
     except ValueError:
         return False
 

@@ -238,6 +238,14 @@ def test_the_dev_mail_page_shows_account_mail_to_a_visitor_at_the_machine_only(
     away = visitor.get("/dev/mail")  # forwarded from another address: log in first
     assert away.status_code == 303 and away.headers["location"].startswith("/login")
     assert visitor.get(f"/dev/mail/{mine[0]['id']}").status_code == 303
+    # a proxy or tunnel on this machine that forwards no address: its visitors ask for
+    # the public name, or say they were forwarded; neither is the person at the machine
+    for headers in ({"host": "stats.example.com"}, {"x-forwarded-for": "127.0.0.1"},
+                    {"forwarded": "for=203.0.113.9"}, {"x-real-ip": "203.0.113.9"}):
+        with httpx.Client(base_url=web.url, timeout=30, headers=headers) as tunnelled:
+            answer = tunnelled.get("/dev/mail.json")
+        assert answer.status_code in (401, 303), (headers, answer.status_code)
+        assert owner.user.email not in answer.text
 
 
 def test_a_reset_ends_every_session_of_the_account(
