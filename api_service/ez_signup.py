@@ -6,17 +6,14 @@ path of known keys costs nothing more."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
 
 from sqlalchemy import Connection, Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
 from aerie.accounts import User, looks_like_email
-from aerie.db import reading
 from aerie.ez_signup import SignupRules, make_pending_account
 from aerie.settings import Settings
-from aerie.stats import check_room_for_stats, stats_by_names
 from aerie.transactions import write
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -50,16 +47,10 @@ class EzSignup:
 
         return await run_in_threadpool(write, self._engine, work)
 
-    async def check_room(self, user: User, names: Iterable[str]) -> None:
-        """NotAllowed if ``names`` would take a pending account past its stat limit."""
-        wanted = list(names)
-
-        def work() -> None:
-            with reading(self._engine) as conn:
-                new = len(wanted) - len(stats_by_names(conn, user.id, wanted))
-                check_room_for_stats(conn, user.id, new, self._rules.max_stats)
-
-        await run_in_threadpool(work)
+    @property
+    def max_stats(self) -> int:
+        """How many stats a pending account may hold until it is claimed."""
+        return self._rules.max_stats
 
 
 def client_address(peer: str, forwarded: str, proxies: list[Network]) -> str:

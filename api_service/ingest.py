@@ -69,14 +69,16 @@ class Ingestor:
             user = await self._signup.account_for(ezkey, scope, int(now))
         if user is None:
             raise NotAllowed(f"{INVALID_KEYS}: no account has this ezkey")
-        if user.pending_until is not None and self._signup is not None:
-            await self._signup.check_room(user, {point.stat for point in points})
         if not user.ez_enabled:
             raise NotAllowed("EZ posting is turned off for this account; turn it on in settings")
         # charged before any stat is created, so a flood of new names is limited too
         self._rate_limit.take(user.id, len(points))
         # every name's kind is checked against its stat here, so its points need not be
-        stats = await self._keys.stats_for_names(user.id, _kinds_by_name(points), int(now))
+        # a pending account's smaller limit is held where the stats are created, so two
+        # requests at once cannot both pass it
+        limit = self._signup.max_stats if self._signup and user.pending_until is not None else 0
+        stats = await self._keys.stats_for_names(user.id, _kinds_by_name(points), int(now),
+                                                 limit)
         ids = {name: stat.id for name, stat in stats.items()}
         await self._writer.add([(ids[stat], t, x) for stat, _kind, x, t in points], int(now),
                                user.id)

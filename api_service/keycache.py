@@ -95,12 +95,15 @@ class KeyCache:
             return classic_stat(conn, key)
 
     async def stats_for_names(
-        self, user_id: int, kinds: dict[str, str], now_unix: int
+        self, user_id: int, kinds: dict[str, str], now_unix: int, max_stats: int = 0
     ) -> dict[str, Stat]:
         """The user's stats by name, creating missing ones with the given kinds (EZ).
 
         Raises BadRequest, creating nothing, if an existing stat has another kind.
+        ``max_stats``: a tighter stat limit for this user (a pending account's), held
+        like the cache's own: in the transaction that creates the stats.
         """
+        limit = min(filter(None, (self._max_stats, max_stats)), default=0)
         found: dict[str, Stat] = {}
         missing: dict[str, str] = {}
         cached = self._named.get_many([(user_id, name) for name in kinds])
@@ -111,14 +114,14 @@ class KeyCache:
                 check_point_kind(stat, kind)
                 found[name] = stat
         if missing:
-            fetched = await self._find_or_create(user_id, missing, now_unix)
+            fetched = await self._find_or_create(user_id, missing, now_unix, limit)
             for name, stat in fetched.items():
                 self._named[(user_id, name)] = stat
             found.update(fetched)
         return found
 
     async def _find_or_create(
-        self, user_id: int, kinds: dict[str, str], now: int
+        self, user_id: int, kinds: dict[str, str], now: int, limit: int
     ) -> dict[str, Stat]:
         """Read the named stats, then create the missing ones ``CREATE_CHUNK`` per transaction,
         so a request naming many new stats never holds SQLite's write lock for long.
@@ -137,34 +140,34 @@ class KeyCache:
         retry finds them.
         """
         async with self._creating:
-            found = await self._writer.run_between_commits(partial(self._find, user_id, kinds),
-                                                           reads_only=True)
+            found = await self._writer.run_between_commits(
+                partial(self._find, user_id, kinds, limit), reads_only=True)
         missing = sorted(kinds.keys() - found.keys())
         for start in range(0, len(missing), CREATE_CHUNK):
             chunk = {name: kinds[name] for name in missing[start : start + CREATE_CHUNK]}
             # all of the request's stats still to create count: past the limit, none are
-            work = partial(self._create, user_id, chunk, len(missing) - start, now)
+            work = partial(self._create, user_id, chunk, len(missing) - start, now, limit)
             async with self._creating:
                 found.update(await self._writer.run_between_commits(work))
         return found
 
-    def _find(self, user_id: int, kinds: dict[str, str]) -> dict[str, Stat]:
+    def _find(self, user_id: int, kinds: dict[str, str], limit: int) -> dict[str, Stat]:
         """The named stats that exist, their kinds checked; NotAllowed if creating the
         others would pass the stat limit (checked again when they are created)."""
         with reading(self._engine) as conn:
             found = stats_by_names(conn, user_id, kinds)
             for name, stat in found.items():
                 check_point_kind(stat, kinds[name])
-            check_room_for_stats(conn, user_id, len(kinds) - len(found), self._max_stats)
+            check_room_for_stats(conn, user_id, len(kinds) - len(found), limit)
         return found
 
-    def _create(self, user_id: int, kinds: dict[str, str], to_create: int, now: int
-                ) -> dict[str, Stat]:
+    def _create(self, user_id: int, kinds: dict[str, str], to_create: int, now: int,
+                limit: int) -> dict[str, Stat]:
         def create(conn: Connection) -> dict[str, Stat]:
             # those of this chunk stored already (a run again after a COMMIT whose answer
             # was lost) are counted by the database, not again as still to create
             stored = stats_by_names(conn, user_id, kinds)
-            check_room_for_stats(conn, user_id, to_create - len(stored), self._max_stats)
+            check_room_for_stats(conn, user_id, to_create - len(stored), limit)
             for name, stat in stored.items():
                 check_point_kind(stat, kinds[name])
             new = {name: kind for name, kind in kinds.items() if name not in stored}

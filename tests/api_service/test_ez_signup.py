@@ -4,6 +4,7 @@ the account in the web app, and an unclaimed one is deleted with its data."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import itertools
 import re
@@ -220,3 +221,28 @@ def test_the_client_address_believes_x_forwarded_for_only_from_a_trusted_proxy()
     assert client_address("203.0.113.5", "1.2.3.4", proxies) == "203.0.113.5"  # forged
     assert client_address("127.0.0.1", "1.2.3.4, 203.0.113.9, 10.0.0.2", proxies) == "203.0.113.9"
     assert client_address("127.0.0.1", "", proxies) == "127.0.0.1"
+
+
+async def test_two_posts_at_once_cannot_both_pass_a_pending_accounts_stat_limit(
+    signup_api: RunningServer, engine: Engine,
+) -> None:
+    """The pending account's limit is held where its stats are created: two posts of
+    two new names each, sent together to an account with room for three, make three
+    stats at most, and the one refused says the limit."""
+    email = new_email()
+    async with httpx.AsyncClient(base_url=signup_api.url, timeout=30) as api:
+        made = await api.post("/ez", data={"ezkey": email, "stat": "first", "count": "1"},
+                              headers=client_from(some_address()))
+        assert made.status_code == 200, made.text
+        answers = await asyncio.gather(*(
+            api.post("/ez", json={"ezkey": email, "data": [
+                {"stat": f"{side} {n}", "count": 1} for n in range(2)]})
+            for side in ("left", "right")))
+    owner = account(engine, email)
+    assert owner is not None
+    with engine.connect() as conn:
+        held = conn.execute(select(func.count()).select_from(stats).where(
+            stats.c.user_id == owner.id)).scalar_one()
+    assert held <= 3
+    assert sorted(answer.status_code for answer in answers) == [200, 403]
+    assert any("the limit is 3" in answer.text for answer in answers)
