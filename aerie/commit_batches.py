@@ -23,6 +23,7 @@ from aerie.schema import commit_batches
 from aerie.transactions import backoff
 
 KEEP_SECONDS = 3600
+PRUNE_CHUNK = 1000  # ids deleted a transaction
 
 
 def new_batch_id() -> str:
@@ -66,8 +67,13 @@ def batch_committed(engine: Engine, batch_id: str, deadline_seconds: float) -> b
             time.sleep(pause)
 
 
-def prune_batches(conn: Connection, now: int) -> int:
-    """Delete ids older than KEEP_SECONDS; returns how many."""
+def prune_batches(conn: Connection, now: int, limit: int = PRUNE_CHUNK) -> int:
+    """Delete up to ``limit`` ids older than KEEP_SECONDS, oldest first; returns how many
+    (fewer than ``limit``: none is left). Bounded, so a busy hour's ids (hundreds of
+    thousands at a few hundred commits a second) never make one long transaction."""
     cutoff = now - KEEP_SECONDS
-    result = conn.execute(delete(commit_batches).where(commit_batches.c.committed_at < cutoff))
-    return max(result.rowcount, 0)
+    ids = conn.execute(select(commit_batches.c.id).where(commit_batches.c.committed_at < cutoff)
+                       .order_by(commit_batches.c.committed_at).limit(limit)).scalars().all()
+    if ids:
+        conn.execute(delete(commit_batches).where(commit_batches.c.id.in_(ids)))
+    return len(ids)

@@ -48,7 +48,13 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, NoResultFound
 
-from aerie.commit_batches import batch_committed, new_batch_id, prune_batches, record_batch
+from aerie.commit_batches import (
+    PRUNE_CHUNK,
+    batch_committed,
+    new_batch_id,
+    prune_batches,
+    record_batch,
+)
 from aerie.contracts import RECEIVED_MARK_SECONDS
 from aerie.errors import BadRequest, Unavailable
 from aerie.monitor import Metrics
@@ -168,6 +174,7 @@ class GroupCommitWriter:
         self._marked: dict[int, int] = {}  # stat id -> data_received_at last written
         self._failure: tuple[float, str] | None = None  # (monotonic time, why) of the last commit
         self._pruned_at = time.monotonic()
+        self._pruning: asyncio.Task[None] | None = None
 
     def recent_failure(self) -> str | None:
         """Why the most recent commit failed, if it did in the last FAILURE_MEMORY_SECONDS."""
@@ -187,6 +194,8 @@ class GroupCommitWriter:
         self._wakeup.set()
         if self._task is not None:
             await self._task
+        if self._pruning is not None:
+            await self._pruning
         loop = asyncio.get_running_loop()
         for lane, kept in zip(self._lanes, self._kept, strict=True):
             await loop.run_in_executor(lane, kept.close)
@@ -342,6 +351,7 @@ class GroupCommitWriter:
                     _answer(request.done, refused.get(i), batch.sequence)
                 written = batch.points - sum(len(batch.requests[i].rows) for i in refused)
                 self._record_commit(written, time.perf_counter() - started)
+                self._prune_now_and_then()
             if batch.conflicts:
                 self._metrics.count("aerie api commits retried", batch.conflicts)
         finally:
@@ -374,7 +384,6 @@ class GroupCommitWriter:
             except CellOverflow:
                 refused, marks = self._commit_refusing_overflows(kept, batch, batch_id, marks)
         self._marked.update(marks)
-        self._prune_now_and_then(kept)
         return refused
 
     def _commit_refusing_overflows(
@@ -430,17 +439,28 @@ class GroupCommitWriter:
                 return result
             raise Unavailable(Unavailable.default_message) from unknown
 
-    def _prune_now_and_then(self, kept: KeptConnection) -> None:
-        """Delete batch ids past keeping, every PRUNE_EVERY_SECONDS, in a transaction
-        of their own (a failure only leaves them for the next time)."""
-        if time.monotonic() - self._pruned_at < PRUNE_EVERY_SECONDS:
+    def _prune_now_and_then(self) -> None:
+        """On the loop after a commit: every PRUNE_EVERY_SECONDS, start deleting old batch
+        ids, PRUNE_CHUNK a transaction, on the thread for work between commits (not on a
+        lane: a commit would wait for it; on SQLite each chunk takes a writer turn)."""
+        if self._pruning is not None or time.monotonic() - self._pruned_at < PRUNE_EVERY_SECONDS:
             return
         self._pruned_at = time.monotonic()
+        self._pruning = asyncio.get_running_loop().create_task(self._prune())
+
+    async def _prune(self) -> None:
+        def chunk() -> int:
+            return run_transaction(self._engine,
+                                   lambda conn: prune_batches(conn, int(time.time())),
+                                   self._retry_seconds)
+
         try:
-            run_transaction(kept, lambda conn: prune_batches(conn, int(time.time())),
-                            self._retry_seconds, lock=self._serial)
+            while not self._closing and await self.run_between_commits(chunk) == PRUNE_CHUNK:
+                pass
         except Exception as exc:  # noqa: BLE001 - old ids cost room, not correctness
             log.warning("pruning old batch ids failed: %s", exc)
+        finally:
+            self._pruning = None
 
 
 def _write(conn: Connection, cells: Cells, marks: Marks) -> None:

@@ -13,6 +13,7 @@ from another session just before COMMIT.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import sqlite3
 import time
 from collections.abc import Callable
@@ -20,13 +21,14 @@ from typing import Any
 
 import pymysql
 import pytest
-from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy import Engine, create_engine, event, func, insert, select, text
 
 from aerie.commit_batches import KEEP_SECONDS, prune_batches
 from aerie.errors import Unavailable
 from aerie.schema import commit_batches
 from aerie.stats import Stat, stats_by_names
 from aerie.transactions import RETRY_SECONDS_OPTION
+from api_service import writer as writer_module
 from api_service.keycache import KeyCache
 from api_service.writer import GroupCommitWriter
 from tests.conftest import Account, make_stat
@@ -178,7 +180,10 @@ def test_batch_ids_are_kept_a_while_then_pruned(engine: Engine, owner: Account) 
         assert prune_batches(conn, now) == 0
         kept = conn.execute(select(func.count()).select_from(commit_batches)).scalar_one()
         assert kept >= 1
-        assert prune_batches(conn, now + KEEP_SECONDS + 60) >= 1
+        pruned = [prune_batches(conn, now + KEEP_SECONDS + 60)]
+        while pruned[-1]:
+            pruned.append(prune_batches(conn, now + KEEP_SECONDS + 60))
+        assert sum(pruned) >= 1
         assert conn.execute(select(func.count()).select_from(commit_batches).where(
             commit_batches.c.committed_at >= now - 1)).scalar_one() == 0
 
@@ -280,3 +285,38 @@ def test_a_lane_connection_lost_between_commits_costs_no_post(
     assert len({id(c) for c in used[:3]}) == 1  # one lane, one connection, three commits
     assert used[-1] is not used[0]
     assert minute_totals(engine, [stat]) == (6, 6.0)
+
+
+def test_old_batch_ids_go_a_thousand_a_transaction_oldest_first(engine: Engine) -> None:
+    """A busy hour leaves hundreds of thousands of ids: each pruning transaction takes a
+    thousand, the oldest first."""
+    now = int(time.time())
+    oldest = now - KEEP_SECONDS - 100_000  # older than any other test's ids
+    ids = [f"old-{secrets.token_hex(8)}-{i:04d}" for i in range(2500)]
+    with engine.begin() as conn:
+        conn.execute(insert(commit_batches), [
+            {"id": batch_id, "committed_at": oldest + i} for i, batch_id in enumerate(ids)])
+    left = []
+    for _ in range(3):
+        with engine.begin() as conn:
+            prune_batches(conn, now)
+            left.append(conn.execute(select(commit_batches.c.id).where(
+                commit_batches.c.id.in_(ids))).scalars().all())
+    assert sorted(left[0]) == sorted(ids[1000:])  # the oldest thousand went first
+    assert [len(now_left) for now_left in left] == [1500, 500, 0]
+
+
+def test_the_writer_prunes_old_batch_ids_beside_its_commits(
+    engine: Engine, owner: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_module, "PRUNE_EVERY_SECONDS", 0.0)
+    stale = f"stale-{secrets.token_hex(8)}"
+    with engine.begin() as conn:
+        conn.execute(insert(commit_batches).values(
+            id=stale, committed_at=int(time.time()) - KEEP_SECONDS - 10))
+    stat = make_stat(engine, owner, "pruning beside", "counter")
+    outcomes = post(engine, owner, stat, 3)
+    assert all(isinstance(o, int) for o in outcomes), outcomes
+    with engine.connect() as conn:
+        assert conn.execute(select(commit_batches.c.id).where(
+            commit_batches.c.id == stale)).first() is None
