@@ -320,3 +320,35 @@ def test_the_writer_prunes_old_batch_ids_beside_its_commits(
     with engine.connect() as conn:
         assert conn.execute(select(commit_batches.c.id).where(
             commit_batches.c.id == stale)).first() is None
+
+
+@pytest.mark.parametrize("applied", [True, False], ids=["went through", "rolled back"])
+def test_after_a_lost_commit_answer_the_next_posts_are_acknowledged(
+    engine: Engine, owner: Account, monkeypatch: pytest.MonkeyPatch, applied: bool
+) -> None:
+    """A COMMIT whose answer was lost leaves the lane's connection in no state to begin
+    again; the writer must take a fresh one, not answer 503 from then on."""
+    stat = make_stat(engine, owner, f"after a lost answer {applied}", "counter")
+    lose_commit_answer(engine, monkeypatch, commit_first=applied)
+    now = int(time.time())
+
+    async def run() -> list[object]:
+        group = GroupCommitWriter(engine)
+        await group.start()
+        try:
+            outcomes: list[object] = []
+            for _ in range(3):  # one at a time: three commits on the same lane
+                try:
+                    outcomes.append(await group.add([(stat.id, float(now), 1.0)], now,
+                                                    owner.user.id))
+                except Unavailable as exc:
+                    outcomes.append(exc)
+            return outcomes
+        finally:
+            await group.stop()
+
+    outcomes = asyncio.run(run())
+    assert all(isinstance(o, int) for o in outcomes[1:]), outcomes
+    assert isinstance(outcomes[0], int) == applied, outcomes
+    stored = 3 if applied else 2
+    assert minute_totals(engine, [stat]) == (stored, float(stored))
