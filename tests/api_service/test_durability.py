@@ -120,7 +120,8 @@ def test_database_outage_answers_503_and_loses_nothing_acknowledged(
     stat = make_stat(engine, owner, "outage counter", "counter")
     base = int(time.time()) // 60 * 60 - 60
     with outage_switch(database_url) as outage:
-        settings = Settings(database_url=outage.url, db_timeout_seconds=0.5)
+        # a commit retries 1 s, not 10, before its 503: the outage passes in seconds
+        settings = Settings(database_url=outage.url, db_timeout_seconds=0.5, db_retry_seconds=1.0)
         with serve(create_app(settings)) as api:
             phase = {"outage": False, "over": False}
 
