@@ -8,11 +8,16 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
+from aerie.errors import AerieError
 from aerie.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Whose data a data migration treats as Aerie's own (the system account's, 0013).
 DEFAULT_SYSTEM_EMAIL: str = Settings.model_fields["system_email"].default
+# The oldest servers with JSON_TABLE, which the group commit reads its rows with
+# (``aerie.rollups``): older ones would refuse every commit of more than one row.
+OLDEST_MARIADB = (10, 6)
+OLDEST_MYSQL = (8, 0, 4)
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -30,9 +35,25 @@ def upgrade(
     config = alembic_config(engine)
     config.attributes["system_email"] = system_email
     with engine.connect() as connection:
+        check_server(engine.dialect.name, engine.dialect.server_version_info,
+                     bool(getattr(engine.dialect, "is_mariadb", False)))
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
         connection.commit()
+
+
+def check_server(dialect: str, version: tuple[int | str, ...] | None, mariadb: bool) -> None:
+    """Refuse, saying what to install, a MariaDB or MySQL server too old for Aerie."""
+    if dialect != "mysql" or version is None:
+        return
+    oldest = OLDEST_MARIADB if mariadb else OLDEST_MYSQL
+    numbers = tuple(part for part in version if isinstance(part, int))
+    if numbers < oldest:
+        name = "MariaDB" if mariadb else "MySQL"
+        raise AerieError(
+            f"{name} {'.'.join(map(str, numbers))} is too old: Aerie needs {name} "
+            f"{'.'.join(map(str, oldest))} or newer (JSON_TABLE); upgrade the server"
+        )
 
 
 def revision(engine: Engine, message: str) -> None:

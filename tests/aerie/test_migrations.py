@@ -8,7 +8,8 @@ from alembic.migration import MigrationContext
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from aerie.migrate import upgrade
+from aerie.errors import AerieError
+from aerie.migrate import check_server, upgrade
 from aerie.schema import metadata
 from aerie.settings import Settings
 
@@ -37,3 +38,24 @@ def test_settings_come_from_aerie_environment_variables(monkeypatch: pytest.Monk
     settings = Settings()
     assert settings.api_port == 9101
     assert settings.verbose_answers is False
+
+
+@pytest.mark.parametrize(("dialect", "version", "mariadb", "refused"), [
+    ("mysql", (10, 5, 19, "MariaDB"), True, "MariaDB 10.5.19 is too old"),
+    ("mysql", (10, 6, 0), True, None),
+    ("mysql", (10, 11, 19), True, None),
+    ("mysql", (8, 0, 3), False, "MySQL 8.0.3 is too old"),
+    ("mysql", (8, 0, 36), False, None),
+    ("sqlite", (3, 31, 1), False, None),
+])
+def test_a_server_without_json_table_is_refused_saying_what_to_install(
+    dialect: str, version: tuple[int | str, ...], mariadb: bool, refused: str | None
+) -> None:
+    """The group commit reads its rows with JSON_TABLE: on an older server every commit of
+    more than one row would fail, so `aerie db upgrade` refuses it up front."""
+    if refused is None:
+        check_server(dialect, version, mariadb)
+        return
+    with pytest.raises(AerieError, match=refused) as caught:
+        check_server(dialect, version, mariadb)
+    assert "or newer" in caught.value.message
