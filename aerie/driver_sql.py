@@ -47,10 +47,9 @@ def run_in_row_groups(
 
     Not ``executemany``: that makes each row a step of its own, and the drivers let the
     interpreter lock go around every step (sqlite3 around each row's step, pymysql
-    around an UPDATE's round trip). Beside a busy event loop, taking the lock back
-    cost up to a switch interval each time: a 1,000-row SQLite upsert that takes 6 ms
-    alone took 6 s beside a busy thread (150 ms in groups), all the while holding the
-    write lock every other account's commit waits for.
+    around each UPDATE's round trip). Beside a busy event loop, taking the lock back
+    costs up to a switch interval each time, all the while holding the write lock
+    other accounts' commits wait for (``aerie.rollups._json_upsert_sql`` has figures).
     """
     done = 0
     for size in ROWS_PER_STATEMENT:

@@ -30,10 +30,7 @@ class Recorded:
     batch: bool
 
 
-_ONE_CLASSIC = Recorded(1, False)
-# No shield around a wait on the writer (it cost 3 µs of a post's 23): a cancelled wait
-# ends only that wait; the points are in the batch already, and the writer skips a
-# waiter that is gone.
+_ONE_CLASSIC = Recorded(1, False)  # every classic post's answer, made once
 
 
 class Ingestor:
@@ -73,7 +70,7 @@ class Ingestor:
             raise NotAllowed("EZ posting is turned off for this account; turn it on in settings")
         # charged before any stat is created, so a flood of new names is limited too
         self._rate_limit.take(user.id, len(points))
-        # every name's kind is checked against its stat here, so its points need not be
+        # every name's kind is checked against its stat here, so its points need not be;
         # a pending account's smaller limit is held where the stats are created, so two
         # requests at once cannot both pass it
         limit = self._signup.max_stats if self._signup and user.pending_until is not None else 0

@@ -7,8 +7,8 @@ recently served first, until it holds that budget. So a commit's length is
 bounded and a quiet account's request rides in the next commit, while a
 flooding account's excess waits for later ones (its requests are all answered,
 in order). With both lanes free, small chunks commit apart from large ones, so a
-one-point post does not wait out a flood's thousands of cells in the same commit. Folding on arrival overlaps the commit in flight, as a single open
-batch did. A request's points are never split: a chunk and a batch take
+one-point post does not wait out a flood's thousands of cells in the same commit.
+Folding on arrival overlaps the commit in flight, as a single open batch did. A request's points are never split: a chunk and a batch take
 requests whole, so either may end over budget by one request. A request is answered
 only after its batch has committed; a failed commit answers every request in it
 with 503 and writes nothing, since the whole batch is one transaction.
@@ -231,7 +231,9 @@ class GroupCommitWriter:
         The points land in one batch whole. Raises Unavailable when the queue is full
         and ``account`` has the most queued. The future raises Unavailable if the commit
         failed, or BadRequest if these points (and only these) would make a stored sum
-        overflow.
+        overflow. Await it bare, not through ``asyncio.shield`` (3 µs of a post's 23): a
+        cancelled wait ends only itself, as the points are in the batch already and an
+        answer to a waiter that is gone is skipped.
         """
         if self._closing:
             raise Unavailable("the API is shutting down; retry on another copy")

@@ -16,7 +16,7 @@ from tests.conftest import Account, make_stat
 STATS = 300  # groups of 256, 32, 8 and 4 rows
 
 
-def test_hundreds_of_cells_in_groups_add_up_row_by_row(engine: Engine, owner: Account) -> None:
+def test_hundreds_of_cells_in_one_statement_a_table_add_up_row_by_row(engine: Engine, owner: Account) -> None:
     made = [make_stat(engine, owner, f"grouped {i:03d}", "value") for i in range(STATS)]
     minute = (int(time.time()) // 86400) * 86400 + 3600  # one day, one hour, one minute
     cells: dict[tuple[int, int], list[float]] = {}
