@@ -49,7 +49,7 @@ def run_in_row_groups(
     interpreter lock go around every step (sqlite3 around each row's step, pymysql
     around each UPDATE's round trip). Beside a busy event loop, taking the lock back
     costs up to a switch interval each time, all the while holding the write lock
-    other accounts' commits wait for (``aerie.rollups._json_upsert_sql`` has figures).
+    other accounts' commits wait for (``aerie.rollups._sqlite_upsert`` has figures).
     """
     done = 0
     for size in ROWS_PER_STATEMENT:

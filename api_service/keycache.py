@@ -57,6 +57,10 @@ class KeyCache:
         self._classic: ExpiringLru[str, tuple[Stat, str]] = ExpiringLru(max_entries, ttl, timer)
         self._named: ExpiringLru[tuple[int, str], Stat] = ExpiringLru(max_entries, ttl, timer)
 
+    def cached_user_by_ezkey(self, ezkey: str) -> User | None:
+        """``user_by_ezkey`` if its answer is cached, else None (no database read)."""
+        return self._users.get(ezkey)
+
     async def user_by_ezkey(self, ezkey: str) -> User | None:
         user = self._users.get(ezkey)
         if user is None:

@@ -205,6 +205,65 @@ def test_past_its_rate_a_batch_is_refused_before_its_points_are_read(
     assert int(refused.headers["retry-after"]) >= 1
 
 
+def test_a_refused_account_is_held_back_until_the_refused_request_would_fit(
+    throttled_api: RunningServer, owner: Account, engine: Engine
+) -> None:
+    """Once refused, an account's requests are refused whatever their size until its
+    bucket holds the refused request: what lets a flood's next batch be turned away
+    before it is read."""
+    make_stat(engine, owner, "load", "counter")
+    assert post_batch(throttled_api, owner, 3).status_code == 200  # 2 points left
+
+    refused = post_batch(throttled_api, owner, 5)
+    small = post(throttled_api, owner, "load")  # would fit the 2 points left
+
+    assert refused.status_code == 429
+    assert small.status_code == 429, small.text
+    assert int(small.headers["retry-after"]) >= 1
+
+
+def test_a_held_back_accounts_json_is_refused_before_it_is_parsed(
+    throttled_api: RunningServer, owner: Account, outsider: Account, engine: Engine
+) -> None:
+    """Its body is not parsed: broken JSON gets the 429, where another account's
+    broken JSON gets its 400."""
+    make_stat(engine, owner, "load", "counter")
+    assert post_batch(throttled_api, owner, 5).status_code == 200
+    assert post_batch(throttled_api, owner, 5).status_code == 429
+
+    def broken(account: Account) -> httpx.Response:
+        body = f'{{"data": [{{"stat": "load", "count": 1}}, "ezkey": "{account.ezkey}"'
+        return httpx.post(f"{throttled_api.url}/ez", content=body,
+                          headers={"content-type": "application/json"})
+
+    assert post(throttled_api, outsider, "load").status_code == 200  # its key is known
+    held, other = broken(owner), broken(outsider)
+
+    assert held.status_code == 429, held.text
+    assert other.status_code == 400
+    assert "not valid JSON" in other.json()["msg"]
+
+
+def test_a_client_retrying_at_once_gets_about_one_refusal_a_second(
+    throttled_api: RunningServer, owner: Account, engine: Engine
+) -> None:
+    """A 429 is answered when the account's hold ends (a second later at most), so a
+    client posting in a loop sends about one request a second, not thousands."""
+    make_stat(engine, owner, "load", "counter")
+    assert post_batch(throttled_api, owner, 5).status_code == 200  # the whole burst
+    assert post_batch(throttled_api, owner, 5).status_code == 429  # held about 5 s
+
+    answers = []
+    with httpx.Client() as client:
+        ends = time.monotonic() + 2.5
+        while time.monotonic() < ends:
+            answers.append(client.post(f"{throttled_api.url}/ez",
+                                       data={"ezkey": owner.ezkey, "stat": "load", "count": 1}))
+
+    assert {answer.status_code for answer in answers} == {429}
+    assert len(answers) <= 4, f"{len(answers)} answers in 2.5 s"
+
+
 def test_a_request_larger_than_the_burst_passes_once_and_classic_posts_are_limited_too(
     throttled_api: RunningServer, owner: Account, engine: Engine
 ) -> None:
