@@ -6,13 +6,29 @@ each time it runs. Under a flood of posts it ran about once a second in the API 
 held the event loop, and with it every other account's answers, for 56 ms at the
 median and 104 ms at worst (bench/fairness.py, with a loop-lag probe in the API).
 With the start-up heap frozen, passes skip it: 8 ms at the median, 21 ms at worst.
+
+They still ran about once a second. CPython makes a full pass when the survivors
+since the last one reach a quarter of the long-lived objects, and with the start-up
+heap frozen, few count as long-lived: under a flood (a 1,000-point batch makes
+thousands of objects) passes of 8-18 ms came every second, and the quiet account's
+p99 during a flood was 46-61 ms. Full passes now wait for ``FULL_PASS_AFTER``
+middle-generation passes instead of 10: none ran in a 70-second flood run, and the
+p99 was 27-34 ms (bench/fairness.py, alternated with the default).
 """
 
 import gc
 
+# Middle-generation passes before a full one may run (CPython's default: 10). Cyclic
+# garbage that lived through two passes waits longer to be freed; a flood still
+# reaches a full pass within minutes.
+FULL_PASS_AFTER = 1000
+
 
 def freeze_startup_heap() -> None:
-    """Exempt everything alive now from later collections; call once, in a service's
-    entry point, after its app is made (not in tests: frozen objects are never freed)."""
+    """Exempt everything alive now from later collections, and make full passes rare;
+    call once, in a service's entry point, after its app is made (not in tests:
+    frozen objects are never freed)."""
     gc.collect()  # start-up's own garbage goes now rather than living on, frozen
     gc.freeze()
+    young, middle, _full = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_PASS_AFTER)
