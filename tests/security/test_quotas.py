@@ -14,6 +14,7 @@ from sqlalchemy import Engine, text
 
 from aerie import accounts, stats
 from aerie.settings import Settings
+from api_service import routes
 from api_service.app import create_app as api_app
 from tests.conftest import Account, hashed, make_stat
 from tests.servers import RunningServer, serve
@@ -262,6 +263,27 @@ def test_a_client_retrying_at_once_gets_about_one_refusal_a_second(
 
     assert {answer.status_code for answer in answers} == {429}
     assert len(answers) <= 4, f"{len(answers)} answers in 2.5 s"
+
+
+def test_past_the_waiting_answers_a_429_goes_at_once(
+    throttled_api: RunningServer, owner: Account, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each waiting 429 holds a connection, so their number is bounded: past it (none
+    here), refusals are answered at once."""
+    monkeypatch.setattr(routes, "MAX_HELD_ANSWERS", 0)
+    make_stat(engine, owner, "load", "counter")
+    assert post_batch(throttled_api, owner, 5).status_code == 200
+    assert post_batch(throttled_api, owner, 5).status_code == 429
+
+    answers = []
+    with httpx.Client() as client:
+        ends = time.monotonic() + 1.0
+        while time.monotonic() < ends:
+            answers.append(client.post(f"{throttled_api.url}/ez",
+                                       data={"ezkey": owner.ezkey, "stat": "load", "count": 1}))
+
+    assert {answer.status_code for answer in answers} == {429}
+    assert len(answers) >= 5
 
 
 def test_a_request_larger_than_the_burst_passes_once_and_classic_posts_are_limited_too(
