@@ -30,10 +30,11 @@ class RateLimited(TooManyRequests):
     """429: the account posted more points than its rate. ``held_seconds``: until its
     hold ends; ``retry_after``: the same in whole seconds (at least 1)."""
 
-    def __init__(self, message: str, held_seconds: float) -> None:
-        super().__init__(message)
+    def __init__(self, rate: float, held_seconds: float) -> None:
         self.held_seconds = held_seconds
         self.retry_after = max(1, math.ceil(held_seconds))
+        super().__init__(f"rate limit: at most {rate:g} points per second for this account; "
+                         f"retry after {self.retry_after} s")
 
 
 class PointRateLimit:
@@ -74,11 +75,11 @@ class PointRateLimit:
         tokens = min(capacity, tokens + (now - at) * rate)
         needed = min(points, capacity)
         if now < held_until:
-            raise _refusal(rate, held_until - now)
+            raise RateLimited(rate, held_until - now)
         if tokens < needed:
             wait = (needed - tokens) / rate
             self._buckets[account] = (tokens, now, now + wait)
-            raise _refusal(rate, wait)
+            raise RateLimited(rate, wait)
         return tokens
 
     def _forget_full(self, now: float) -> None:
@@ -89,12 +90,3 @@ class PointRateLimit:
         }
         if len(self._buckets) >= MAX_BUCKETS:
             self._buckets.clear()
-
-
-def _refusal(rate: float, held_seconds: float) -> RateLimited:
-    wait = max(1, math.ceil(held_seconds))
-    return RateLimited(
-        f"rate limit: at most {rate:g} points per second for this account; "
-        f"retry after {wait} s",
-        held_seconds,
-    )
