@@ -21,6 +21,8 @@ import anyio.to_thread
 import httpx
 from sqlalchemy import Engine, text
 
+from aerie.db import reading
+
 READY_TIMEOUT_SECONDS = 2.0
 
 ReadyCheck = Callable[[], Awaitable[str | None]]
@@ -31,10 +33,15 @@ ReplicaReport = Callable[[], dict[str, str] | None]
 
 def database_check(engine: Engine, timeout: float = READY_TIMEOUT_SECONDS) -> ReadyCheck:
     """A check that runs ``SELECT 1`` in a worker thread; a thread stuck past
-    ``timeout`` (a database host that does not answer) is abandoned, not waited for."""
+    ``timeout`` (a database host that does not answer) is abandoned, not waited for.
+
+    In a read transaction: on SQLite an ordinary one takes the one writer's lock, so
+    a busy writer (a flood's group commits, a scheduler pass) made a working
+    database look down ("database is locked").
+    """
 
     def select_one() -> None:
-        with engine.connect() as conn:
+        with reading(engine) as conn:
             conn.execute(text("SELECT 1"))
 
     async def check() -> str | None:

@@ -181,6 +181,21 @@ def test_readyz_gives_up_on_a_database_that_does_not_answer_within_the_timeout()
     assert elapsed < 3
 
 
+def test_an_sqlite_database_whose_writer_is_busy_is_ready(tmp_path: Any) -> None:
+    """The check only reads: a write transaction held elsewhere (a flood's group
+    commit, a scheduler pass) does not make a working database look down."""
+    url = f"sqlite:///{tmp_path}/aerie.db"
+    engine = make_engine(Settings(database_url=url, db_timeout_seconds=0.5))
+    writer = make_engine(Settings(database_url=url))
+    with writer.begin() as busy:  # BEGIN IMMEDIATE: SQLite's one writer, held
+        busy.exec_driver_sql("CREATE TABLE held (x INTEGER)")
+        status, body = asyncio.run(readiness({"database": database_check(engine)}))
+    engine.dispose()
+    writer.dispose()
+    assert status == 200, body
+    assert body["checks"]["database"] == "ok"
+
+
 class Echo:
     rpc_methods = ("echo",)
 
