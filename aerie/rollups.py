@@ -21,7 +21,7 @@ from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from aerie.db import reading
-from aerie.driver_sql import positional_sql
+from aerie.driver_sql import placeholder, positional_sql
 from aerie.schema import DAY, HOUR, MINUTE, ROLLUPS
 from aerie.transactions import write
 
@@ -206,15 +206,11 @@ _SQLITE_ROWS = 4096
 @functools.cache
 def _sqlite_values_upsert_sql(table: Table, rows: int) -> str:
     """SQLite's ``_upsert_sql`` for ``rows`` rows, skipping rows of NULLs (the padding)."""
-    one = "(" + ", ".join(["?"] * len(_COLUMNS)) + ")"
-    single = _upsert_sql("sqlite", table)
-    if single.count(f"VALUES {one}") != 1:
-        raise AssertionError(f"unexpected upsert: {single}")
-    values = ", ".join([one] * rows)
+    values = ", ".join([_one_row("sqlite")] * rows)
     # SQLite names a VALUES list's columns column1, column2...; the WHERE also lets its
     # parser tell the SELECT from the ON CONFLICT that follows
-    return single.replace(f"VALUES {one}",
-                          f"SELECT * FROM (VALUES {values}) WHERE column1 IS NOT NULL")
+    return _upsert_from("sqlite", table,
+                        f"SELECT * FROM (VALUES {values}) WHERE column1 IS NOT NULL")
 
 
 @functools.cache
@@ -228,16 +224,26 @@ def _mysql_json_upsert_sql(table: Table) -> str:
     (bench/fairness.py --db mariadb: the quiet p50 went from 4 ms to 11-13 ms during a
     flood). One JSON text is dumped in C and sent whole.
     """
-    one = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
-    single = _upsert_sql("mysql", table)
-    if single.count(f"VALUES {one}") != 1:
-        raise AssertionError(f"unexpected upsert: {single}")
     types = ("INT", "BIGINT", "BIGINT", "DOUBLE", "DOUBLE", "DOUBLE")
     columns = ", ".join(f"{name} {kind} PATH '$[{i}]'"
                         for i, (name, kind) in enumerate(zip(_COLUMNS, types, strict=True)))
-    rows = (f"SELECT {', '.join(f'j.{name}' for name in _COLUMNS)} "
-            f"FROM JSON_TABLE(%s, '$[*]' COLUMNS ({columns})) AS j")
-    return single.replace(f"VALUES {one}", rows)
+    return _upsert_from("mysql", table,
+                        f"SELECT {', '.join(f'j.{name}' for name in _COLUMNS)} "
+                        f"FROM JSON_TABLE(%s, '$[*]' COLUMNS ({columns})) AS j")
+
+
+def _one_row(dialect_name: str) -> str:
+    return "(" + ", ".join([placeholder(dialect_name)] * len(_COLUMNS)) + ")"
+
+
+def _upsert_from(dialect_name: str, table: Table, rows_sql: str) -> str:
+    """``_upsert_sql`` taking its rows from ``rows_sql`` (a SELECT) instead of one
+    VALUES row."""
+    single = _upsert_sql(dialect_name, table)
+    values = f"VALUES {_one_row(dialect_name)}"
+    if single.count(values) != 1:
+        raise AssertionError(f"unexpected upsert: {single}")
+    return single.replace(values, rows_sql)
 
 
 def _is_overflow(exc: DBAPIError) -> bool:
