@@ -9,6 +9,7 @@ the body winning.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -56,11 +57,17 @@ class Limits:
 _JSON_EZKEY = re.compile(rb'"(?:ezkey|email)"\s*:\s*"([^"\\]{1,1000})"')
 
 
+# Ezkeys json_ezkeys returns at most: a body is one client's, naming one ezkey; a body
+# naming thousands would cost a key lookup each on the event loop.
+_EZKEYS_LOOKED_AT = 2
+
+
 def json_ezkeys(body: bytes) -> list[str]:
-    """The ezkeys a JSON body names as plain text, at any depth, found without parsing
-    it (12 µs for a 1,000-item batch, against 84 µs to parse it). A body may name
-    several, or escape its key: good for turning a request away, not for taking one."""
-    return [key.decode(errors="replace") for key in _JSON_EZKEY.findall(body)]
+    """The first ezkeys a JSON body names as plain text, at any depth, found without
+    parsing it (12 µs for a 1,000-item batch, against 84 µs to parse it). A body may
+    name others, or escape its key: good for turning a request away, not for taking one."""
+    found = itertools.islice(_JSON_EZKEY.finditer(body), _EZKEYS_LOOKED_AT)
+    return [match.group(1).decode(errors="replace") for match in found]
 
 
 def merged_params(query: bytes, content_type: str, body: bytes) -> dict[str, Any]:

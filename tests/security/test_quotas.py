@@ -16,6 +16,7 @@ from aerie import accounts, stats
 from aerie.settings import Settings
 from api_service import routes
 from api_service.app import create_app as api_app
+from api_service.parsing import json_ezkeys
 from tests.conftest import Account, hashed, make_stat
 from tests.servers import RunningServer, serve
 from tests.web_service.conftest import PASSWORD, csrf_in, log_in
@@ -36,6 +37,17 @@ def post(api: RunningServer, account: Account, stat: str, count: float = 1) -> h
 def post_batch(api: RunningServer, account: Account, points: int) -> httpx.Response:
     data = [{"stat": "load", "count": 1} for _ in range(points)]
     return httpx.post(f"{api.url}/ez", json={"ezkey": account.ezkey, "data": data})
+
+
+def post_in_a_loop(api: RunningServer, account: Account, seconds: float) -> list[httpx.Response]:
+    """A client posting a point again as soon as each answer comes, for ``seconds``."""
+    answers = []
+    with httpx.Client() as client:
+        ends = time.monotonic() + seconds
+        while time.monotonic() < ends:
+            answers.append(client.post(f"{api.url}/ez",
+                                       data={"ezkey": account.ezkey, "stat": "load", "count": 1}))
+    return answers
 
 
 def api_with(settings: Settings, **limits: int) -> Iterator[RunningServer]:
@@ -245,6 +257,14 @@ def test_a_held_back_accounts_json_is_refused_before_it_is_parsed(
     assert "not valid JSON" in other.json()["msg"]
 
 
+def test_a_body_is_searched_for_its_first_plain_ezkeys_only() -> None:
+    """What the early refusal looks at: keys, not text inside strings; not escaped keys
+    (those bodies are parsed, as before); and two at most, however many a body names."""
+    assert json_ezkeys(b'{"ezkey": "a", "data": [{"email":"b"}], "ezkey": "c"}') == ["a", "b"]
+    assert json_ezkeys(b'{"ez\\u006bey": "a"}') == []
+    assert json_ezkeys(b'{"stat": "\\"ezkey\\": \\"a\\""}') == []
+
+
 def test_a_client_retrying_at_once_gets_about_one_refusal_a_second(
     throttled_api: RunningServer, owner: Account, engine: Engine
 ) -> None:
@@ -254,12 +274,7 @@ def test_a_client_retrying_at_once_gets_about_one_refusal_a_second(
     assert post_batch(throttled_api, owner, 5).status_code == 200  # the whole burst
     assert post_batch(throttled_api, owner, 5).status_code == 429  # held about 5 s
 
-    answers = []
-    with httpx.Client() as client:
-        ends = time.monotonic() + 2.5
-        while time.monotonic() < ends:
-            answers.append(client.post(f"{throttled_api.url}/ez",
-                                       data={"ezkey": owner.ezkey, "stat": "load", "count": 1}))
+    answers = post_in_a_loop(throttled_api, owner, seconds=2.5)
 
     assert {answer.status_code for answer in answers} == {429}
     assert len(answers) <= 4, f"{len(answers)} answers in 2.5 s"
@@ -275,12 +290,7 @@ def test_past_the_waiting_answers_a_429_goes_at_once(
     assert post_batch(throttled_api, owner, 5).status_code == 200
     assert post_batch(throttled_api, owner, 5).status_code == 429
 
-    answers = []
-    with httpx.Client() as client:
-        ends = time.monotonic() + 1.0
-        while time.monotonic() < ends:
-            answers.append(client.post(f"{throttled_api.url}/ez",
-                                       data={"ezkey": owner.ezkey, "stat": "load", "count": 1}))
+    answers = post_in_a_loop(throttled_api, owner, seconds=1.0)
 
     assert {answer.status_code for answer in answers} == {429}
     assert len(answers) >= 5
