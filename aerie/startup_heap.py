@@ -10,17 +10,17 @@ With the start-up heap frozen, passes skip it: 8 ms at the median, 21 ms at wors
 They still ran about once a second. CPython makes a full pass when the survivors
 since the last one reach a quarter of the long-lived objects, and with the start-up
 heap frozen, few count as long-lived: under a flood (a 1,000-point batch makes
-thousands of objects) passes of 8-18 ms came every second, and the quiet account's
-p99 during a flood was 46-61 ms. Full passes now wait for ``FULL_PASS_AFTER``
-middle-generation passes instead of 10: none ran in a 70-second flood run, and the
-p99 was 27-34 ms (bench/fairness.py, alternated with the default).
+thousands of objects) passes came every second, 3 ms at first and up to 21 ms
+after a minute, and the quiet account's p99 during a flood was 46-61 ms. Full
+passes now wait for ``FULL_PASS_AFTER`` middle-generation passes instead of 10:
+none ran in a 70-second flood run, and the p99 was 27-34 ms (bench/fairness.py,
+alternated with the default).
 """
 
 import gc
 
 # Middle-generation passes before a full one may run (CPython's default: 10). Cyclic
-# garbage that lived through two passes waits longer to be freed; a flood still
-# reaches a full pass within minutes.
+# garbage that lived through two passes waits that much longer to be freed.
 FULL_PASS_AFTER = 1000
 
 

@@ -8,8 +8,9 @@ bounded and a quiet account's request rides in the next commit, while a
 flooding account's excess waits for later ones (its requests are all answered,
 in order). With both lanes free, small chunks commit apart from large ones, so a
 one-point post does not wait out a flood's thousands of cells in the same commit.
-Folding on arrival overlaps the commit in flight, as a single open batch did. A request's points are never split: a chunk and a batch take
-requests whole, so either may end over budget by one request. A request is answered
+Folding on arrival overlaps the commit in flight, as a single open batch did. A
+request's points are never split: a chunk and a batch take requests whole, so
+either may end over budget by one request. A request is answered
 only after its batch has committed; a failed commit answers every request in it
 with 503 and writes nothing, since the whole batch is one transaction.
 
