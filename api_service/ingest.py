@@ -8,11 +8,13 @@ from typing import Any
 
 from starlette.types import Scope
 
+from aerie.accounts import User
 from aerie.errors import BadRequest, NotAllowed
 from aerie.keys import same_secret
 from aerie.rollups import may_overflow, overflowing_stat
 from aerie.settings import Settings
 from aerie.stats import check_point_kind
+from api_service.batch_turns import BatchTurns
 from api_service.ez_signup import EzSignup
 from api_service.keycache import KeyCache
 from api_service.parsing import Limits, Point, classic_point, ez_points, json_ezkeys
@@ -41,6 +43,7 @@ class Ingestor:
         self._keys = keys
         self._writer = writer
         self._rate_limit = PointRateLimit(settings.rate_limit_points)
+        self._batch_turns = BatchTurns()
         self._limits = Limits(
             settings.batch_limit, settings.max_future_seconds, settings.max_past_days * 86400
         )
@@ -70,10 +73,16 @@ class Ingestor:
         data = params.get("data")
         items = len(data) if isinstance(data, list) else 1
         user = await self._keys.user_by_ezkey(ezkey)
-        if user is not None:
-            # past its rate, a batch is turned away before its points are read: reading
-            # them was most of what a flood's refused batches cost everyone else
-            self._rate_limit.check(user.id, items)
+        if user is None:
+            return await self._record_ez(params, ezkey, None, now, items, scope)
+        # past its rate, a batch is turned away before its points are read: reading
+        # them was most of what a flood's refused batches cost everyone else
+        self._rate_limit.check(user.id, items)
+        async with self._batch_turns.turn(user.id, items, now):
+            return await self._record_ez(params, ezkey, user, now, items, scope)
+
+    async def _record_ez(self, params: dict[str, Any], ezkey: str, user: User | None,
+                         now: float, items: int, scope: Scope | None) -> Recorded:
         points = ez_points(params, now, self._limits)
         _refuse_overflowing_sums(points)
         if user is None and self._signup is not None and scope is not None:
@@ -110,6 +119,7 @@ class Ingestor:
         stat = found[0]
         check_point_kind(stat, point.kind)
         self._rate_limit.take(stat.user_id, 1)
+        self._batch_turns.saw(stat.user_id, now)
         await self._writer.add([(stat.id, point.t, point.x)], int(now), stat.user_id)
         return _ONE_CLASSIC
 
