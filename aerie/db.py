@@ -16,6 +16,10 @@ log = logging.getLogger("aerie.db")
 
 # The execution option ``reading`` sets: this connection's transactions only read.
 READ_ONLY = "aerie_read_only"
+# SQLite's write-ahead log is cut back to this size whenever it starts over (after a
+# checkpoint that copied all of it): a flood had grown it to 110 MB, kept for good,
+# beside a 4 MB database.
+WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -163,6 +167,7 @@ def _sqlite_engine(settings: Settings, url: Any) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA journal_size_limit={int(WAL_SIZE_LIMIT_BYTES)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 

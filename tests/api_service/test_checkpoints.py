@@ -9,8 +9,10 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, text
 
+from aerie import db
 from aerie.db import make_engine
 from aerie.migrate import upgrade
 from aerie.settings import Settings
@@ -75,3 +77,22 @@ def test_without_the_thread_the_rows_would_stay_in_the_log(tmp_path: Path) -> No
         _write_then_wait(engine, writer, tmp_path / "aerie.db", stat_ids, account, 1.5))
     engine.dispose()
     assert in_file == 0  # three of the thread's intervals would have checkpointed them
+
+
+def test_the_log_is_cut_back_once_checkpointed(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flood grows the write-ahead log; once a checkpoint has copied all of it, the
+    next commit starts it over, no larger than the limit (before, it kept its size)."""
+    limit = 64 * 1024
+    monkeypatch.setattr(db, "WAL_SIZE_LIMIT_BYTES", limit)
+    path = tmp_path / "aerie.db"
+    engine, writer, stat_ids, account = _setup(path)
+    _autocheckpoint, in_file = asyncio.run(
+        _write_then_wait(engine, writer, path, stat_ids, account, 30))
+    grown = Path(f"{path}-wal").stat().st_size
+    make_stat(engine, make_account(engine), "one more write", "counter")
+    after = Path(f"{path}-wal").stat().st_size  # (closing the last connection removes it)
+    engine.dispose()
+    assert in_file == COMMITS * STATS  # all of the log was checkpointed
+    assert grown > limit
+    assert after <= limit
