@@ -7,9 +7,11 @@ statements and holding SQLite's one writer all the while, and other accounts'
 posts waited behind both. While another account has posted in the last
 ``CONTENTION_SECONDS``, an account's large batches are read and written
 one at a time; the rest wait their turn, in order, before being read.
-bench/fairness.py on SQLite: the quiet account's p99 during the flood went from
-46-66 ms to 18-22 ms, with as many of the flood's requests accepted. Two at a time
-gave 25-34 ms: one batch's reading kept the loop busy while the other committed.
+bench/fairness.py on SQLite, alternating with the code before: the quiet account's
+p99 during the flood went from 41-42 ms to 26-30 ms (3.8-4.5x its p99 alone), with
+as many of the flood's requests accepted. Two at a time gave 25-34 ms against one at
+a time's 19-22 in the same minutes: one batch's reading kept the loop busy while the
+other committed.
 
 An account posting alone keeps every batch in flight at once: two to four at a time
 made ``bench/ingest.py``'s one-account ``/ez`` run 1.8-4x slower, as each commit then
@@ -25,6 +27,7 @@ from functools import partial
 from types import TracebackType
 
 from aerie.errors import Unavailable
+from api_service.writer import BUSY
 
 # A batch of more items than this takes turns (about 4 KB of JSON: a 1,000-point batch
 # is 36 KB); smaller requests cost the loop little.
@@ -34,8 +37,6 @@ CONTENTION_SECONDS = 1.0
 # Batches of one account that may wait for a turn; past that, 503 (each holds its
 # parsed JSON, some 300 KB for 1,000 items).
 MAX_WAITING = 64
-BUSY = ("the API is busy with this account's earlier batches; nothing was recorded, "
-        "retry shortly")
 _NO_TURN: AbstractAsyncContextManager[None] = nullcontext()
 
 
