@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     commit_interval_ms: float = Field(
         0.0, ge=0, le=1000, description="extra wait before a group commit, to gather more points"
     )
+    commit_process: bool = Field(
+        False, description="run the API's group commits in a process of their own, off the "
+        "event loop's interpreter lock: more posts a second, but on a small machine a "
+        "longer tail for one account's posts while another floods (bench/README.md)"
+    )
     verbose_answers: bool = Field(
         True, description="answer a committed post 200 with {\"status\":200,\"msg\":\"ok\"}; "
         "false: 204 with no body (StatHat's since 2017), which old clients fail on"

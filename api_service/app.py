@@ -13,6 +13,7 @@ from aerie.db import make_engine
 from aerie.monitor import Metrics, Reporter
 from aerie.readiness import commits_check, database_check, readiness
 from aerie.settings import Settings
+from api_service.commit_process import ProcessLanes
 from api_service.ez_signup import EzSignup
 from api_service.ingest import Ingestor
 from api_service.keycache import KeyCache
@@ -32,7 +33,8 @@ def create_app(settings: Settings) -> IngestionRoutes:
     """
     engine = make_engine(settings)
     metrics = Metrics("api")
-    writer = GroupCommitWriter(engine, settings.commit_interval_ms / 1000, metrics)
+    lanes = ProcessLanes(settings, engine) if settings.commit_process else None
+    writer = GroupCommitWriter(engine, settings.commit_interval_ms / 1000, metrics, lanes=lanes)
     keys = KeyCache(engine, settings.key_cache_seconds, writer, settings.max_stats_per_account)
     signup = EzSignup(settings, engine) if settings.ez_signup else None
     ingestor = Ingestor(settings, keys, writer, signup)

@@ -29,8 +29,7 @@ class WalCheckpoints:
         self._interval = interval
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        # made before the engine's first connection: every one leaves checkpoints to us
-        event.listen(engine, "connect", _no_autocheckpoint)
+        leave_checkpoints_to_the_writer(engine)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="aerie-checkpoints", daemon=True)
@@ -58,6 +57,12 @@ class WalCheckpoints:
                 self.checkpoint()
             except Exception as exc:  # noqa: BLE001 - the next turn tries again
                 log.warning("checkpoint failed: %s", exc)
+
+
+def leave_checkpoints_to_the_writer(engine: Engine) -> None:
+    """Make every connection ``engine`` opens from now on leave checkpoints to
+    ``WalCheckpoints`` (call before its first connection)."""
+    event.listen(engine, "connect", _no_autocheckpoint)
 
 
 def _no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:

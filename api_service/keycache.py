@@ -130,7 +130,8 @@ class KeyCache:
         """Read the named stats, then create the missing ones ``CREATE_CHUNK`` per transaction,
         so a request naming many new stats never holds SQLite's write lock for long.
 
-        The read and each chunk of creations run on the writer's thread for such work
+        The read runs on the writer's thread for lookups (``read_between_commits``) and
+        each chunk of creations where the commits run, in a writer turn
         (``run_between_commits``), one in line at a time (``_creating`` is first come,
         first served), so on SQLite a commit waits behind at most one chunk, and
         accounts creating stats take turns chunk by chunk. The read is a read
@@ -144,13 +145,14 @@ class KeyCache:
         retry finds them.
         """
         async with self._creating:
-            found = await self._writer.run_between_commits(
-                partial(self._find, user_id, kinds, limit), reads_only=True)
+            found = await self._writer.read_between_commits(
+                partial(self._find, user_id, kinds, limit))
         missing = sorted(kinds.keys() - found.keys())
         for start in range(0, len(missing), CREATE_CHUNK):
             chunk = {name: kinds[name] for name in missing[start : start + CREATE_CHUNK]}
             # all of the request's stats still to create count: past the limit, none are
-            work = partial(self._create, user_id, chunk, len(missing) - start, now, limit)
+            work = partial(create_stats_chunk, user_id=user_id, kinds=chunk,
+                           to_create=len(missing) - start, now=now, limit=limit)
             async with self._creating:
                 found.update(await self._writer.run_between_commits(work))
         return found
@@ -165,32 +167,36 @@ class KeyCache:
             check_room_for_stats(conn, user_id, len(kinds) - len(found), limit)
         return found
 
-    def _create(self, user_id: int, kinds: dict[str, str], to_create: int, now: int,
-                limit: int) -> dict[str, Stat]:
-        def create(conn: Connection) -> dict[str, Stat]:
-            # those of this chunk stored already (a run again after a COMMIT whose answer
-            # was lost) are counted by the database, not again as still to create
-            stored = stats_by_names(conn, user_id, kinds)
-            check_room_for_stats(conn, user_id, to_create - len(stored), limit)
-            for name, stat in stored.items():
-                check_point_kind(stat, kinds[name])
-            new = {name: kind for name, kind in kinds.items() if name not in stored}
-            try:
-                made = create_stats(conn, user_id, new, now)
-            except IntegrityError:  # a name taken meanwhile, or a key collided
-                made = {name: _create_or_read(conn, user_id, name, kind, now)
-                        for name, kind in new.items()}
-            else:
-                note_new_stats(conn, made.values(), now)  # their owner hears of them by mail
-            return {**stored, **made}
 
-        # run again whole after a conflict: on Galera, another node's copy creating the
-        # same stat fails certification here, and the next attempt reads it back. So
-        # does a COMMIT whose answer was lost: stats it did create are read back.
+def create_stats_chunk(engine: Engine, user_id: int, kinds: dict[str, str], to_create: int,
+                       now: int, limit: int) -> dict[str, Stat]:
+    """Create the named stats of one chunk (those stored already are read back): a
+    writer's write between commits (``GroupCommitWriter.run_between_commits``)."""
+
+    def create(conn: Connection) -> dict[str, Stat]:
+        # those of this chunk stored already (a run again after a COMMIT whose answer
+        # was lost) are counted by the database, not again as still to create
+        stored = stats_by_names(conn, user_id, kinds)
+        check_room_for_stats(conn, user_id, to_create - len(stored), limit)
+        for name, stat in stored.items():
+            check_point_kind(stat, kinds[name])
+        new = {name: kind for name, kind in kinds.items() if name not in stored}
         try:
-            return run_transaction(self._engine, create, retry_seconds(self._engine))
-        except CommitOutcomeUnknown:
-            return run_transaction(self._engine, create, retry_seconds(self._engine))
+            made = create_stats(conn, user_id, new, now)
+        except IntegrityError:  # a name taken meanwhile, or a key collided
+            made = {name: _create_or_read(conn, user_id, name, kind, now)
+                    for name, kind in new.items()}
+        else:
+            note_new_stats(conn, made.values(), now)  # their owner hears of them by mail
+        return {**stored, **made}
+
+    # run again whole after a conflict: on Galera, another node's copy creating the
+    # same stat fails certification here, and the next attempt reads it back. So
+    # does a COMMIT whose answer was lost: stats it did create are read back.
+    try:
+        return run_transaction(engine, create, retry_seconds(engine))
+    except CommitOutcomeUnknown:
+        return run_transaction(engine, create, retry_seconds(engine))
 
 
 def _create_or_read(conn: Connection, user_id: int, name: str, kind: str, now: int) -> Stat:

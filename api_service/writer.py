@@ -18,69 +18,47 @@ Memory: past ``max_queued_points`` queued, the account with the most queued is
 answered 503 (nothing recorded, retry), never another account. The per-account
 rate limit does not bound the queue: it allows every account its rate at once.
 
-Commits run on ``COMMIT_LANES`` threads, each commit taking only accounts no
-other commit in flight holds (so an account's requests are written in order): a
-quiet account need not wait for a flood's commit in flight. MariaDB runs them at
-once; SQLite, one writer at a time, takes them in turn through a lock (not its
-busy handler's back-off sleeps) that hands the turn to the smallest waiting work
-(``WriteTurns``), so the quiet request's commit holds only its own points and
+Commits run on ``COMMIT_LANES`` lanes, each commit taking only accounts no other
+commit in flight holds (so an account's requests are written in order): a quiet
+account need not wait for a flood's commit in flight. The lanes are threads of
+this process or, with ``AERIE_COMMIT_PROCESS=true``, of a process of their own
+(``api_service.commit_lanes`` says which to choose, and ``api_service.committer``
+what a lane does). MariaDB
+runs them at once; SQLite, one writer at a time, takes them in turn through a lock
+(not its busy handler's back-off sleeps) that hands the turn to the smallest waiting
+work (``WriteTurns``), so the quiet request's commit holds only its own points and
 waits for at most the transaction in progress.
 
 One request's numbers must not fail the others': when a batch would make a
 stored sum overflow, the batch is written again without the requests that
-overflow, which alone are refused with 400 (see ``_commit_refusing_overflows``).
+overflow, which alone are refused with 400 (see ``Committer``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
-import sys
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
-from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError, NoResultFound
+from sqlalchemy import Engine
 
-from aerie.commit_batches import (
-    PRUNE_CHUNK,
-    batch_committed,
-    new_batch_id,
-    prune_batches,
-    record_batch,
-)
-from aerie.contracts import RECEIVED_MARK_SECONDS
+from aerie.commit_batches import PRUNE_CHUNK, new_batch_id, prune_batches
 from aerie.errors import BadRequest, Unavailable
 from aerie.monitor import Metrics
-from aerie.readiness import one_line
-from aerie.rollups import (
-    CellOverflow,
-    Cells,
-    Sums,
-    add_points,
-    cell_sums,
-    merge_cells,
-    stored_sums,
-    write_cells,
-)
-from aerie.stats import mark_data_received, stat_by_id
-from aerie.transactions import CommitOutcomeUnknown, retry_seconds, run_transaction
-from api_service.checkpoints import WalCheckpoints
-from api_service.kept_connection import KeptConnection
-from api_service.write_turns import WriteTurns
+from aerie.rollups import Cells, add_points, merge_cells
+from aerie.transactions import retry_seconds, run_transaction
+from api_service.commit_lanes import Lanes, ThreadLanes
+from api_service.committer import COMMIT_LANES, CommitJob, Outcome, Rows
 
 log = logging.getLogger("aerie.writer")
 T = TypeVar("T")
 
-# Overflow decisions taken again when another process's writes keep changing the sums.
-_ATTEMPTS = 3
 PRUNE_EVERY_SECONDS = 60.0  # how often old batch ids are deleted
 # /readyz reports a failed commit this long; past it, with no commit tried since
 # (a balancer sends no traffic to a copy that is not ready), it is ready again.
@@ -89,19 +67,14 @@ FAILURE_MEMORY_SECONDS = 30.0
 # each resolution): a commit's cost is its cells, as points to one stat and minute
 # fold into one. Measured here: a 1,000-cell commit takes 10-40 ms on SQLite.
 COMMIT_BUDGET_CELLS = 4000
-COMMIT_LANES = 2  # commits in flight at once, of different accounts
 # Chunks up to this many cells (a few requests of a few points) commit apart from larger
 # ones when two lanes are free (see _start_commits).
 SMALL_CHUNK_CELLS = 100
 # Queued points beyond which the account with the most queued is turned away
 # (about 100 bytes a point: some 25 MB; bench/ingest.py keeps 64,000 queued).
 MAX_QUEUED_POINTS = 250_000
-UNKNOWN_OUTCOME = ("the database stopped answering during the commit, so whether it was "
-                   "recorded is unknown; retrying may count it twice")
 BUSY = "the API is busy with this account's earlier posts; nothing was recorded, retry shortly"
 
-Rows = list[tuple[int, float, float]]  # (stat_id, t, x)
-Marks = list[tuple[int, int]]  # (stat_id, data_received_at) to write
 
 
 @dataclass
@@ -121,7 +94,6 @@ class Batch:
     received: dict[int, int] = field(default_factory=dict)  # stat id -> unix time
     points: int = 0
     requests: list[Request] = field(default_factory=list)
-    conflicts: int = 0  # transactions run again for it (deadlocks, certification failures)
 
     def take(self, request: Request) -> None:
         add_points(self.cells, request.rows)
@@ -142,11 +114,8 @@ class Batch:
 class GroupCommitWriter:
     def __init__(self, engine: Engine, commit_interval: float = 0.0,
                  metrics: Metrics | None = None, commit_budget_cells: int = COMMIT_BUDGET_CELLS,
-                 max_queued_points: int = MAX_QUEUED_POINTS) -> None:
-        self._engine = engine
-        # how long a commit retries conflicts (and a lost answer's lookup) before its
-        # requests are answered 503: the engine's AERIE_DB_RETRY_SECONDS
-        self._retry_seconds = retry_seconds(engine)
+                 max_queued_points: int = MAX_QUEUED_POINTS, lanes: Lanes | None = None) -> None:
+        """``lanes``: where commits run; threads of this process unless given."""
         self._metrics = metrics or Metrics("api")
         self._interval = commit_interval
         self._budget = commit_budget_cells
@@ -162,17 +131,10 @@ class GroupCommitWriter:
         # the loop, once started: asyncio.get_running_loop() makes a getpid() system call,
         # which was 5% of a /c post's CPU here
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._lanes = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"aerie-commit-{i}")
-                       for i in range(COMMIT_LANES)]
-        self._kept = [KeptConnection(engine) for _ in range(COMMIT_LANES)]  # one a lane
+        self._lanes = lanes or ThreadLanes(engine)
         self._free_lanes = list(range(COMMIT_LANES))
         self._others = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aerie-between")
         self._busy: set[int] = set()  # accounts with a commit in flight
-        sqlite = engine.dialect.name == "sqlite"
-        self._turns = WriteTurns() if sqlite else None
-        self._checkpoints = WalCheckpoints(engine) if sqlite else None
-        self._serial: AbstractContextManager[object] = self._turns or nullcontext()
-        self._marked: dict[int, int] = {}  # stat id -> data_received_at last written
         self._failure: tuple[float, str] | None = None  # (monotonic time, why) of the last commit
         self._pruned_at = time.monotonic()
         self._pruning: asyncio.Task[None] | None = None
@@ -185,9 +147,8 @@ class GroupCommitWriter:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        await self._lanes.start()
         self._task = asyncio.create_task(self._run(), name="aerie-group-commit")
-        if self._checkpoints is not None:
-            self._checkpoints.start()
 
     async def stop(self) -> None:
         """Commit whatever is still open, then stop."""
@@ -197,33 +158,30 @@ class GroupCommitWriter:
             await self._task
         if self._pruning is not None:
             await self._pruning
-        loop = asyncio.get_running_loop()
-        for lane, kept in zip(self._lanes, self._kept, strict=True):
-            await loop.run_in_executor(lane, kept.close)
-        for executor in [*self._lanes, self._others]:
-            executor.shutdown(wait=True)
-        if self._checkpoints is not None:
-            await asyncio.to_thread(self._checkpoints.stop)
+        await self._lanes.stop()
+        self._others.shutdown(wait=True)
 
-    async def run_between_commits(self, work: Callable[[], T], *, reads_only: bool = False) -> T:
-        """Run ``work`` on a thread of its own; on SQLite, between two group commits.
+    async def run_between_commits(self, work: Callable[[Engine], T]) -> T:
+        """Run the write ``work(engine)`` where the commits run; on SQLite, in a writer turn
+        between two of them.
 
-        For other writes (new stats) and key lookups. On SQLite they take turns with
-        the commits through the same lock instead of polling for SQLite's lock, where
-        a commit could wait many back-off sleeps behind a stream of short
+        For writes other than commits (new stats, pruning). On SQLite they take turns
+        with the commits through the same lock instead of polling for SQLite's lock,
+        where a commit could wait many back-off sleeps behind a stream of short
         transactions. Not on a commit lane: a quiet account's commit must not queue
-        behind a flood's stat creation. ``reads_only`` work (in read transactions,
-        ``aerie.db.reading``) takes no turn, as it never waits for SQLite's writer,
-        but keeps to the same one thread: a flood's lookups then cost one thread's
-        share of the interpreter, not a pool's.
+        behind a flood's stat creation. In the commit process, their Python work
+        takes none of the event loop's interpreter lock either, so they hold the
+        writer's turn no longer than they must. ``work`` goes there as a pickle: a
+        module's function, or a ``functools.partial`` of one.
         """
-        return await asyncio.get_running_loop().run_in_executor(
-            self._others, work if reads_only else partial(self._serially, work)
-        )
+        return await self._lanes.run(work)
 
-    def _serially(self, work: Callable[[], T]) -> T:
-        with self._serial:
-            return work()
+    async def read_between_commits(self, work: Callable[[], T]) -> T:
+        """Run ``work``, reads in read transactions (``aerie.db.reading``), on this
+        process's one thread for lookups: it takes no writer turn, as it never waits for
+        SQLite's writer, and a flood's lookups cost one thread's share of the
+        interpreter, not a pool's."""
+        return await asyncio.get_running_loop().run_in_executor(self._others, work)
 
     def add(self, points: Rows, received_at: int, account: int) -> asyncio.Future[int]:
         """Queue ``account``'s ``(stat_id, t, x)`` points; the future resolves on commit,
@@ -322,41 +280,38 @@ class GroupCommitWriter:
             self._start_commit(self._free_lanes.pop(), batch)
 
     def _start_commit(self, lane: int, batch: Batch) -> None:
-        loop = self._loop
-        assert loop is not None, "start() the writer first"
         self._busy.update(request.account for request in batch.requests)
-        started = time.perf_counter()
+        job = CommitJob(new_batch_id(), batch.cells, batch.received)
+        self._lanes.submit(lane, job, partial(self._committed, lane, batch, job,
+                                              time.perf_counter()))
 
-        def done(work: Future[dict[int, BadRequest]]) -> None:  # on the lane's thread
-            loop.call_soon_threadsafe(self._committed, lane, batch, started, work)
-
-        self._lanes[lane].submit(self._commit, batch, self._kept[lane]).add_done_callback(done)
-
-    def _committed(self, lane: int, batch: Batch, started: float,
-                   work: Future[dict[int, BadRequest]]) -> None:
+    def _committed(self, lane: int, batch: Batch, job: CommitJob, started: float,
+                   outcome: Outcome) -> None:
         """On the loop, as soon as a lane's commit is done: answer its requests and give
         the lane its next batch at once. (Through a task and the wake-up event, as
         before, a commit's end reached the next commit's start three loop turns later:
         with 64 posters on one account, the loop then sat idle a fifth of the time.)"""
+        if outcome.conflicts:
+            self._metrics.count("aerie api commits retried", outcome.conflicts)
+        if outcome.needs_rows:  # a sum overflows: the lane refuses the requests that do
+            job.requests = [request.rows for request in batch.requests]
+            self._lanes.submit(lane, job, partial(self._committed, lane, batch, job, started))
+            return
         try:
-            try:
-                refused = work.result()
-            except Exception as exc:  # noqa: BLE001 - whatever failed, no waiter may hang
-                log.warning("group commit of %d points failed: %s", batch.points, exc)
-                self._failure = (time.monotonic(), f"the last commit failed: {one_line(exc)}")
+            if outcome.error is not None:
+                self._failure = (time.monotonic(), outcome.why)
                 self._metrics.count("aerie api commit failures")
-                message = exc.message if isinstance(exc, Unavailable) else Unavailable.default_message
                 for request in batch.requests:
-                    _answer(request.done, Unavailable(message), batch.sequence)
+                    _answer(request.done, Unavailable(outcome.error), batch.sequence)
             else:
                 self._failure = None
+                refused = outcome.refused
                 for i, request in enumerate(batch.requests):
-                    _answer(request.done, refused.get(i), batch.sequence)
+                    why = refused.get(i)
+                    _answer(request.done, BadRequest(why) if why else None, batch.sequence)
                 written = batch.points - sum(len(batch.requests[i].rows) for i in refused)
                 self._record_commit(written, time.perf_counter() - started)
                 self._prune_now_and_then()
-            if batch.conflicts:
-                self._metrics.count("aerie api commits retried", batch.conflicts)
         finally:
             self._busy.difference_update(request.account for request in batch.requests)
             self._free_lanes.append(lane)
@@ -373,75 +328,6 @@ class GroupCommitWriter:
         metrics.observe("aerie api commit points", points)
         metrics.observe("aerie api commit ms", seconds * 1000)
 
-    def _commit(self, batch: Batch, kept: KeptConnection) -> dict[int, BadRequest]:
-        """Write the batch on a lane's connection; returns the refusals of requests left
-        out, by index in the batch."""
-        marks = _marks(batch.received, self._marked)
-        refused: dict[int, BadRequest] = {}
-        batch_id = new_batch_id()  # the same id on every attempt: one batch, one count
-        # on SQLite, a small commit takes the writer's turn before larger work
-        with self._turns.costing(len(batch.cells)) if self._turns else nullcontext():
-            try:
-                self._in_transaction(kept, batch, batch_id,
-                                     lambda conn: _write(conn, batch.cells, marks))
-            except CellOverflow:
-                refused, marks = self._commit_refusing_overflows(kept, batch, batch_id, marks)
-        self._marked.update(marks)
-        return refused
-
-    def _commit_refusing_overflows(
-        self, kept: KeptConnection, batch: Batch, batch_id: str, marks: Marks
-    ) -> tuple[dict[int, BadRequest], Marks]:
-        """Write the requests whose points keep every sum finite; refuse the others.
-
-        Requests are taken in the batch's order (each account's in arrival order)
-        against the stored sums, read in the same transaction; each is kept only if,
-        added to the stored sums and to the requests kept before it, no sum at any
-        resolution overflows. A stat has one owner, so
-        only its owner's requests can be refused for it. Another process may add to
-        the same rows between the read and the write: then the write overflows again
-        and the whole decision is taken again. Returns the refusals and the marks written.
-        """
-        for attempt in range(1, _ATTEMPTS + 1):
-            try:
-                return self._in_transaction(
-                    kept, batch, batch_id, lambda conn: _write_without_overflows(conn, batch, marks)
-                )
-            except CellOverflow:
-                if attempt == _ATTEMPTS:
-                    raise
-        raise AssertionError("unreachable")
-
-    def _in_transaction(self, kept: KeptConnection, batch: Batch, batch_id: str,
-                        work: Callable[[Connection], T]) -> T:
-        """Run ``work`` and record ``batch_id`` in one transaction, run again whole after a
-        conflict until the retry deadline. When COMMIT's answer is lost, the batch id
-        says whether it went through: committed, the batch is answered as committed;
-        not found, Unavailable (nothing was recorded, so the sender's retry is safe)."""
-
-        def with_id(conn: Connection) -> T:
-            result = work(conn)
-            record_batch(conn, batch_id, int(time.time()))
-            return result
-
-        def count_retry(_exc: BaseException) -> None:
-            batch.conflicts += 1
-
-        try:
-            return run_transaction(kept, with_id, self._retry_seconds,
-                                   lock=self._serial, on_retry=count_retry)
-        except CommitOutcomeUnknown as unknown:
-            log.warning("the answer to a group commit was lost (%s); looking its batch up",
-                        unknown.__cause__)
-            try:
-                committed = batch_committed(self._engine, batch_id, self._retry_seconds)
-            except DBAPIError as exc:
-                raise Unavailable(UNKNOWN_OUTCOME) from exc
-            if committed:
-                result: T = unknown.result
-                return result
-            raise Unavailable(Unavailable.default_message) from unknown
-
     def _prune_now_and_then(self) -> None:
         """On the loop after a commit: every PRUNE_EVERY_SECONDS, start deleting old batch
         ids, PRUNE_CHUNK a transaction, on the thread for work between commits (not on a
@@ -452,13 +338,9 @@ class GroupCommitWriter:
         self._pruning = asyncio.get_running_loop().create_task(self._prune())
 
     async def _prune(self) -> None:
-        def chunk() -> int:
-            return run_transaction(self._engine,
-                                   lambda conn: prune_batches(conn, int(time.time())),
-                                   self._retry_seconds)
-
         try:
-            while not self._closing and await self.run_between_commits(chunk) == PRUNE_CHUNK:
+            while (not self._closing
+                   and await self.run_between_commits(_prune_chunk) == PRUNE_CHUNK):
                 pass
         except Exception as exc:  # noqa: BLE001 - old ids cost room, not correctness
             log.warning("pruning old batch ids failed: %s", exc)
@@ -466,64 +348,10 @@ class GroupCommitWriter:
             self._pruning = None
 
 
-def _write(conn: Connection, cells: Cells, marks: Marks) -> None:
-    write_cells(conn, cells)
-    mark_data_received(conn, marks)
-
-
-def _write_without_overflows(
-    conn: Connection, batch: Batch, marks: Marks
-) -> tuple[dict[int, BadRequest], Marks]:
-    """One transaction: the batch less the requests that overflow; returns their refusals
-    and the marks written (those of stats a kept request wrote to)."""
-    own = [_request_cells(request.rows) for request in batch.requests]
-    keys = {key for sums in own for key in sums}
-    totals: Sums = stored_sums(conn, keys)
-    kept: Cells = {}
-    overflowing: dict[int, int] = {}  # request index -> a stat it overflows
-    for i, (request, sums) in enumerate(zip(batch.requests, own, strict=True)):
-        trial = {key: totals.get(key, 0.0) + total for key, total in sums.items()}
-        bad = next((key[1] for key, total in trial.items() if not math.isfinite(total)), None)
-        if bad is not None:
-            overflowing[i] = bad
-            continue
-        totals.update(trial)
-        add_points(kept, request.rows)
-    written = {sid for sid, _bucket in kept}
-    marks = [(sid, at) for sid, at in marks if sid in written]
-    _write(conn, kept, marks)
-    names = {sid: _stat_name(conn, sid) for sid in set(overflowing.values())}
-    log.warning("group commit refused %d requests whose sums overflow", len(overflowing))
-    refused = {
-        i: BadRequest(
-            f"stat {names[sid]!r} cannot take these numbers: its total would be too large "
-            f"to store (beyond ±{sys.float_info.max:.4g}); nothing from this request was recorded"
-        )
-        for i, sid in overflowing.items()
-    }
-    return refused, marks
-
-
-def _stat_name(conn: Connection, stat_id: int) -> str:
-    try:
-        return stat_by_id(conn, stat_id).name
-    except NoResultFound:  # deleted since the request was checked
-        return f"#{stat_id}"
-
-
-def _request_cells(rows: Rows) -> Sums:
-    cells: Cells = {}
-    add_points(cells, rows)
-    return cell_sums(cells)
-
-
-def _marks(received: dict[int, int], marked: dict[int, int]) -> Marks:
-    """The data_received_at marks worth writing: kept to RECEIVED_MARK_SECONDS (the graph
-    server's render cache relies on it), as writing more often costs a row per stat."""
-    return [
-        (sid, at) for sid, at in received.items()
-        if at - marked.get(sid, 0) >= RECEIVED_MARK_SECONDS
-    ]
+def _prune_chunk(engine: Engine) -> int:
+    """Delete up to PRUNE_CHUNK old batch ids; how many went."""
+    return run_transaction(engine, lambda conn: prune_batches(conn, int(time.time())),
+                           retry_seconds(engine))
 
 
 def _answer(done: asyncio.Future[int], error: Exception | None, sequence: int) -> None:

@@ -3,10 +3,11 @@
     .venv/bin/python bench/busy_commit.py                  # SQLite in a temp dir
     .venv/bin/python bench/busy_commit.py --db mariadb     # fresh aerie_bench_<pid> on 127.0.0.1:3306
 
-The API commits on lane threads while its event loop runs Python. Whenever the
-commit's driver lets the interpreter lock go (around a statement's step or a round
-trip), taking it back beside a busy thread can cost a switch interval (5 ms). This
-times ``GroupCommitWriter._commit`` of one 1,000-cell request (1,000 stats, a
+Commit lanes on threads of the API's process (``AERIE_COMMIT_PROCESS=false``) commit
+while its event loop runs Python. Whenever the commit's driver lets the interpreter
+lock go (around a statement's step or a round trip), taking it back beside a busy
+thread can cost a switch interval (5 ms); the commit process runs beside no event
+loop. This times ``Committer.commit`` of one 1,000-cell request (1,000 stats, a
 point each: 3,000 rows with the hour and day rollups), first alone, then while
 another thread spins in Python, and prints both with their ratio. Figures only.
 """
@@ -14,7 +15,6 @@ another thread spins in Python, and prints both with their ratio. Figures only.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import tempfile
 import threading
@@ -24,10 +24,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aerie import accounts, migrate, stats
+from aerie.commit_batches import new_batch_id
 from aerie.db import make_engine
+from aerie.rollups import Cells, add_points
 from aerie.settings import Settings
-from api_service.kept_connection import KeptConnection
-from api_service.writer import Batch, GroupCommitWriter, Request
+from api_service.committer import CommitJob, Committer
 from bench.ingest import MARIADB_SERVER, prepare_database
 
 CELLS = 1000
@@ -55,13 +56,14 @@ def run(url: str, commits: int) -> None:
         user = accounts.create_user(conn, "bench-busy@example.com", None, now)
         ids = [stats.create_stat(conn, user.id, f"busy {i:04d}", "counter", now).id
                for i in range(CELLS)]
-    loop = asyncio.new_event_loop()
-    writer, kept = GroupCommitWriter(engine), KeptConnection(engine)
+    committer = Committer(engine, lanes=1)
 
-    def batch() -> Batch:
-        made, t = Batch(), time.time()
-        made.take(Request(user.id, [(sid, t, 1.0) for sid in ids], int(t), loop.create_future()))
-        return made
+    def batch() -> CommitJob:
+        t = time.time()
+        rows = [(sid, t, 1.0) for sid in ids]
+        cells: Cells = {}
+        add_points(cells, rows)
+        return CommitJob(new_batch_id(), cells, dict.fromkeys(ids, int(t)), [rows])
 
     def timed() -> tuple[float, float]:
         """Median wall and CPU milliseconds of a commit."""
@@ -69,13 +71,13 @@ def run(url: str, commits: int) -> None:
         for _ in range(commits):
             one = batch()
             wall, cpu = time.perf_counter(), time.thread_time()
-            writer._commit(one, kept)  # noqa: SLF001 - the commit itself, on this thread
+            committer.commit(0, one)
             walls.append((time.perf_counter() - wall) * 1000)
             cpus.append((time.thread_time() - cpu) * 1000)
         return sorted(walls)[len(walls) // 2], sorted(cpus)[len(cpus) // 2]
 
     for _ in range(3):
-        writer._commit(batch(), kept)  # noqa: SLF001 - warm-up
+        committer.commit(0, batch())  # warm-up
     alone = timed()
     spinning = True
 
@@ -92,7 +94,7 @@ def run(url: str, commits: int) -> None:
     finally:
         spinning = False
         busy.join()
-    kept.close()
+    committer.close(0)
     engine.dispose()
     print(f"database: {engine.dialect.name}; one commit of {CELLS:,} cells "
           f"({3 * CELLS:,} rollup rows), median of {commits}")

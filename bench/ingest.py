@@ -307,20 +307,22 @@ class Server:
             if not 200 <= answer.status < 300:
                 raise SystemExit(f"warm-up POST {path} answered {answer.status}")
 
-    def serving_pid(self) -> int:
-        """uvicorn itself, or its worker if it forked one."""
+    def serving_pids(self) -> list[int]:
+        """uvicorn and its children (the API's commit process)."""
         assert self.process is not None
-        children = child_pids(self.process.pid)
-        return max(children, key=vm_hwm_kib) if children else self.process.pid
+        return [self.process.pid, *child_pids(self.process.pid)]
 
     def peak_kib(self) -> int:
-        """VmHWM (peak resident memory) of the serving process."""
-        return vm_hwm_kib(self.serving_pid())
+        """VmHWM (peak resident memory), summed over the serving processes."""
+        return sum(vm_hwm_kib(pid) for pid in self.serving_pids())
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the serving process, all its threads."""
-        fields = Path(f"/proc/{self.serving_pid()}/stat").read_text().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User + system CPU time of the serving processes, all their threads."""
+        total = 0
+        for pid in self.serving_pids():
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
 
 def child_pids(pid: int) -> list[int]:

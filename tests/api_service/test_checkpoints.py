@@ -1,6 +1,7 @@
 """On SQLite, the API's commits never copy the write-ahead log into the database file
 themselves (whichever commit crossed 1,000 pages used to pay for everyone's pages): a
-thread of the writer checkpoints instead, and the data reaches the file all the same."""
+thread beside the commit lanes checkpoints instead, and the data reaches the file all
+the same, with the lanes in the commit process or on the API's own threads."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from aerie import db
 from aerie.db import make_engine
 from aerie.migrate import upgrade
 from aerie.settings import Settings
+from api_service.commit_lanes import Lanes, ThreadLanes
+from api_service.commit_process import ProcessLanes
 from api_service.writer import GroupCommitWriter
 from tests.conftest import make_account, make_stat
 
@@ -48,19 +51,28 @@ async def _write_then_wait(engine: Engine, writer: GroupCommitWriter, path: Path
     return autocheckpoint, in_file
 
 
-def _setup(path: Path) -> tuple[Engine, GroupCommitWriter, list[int], int]:
-    engine = make_engine(Settings(database_url=f"sqlite:///{path}"))
+@pytest.fixture(params=["process", "threads"])
+def lanes_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def _setup(path: Path, lanes_kind: str, checkpoint_interval: float = 0.5
+           ) -> tuple[Engine, GroupCommitWriter, list[int], int]:
+    settings = Settings(database_url=f"sqlite:///{path}")
+    engine = make_engine(settings)
     upgrade(engine)
     engine.dispose()  # as in the API, the writer is made before any connection is
-    writer = GroupCommitWriter(engine)
+    lanes: Lanes = (ProcessLanes(settings, engine, checkpoint_interval) if lanes_kind == "process"
+                    else ThreadLanes(engine, checkpoint_interval))
+    writer = GroupCommitWriter(engine, lanes=lanes)
     account = make_account(engine)
     stat_ids = [make_stat(engine, account, f"s{i}", "value").id for i in range(STATS)]
     return engine, writer, stat_ids, account.user.id
 
 
 def test_commits_leave_checkpoints_to_the_writers_thread_which_copies_every_row(
-        tmp_path: Path) -> None:
-    engine, writer, stat_ids, account = _setup(tmp_path / "aerie.db")
+        tmp_path: Path, lanes_kind: str) -> None:
+    engine, writer, stat_ids, account = _setup(tmp_path / "aerie.db", lanes_kind)
     autocheckpoint, in_file = asyncio.run(
         _write_then_wait(engine, writer, tmp_path / "aerie.db", stat_ids, account, 30))
     engine.dispose()
@@ -68,11 +80,11 @@ def test_commits_leave_checkpoints_to_the_writers_thread_which_copies_every_row(
     assert in_file == COMMITS * STATS
 
 
-def test_without_the_thread_the_rows_would_stay_in_the_log(tmp_path: Path) -> None:
+def test_without_the_thread_the_rows_would_stay_in_the_log(tmp_path: Path,
+                                                          lanes_kind: str) -> None:
     """The control: the same commits with the thread idle leave the file without them,
     so the test above sees the thread's work, not the commits'."""
-    engine, writer, stat_ids, account = _setup(tmp_path / "aerie.db")
-    writer._checkpoints._interval = 3600  # type: ignore[union-attr]  # noqa: SLF001
+    engine, writer, stat_ids, account = _setup(tmp_path / "aerie.db", lanes_kind, 3600)
     _autocheckpoint, in_file = asyncio.run(
         _write_then_wait(engine, writer, tmp_path / "aerie.db", stat_ids, account, 1.5))
     engine.dispose()
@@ -81,12 +93,13 @@ def test_without_the_thread_the_rows_would_stay_in_the_log(tmp_path: Path) -> No
 
 def test_the_log_is_cut_back_once_checkpointed(tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # (the limit is this process's: the lanes run here, as the write that cuts it back)
     """A flood grows the write-ahead log; once a checkpoint has copied all of it, the
     next commit starts it over, no larger than the limit (before, it kept its size)."""
     limit = 64 * 1024
     monkeypatch.setattr(db, "WAL_SIZE_LIMIT_BYTES", limit)
     path = tmp_path / "aerie.db"
-    engine, writer, stat_ids, account = _setup(path)
+    engine, writer, stat_ids, account = _setup(path, "threads")
     _autocheckpoint, in_file = asyncio.run(
         _write_then_wait(engine, writer, path, stat_ids, account, 30))
     grown = Path(f"{path}-wal").stat().st_size
