@@ -128,8 +128,7 @@ class ProcessLanes:
         self._settings = settings
         self._engine = engine
         self._checkpoint_interval = checkpoint_interval
-        self._sqlite = engine.dialect.name == "sqlite"
-        if self._sqlite:  # the child checkpoints; this process's writes leave it to it
+        if engine.dialect.name == "sqlite":  # the child checkpoints; our writes leave it to it
             leave_checkpoints_to_the_writer(engine)
         self._ids = itertools.count()
         self._child: _Child | None = None

@@ -80,8 +80,8 @@ class Committer:
         # requests are answered 503: the engine's AERIE_DB_RETRY_SECONDS
         self._retry_seconds = retry_seconds(engine)
         self._kept = [KeptConnection(engine) for _ in range(lanes)]
-        self.turns = WriteTurns() if engine.dialect.name == "sqlite" else None
-        self._serial: AbstractContextManager[object] = self.turns or nullcontext()
+        self._turns = WriteTurns() if engine.dialect.name == "sqlite" else None
+        self._serial: AbstractContextManager[object] = self._turns or nullcontext()
         self._marked: dict[int, int] = {}  # stat id -> data_received_at last written
 
     def in_turn(self, work: Callable[[Engine], T]) -> T:
@@ -104,7 +104,7 @@ class Committer:
         kept = self._kept[lane]
         try:
             # on SQLite, a small commit takes the writer's turn before larger work
-            with self.turns.costing(len(job.cells)) if self.turns else nullcontext():
+            with self._turns.costing(len(job.cells)) if self._turns else nullcontext():
                 try:
                     self._in_transaction(kept, job.batch_id, count_retry,
                                          lambda conn: _write(conn, job.cells, marks))

@@ -23,11 +23,10 @@ commit in flight holds (so an account's requests are written in order): a quiet
 account need not wait for a flood's commit in flight. The lanes are threads of
 this process or, with ``AERIE_COMMIT_PROCESS=true``, of a process of their own
 (``api_service.commit_lanes`` says which to choose, and ``api_service.committer``
-what a lane does). MariaDB
-runs them at once; SQLite, one writer at a time, takes them in turn through a lock
-(not its busy handler's back-off sleeps) that hands the turn to the smallest waiting
-work (``WriteTurns``), so the quiet request's commit holds only its own points and
-waits for at most the transaction in progress.
+what a lane does). MariaDB runs them at once; SQLite, one writer at a time, takes
+them in turn through a lock (not its busy handler's back-off sleeps) that hands the
+turn to the smallest waiting work (``WriteTurns``), so the quiet request's commit
+holds only its own points and waits for at most the transaction in progress.
 
 One request's numbers must not fail the others': when a batch would make a
 stored sum overflow, the batch is written again without the requests that
@@ -74,7 +73,6 @@ SMALL_CHUNK_CELLS = 100
 # (about 100 bytes a point: some 25 MB; bench/ingest.py keeps 64,000 queued).
 MAX_QUEUED_POINTS = 250_000
 BUSY = "the API is busy with this account's earlier posts; nothing was recorded, retry shortly"
-
 
 
 @dataclass
