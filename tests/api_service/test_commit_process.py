@@ -51,7 +51,11 @@ def test_a_killed_commit_process_loses_no_acknowledged_post_and_is_replaced(
 ) -> None:
     """SIGKILL the process just as a batch goes down its pipe: that batch's posts are
     answered 503 and not stored; posts acknowledged before are stored; the next posts
-    go to a new process and are acknowledged."""
+    go to a new process and are acknowledged.
+
+    The process is stopped before the batch is written, so it dies with the batch unread:
+    otherwise it could commit the batch before the kill lands, and rightly acknowledge
+    it."""
     stat = make_stat(engine, owner, "killed process", "counter")
     now = int(time.time())
     lanes = ProcessLanes(settings, engine)
@@ -59,10 +63,14 @@ def test_a_killed_commit_process_loses_no_acknowledged_post_and_is_replaced(
     real_submit = lanes.submit
 
     def submit_then_kill(lane: int, job: CommitJob, done: Done) -> None:
+        pid = lanes.pid
+        if killed or pid is None:
+            real_submit(lane, job, done)
+            return
+        killed.append(pid)
+        os.kill(pid, signal.SIGSTOP)
         real_submit(lane, job, done)
-        if len(killed) == 0 and lanes.pid is not None:
-            killed.append(lanes.pid)
-            os.kill(lanes.pid, signal.SIGKILL)
+        os.kill(pid, signal.SIGKILL)
 
     async def run() -> tuple[list[object], list[object], list[object]]:
         writer = GroupCommitWriter(engine, lanes=lanes)
