@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 from aerie import urls
 from interactor.embeds import EmbedContent, EmbedRequest, StatFigures
 from interactor.sharing import SharingPage
-from presenters.filters import compact, local_time
+from presenters.filters import compact, local_time, sentence
 from presenters.html import HtmlPresenter
 from presenters.links import embed_object, share_codes
 
@@ -78,7 +78,7 @@ def _figures(stat: StatFigures, content: EmbedContent) -> dict[str, Any]:
 
 def error_fragment(status: int, message: str) -> str:
     """A one-line notice in place of the embed: what went wrong, said to the page's reader."""
-    text = message[:1].upper() + message[1:]
+    text = sentence(message)
     return (f'<div class="stathat-embed stathat-embed-error" data-status="{status}" '
             f'style="font:14px sans-serif;color:#555;padding:8px;border:1px dashed #bbb">'
             f"{escape(text)}.</div>")
@@ -86,7 +86,7 @@ def error_fragment(status: int, message: str) -> str:
 
 def error_svg(message: str, width: int, height: int) -> bytes:
     width, height = _placeholder_size(width, height)
-    text = escape(message[:1].upper() + message[1:])
+    text = escape(sentence(message))
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}"><rect width="100%" height="100%" fill="#f4f4f4" '
@@ -98,7 +98,7 @@ def error_svg(message: str, width: int, height: int) -> bytes:
 
 def error_png(message: str, width: int, height: int) -> bytes:
     """A grey image saying ``message``, so an ``<img>`` in a mail or a page explains itself."""
-    return _placeholder_png(message[:1].upper() + message[1:], *_placeholder_size(width, height))
+    return _placeholder_png(sentence(message), *_placeholder_size(width, height))
 
 
 def _placeholder_size(width: int, height: int) -> tuple[int, int]:

@@ -107,6 +107,14 @@ _ORDINALS = ("zeroth", "first", "second", "third", "fourth", "fifth", "sixth", "
              "eighth", "ninth", "tenth")
 
 
+def sentence(message: str) -> str:
+    """A domain error's message (lower case, as JSON answers carry it) as a sentence; one
+    that opens with a parameter's name (``time_window must be ...``) keeps its spelling."""
+    if "_" in message.split(" ", 1)[0]:
+        return message
+    return message[:1].upper() + message[1:]
+
+
 def in_words(count: int, ordinal: bool = False) -> str:
     """A small number in running text, from the constant that sets it ("up to three
     stats", "third stat"); past ten, figures ("12", "12th")."""
@@ -120,6 +128,7 @@ def in_words(count: int, ordinal: bool = False) -> str:
 
 
 FILTERS = {
+    "sentence": sentence,
     "in_words": in_words,
     "graph_left": graph_left,
     "compact": compact,

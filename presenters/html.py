@@ -18,7 +18,7 @@ from aerie import urls
 from aerie.contracts import FULL_GRAPH_MARGINS, MAX_STATS_ON_GRAPH
 from interactor.stat_pages import SORTS
 from presenters import links
-from presenters.filters import FILTERS
+from presenters.filters import FILTERS, sentence
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -50,8 +50,8 @@ class Flash:
 
     @classmethod
     def error(cls, message: str) -> Flash:
-        """A domain error's message (lower case, as JSON answers carry it) as a sentence."""
-        return cls(message[:1].upper() + message[1:], "error")
+        """A domain error's message, as a sentence."""
+        return cls(sentence(message), "error")
 
 
 @dataclass(frozen=True)

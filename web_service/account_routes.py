@@ -262,7 +262,7 @@ class AccountPages:
         """The settings page again after a form's mistake, showing what was typed."""
         if json_requested(request):
             raise mistake
-        flash = Flash(mistake.message, "error")
+        flash = Flash.error(mistake.message)
         return await self._settings(request, session, status=mistake.status, flash=flash, **typed)
 
     async def settings(self, request: Request, session: CurrentSession) -> Response:

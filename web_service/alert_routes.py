@@ -32,7 +32,7 @@ def alert_router(services: Services, responder: Responder) -> APIRouter:
         except BadRequest as exc:
             to_fix = await alerts.rule_to_fix(services, session.user, public_id, form)
             return responder.page(request, session, "alert_new.html", to_fix, present.preview,
-                                  flash=Flash(exc.message, "error"), status=exc.status)
+                                  flash=Flash.error(exc.message), status=exc.status)
         return responder.page(request, session, "alert_new.html", result, present.preview)
 
     @router.post("/stats/{public_id}/alerts", response_model=None)
@@ -44,7 +44,7 @@ def alert_router(services: Services, responder: Responder) -> APIRouter:
         except BadRequest as exc:
             to_fix = await alerts.rule_to_fix(services, session.user, public_id, rule)
             return responder.page(request, session, "alert_new.html", to_fix, present.preview,
-                                  flash=Flash(exc.message, "error"), status=exc.status)
+                                  flash=Flash.error(exc.message), status=exc.status)
         return see_other(urls.alert_page(alert.public_id), "alert_created")
 
     @page_route(router, "/alerts/{alert_id}")
@@ -61,7 +61,7 @@ def alert_router(services: Services, responder: Responder) -> APIRouter:
         except BadRequest as exc:
             result = await alerts.alert_page(services, session.user, alert_id)
             return responder.page(request, session, "alert.html", result, present.alert_page,
-                                  flash=Flash(exc.message, "error"), status=exc.status)
+                                  flash=Flash.error(exc.message), status=exc.status)
         return see_other(urls.alert_page(alert_id), "alert_saved")
 
     @router.post("/alerts/{alert_id}/silence", response_model=None)

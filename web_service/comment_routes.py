@@ -58,7 +58,7 @@ def comment_router(services: Services, responder: Responder) -> APIRouter:
                 request.app.state.api_url, web_url_of(request),
             )
             return responder.page(request, session, "stat.html", page, present_stats.stat_page,
-                                  flash=Flash(exc.message, "error"), status=exc.status)
+                                  flash=Flash.error(exc.message), status=exc.status)
         return see_other(_back_to(public_id, form.get("tf", "")), "comment_added")
 
     @router.post("/stats/{public_id}/comments/{comment_id}/delete", response_model=None)

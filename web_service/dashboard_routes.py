@@ -62,7 +62,7 @@ def dashboard_router(services: Services, responder: Responder, cache: PublicCach
         try:
             made = await use.create_dashboard(services, session.user, posted.fields.get("name", ""))
         except AerieError as exc:
-            return await list_page(request, session, Flash(exc.message, "error"), exc.status)
+            return await list_page(request, session, Flash.error(exc.message), exc.status)
         return see_other(urls.dashboard_editor(made.public_id), "dashboard_created")
 
     @page_route(router, "/dashboards/{public_id}")
@@ -79,7 +79,7 @@ def dashboard_router(services: Services, responder: Responder, cache: PublicCach
         try:
             await use.rename_dashboard(services, session.user, public_id, form.get("name", ""))
         except AerieError as exc:
-            return await one_page(request, session, public_id, Flash(exc.message, "error"),
+            return await one_page(request, session, public_id, Flash.error(exc.message),
                                   exc.status)
         return see_other(urls.dashboard_editor(public_id), "dashboard_renamed")
 
@@ -99,7 +99,7 @@ def dashboard_router(services: Services, responder: Responder, cache: PublicCach
             await use.add_card(services, session.user, public_id, form.get("kind", ""),
                                form.get("timeframe", ""), form.get("title", ""), stat_ids)
         except AerieError as exc:
-            return await one_page(request, session, public_id, Flash(exc.message, "error"),
+            return await one_page(request, session, public_id, Flash.error(exc.message),
                                   exc.status)
         return see_other(urls.dashboard_editor(public_id), "card_added")
 

@@ -31,7 +31,7 @@ def report_router(services: Services, responder: Responder) -> APIRouter:
         except AerieError as exc:
             result = await reports.report_page(services, session.user)
             return responder.page(request, session, "reports.html", result, present.report_page,
-                                  flash=Flash(exc.message, "error"), status=exc.status)
+                                  flash=Flash.error(exc.message), status=exc.status)
         return see_other(urls.REPORTS, "report_saved")
 
     return router

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from aerie import urls
-from aerie.errors import AerieError, BadRequest
+from aerie.errors import AerieError, BadRequest, Conflict
 from aerie.sessions import Session
 from interactor import stat_changes, stat_pages
 from interactor.base import Services
@@ -53,8 +53,19 @@ def stat_router(services: Services, responder: Responder) -> APIRouter:
                 services, session.user, fields.get("name", ""), fields.get("kind", "")
             )
         except AerieError as exc:
-            return await list_page(request, session, "", Flash(exc.message, "error"), exc.status)
+            return await list_page(request, session, "", Flash.error(exc.message), exc.status)
         return see_other(urls.stat_page(stat.public_id), "created")
+
+    async def refused_on_stat_page(request: Request, session: Session, public_id: str,
+                                   mistake: AerieError) -> Response:
+        """The stat page again, saying above it what to fix in the form it sent; a stat
+        that is not the visitor's, and the JSON twin, get the error alone."""
+        if json_requested(request) or not isinstance(mistake, (BadRequest, Conflict)):
+            raise mistake
+        result = await stat_pages.stat_page(services, session.user, public_id, None,
+                                            request.app.state.api_url, web_url_of(request))
+        return responder.page(request, session, "stat.html", result, present.stat_page,
+                              flash=Flash.error(mistake.message), status=mistake.status)
 
     @page_route(router, "/stats/{public_id}")
     async def stat_page(
@@ -89,16 +100,22 @@ def stat_router(services: Services, responder: Responder) -> APIRouter:
         return _image_answer(request, image)
 
     @router.post("/stats/{public_id}/details", response_model=None)
-    async def describe(form: SessionForm, public_id: str) -> Response:
+    async def describe(request: Request, form: SessionForm, public_id: str) -> Response:
         fields = {k: v for k, v in form.fields.items() if k in ("unit", "description", "tags")}
-        await stat_changes.describe_stat(services, form.session.user, public_id, fields)
+        try:
+            await stat_changes.describe_stat(services, form.session.user, public_id, fields)
+        except AerieError as exc:
+            return await refused_on_stat_page(request, form.session, public_id, exc)
         return see_other(urls.stat_page(public_id), "described")
 
     @router.post("/stats/{public_id}/rename", response_model=None)
-    async def rename(form: SessionForm, public_id: str) -> Response:
-        stat = await stat_changes.rename_stat(
-            services, form.session.user, public_id, form.fields.get("name", "")
-        )
+    async def rename(request: Request, form: SessionForm, public_id: str) -> Response:
+        try:
+            stat = await stat_changes.rename_stat(
+                services, form.session.user, public_id, form.fields.get("name", "")
+            )
+        except AerieError as exc:
+            return await refused_on_stat_page(request, form.session, public_id, exc)
         return see_other(urls.stat_page(stat.public_id), "renamed")
 
     @router.get("/stats/{public_id}/delete", response_model=None)

@@ -50,7 +50,7 @@ def test_an_error_page_keeps_the_signed_in_header_and_navigation(page: Page) -> 
 
     assert answer is not None and answer.status == 404
     expect(page.locator("h1")).to_have_text("Not found")
-    expect(page.locator("main")).to_contain_text("no stat with id")
+    expect(page.locator("main")).to_contain_text("No stat with id")
     expect(page.locator("header .who")).to_contain_text(email)
     expect(page.locator("header nav a[href='/stats']")).to_have_count(1)
     expect(page.locator("header nav a[href='/dashboards']")).to_have_count(1)

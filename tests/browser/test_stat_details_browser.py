@@ -66,7 +66,8 @@ def test_bad_details_are_refused_saying_what_to_fix(
         "csrf": page.locator("input[name=csrf]").first.get_attribute("value") or "",
         "unit": "x" * 40})
     assert answer.status == 400
-    assert "unit is 40 characters; the limit is 32" in answer.text()
+    assert "Unit is 40 characters; the limit is 32" in answer.text()
+    assert 'class="stat-details"' in answer.text()  # the stat page, its form there again
 
 
 def test_details_are_set_through_the_export_and_a1_apis_leaving_the_rest_alone(

@@ -221,7 +221,7 @@ def test_an_ezkey_given_up_stays_reserved_to_its_account(
 
 
 @pytest.mark.parametrize(("password", "message"), [
-    ("", "to change your e-mail, type your current password too"),
+    ("", "To change your e-mail, type your current password too"),
     ("not my password", "the one given is not right"),
 ])
 def test_a_new_email_without_the_right_password_changes_nothing(

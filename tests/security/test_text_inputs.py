@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from aerie.schema import alerts, comments, dashboard_cards, dashboards, stats
+from presenters.filters import sentence
 from tests.api_service.conftest import Servers
 from tests.api_service.helpers import assert_error, recent_minute, stat_info, stat_names
 from tests.conftest import Account, make_stat
@@ -167,9 +168,9 @@ def test_web_stat_creation_and_renaming_refuse_hostile_names(
     stat = make_stat(engine, Account(owner_browser.user, ""), "signups", "counter")
     for char, named in ENTERED:
         refused_page(owner_browser.post("/stats", name=f"ab{char}cd", kind="counter"),
-                     "stat name", named)
+                     "Stat name", named)
         refused_page(owner_browser.post(f"/stats/{stat.public_id}/rename", name=f"ab{char}cd"),
-                     "stat name", named)
+                     "Stat name", named)
     assert owner_browser.post("/stats", name="\u200b", kind="counter").status_code == 400
     with engine.connect() as conn:
         names = conn.execute(select(stats.c.name).where(stats.c.user_id == user_id)).scalars()
@@ -185,12 +186,12 @@ def test_dashboard_names_and_card_titles_refuse_hostile_text(
     made = owner_browser.post("/dashboards", name="Growth")
     board = made.headers["location"].split("/")[2].split("?")[0]
     for char, named in ENTERED:
-        refused_page(owner_browser.post("/dashboards", name=f"ab{char}cd"), "dashboard name", named)
+        refused_page(owner_browser.post("/dashboards", name=f"ab{char}cd"), "Dashboard name", named)
         refused_page(owner_browser.post(f"/dashboards/{board}/rename", name=f"ab{char}cd"),
-                     "dashboard name", named)
+                     "Dashboard name", named)
         refused_page(owner_browser.post(f"/dashboards/{board}/cards", kind="graph", timeframe="1d",
                                         title=f"ab{char}cd", stat1=stat.public_id),
-                     "card title", named)
+                     "Card title", named)
     wide = owner_browser.post(f"/dashboards/{board}/cards", kind="graph", timeframe="１d",
                               stat1=stat.public_id)
     assert wide.status_code == 400  # a full-width digit is not a timeframe
@@ -217,7 +218,7 @@ def test_comments_refuse_hostile_text_on_the_page_and_the_a1_api(
     theirs = make_stat(engine, owner, "deploys", "counter")
     for char, named in ENTERED:
         refused_page(owner_browser.post(f"/stats/{mine.public_id}/comments", text=f"ab{char}cd",
-                                        time=""), "comment", named)
+                                        time=""), "Comment", named)
         answer = a1.post("/a1/comments", data={"id": theirs.public_id, "text": f"ab{char}cd"},
                          auth=(owner.token, ""))
         assert_error(answer, 400, f"comment: character {named} at position 3")
@@ -247,7 +248,7 @@ def test_alert_fields_are_checked_on_the_page_and_both_apis(
     theirs = make_stat(engine, owner, "deploys", "counter")
     for change, says in BAD_ALERTS:
         page = owner_browser.post(f"/stats/{mine.public_id}/alerts", **{**ALERT, **change})
-        assert page.status_code == 400 and says in page.text, (change, page.text[:300])
+        assert page.status_code == 400 and sentence(says) in page.text, (change, page.text[:300])
         form = {**ALERT, **change, "stat_id": theirs.public_id}
         assert_error(a1.post(f"/x/{owner.token}/alerts", data=form), 400, says)
         assert_error(a1.post("/a1/alerts", data=form, auth=(owner.token, "")), 400, says)
@@ -256,10 +257,10 @@ def test_alert_fields_are_checked_on_the_page_and_both_apis(
 
 
 def test_report_hours_and_token_labels_are_checked(owner_browser: Browser) -> None:
-    for hour, says in (("²", "choose the hour"), ("１", "choose the hour"),
-                       ("7\r", "hour: character U+000D (carriage return) at position 2")):
+    for hour, says in (("²", "Choose the hour"), ("１", "Choose the hour"),
+                       ("7\r", "Hour: character U+000D (carriage return) at position 2")):
         answer = owner_browser.post("/reports", hour=hour)
         assert answer.status_code == 400, (hour, answer.text[:300])
         assert says in answer.text, hour
-    refused_page(owner_browser.post("/settings/tokens", label="ab\x1bcd"), "token label",
+    refused_page(owner_browser.post("/settings/tokens", label="ab\x1bcd"), "Token label",
                  "U+001B (escape)")

@@ -407,7 +407,7 @@ def test_ezkey_change_and_ez_switch_reach_the_ingestion_api(
     ("ezkey", "status", "message"),
     [
         (" padded", 400, "may not begin or end"),
-        ("", 400, "choose an ezkey"),
+        ("", 400, "Choose an ezkey"),
         ("x" * 256, 400, "at most 255"),
         ("OUTSIDER", 409, "is taken"),
     ],

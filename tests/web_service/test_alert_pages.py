@@ -102,7 +102,7 @@ def test_edit_silence_and_delete(owner_browser: Browser, engine: Engine) -> None
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
-    ("threshold", "lots", "threshold must be a number"),
+    ("threshold", "lots", "Threshold must be a number"),
     ("time_window", "2h", "time_window must be one of"),
     ("webhook_url", "javascript:alert(1)", "webhook_url must be an http"),
 ])

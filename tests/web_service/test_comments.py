@@ -143,7 +143,7 @@ def test_bad_comments_show_the_page_again_with_a_400_and_write_nothing(
     sid = stat.public_id
 
     cases = [
-        ("   ", "2026-01-01T10:00", "the comment is empty"),
+        ("   ", "2026-01-01T10:00", "The comment is empty"),
         ("x" * (MAX_TEXT + 1), "2026-01-01T10:00", "the limit is 1000"),
         ("ok", "yesterday", "is not understood"),
         ("ok", "2026-02-30T10:00", "not a real date"),

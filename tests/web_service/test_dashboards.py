@@ -167,11 +167,11 @@ def test_cards_are_removed_and_reordered_and_the_order_persists(
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"kind": "graph", "timeframe": "1d"}, "a card shows 1 to 3 stats; you chose 0"),
-        ({"kind": "graph", "timeframe": "1d", "stats": "four"}, "a card shows 1 to 3 stats; you chose 4"),
-        ({"kind": "graph", "timeframe": "1 week", "stats": "one"}, "timeframe &#39;1 week&#39; is not understood"),
-        ({"kind": "pie", "timeframe": "1d", "stats": "one"}, "a card is a graph, number or table, not &#39;pie&#39;"),
-        ({"kind": "table", "timeframe": "1d", "stats": "one", "title": "t" * 201}, "card title is 201 characters"),
+        ({"kind": "graph", "timeframe": "1d"}, "A card shows 1 to 3 stats; you chose 0"),
+        ({"kind": "graph", "timeframe": "1d", "stats": "four"}, "A card shows 1 to 3 stats; you chose 4"),
+        ({"kind": "graph", "timeframe": "1 week", "stats": "one"}, "Timeframe &#39;1 week&#39; is not understood"),
+        ({"kind": "pie", "timeframe": "1d", "stats": "one"}, "A card is a graph, number or table, not &#39;pie&#39;"),
+        ({"kind": "table", "timeframe": "1d", "stats": "one", "title": "t" * 201}, "Card title is 201 characters"),
     ],
 )
 def test_a_bad_card_is_refused_saying_what_to_fix_and_nothing_is_written(
@@ -197,7 +197,7 @@ def test_a_dashboard_needs_a_name(owner_browser: Browser, engine: Engine) -> Non
     answer = owner_browser.post("/dashboards", name="   ")
 
     assert answer.status_code == 400
-    assert "dashboard name is empty" in answer.text
+    assert "Dashboard name is empty" in answer.text
     assert rows_written(engine) == before
     board = create_dashboard(owner_browser, "Kept")
     assert owner_browser.post(f"/dashboards/{board}/rename", name="").status_code == 400

@@ -226,6 +226,29 @@ def test_create_rename_trash_restore_and_purge(
     assert owner_browser.post(f"/trash/{public_id}/restore").status_code == 404
 
 
+def test_a_refused_rename_or_unit_keeps_the_stat_page_saying_what_to_fix(
+    owner_browser: Browser, engine: Engine
+) -> None:
+    stat = make_stat(engine, account(owner_browser), "orders", "counter")
+    make_stat(engine, account(owner_browser), "refunds", "counter")
+    path = f"/stats/{stat.public_id}"
+
+    taken = owner_browser.post(f"{path}/rename", name="refunds")
+    unit = owner_browser.post(f"{path}/details", unit="u" * 33, description="", tags="")
+    as_json = owner_browser.client.post(f"{path}/rename", headers={"accept": "application/json"},
+                                        data={"csrf": owner_browser.csrf, "name": "refunds"})
+
+    assert taken.status_code == 409 and unit.status_code == 400
+    flash = '<div class="flash error" role="status">'
+    assert f"{flash}You already have a stat named &#39;refunds&#39;</div>" in taken.text
+    assert f"{flash}Unit is 33 characters; the limit is 32</div>" in unit.text
+    for page in (taken, unit):  # the stat's own page, its forms there to try again
+        assert "<h1>orders" in page.text and f'action="{path}/rename"' in page.text
+    assert as_json.status_code == 409
+    assert as_json.json()["msg"] == "you already have a stat named 'refunds'"
+    assert owner_browser.json(f"{path}.json").json()["stat"]["name"] == "orders"
+
+
 def test_compare_draws_up_to_three_stats_with_their_summaries(
     owner_browser: Browser, engine: Engine
 ) -> None:
@@ -279,8 +302,8 @@ def test_an_outsider_reaches_none_of_the_owners_stats_by_any_route(
         nothing = outsider_browser.json(path.replace(sid, missing))
         assert theirs.status_code == nothing.status_code == 404, path
         assert theirs.json()["msg"] == nothing.json()["msg"].replace(missing, sid), path
-    for action in ("rename", "delete"):
-        assert outsider_browser.post(f"/stats/{sid}/{action}", name="mine").status_code == 404
+    for action in ("rename", "details", "delete"):
+        assert outsider_browser.post(f"/stats/{sid}/{action}", name="mine", unit="x").status_code == 404
     owner_browser.post(f"/stats/{sid}/delete")
     assert outsider_browser.post(f"/trash/{sid}/restore").status_code == 404
     for path in ("/stats.json", "/stats.json?q=secret", "/trash.json", "/compare.json"):
