@@ -8,7 +8,7 @@ here with positional parameters, they run with rows of plain tuples.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -51,12 +51,17 @@ def run_in_row_groups(
     costs up to a switch interval each time, all the while holding the write lock
     other accounts' commits wait for (``aerie.rollups._sqlite_upsert`` has figures).
     """
+    for group in row_groups(rows):
+        params = params_for(group) if params_for else tuple(v for row in group for v in row)
+        conn.exec_driver_sql(sql_for(len(group)), params)
+
+
+def row_groups(rows: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    """``rows`` cut into consecutive groups of ``ROWS_PER_STATEMENT`` sizes."""
     done = 0
     for size in ROWS_PER_STATEMENT:
         while len(rows) - done >= size:
-            group = rows[done:done + size]
-            params = params_for(group) if params_for else tuple(v for row in group for v in row)
-            conn.exec_driver_sql(sql_for(size), params)
+            yield rows[done:done + size]
             done += size
 
 

@@ -9,14 +9,14 @@ with all its data, and the name is free again.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection, Select, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from aerie.driver_sql import placeholder, run_in_row_groups
+from aerie.driver_sql import placeholder, row_groups, run_in_row_groups
 from aerie.errors import BadRequest, Conflict, NotAllowed, NotFound
 from aerie.keys import public_stat_id, random_key
 from aerie.schema import COUNTER, ROLLUPS, VALUE, stat_tags, stats, users
@@ -347,6 +347,25 @@ def stats_by_names(conn: Connection, user_id: int, names: Iterable[str]) -> dict
             stat = stat_from_row(row)
             found[stat.name] = stat
     return found
+
+
+def stats_gone(conn: Connection, looked_up: Mapping[int, str]) -> set[int]:
+    """The stats of ``looked_up`` (id -> public id, as a key cache found them) that are
+    no longer what was found: deleted, or their id taken since by a new stat (SQLite
+    gives a new row the highest id plus one, so a deleted last stat's id comes back).
+    A post checked against a stale cache entry must write into neither."""
+    ids = sorted(looked_up)
+    found: dict[int, str] = {}
+    for group in row_groups(ids):
+        rows = conn.exec_driver_sql(_public_ids_sql(conn.dialect.name, len(group)), tuple(group))
+        found.update((sid, public_id) for sid, public_id in rows)
+    return {sid for sid, public_id in looked_up.items() if found.get(sid) != public_id}
+
+
+@functools.cache
+def _public_ids_sql(dialect_name: str, rows: int) -> str:
+    ids = ", ".join([placeholder(dialect_name)] * rows)
+    return f"SELECT id, public_id FROM {stats.name} WHERE id IN ({ids})"
 
 
 def classic_stat(conn: Connection, key: str) -> tuple[Stat, str] | None:

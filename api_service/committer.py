@@ -28,7 +28,7 @@ from aerie.contracts import RECEIVED_MARK_SECONDS
 from aerie.errors import Unavailable
 from aerie.readiness import one_line
 from aerie.rollups import CellOverflow, Cells, Sums, add_points, cell_sums, stored_sums, write_cells
-from aerie.stats import mark_data_received, stat_by_id
+from aerie.stats import mark_data_received, stat_by_id, stats_gone
 from aerie.transactions import CommitOutcomeUnknown, retry_seconds, run_transaction
 from api_service.kept_connection import KeptConnection
 from api_service.write_turns import WriteTurns
@@ -55,6 +55,7 @@ class CommitJob:
     batch_id: str  # the same on every attempt: one batch, one count
     cells: Cells
     received: dict[int, int]
+    looked_up: dict[int, str]  # stat id -> public id, as the key cache found the stat
     requests: list[Rows] | None = None
 
 
@@ -62,11 +63,13 @@ class CommitJob:
 class Outcome:
     """How a commit ended. ``error`` set: nothing was written, and every sender is told
     it (``why`` is for the log). Otherwise all was written but ``refused``: request
-    index -> why that request (alone) was left out."""
+    index -> why that request (alone) was left out, and ``gone``: the requests left
+    out because a stat they name was deleted since it was looked up."""
 
     refused: dict[int, str] = field(default_factory=dict)
+    gone: list[int] = field(default_factory=list)
     conflicts: int = 0  # transactions run again (deadlocks, certification failures)
-    needs_rows: bool = False  # nothing written: a sum overflows; send again with rows
+    needs_rows: bool = False  # nothing written: refusals to make; send again with rows
     error: str | None = None
     why: str = ""
 
@@ -106,14 +109,15 @@ class Committer:
             # on SQLite, a small commit takes the writer's turn before larger work
             with self._turns.costing(len(job.cells)) if self._turns else nullcontext():
                 try:
-                    self._in_transaction(kept, job.batch_id, count_retry,
-                                         lambda conn: _write(conn, job.cells, marks))
-                except CellOverflow:
+                    self._in_transaction(
+                        kept, job.batch_id, count_retry,
+                        lambda conn: _write_all(conn, job.cells, marks, job.looked_up))
+                except (CellOverflow, _StatsGone):
                     if job.requests is None:
                         outcome.needs_rows = True
                         return outcome
-                    outcome.refused, marks = self._commit_refusing_overflows(
-                        kept, job.batch_id, job.requests, marks, count_retry)
+                    outcome.refused, outcome.gone, marks = self._commit_refusing(
+                        kept, job, marks, count_retry)
         except Exception as exc:  # noqa: BLE001 - whatever failed, every sender is answered
             outcome.error = exc.message if isinstance(exc, Unavailable) else Unavailable.default_message
             outcome.why = f"the last commit failed: {one_line(exc)}"
@@ -122,11 +126,12 @@ class Committer:
         self._marked.update(marks)
         return outcome
 
-    def _commit_refusing_overflows(
-        self, kept: KeptConnection, batch_id: str, requests: list[Rows], marks: Marks,
+    def _commit_refusing(
+        self, kept: KeptConnection, job: CommitJob, marks: Marks,
         count_retry: Callable[[BaseException], None],
-    ) -> tuple[dict[int, str], Marks]:
-        """Write the requests whose points keep every sum finite; refuse the others.
+    ) -> tuple[dict[int, str], list[int], Marks]:
+        """Write the requests whose stats are still there and whose points keep every sum
+        finite; refuse the others.
 
         Requests are taken in the batch's order (each account's in arrival order)
         against the stored sums, read in the same transaction; each is kept only if,
@@ -134,13 +139,16 @@ class Committer:
         resolution overflows. A stat has one owner, so
         only its owner's requests can be refused for it. Another process may add to
         the same rows between the read and the write: then the write overflows again
-        and the whole decision is taken again. Returns the refusals and the marks written.
+        and the whole decision is taken again. Returns the refusals (overflows, then
+        requests naming gone stats) and the marks written.
         """
+        assert job.requests is not None
+        requests = job.requests
         for attempt in range(1, _ATTEMPTS + 1):
             try:
                 return self._in_transaction(
-                    kept, batch_id, count_retry,
-                    lambda conn: _write_without_overflows(conn, requests, marks))
+                    kept, job.batch_id, count_retry,
+                    lambda conn: _write_refusing(conn, requests, marks, job.looked_up))
             except CellOverflow:
                 if attempt == _ATTEMPTS:
                     raise
@@ -180,22 +188,42 @@ def settle_lost_commit(engine: Engine, batch_id: str, seconds: float) -> bool:
         raise Unavailable(UNKNOWN_OUTCOME) from exc
 
 
+class _StatsGone(Exception):
+    """A stat the batch writes to was deleted since the API looked it up (the key cache
+    keeps lookups for ``AERIE_KEY_CACHE_SECONDS``): its requests are to be refused."""
+
+
+def _write_all(conn: Connection, cells: Cells, marks: Marks, looked_up: dict[int, str]) -> None:
+    """The whole batch, if every stat it names is still the one looked up."""
+    if stats_gone(conn, looked_up):
+        raise _StatsGone
+    _write(conn, cells, marks)
+
+
 def _write(conn: Connection, cells: Cells, marks: Marks) -> None:
     write_cells(conn, cells)
     mark_data_received(conn, marks)
 
 
-def _write_without_overflows(
-    conn: Connection, requests: list[Rows], marks: Marks
-) -> tuple[dict[int, str], Marks]:
-    """One transaction: the batch less the requests that overflow; returns their refusals
-    and the marks written (those of stats a kept request wrote to)."""
+def _write_refusing(
+    conn: Connection, requests: list[Rows], marks: Marks, looked_up: dict[int, str]
+) -> tuple[dict[int, str], list[int], Marks]:
+    """One transaction: the batch less the requests that name a gone stat or overflow;
+    returns the overflows' refusals, the gone requests and the marks written (those of
+    stats a kept request wrote to). The check of the stats runs in the transaction that
+    writes: on SQLite no delete can come between; on MariaDB one that does leaves rows
+    of an id no stat has, as ids are not used again."""
+    gone_stats = stats_gone(conn, looked_up)
+    gone = [i for i, rows in enumerate(requests) if any(row[0] in gone_stats for row in rows)]
+    gone_requests = set(gone)
     own = [_request_cells(rows) for rows in requests]
     keys = {key for sums in own for key in sums}
     totals: Sums = stored_sums(conn, keys)
     kept: Cells = {}
     overflowing: dict[int, int] = {}  # request index -> a stat it overflows
     for i, (rows, sums) in enumerate(zip(requests, own, strict=True)):
+        if i in gone_requests:
+            continue
         trial = {key: totals.get(key, 0.0) + total for key, total in sums.items()}
         bad = next((key[1] for key, total in trial.items() if not math.isfinite(total)), None)
         if bad is not None:
@@ -207,14 +235,15 @@ def _write_without_overflows(
     marks = [(sid, at) for sid, at in marks if sid in written]
     _write(conn, kept, marks)
     names = {sid: _stat_name(conn, sid) for sid in set(overflowing.values())}
-    log.warning("group commit refused %d requests whose sums overflow", len(overflowing))
+    if overflowing:
+        log.warning("group commit refused %d requests whose sums overflow", len(overflowing))
     refused = {
         i: (f"stat {names[sid]!r} cannot take these numbers: its total would be too large "
             f"to store (beyond ±{sys.float_info.max:.4g}); nothing from this request was "
             "recorded")
         for i, sid in overflowing.items()
     }
-    return refused, marks
+    return refused, gone, marks
 
 
 def _stat_name(conn: Connection, stat_id: int) -> str:

@@ -47,6 +47,9 @@ class ExpiringLru(Generic[K, V]):
                 found.append(None)
         return found
 
+    def discard(self, key: K) -> None:
+        self._entries.pop(key, None)
+
     def __setitem__(self, key: K, value: V) -> None:
         self._entries[key] = (value, self._timer() + self._ttl)
         self._entries.move_to_end(key)

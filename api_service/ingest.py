@@ -16,10 +16,10 @@ from aerie.settings import Settings
 from aerie.stats import check_point_kind
 from api_service.batch_turns import BatchTurns
 from api_service.ez_signup import EzSignup
-from api_service.keycache import KeyCache
+from api_service.keycache import KeyCache, looked_up
 from api_service.parsing import Limits, Point, classic_point, ez_points, json_ezkeys
 from api_service.rate_limit import PointRateLimit
-from api_service.writer import GroupCommitWriter
+from api_service.writer import GroupCommitWriter, StatGone
 
 INVALID_KEYS = "invalid keys"
 
@@ -97,11 +97,19 @@ class Ingestor:
         # a pending account's smaller limit is held where the stats are created, so two
         # requests at once cannot both pass it
         limit = self._signup.max_stats if self._signup and user.pending_until is not None else 0
-        stats = await self._keys.stats_for_names(user.id, _kinds_by_name(points), int(now),
-                                                 limit)
-        ids = {name: stat.id for name, stat in stats.items()}
-        await self._writer.add([(ids[stat], t, x) for stat, _kind, x, t in points], int(now),
-                               user.id)
+        kinds = _kinds_by_name(points)
+        for last_try in (False, True):
+            stats = await self._keys.stats_for_names(user.id, kinds, int(now), limit)
+            ids = {name: stat.id for name, stat in stats.items()}
+            try:
+                await self._writer.add([(ids[stat], t, x) for stat, _kind, x, t in points],
+                                       int(now), user.id, looked_up(stats.values()))
+                break
+            except StatGone:
+                # a stat was deleted since the cache found it: find or make it anew
+                self._keys.forget(stats.values())
+                if last_try:
+                    raise
         return Recorded(items, "data" in params)
 
     async def record_classic(self, params: dict[str, Any], kind: str) -> Recorded:
@@ -120,7 +128,12 @@ class Ingestor:
         check_point_kind(stat, point.kind)
         self._rate_limit.take(stat.user_id, 1)
         self._batch_turns.saw(stat.user_id, now)
-        await self._writer.add([(stat.id, point.t, point.x)], int(now), stat.user_id)
+        try:
+            await self._writer.add([(stat.id, point.t, point.x)], int(now), stat.user_id,
+                                   {stat.id: stat.public_id})
+        except StatGone:  # deleted since the cache found it: its key is no stat's now
+            self._keys.forget([stat])
+            raise NotAllowed(f"{INVALID_KEYS}: ukey and key match no stat") from None
         return _ONE_CLASSIC
 
 

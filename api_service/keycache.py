@@ -1,7 +1,9 @@
 """In-process caches of key lookups, so the hot path seldom queries for keys.
 
 Entries live ``ttl`` seconds, which bounds how long a change made elsewhere
-(a stat deleted in the web app, an ezkey changed) takes to reach this process.
+(a stat renamed in the web app, an ezkey changed) takes to reach this process. A
+stat deleted meanwhile is caught by the writer at commit (``StatGone``), and its
+entries forgotten.
 Each cache holds at most ``max_entries``; past that the least recently used
 entry makes room (``ExpiringLru``), so a flood of new keys never empties
 the cache of the ones in use. Misses are looked up off the event loop.
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 
 from sqlalchemy import Connection, Engine
@@ -98,6 +100,12 @@ class KeyCache:
         with reading(self._engine) as conn:
             return classic_stat(conn, key)
 
+    def forget(self, stale: Iterable[Stat]) -> None:
+        """Drop the entries of stats the writer found gone, so the next post looks them up."""
+        for stat in stale:
+            self._classic.discard(stat.classic_key)
+            self._named.discard((stat.user_id, stat.name))
+
     async def stats_for_names(
         self, user_id: int, kinds: dict[str, str], now_unix: int, max_stats: int = 0
     ) -> dict[str, Stat]:
@@ -166,6 +174,11 @@ class KeyCache:
                 check_point_kind(stat, kinds[name])
             check_room_for_stats(conn, user_id, len(kinds) - len(found), limit)
         return found
+
+
+def looked_up(stats: Iterable[Stat]) -> dict[int, str]:
+    """What the writer checks the stats against at commit: each one's public id."""
+    return {stat.id: stat.public_id for stat in stats}
 
 
 def create_stats_chunk(engine: Engine, user_id: int, kinds: dict[str, str], to_create: int,

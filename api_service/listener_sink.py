@@ -24,10 +24,10 @@ from aerie.errors import BadRequest, NotAllowed, NotFound, Unavailable
 from aerie.monitor import Metrics, Reporter
 from aerie.settings import Settings
 from aerie.stats import Stat
-from api_service.keycache import KeyCache
+from api_service.keycache import KeyCache, looked_up
 from api_service.parsing import Limits, Point
 from api_service.rate_limit import PointRateLimit, RateLimited
-from api_service.writer import BUSY, GroupCommitWriter
+from api_service.writer import BUSY, GroupCommitWriter, StatGone
 
 log = logging.getLogger("aerie.listeners")
 
@@ -54,7 +54,8 @@ class AccountSink:
         Over the account's rate the points are dropped (counted), or with
         ``wait_for_rate`` (a TCP sender that can be slowed down) waited for; so is a
         full writer queue, which otherwise raises Unavailable. None when nothing was
-        left to write.
+        left to write. Points to a stat deleted since the key cache found it are
+        written once more, to the stat looked up (made) anew.
         """
         if not points:
             return None
@@ -68,6 +69,24 @@ class AccountSink:
                                         len(points))
                     return None
                 await asyncio.sleep(min(exc.retry_after, 1))
+        written = await self._write(points, now, wait_for_rate)
+        if written is None:
+            return None
+        return asyncio.ensure_future(self._again_if_gone(*written, points, now, wait_for_rate))
+
+    async def _again_if_gone(self, written: asyncio.Future[int], stats: list[Stat],
+                             points: list[Point], now: float, wait_for_rate: bool) -> int:
+        """The commit's number; after StatGone, that of the points' second writing."""
+        try:
+            return await written
+        except StatGone:
+            self._keys.forget(stats)
+            again = await self._write(points, now, wait_for_rate)
+            return await again[0] if again is not None else 0
+
+    async def _write(self, points: list[Point], now: float, wait_for_rate: bool
+                     ) -> tuple[asyncio.Future[int], list[Stat]] | None:
+        """Queue the points whose names can be taken; the commit's future and the stats."""
         stats = await self._stats(points, int(now))
         rows = [(stat.id, p.t, p.x) for p in points
                 if (stat := stats.get(p.stat)) is not None and stat.kind == p.kind]
@@ -78,7 +97,9 @@ class AccountSink:
             return None
         while True:
             try:
-                return self._writer.add(rows, int(now), self._user.id)
+                written = self._writer.add(rows, int(now), self._user.id,
+                                           looked_up(stats.values()))
+                return written, list(stats.values())
             except Unavailable as exc:  # the writer's queue is full, or it is stopping
                 if not wait_for_rate or exc.message != BUSY:
                     self._metrics.count(f"aerie {self._metrics.role} dropped points", len(rows))

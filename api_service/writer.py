@@ -48,7 +48,7 @@ from typing import TypeVar
 from sqlalchemy import Engine
 
 from aerie.commit_batches import PRUNE_CHUNK, new_batch_id, prune_batches
-from aerie.errors import BadRequest, Unavailable
+from aerie.errors import BadRequest, NotAllowed, Unavailable
 from aerie.monitor import Metrics
 from aerie.rollups import Cells, add_points, merge_cells
 from aerie.transactions import retry_seconds, run_transaction
@@ -75,6 +75,14 @@ MAX_QUEUED_POINTS = 250_000
 BUSY = "the API is busy with this account's earlier posts; nothing was recorded, retry shortly"
 
 
+class StatGone(NotAllowed):
+    """These points name a stat deleted since it was looked up (its id may even be
+    another stat's now): nothing of them was written; look the stat up again."""
+
+    def __init__(self) -> None:
+        super().__init__("a stat these points name was deleted; nothing was recorded")
+
+
 @dataclass
 class Request:
     """One request's points, and the future its sender waits on (the commit's number)."""
@@ -90,12 +98,14 @@ class Batch:
     sequence: int = 0  # once committing: 1 for the writer's first commit, and so on
     cells: Cells = field(default_factory=dict)
     received: dict[int, int] = field(default_factory=dict)  # stat id -> unix time
+    looked_up: dict[int, str] = field(default_factory=dict)  # stat id -> public id
     points: int = 0
     requests: list[Request] = field(default_factory=list)
 
-    def take(self, request: Request) -> None:
+    def take(self, request: Request, looked_up: dict[int, str]) -> None:
         add_points(self.cells, request.rows)
         self.received.update(dict.fromkeys([row[0] for row in request.rows], request.received_at))
+        self.looked_up.update(looked_up)
         self.points += len(request.rows)
         self.requests.append(request)
 
@@ -105,6 +115,7 @@ class Batch:
         merge_cells(self.cells, chunk.cells)
         for stat_id, at in chunk.received.items():
             self.received[stat_id] = max(at, self.received.get(stat_id, 0))
+        self.looked_up.update(chunk.looked_up)
         self.points += chunk.points
         self.requests.extend(chunk.requests)
 
@@ -181,14 +192,16 @@ class GroupCommitWriter:
         interpreter, not a pool's."""
         return await asyncio.get_running_loop().run_in_executor(self._others, work)
 
-    def add(self, points: Rows, received_at: int, account: int) -> asyncio.Future[int]:
+    def add(self, points: Rows, received_at: int, account: int, looked_up: dict[int, str]
+            ) -> asyncio.Future[int]:
         """Queue ``account``'s ``(stat_id, t, x)`` points; the future resolves on commit,
-        to the number of the commit that wrote them.
+        to the number of the commit that wrote them. ``looked_up``: each of their stats'
+        public id, as found when the request was checked.
 
         The points land in one batch whole. Raises Unavailable when the queue is full
         and ``account`` has the most queued. The future raises Unavailable if the commit
-        failed, or BadRequest if these points (and only these) would make a stored sum
-        overflow. Await it bare, not through ``asyncio.shield`` (3 µs of a post's 23): a
+        failed, BadRequest if these points (and only these) would make a stored sum
+        overflow, or StatGone if one of their stats is no longer the one looked up. Await it bare, not through ``asyncio.shield`` (3 µs of a post's 23): a
         cancelled wait ends only itself, as the points are in the batch already and an
         answer to a waiter that is gone is skipped.
         """
@@ -207,7 +220,7 @@ class GroupCommitWriter:
         if not queue or len(queue[-1].cells) >= self._budget:
             queue.append(Batch())
         done: asyncio.Future[int] = (self._loop or asyncio.get_running_loop()).create_future()
-        queue[-1].take(Request(account, points, received_at, done))
+        queue[-1].take(Request(account, points, received_at, done), looked_up)
         self._queued[account] = queued + len(points)
         self._queued_total += len(points)
         if self._free_lanes and account not in self._busy:  # else a commit's end wakes it
@@ -279,7 +292,7 @@ class GroupCommitWriter:
 
     def _start_commit(self, lane: int, batch: Batch) -> None:
         self._busy.update(request.account for request in batch.requests)
-        job = CommitJob(new_batch_id(), batch.cells, batch.received)
+        job = CommitJob(new_batch_id(), batch.cells, batch.received, batch.looked_up)
         self._lanes.submit(lane, job, partial(self._committed, lane, batch, job,
                                               time.perf_counter()))
 
@@ -291,7 +304,8 @@ class GroupCommitWriter:
         with 64 posters on one account, the loop then sat idle a fifth of the time.)"""
         if outcome.conflicts:
             self._metrics.count("aerie api commits retried", outcome.conflicts)
-        if outcome.needs_rows:  # a sum overflows: the lane refuses the requests that do
+        if outcome.needs_rows:  # the lane refuses requests: those naming gone stats, or
+            # whose sums overflow
             job.requests = [request.rows for request in batch.requests]
             self._lanes.submit(lane, job, partial(self._committed, lane, batch, job, started))
             return
@@ -303,10 +317,10 @@ class GroupCommitWriter:
                     _answer(request.done, Unavailable(outcome.error), batch.sequence)
             else:
                 self._failure = None
-                refused = outcome.refused
+                refused: dict[int, Exception] = {i: StatGone() for i in outcome.gone}
+                refused.update((i, BadRequest(why)) for i, why in outcome.refused.items())
                 for i, request in enumerate(batch.requests):
-                    why = refused.get(i)
-                    _answer(request.done, BadRequest(why) if why else None, batch.sequence)
+                    _answer(request.done, refused.get(i), batch.sequence)
                 written = batch.points - sum(len(batch.requests[i].rows) for i in refused)
                 self._record_commit(written, time.perf_counter() - started)
                 self._prune_now_and_then()

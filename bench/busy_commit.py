@@ -29,6 +29,7 @@ from aerie.db import make_engine
 from aerie.rollups import Cells, add_points
 from aerie.settings import Settings
 from api_service.committer import CommitJob, Committer
+from api_service.keycache import looked_up
 from bench.ingest import MARIADB_SERVER, prepare_database
 
 CELLS = 1000
@@ -54,8 +55,9 @@ def run(url: str, commits: int) -> None:
     now = int(time.time())
     with engine.begin() as conn:
         user = accounts.create_user(conn, "bench-busy@example.com", None, now)
-        ids = [stats.create_stat(conn, user.id, f"busy {i:04d}", "counter", now).id
-               for i in range(CELLS)]
+        made = [stats.create_stat(conn, user.id, f"busy {i:04d}", "counter", now)
+                for i in range(CELLS)]
+    ids = [stat.id for stat in made]
     committer = Committer(engine, lanes=1)
 
     def batch() -> CommitJob:
@@ -63,7 +65,8 @@ def run(url: str, commits: int) -> None:
         rows = [(sid, t, 1.0) for sid in ids]
         cells: Cells = {}
         add_points(cells, rows)
-        return CommitJob(new_batch_id(), cells, dict.fromkeys(ids, int(t)), [rows])
+        return CommitJob(new_batch_id(), cells, dict.fromkeys(ids, int(t)),
+                         looked_up(made), [rows])
 
     def timed() -> tuple[float, float]:
         """Median wall and CPU milliseconds of a commit."""

@@ -19,6 +19,7 @@ from aerie.migrate import upgrade
 from aerie.settings import Settings
 from api_service.commit_lanes import Lanes, ThreadLanes
 from api_service.commit_process import ProcessLanes
+from api_service.keycache import looked_up
 from api_service.writer import GroupCommitWriter
 from tests.conftest import make_account, make_stat
 
@@ -32,7 +33,7 @@ def _rows_in_the_file(path: Path) -> int:
 
 
 async def _write_then_wait(engine: Engine, writer: GroupCommitWriter, path: Path,
-                           stat_ids: list[int], account: int,
+                           stat_keys: dict[int, str], account: int,
                            wait_seconds: float) -> tuple[int, int]:
     """Commit COMMITS minutes of every stat; returns the commits' autocheckpoint setting and
     the rows in the file once all are there or ``wait_seconds`` have passed, with the
@@ -40,8 +41,8 @@ async def _write_then_wait(engine: Engine, writer: GroupCommitWriter, path: Path
     await writer.start()
     start = int(time.time()) // 60 * 60 - COMMITS * 60
     for minute in range(COMMITS):
-        await writer.add([(sid, start + minute * 60, 1.0) for sid in stat_ids],
-                         int(time.time()), account)
+        await writer.add([(sid, start + minute * 60, 1.0) for sid in stat_keys],
+                         int(time.time()), account, stat_keys)
     with engine.connect() as conn:
         autocheckpoint = int(conn.execute(text("PRAGMA wal_autocheckpoint")).scalar_one())
     deadline = time.monotonic() + wait_seconds  # the thread's interval is 0.5 s
@@ -57,7 +58,7 @@ def lanes_kind(request: pytest.FixtureRequest) -> str:
 
 
 def _setup(path: Path, lanes_kind: str, checkpoint_interval: float = 0.5
-           ) -> tuple[Engine, GroupCommitWriter, list[int], int]:
+           ) -> tuple[Engine, GroupCommitWriter, dict[int, str], int]:
     settings = Settings(database_url=f"sqlite:///{path}")
     engine = make_engine(settings)
     upgrade(engine)
@@ -66,15 +67,15 @@ def _setup(path: Path, lanes_kind: str, checkpoint_interval: float = 0.5
                     else ThreadLanes(engine, checkpoint_interval))
     writer = GroupCommitWriter(engine, lanes=lanes)
     account = make_account(engine)
-    stat_ids = [make_stat(engine, account, f"s{i}", "value").id for i in range(STATS)]
-    return engine, writer, stat_ids, account.user.id
+    stat_keys = looked_up(make_stat(engine, account, f"s{i}", "value") for i in range(STATS))
+    return engine, writer, stat_keys, account.user.id
 
 
 def test_commits_leave_checkpoints_to_the_writers_thread_which_copies_every_row(
         tmp_path: Path, lanes_kind: str) -> None:
-    engine, writer, stat_ids, account = _setup(tmp_path / "aerie.db", lanes_kind)
+    engine, writer, stat_keys, account = _setup(tmp_path / "aerie.db", lanes_kind)
     autocheckpoint, in_file = asyncio.run(
-        _write_then_wait(engine, writer, tmp_path / "aerie.db", stat_ids, account, 30))
+        _write_then_wait(engine, writer, tmp_path / "aerie.db", stat_keys, account, 30))
     engine.dispose()
     assert autocheckpoint == 0
     assert in_file == COMMITS * STATS
@@ -84,9 +85,9 @@ def test_without_the_thread_the_rows_would_stay_in_the_log(tmp_path: Path,
                                                           lanes_kind: str) -> None:
     """The control: the same commits with the thread idle leave the file without them,
     so the test above sees the thread's work, not the commits'."""
-    engine, writer, stat_ids, account = _setup(tmp_path / "aerie.db", lanes_kind, 3600)
+    engine, writer, stat_keys, account = _setup(tmp_path / "aerie.db", lanes_kind, 3600)
     _autocheckpoint, in_file = asyncio.run(
-        _write_then_wait(engine, writer, tmp_path / "aerie.db", stat_ids, account, 1.5))
+        _write_then_wait(engine, writer, tmp_path / "aerie.db", stat_keys, account, 1.5))
     engine.dispose()
     assert in_file == 0  # three of the thread's intervals would have checkpointed them
 
@@ -99,9 +100,9 @@ def test_the_log_is_cut_back_once_checkpointed(tmp_path: Path,
     limit = 64 * 1024
     monkeypatch.setattr(db, "WAL_SIZE_LIMIT_BYTES", limit)
     path = tmp_path / "aerie.db"
-    engine, writer, stat_ids, account = _setup(path, "threads")
+    engine, writer, stat_keys, account = _setup(path, "threads")
     _autocheckpoint, in_file = asyncio.run(
-        _write_then_wait(engine, writer, path, stat_ids, account, 30))
+        _write_then_wait(engine, writer, path, stat_keys, account, 30))
     grown = Path(f"{path}-wal").stat().st_size
     make_stat(engine, make_account(engine), "one more write", "counter")
     after = Path(f"{path}-wal").stat().st_size  # (closing the last connection removes it)

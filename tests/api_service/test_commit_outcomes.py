@@ -29,7 +29,7 @@ from aerie.schema import commit_batches
 from aerie.stats import Stat, stats_by_names
 from aerie.transactions import RETRY_SECONDS_OPTION
 from api_service import writer as writer_module
-from api_service.keycache import KeyCache
+from api_service.keycache import KeyCache, looked_up
 from api_service.writer import GroupCommitWriter
 from tests.conftest import Account, make_stat
 from tests.security.test_fairness import minute_totals
@@ -44,7 +44,8 @@ def post(engine: Engine, owner: Account, stat: Stat, points: int) -> list[object
         group = GroupCommitWriter(engine)
         await group.start()
         try:
-            waiting = [group.add([(stat.id, float(now), 1.0)], now, owner.user.id)
+            waiting = [group.add([(stat.id, float(now), 1.0)], now, owner.user.id,
+                      looked_up([stat]))
                        for _ in range(points)]
             return list(await asyncio.gather(*waiting, return_exceptions=True))
         finally:
@@ -228,7 +229,7 @@ def test_a_sender_that_stops_waiting_leaves_the_commit_and_the_others_answers_al
         await group.start()
         try:
             waits = [asyncio.ensure_future(group.add([(stat.id, float(now), 1.0)], now,
-                                                     owner.user.id)) for _ in range(5)]
+                                                     owner.user.id, looked_up([stat]))) for _ in range(5)]
             waits[2].cancel()
             return list(await asyncio.gather(*waits, return_exceptions=True))
         finally:
@@ -271,10 +272,12 @@ def test_a_lane_connection_lost_between_commits_costs_no_post(
         group = GroupCommitWriter(engine)
         await group.start()
         try:
-            first = [await group.add([(stat.id, float(now), 1.0)], now, owner.user.id)
+            first = [await group.add([(stat.id, float(now), 1.0)], now, owner.user.id,
+                      looked_up([stat]))
                      for _ in range(3)]
             lose(used[-1])
-            second = [group.add([(stat.id, float(now), 1.0)], now, owner.user.id)
+            second = [group.add([(stat.id, float(now), 1.0)], now, owner.user.id,
+                      looked_up([stat]))
                       for _ in range(3)]
             return first + list(await asyncio.gather(*second, return_exceptions=True))
         finally:
@@ -340,7 +343,7 @@ def test_after_a_lost_commit_answer_the_next_posts_are_acknowledged(
             for _ in range(3):  # one at a time: three commits on the same lane
                 try:
                     outcomes.append(await group.add([(stat.id, float(now), 1.0)], now,
-                                                    owner.user.id))
+                                                    owner.user.id, looked_up([stat])))
                 except Unavailable as exc:
                     outcomes.append(exc)
             return outcomes

@@ -24,6 +24,7 @@ from api_service.app import create_app as api_app
 from api_service.commit_lanes import Done
 from api_service.commit_process import ProcessLanes
 from api_service.committer import CommitJob
+from api_service.keycache import looked_up
 from api_service.writer import GroupCommitWriter
 from tests.conftest import Account, make_stat
 from tests.security.test_fairness import minute_totals
@@ -76,13 +77,16 @@ def test_a_killed_commit_process_loses_no_acknowledged_post_and_is_replaced(
         writer = GroupCommitWriter(engine, lanes=lanes)
         await writer.start()
         try:
-            before = [await writer.add([(stat.id, float(now), 1.0)], now, owner.user.id)
+            before = [await writer.add([(stat.id, float(now), 1.0)], now, owner.user.id,
+                      looked_up([stat]))
                       for _ in range(2)]
             lanes.submit = submit_then_kill  # type: ignore[method-assign]
             during = await asyncio.gather(
-                *[writer.add([(stat.id, float(now), 1.0)], now, owner.user.id)
+                *[writer.add([(stat.id, float(now), 1.0)], now, owner.user.id,
+                      looked_up([stat]))
                   for _ in range(5)], return_exceptions=True)
-            after = [await writer.add([(stat.id, float(now), 1.0)], now, owner.user.id)
+            after = [await writer.add([(stat.id, float(now), 1.0)], now, owner.user.id,
+                      looked_up([stat]))
                      for _ in range(3)]
             return before, list(during), after
         finally:
@@ -110,12 +114,14 @@ def test_the_commit_process_ignores_signals_and_stops_with_the_api(
         first = lanes.pid
         assert first is not None
         try:
-            await writer.add([(stat.id, float(now), 1.0)], now, owner.user.id)
+            await writer.add([(stat.id, float(now), 1.0)], now, owner.user.id,
+                      looked_up([stat]))
             # a signal left at its default would end the process before it read another
             # batch: the next posts would be answered 503, or by a new process
             os.kill(first, signal.SIGTERM)
             os.kill(first, signal.SIGINT)
-            answers = [await writer.add([(stat.id, float(now), 1.0)], now, owner.user.id)
+            answers = [await writer.add([(stat.id, float(now), 1.0)], now, owner.user.id,
+                      looked_up([stat]))
                        for _ in range(3)]
             return first, lanes.pid, answers
         finally:

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, func, select
 from aerie.errors import Unavailable
 from aerie.schema import ROLLUPS
 from aerie.stats import Stat
+from api_service.keycache import looked_up
 from api_service.writer import GroupCommitWriter, Rows
 from tests.conftest import Account, make_stat
 
@@ -58,9 +59,11 @@ def test_quiet_request_rides_in_one_of_the_next_two_commits_behind_a_flood(
         writer = GroupCommitWriter(engine)
         await writer.start()
         try:
-            floods = [writer.add(flood_rows(flood, now, i), now, outsider.user.id)
+            floods = [writer.add(flood_rows(flood, now, i), now, outsider.user.id,
+                                  looked_up(flood))
                       for i in range(FLOOD_REQUESTS)]
-            quiet_done = writer.add([(quiet.id, float(now), 1.0)], now, owner.user.id)
+            quiet_done = writer.add([(quiet.id, float(now), 1.0)], now, owner.user.id,
+                                    looked_up([quiet]))
             return list(await asyncio.gather(*floods)), await quiet_done
         finally:
             await writer.stop()
@@ -90,8 +93,10 @@ def test_a_quiet_point_commits_apart_from_a_floods_thousand_cells(
         writer = GroupCommitWriter(engine)
         await writer.start()
         try:
-            flood_done = writer.add(flood_rows(flood, now, 0), now, outsider.user.id)
-            quiet_done = writer.add([(quiet.id, float(now), 1.0)], now, owner.user.id)
+            flood_done = writer.add(flood_rows(flood, now, 0), now, outsider.user.id,
+                                    looked_up(flood))
+            quiet_done = writer.add([(quiet.id, float(now), 1.0)], now, owner.user.id,
+                                    looked_up([quiet]))
             return await flood_done, await quiet_done
         finally:
             await writer.stop()
@@ -114,10 +119,12 @@ def test_full_queue_turns_away_only_the_account_with_the_most_queued(
 
     async def run() -> None:
         writer = GroupCommitWriter(engine, max_queued_points=3000)
-        accepted = [writer.add(flood_rows(flood, now, i), now, outsider.user.id) for i in range(3)]
+        accepted = [writer.add(flood_rows(flood, now, i), now, outsider.user.id,
+                                  looked_up(flood)) for i in range(3)]
         with pytest.raises(Unavailable, match="retry"):
-            writer.add(flood_rows(flood, now, 3), now, outsider.user.id)
-        accepted.append(writer.add([(quiet.id, float(now), 1.0)], now, owner.user.id))
+            writer.add(flood_rows(flood, now, 3), now, outsider.user.id, looked_up(flood))
+        accepted.append(writer.add([(quiet.id, float(now), 1.0)], now, owner.user.id,
+                                    looked_up([quiet])))
         await writer.start()
         try:
             await asyncio.gather(*accepted)
