@@ -211,3 +211,21 @@ def test_ingestion_keys_in_a_query_string_are_kept_out_of_the_access_log(
     assert "/ez?ezkey=[redacted]&stat=hits&count=1" in logged
     assert "/c?ukey=[redacted]&key=[redacted]&count=1" in logged
 
+
+
+def test_signed_in_pages_and_their_twins_are_kept_out_of_every_cache(
+    web: RunningServer, engine: Engine, owner_browser: Browser
+) -> None:
+    """Back after logging out must not show the stat page and its keys from the history."""
+    owner = Account(owner_browser.user, "")
+    page = f"/stats/{make_stat(engine, owner, 'signups', 'counter').public_id}"
+    _board, board_key = shared_dashboard(engine, owner)
+    answers = [owner_browser.get(path) for path in ("/stats", page, "/dashboards", "/alerts")]
+    answers += [owner_browser.json(path) for path in ("/stats.json", page + ".json", page)]
+    answers.append(owner_browser.get("/stats/nosuchstat"))  # its error page shows the header
+    shared = owner_browser.get(f"/d/{board_key}")  # public: the same for everyone
+
+    for answer in answers:
+        assert answer.headers.get("cache-control") == "no-store", answer.request.url
+    assert answer.status_code == 404
+    assert shared.headers["cache-control"] == "public, max-age=60"
