@@ -9,7 +9,7 @@ other accounts.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from zoneinfo import available_timezones
 
 from sqlalchemy import Connection
@@ -51,8 +51,8 @@ class SettingsPage:
 
     ``now`` and ``api_url`` are filled in by the caller (the page's clock and the
     ingestion API's public address); ``new_token`` is set only in the answer that
-    created it, the one moment its secret is known; ``label`` is a token label
-    being typed, kept when the form comes back with a mistake.
+    shows a just-created token, the one moment its secret is known; ``label`` is a
+    token label being typed, kept when the form comes back with a mistake.
     """
 
     email: str
@@ -67,6 +67,14 @@ class SettingsPage:
     new_token: NewToken | None = None
     label: str = ""
     time_zones: tuple[str, ...] = field(default=TIME_ZONES, repr=False)
+
+    def showing_new_token(self, token_id: int, secret: str) -> SettingsPage:
+        """The page showing ``secret`` as the new token ``token_id``, if that is one of
+        the account's live tokens and the secret starts as it does; else unchanged."""
+        for token in self.tokens:
+            if token.id == token_id and token.revoked_at is None and secret[:6] == token.prefix:
+                return replace(self, new_token=NewToken(token.id, secret, token.label))
+        return self
 
 
 async def settings_page(svc: Services, user_id: int) -> SettingsPage:

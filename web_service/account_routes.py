@@ -244,11 +244,16 @@ class AccountPages:
         *,
         status: int = 200,
         flash: Flash | None = None,
+        handed_over: tuple[int, str] | None = None,
         **changes: Any,
     ) -> Response:
-        """The settings page (or its JSON twin); ``changes`` override what was loaded."""
+        """The settings page (or its JSON twin); ``changes`` override what was loaded, and
+        ``handed_over`` is a just-created token (id, secret) to show."""
         page = await account_settings.settings_page(self._services, session.user.id)
         page = replace(page, now=self._services.now(), api_url=request.app.state.api_url, **changes)
+        if handed_over is not None:
+            page = page.showing_new_token(*handed_over)
+            flash = Flash(TOKEN_SHOWN_ONCE) if page.new_token else flash
         response = self._responder.page(
             request, session, "settings.html", page, present.settings, status=status, flash=flash
         )
@@ -257,7 +262,7 @@ class AccountPages:
         return response
 
     async def _settings_again(
-        self, request: Request, session: Session, mistake: AerieError, **typed: str | bool
+        self, request: Request, session: Session, mistake: AerieError, **typed: Any
     ) -> Response:
         """The settings page again after a form's mistake, showing what was typed."""
         if json_requested(request):
@@ -266,7 +271,13 @@ class AccountPages:
         return await self._settings(request, session, status=mistake.status, flash=flash, **typed)
 
     async def settings(self, request: Request, session: CurrentSession) -> Response:
-        return await self._settings(request, session)
+        """The settings page; the one right after "Create token" shows that token, once."""
+        if json_requested(request):
+            return await self._settings(request, session)
+        handed_over = self._auth.handed_over_token(request, session)
+        response = await self._settings(request, session, handed_over=handed_over)
+        self._auth.forget_handed_over(request, response)
+        return response
 
     async def save_profile(self, request: Request, form: SessionForm) -> Response:
         session, fields = form.session, form.fields
@@ -302,14 +313,19 @@ class AccountPages:
         return see_other(urls.SETTINGS, done="password")
 
     async def create_token(self, request: Request, form: SessionForm) -> Response:
-        """The settings page with the new token's secret, the only time it is shown."""
+        """On to the settings page, which shows the new token's secret the only time it is
+        shown (post/redirect/get: reloading it creates no other token); a script asking
+        for JSON gets the secret in this answer (201) instead."""
         session, label = form.session, form.fields.get("label", "")
         try:
             token = await account_settings.create_token(self._services, session, label)
         except AerieError as mistake:
             return await self._settings_again(request, session, mistake, label=label)
-        flash = Flash(TOKEN_SHOWN_ONCE)
-        return await self._settings(request, session, status=201, flash=flash, new_token=token)
+        if json_requested(request):
+            return await self._settings(request, session, status=201, new_token=token)
+        response = see_other(urls.SETTINGS)
+        self._auth.hand_over_token(request, response, session, token.id, token.token)
+        return response
 
     async def revoke_token(self, form: SessionForm, token_id: RowId) -> Response:
         await account_settings.revoke_token(self._services, form.session, token_id)

@@ -35,6 +35,8 @@ from interactor.sessions import SESSION_SECONDS, session_for
 
 SESSION_COOKIE = "aerie_session"
 FORM_COOKIE = "aerie_form"
+NEW_TOKEN_COOKIE = "aerie_new_token"
+NEW_TOKEN_SECONDS = 300  # from creating an access token to the page that shows it
 MAX_FORM_BYTES = 64 * 1024
 CSRF_FIELD = "csrf"
 FORGED_FORM = (
@@ -118,6 +120,49 @@ class Auth:
 
     def close(self, response: Response) -> None:
         response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax")
+
+    def hand_over_token(self, request: Request, response: Response, session: Session,
+                        token_id: int, secret: str) -> None:
+        """Carry a new access token's secret across post/redirect/get to the settings page,
+        which shows it once (:meth:`handed_over_token`).
+
+        Web copies share no memory and Aerie stores only a token's fingerprint, so the
+        secret rides in a short-lived cookie, sealed: XORed with a pad derived from the
+        secret key, this session's token and a nonce. The cookie alone, or after logging
+        out, reveals nothing; it goes only to ``/settings`` and never into a URL.
+        """
+        nonce = random_key(22)
+        pad = self._token_pad(session, nonce)
+        sealed = bytes(a ^ b for a, b in zip(secret.encode(), pad, strict=False))
+        value = f"{token_id}.{nonce}.{base64.urlsafe_b64encode(sealed).decode()}"
+        response.set_cookie(
+            NEW_TOKEN_COOKIE, value, max_age=NEW_TOKEN_SECONDS, path=urls.SETTINGS,
+            httponly=True, samesite="strict", secure=_https(request),
+        )
+
+    def handed_over_token(self, request: Request, session: Session) -> tuple[int, str] | None:
+        """The (token id, secret) :meth:`hand_over_token` sealed for this session, or None.
+        The caller shows it and calls :meth:`forget_handed_over` so a reload does not."""
+        token_id, _, rest = request.cookies.get(NEW_TOKEN_COOKIE, "").partition(".")
+        nonce, _, sealed = rest.partition(".")
+        try:
+            opened = base64.urlsafe_b64decode(sealed.encode())
+            secret = bytes(a ^ b for a, b in zip(opened, self._token_pad(session, nonce),
+                                                 strict=False)).decode("ascii")
+            return int(token_id), secret
+        except ValueError:  # no cookie, a mangled one, or one sealed for another session
+            return None
+
+    def forget_handed_over(self, request: Request, response: Response) -> None:
+        """Drop the cookie :meth:`hand_over_token` set, if the browser sent one."""
+        if NEW_TOKEN_COOKIE in request.cookies:
+            response.delete_cookie(NEW_TOKEN_COOKIE, path=urls.SETTINGS, httponly=True,
+                                   samesite="strict")
+
+    def _token_pad(self, session: Session, nonce: str) -> bytes:
+        """64 bytes, enough for an access token (32 characters)."""
+        material = f"new access token\0{session.token}\0{nonce}".encode()
+        return hmac.new(self._secret, material, hashlib.sha512).digest()
 
 
 @dataclass(frozen=True)

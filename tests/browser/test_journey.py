@@ -174,8 +174,10 @@ def test_a_new_user_signs_up_sends_data_reads_graphs_shares_and_logs_out(
     answer = httpx.get(statlist, timeout=10)
     assert answer.status_code == 200, answer.text
     assert "hello" in [stat["name"] for stat in answer.json()]
-    page.goto("/settings")
+    page.reload()  # the form's answer was a redirect: a reload creates no second token
+    expect(page.locator("#new-token")).to_have_count(0, timeout=WAIT_MS)
     assert token not in page.content()  # shown once: only its prefix from now on
+    expect(page.locator("tr", has_text="journey script")).to_have_count(1)
     row = page.locator("tr", has_text="journey script")
     row.get_by_role("button", name="Revoke").click()
     expect(page.locator(".flash")).to_contain_text("Token revoked", timeout=WAIT_MS)
@@ -184,6 +186,9 @@ def test_a_new_user_signs_up_sends_data_reads_graphs_shares_and_logs_out(
     # 7. Log out: pages that need an account send the browser to the log-in page.
     page.get_by_role("button", name="Log out").click()
     expect(page).to_have_url(re.compile(r"/login"), timeout=WAIT_MS)
+    page.go_back()  # signed-in pages are no-store: Back asks again, and must log in
+    expect(page).to_have_url(re.compile(r"/login\?next=/settings"), timeout=WAIT_MS)
+    assert "journey script" not in page.content()
     page.goto("/stats")
     expect(page).to_have_url(re.compile(r"/login\?next=/stats$"), timeout=WAIT_MS)
     expect(page.get_by_role("heading", name="Log in")).to_be_visible(timeout=WAIT_MS)

@@ -313,9 +313,7 @@ def test_settings_page_shows_the_empty_token_list(owner_browser: Browser) -> Non
 
 
 def test_settings_json_twin_has_the_account_and_no_secrets(owner_browser: Browser) -> None:
-    created = owner_browser.post("/settings/tokens", label="dashboard")
-    secret = _SECRET.search(created.text)
-    assert secret is not None
+    secret = create_token(owner_browser, "dashboard")
     user = owner_browser.user
     for answer in (owner_browser.json("/settings.json"), owner_browser.json("/settings")):
         assert answer.status_code == 200
@@ -338,8 +336,8 @@ def test_settings_json_twin_has_the_account_and_no_secrets(owner_browser: Browse
         assert (shape["timezone"], shape["ez_enabled"], shape["verified"]) == ("UTC", True, True)
         [token] = shape["tokens"]
         assert set(token) == {"id", "prefix", "label", "created_at", "revoked_at"}
-        assert (token["label"], token["prefix"]) == ("dashboard", secret.group(1)[:6])
-        assert secret.group(1) not in answer.text
+        assert (token["label"], token["prefix"]) == ("dashboard", secret[:6])
+        assert secret not in answer.text
         assert "password" not in answer.text and "$argon2" not in answer.text
 
 
@@ -429,9 +427,11 @@ def test_ezkey_mistakes_change_nothing(
 
 
 def create_token(browser: Browser, label: str) -> str:
+    """The new token's secret, from the settings page the form sends the browser to."""
     answer = browser.post("/settings/tokens", label=label)
-    assert answer.status_code == 201, answer.text
-    found = _SECRET.search(answer.text)
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == "/settings"
+    found = _SECRET.search(browser.get("/settings").text)
     assert found is not None
     return found.group(1)
 
@@ -449,6 +449,42 @@ def test_new_token_is_shown_once_and_opens_the_export_api(
     page = owner_browser.get("/settings")
     assert secret not in page.text
     assert "dashboard" in page.text and f"{secret[:6]}…" in page.text
+
+
+def test_reloading_after_creating_a_token_creates_no_other_and_hides_the_secret(
+    owner_browser: Browser,
+) -> None:
+    """Post/redirect/get: the form's answer is a redirect, so a reload only reads the page."""
+    secret = create_token(owner_browser, "dashboard")
+    reloaded = owner_browser.get("/settings")
+
+    assert secret not in reloaded.text and "Copy it now" not in reloaded.text
+    assert [t["label"] for t in settings_json(owner_browser)["tokens"]] == ["dashboard"]
+
+
+def test_a_new_token_is_shown_only_to_the_session_that_created_it(
+    owner_browser: Browser, web: RunningServer
+) -> None:
+    """The secret rides to the page in a sealed cookie: replayed by another session (or
+    after logging out and in again) it opens to nothing."""
+    posted = owner_browser.post("/settings/tokens", label="dashboard")
+    cookie = posted.cookies["aerie_new_token"]
+    assert cookie and "dashboard" not in cookie
+    with httpx.Client(base_url=web.url) as laptop:
+        assert log_in(laptop, owner_browser.user.email, PASSWORD).status_code == 303
+        laptop.cookies.set("aerie_new_token", cookie)
+        other = laptop.get("/settings", headers={"accept": "text/html"})
+    assert other.status_code == 200 and "Your new access token" not in other.text
+    assert _SECRET.search(owner_browser.get("/settings").text) is not None
+
+
+def test_a_script_gets_its_new_token_in_the_json_answer(owner_browser: Browser) -> None:
+    answer = owner_browser.client.post(
+        "/settings/tokens", data={"csrf": owner_browser.csrf, "label": "cron"},
+        headers={"accept": "application/json"})
+    assert answer.status_code == 201
+    assert answer.json()["new_token"]["label"] == "cron"
+    assert len(answer.json()["new_token"]["token"]) == 32
 
 
 def test_revoked_token_no_longer_opens_the_export_api(
