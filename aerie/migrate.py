@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from aerie.errors import AerieError
 from aerie.settings import Settings
@@ -38,8 +40,32 @@ def upgrade(
         check_server(engine.dialect.name, engine.dialect.server_version_info,
                      bool(getattr(engine.dialect, "is_mariadb", False)))
         config.attributes["connection"] = connection
-        command.upgrade(config, revision)
-        connection.commit()
+        with _sqlite_foreign_keys_off(connection):
+            command.upgrade(config, revision)
+            connection.commit()
+
+
+@contextmanager
+def _sqlite_foreign_keys_off(connection: Connection) -> Iterator[None]:
+    """SQLite's foreign keys off while migrations run: a table rebuilt (copied, the old one
+    dropped) would otherwise cascade the drop to the rows that refer to it. Checked
+    after: AerieError, and the connection discarded, if a migration broke a reference."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    raw = connection.connection.driver_connection  # autocommit (aerie.db): the pragma
+    assert raw is not None                         # counts only outside a transaction
+    raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+        broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            connection.invalidate()
+            raise AerieError(f"a migration left {len(broken)} rows referring to no row, "
+                             f"such as {broken[0]}; nothing else was checked")
+    finally:
+        if not connection.invalidated:
+            raw.execute("PRAGMA foreign_keys=ON")
 
 
 def check_server(dialect: str, version: tuple[int | str, ...] | None, mariadb: bool) -> None:

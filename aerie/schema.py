@@ -64,6 +64,8 @@ users = Table(
     # data are deleted unless claimed. None for every ordinary account.
     Column("pending_until", BigInteger, nullable=True),
     Index(None, "pending_until"),
+    # a deleted account's id never comes back (migration 0014): the API caches keys by id
+    sqlite_autoincrement=True,
 )
 
 # One-use links mailed to an account: reset (a new password), verify (this e-mail is
@@ -167,6 +169,7 @@ stats = Table(
     # Set when the owner deletes the stat: it waits in the trash, restorable, until purged.
     Column("deleted_at", BigInteger, nullable=True),
     UniqueConstraint("user_id", "name", name="uq_stats_user_id_name"),
+    sqlite_autoincrement=True,  # as users': a deleted stat's id never comes back
 )
 
 
