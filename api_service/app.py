@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from aerie.access_log import redact_access_log
 from aerie.db import make_engine
@@ -19,6 +20,10 @@ from api_service.ingest import Ingestor
 from api_service.keycache import KeyCache
 from api_service.routes import IngestionRoutes
 from api_service.writer import GroupCommitWriter
+
+# What an unknown path or method on the API is told, in StatHat's error shape.
+_NOT_HERE = {404: "no such endpoint: the API takes posts at /ez, /c and /v",
+             405: "this endpoint does not take that method; post to it (or GET)"}
 
 
 def create_app(settings: Settings) -> IngestionRoutes:
@@ -54,6 +59,15 @@ def create_app(settings: Settings) -> IngestionRoutes:
     redact_access_log()
     app = FastAPI(title="Aerie ingestion API", lifespan=lifespan, docs_url=settings.docs_url,
                   openapi_url=settings.openapi_url, redoc_url=None)
+
+    @app.exception_handler(HTTPException)
+    async def not_here(_request: Request, exc: HTTPException) -> JSONResponse:
+        """Errors from FastAPI's own routing (an unknown path, ``/ez/``) answer in the
+        shape StatHat's clients read every error in."""
+        message = _NOT_HERE.get(exc.status_code, str(exc.detail))
+        return JSONResponse({"status": exc.status_code, "msg": message},
+                            status_code=exc.status_code,
+                            headers=exc.headers)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

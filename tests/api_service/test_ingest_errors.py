@@ -452,3 +452,16 @@ def test_refusals_never_hide_the_stat_of_another_account(
     assert_error(refused, 400, "count")
     assert points(web, owner, "shared name", t) == {t: 2}
     assert stat_info(web, outsider, "shared name") is None
+
+
+@pytest.mark.parametrize("path", ["/ez/", "/c/", "//ez", "/EZ", "/nowhere"])
+def test_an_unknown_path_answers_in_stathats_error_shape(api: RunningServer, path: str) -> None:
+    answer = httpx.post(f"{api.url}{path}", data={"ezkey": "x@example.com", "stat": "s",
+                                                   "count": "1"})
+    assert_error(answer, 404, "the API takes posts at /ez, /c and /v")
+
+
+def test_a_method_an_api_route_does_not_take_answers_in_stathats_error_shape(
+    api: RunningServer,
+) -> None:
+    assert_error(httpx.delete(f"{api.url}/healthz"), 405, "does not take that method")
