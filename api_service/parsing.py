@@ -71,8 +71,10 @@ def json_ezkeys(body: bytes) -> list[str]:
 
 
 def merged_params(query: bytes, content_type: str, body: bytes) -> dict[str, Any]:
-    """Parameters from the query string and the body (form or JSON), the body winning."""
-    params: dict[str, Any] = dict(_form(query, "query string"))
+    """Parameters from the query string and the body (form or JSON), the body winning; a
+    name given twice in one of them takes its first value, as StatHat's Go server read
+    forms (``Request.FormValue``)."""
+    params: dict[str, Any] = dict(reversed(_form(query, "query string")))
     stripped = body.strip()
     if not stripped:
         return params
@@ -85,7 +87,7 @@ def merged_params(query: bytes, content_type: str, body: bytes) -> dict[str, Any
             raise BadRequest('a JSON body must be an object such as {"ezkey": ..., "data": [...]}')
         params.update(document)
     else:
-        params.update(_form(body, "body"))
+        params.update(reversed(_form(body, "body")))
     return params
 
 

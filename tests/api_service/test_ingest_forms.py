@@ -81,6 +81,22 @@ def test_body_wins_over_query_string(servers: Servers, owner: Account) -> None:
     assert stat_info(web, owner, "from query") is None
 
 
+def test_a_name_given_twice_takes_its_first_value_as_stathat_did(
+    servers: Servers, owner: Account
+) -> None:
+    """Go's ``FormValue``: the first of a name's values, in the query string and in a body."""
+    api, web = servers
+    t = recent_minute()
+    queried = httpx.post(f"{api.url}/ez?ezkey={owner.ezkey}&stat=twice+in+query"
+                         f"&count=1&count=100&t={t}")
+    posted = httpx.post(f"{api.url}/ez", content=f"ezkey={owner.ezkey}&stat=twice+in+body"
+                        f"&count=2&count=200&t={t}",
+                        headers={"content-type": "application/x-www-form-urlencoded"})
+    assert queried.status_code == posted.status_code == 200
+    assert points(web, owner, "twice in query", t) == {t: 1}
+    assert points(web, owner, "twice in body", t) == {t: 2}
+
+
 def test_json_single_object_is_recorded(servers: Servers, owner: Account) -> None:
     api, web = servers
     t = recent_minute()
