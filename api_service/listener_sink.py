@@ -119,7 +119,7 @@ class AccountSink:
             try:
                 found.update(await self._keys.stats_for_names(self._user.id, {name: kind}, now))
             except (BadRequest, NotAllowed) as exc:
-                log.warning("%s: %s skipped: %s", self._metrics.role, name, exc.message)
+                log.warning("%s: %r skipped: %s", self._metrics.role, name, exc.message)
         return found
 
 

@@ -203,7 +203,7 @@ class PublicCacheLayer:
             try:
                 await self._make(key, dict(scope), no_body, dropped)
             except Exception:  # the old answer stays until it expires; the next miss retries
-                logger.exception("remaking %s failed", scope["path"])
+                logger.exception("remaking %r failed", scope["path"])  # repr: no line breaks
 
         self._cache.making(key)
         task = asyncio.create_task(remake())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,6 +13,7 @@ from sqlalchemy import Engine
 from aerie.schema import COUNTER, VALUE
 from aerie.settings import Settings
 from api_service.listener_sink import account_sink
+from api_service.parsing import Point
 from api_service.statsd import (
     Malformed,
     Sample,
@@ -197,3 +199,16 @@ async def test_a_name_of_the_other_kind_or_past_the_stat_limit_is_skipped(
     assert first is not None and first.total == 2.0
     assert stored(engine, owner.user.id, "second") is None
     assert refused == 2
+
+
+async def test_a_refused_name_reaches_the_log_on_one_line(
+        settings: Settings, owner: Account, caplog: pytest.LogCaptureFixture) -> None:
+    """A name the stat rules refuse is logged escaped: a carriage return in a packet
+    cannot forge a log line of its own."""
+    async with account_sink(settings, owner.user.email, "statsd") as sink:
+        await sink.record([Point("fine", COUNTER, 1.0, time.time()),
+                           Point("forged\rERROR admin logged in", COUNTER, 1.0, time.time())],
+                          time.time())
+    skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert skipped and all("\r" not in message for message in skipped)
+    assert "'forged\\rERROR admin logged in'" in skipped[0]
