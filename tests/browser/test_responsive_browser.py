@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import Engine
 
-from aerie import accounts, dashboards
+from aerie import accounts, dashboards, shares
 from tests.browser.conftest import WAIT_MS
 from tests.browser.test_dashboard_browser import (
     PASSWORD,
@@ -21,6 +21,7 @@ from tests.conftest import Account, hashed, make_stat, put_points
 
 PHONE = {"width": 390, "height": 844}
 TABLET = {"width": 768, "height": 1024}
+DESKTOP = {"width": 1280, "height": 900}
 SECTIONS = ("Stats", "Compare", "Dashboards", "Alerts", "Reports", "Trash", "Sharing", "Settings")
 
 
@@ -64,6 +65,54 @@ def test_no_page_scrolls_sideways_on_phones_and_tablets(
                  f"/dashboards/{board_id}", "/alerts", "/reports", "/trash", "/sharing",
                  "/settings"):
         assert_no_sideways_scroll(page, path)
+
+
+def owner_with_long_words(engine: Engine) -> tuple[str, str, str, str]:
+    """An account whose stat name, dashboard name, card titles and token label are long
+    words with no space to break at; returns its e-mail, the stat's and the dashboard's
+    ids and the dashboard's share key."""
+    email = f"words-{secrets.token_hex(4)}@example.com"
+    now = int(time.time())
+    with engine.begin() as conn:
+        user = accounts.create_user(conn, email, hashed(PASSWORD), now)
+        accounts.create_token(conn, user.id, "T" * 100, now)
+    owner = Account(user, "")
+    long_stat = make_stat(engine, owner, "checkout.latency." + "p" * 230, "value")
+    put_points(engine, long_stat, [(now - 300 * i, 100.0 + i % 7) for i in range(48)])
+    signups = make_stat(engine, owner, "signups", "counter")
+    with engine.begin() as conn:
+        board = dashboards.create_dashboard(conn, user.id, "B" * 255, now)
+        for kind in ("graph", "number", "table"):
+            dashboards.add_card(conn, board, kind, "1d", kind[0].upper() * 200,
+                                [long_stat, signups])
+        key = shares.share_dashboard(conn, user.id, board.id, now).key
+    return email, long_stat.public_id, board.public_id, key
+
+
+@pytest.mark.parametrize("size", [PHONE, TABLET, DESKTOP], ids=["390", "768", "1280"])
+def test_long_unbroken_names_titles_and_labels_scroll_no_page_sideways(
+    page: Page, sqlite_engine: Engine, size: dict[str, int]  # noqa: F811
+) -> None:
+    email, stat_id, board_id, key = owner_with_long_words(sqlite_engine)
+    page.set_viewport_size(size)
+    for path in (f"/d/{key}", f"/embed/dashboard/{key}"):
+        assert_no_sideways_scroll(page, path)
+    log_in(page, email)
+    for path in ("/stats", f"/stats/{stat_id}", "/dashboards", f"/dashboards/{board_id}",
+                 "/sharing", "/settings", f"/stats/{stat_id}/alerts/new"):
+        assert_no_sideways_scroll(page, path)
+
+    page.goto("/settings")  # the long label wraps: Revoke stays on its card
+    panel = page.locator(".panel", has=page.get_by_role("button", name="Revoke"))
+    revoke, card = panel.get_by_role("button", name="Revoke").bounding_box(), panel.bounding_box()
+    assert revoke and card
+    assert revoke["x"] + revoke["width"] <= card["x"] + card["width"], "Revoke is off its card"
+    assert revoke["x"] + revoke["width"] <= size["width"]
+
+    page.goto("/stats")  # the long name wraps: the list's other columns stay in sight
+    row = page.locator("table.list tbody tr", has_text="checkout.latency")
+    kind = row.locator("td").nth(1).bounding_box()
+    assert kind and kind["x"] + kind["width"] <= size["width"], "the columns are off the screen"
 
 
 def test_the_menu_button_opens_every_section_on_a_phone(
