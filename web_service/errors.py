@@ -31,6 +31,9 @@ _PARAMETER_HINTS = {
     "start": "start must be a time in unix seconds, such as start=1700000000",
     "offset": "offset must be a whole number of rows, from 0 up, such as offset=10000",
     "name": "add name=... with the stat's name, such as /x/TOKEN/stat?name=signups",
+    "page": "page must be a whole number from 1, such as page=2",
+    "w": "w must be a width in pixels from 1 to 10000, such as w=600",
+    "h": "h must be a height in pixels from 1 to 10000, such as h=300",
 }
 
 
@@ -77,6 +80,15 @@ class ErrorPages:
             return await self.answer(request, 503, DATABASE_UNAVAILABLE, signed_in=False)
         raise exc
 
+    async def invalid_parameter(self, request: Request, exc: Exception) -> Response:
+        """A query or path parameter that did not parse: what to fix, as a page for a
+        browser (a typed or edited address) and as JSON for everyone else."""
+        assert isinstance(exc, RequestValidationError)
+        first = exc.errors()[0]
+        name = str(first["loc"][-1])
+        message = _PARAMETER_HINTS.get(name, f"{name}: {first['msg']}")
+        return await self.answer(request, 400, message)
+
 
 async def _session_if_any(request: Request) -> Session | None:
     """The visitor's session, or None when there is none or it cannot be looked up."""
@@ -93,13 +105,6 @@ def _browser(request: Request) -> bool:
         and not request.url.path.startswith("/x/")
         and not request.url.path.endswith(".json")
     )
-
-
-async def _invalid_parameter(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
-    first = exc.errors()[0]
-    name = str(first["loc"][-1])
-    return error_answer(400, _PARAMETER_HINTS.get(name, f"{name}: {first['msg']}"))
 
 
 def _http_error(pages: ErrorPages) -> Callable[[Request, Exception], Awaitable[Response]]:
@@ -138,5 +143,5 @@ def install_error_handlers(app: FastAPI, html: HtmlPresenter) -> None:
     pages = ErrorPages(html)
     app.add_exception_handler(AerieError, pages.domain_error)
     app.add_exception_handler(DBAPIError, pages.database_error)
-    app.add_exception_handler(RequestValidationError, _invalid_parameter)
+    app.add_exception_handler(RequestValidationError, pages.invalid_parameter)
     app.add_exception_handler(HTTPException, _http_error(pages))

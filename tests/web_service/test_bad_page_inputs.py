@@ -56,3 +56,34 @@ def test_a_bad_input_gets_a_400(owner_browser: Browser, things: Things, path: st
     answer = owner_browser.get(path.format(t=things))
 
     assert answer.status_code == 400, (answer.status_code, answer.text[:500])
+
+
+def test_a_page_past_the_last_says_so_and_links_the_first(
+    owner_browser: Browser, things: Things
+) -> None:
+    """Not the first-run "No stats yet" screen: the account has stats, only not that many."""
+    answer = owner_browser.get("/stats?page=999")
+
+    assert answer.status_code == 200
+    assert "No stats yet" not in answer.text
+    assert "No stats on page 999" in answer.text
+    assert 'href="?q=&amp;tag=&amp;sort=name&amp;page=1">Go to page 1</a>' in answer.text
+
+
+BROWSER_TYPED = {
+    "negative page": ("/stats?page=-1", "Page must be a whole number from 1"),
+    "graph width": ("/stats/{first}/graph.png?w=abc", "W must be a width in pixels"),
+}
+
+
+@pytest.mark.parametrize(("path", "says"), BROWSER_TYPED.values(), ids=BROWSER_TYPED.keys())
+def test_a_malformed_parameter_typed_into_a_browser_gets_the_error_page(
+    owner_browser: Browser, things: Things, path: str, says: str
+) -> None:
+    path = path.format(first=things.ids.split("&")[0].removeprefix("ids="))
+    page, script = owner_browser.get(path), owner_browser.json(path)
+
+    assert page.status_code == script.status_code == 400
+    assert page.headers["content-type"].startswith("text/html")
+    assert "That request needs fixing" in page.text and says in page.text
+    assert script.json()["status"] == 400
