@@ -16,8 +16,12 @@ from aerie.errors import BadRequest
 from aerie.text_rules import check_text, decimal_number, is_whole_number
 
 
-def _number(form: Mapping[str, str], name: str) -> float:
-    return decimal_number(name, (form.get(name) or "").strip(" "))
+def _number(form: Mapping[str, str], name: str, example: str) -> float:
+    """The field's number; an empty field asks for one, with ``example``."""
+    text = (form.get(name) or "").strip(" ")
+    if not text:
+        raise BadRequest(f"enter a {name}, such as {example}")
+    return decimal_number(name, text)
 
 
 def _choice(form: Mapping[str, str], name: str, allowed: Mapping[str, object] | tuple[str, ...],
@@ -42,10 +46,10 @@ def parse_rule(form: Mapping[str, str]) -> Rule:
         operator = OPERATORS[_choice(form, "operator", OPERATORS)]
         if operator == "different than":
             raise BadRequest("a value alert's operator is 'greater than' or 'less than'")
-        return replace(rule, operator=operator, threshold=_number(form, "threshold"))
+        return replace(rule, operator=operator, threshold=_number(form, "threshold", "500"))
     if kind == "delta":
         operator = OPERATORS[_choice(form, "operator", OPERATORS)]
-        percentage = _number(form, "percentage")
+        percentage = _number(form, "percentage", "25")
         if percentage <= 0:
             raise BadRequest(f"percentage must be above 0, such as 25, not {percentage:g}")
         delta = _choice(form, "time_delta", WINDOWS, default=window)

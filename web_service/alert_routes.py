@@ -25,8 +25,12 @@ def alert_router(services: Services, responder: Responder) -> APIRouter:
 
     @page_route(router, "/stats/{public_id}/alerts/new")
     async def new_alert(request: Request, session: CurrentSession, public_id: str) -> Response:
-        """The rule's backtest before saving; a rule to fix shows the form and why."""
+        """The rule's backtest before saving; a rule to fix shows the form and why, and
+        no rule at all (a bookmark, a reload) the blank form."""
         form = dict(request.query_params)
+        if not form:
+            blank = await alerts.rule_to_fix(services, session.user, public_id, form)
+            return responder.page(request, session, "alert_new.html", blank, present.preview)
         try:
             result = await alerts.preview(services, session.user, public_id, form)
         except BadRequest as exc:

@@ -101,8 +101,33 @@ def test_edit_silence_and_delete(owner_browser: Browser, engine: Engine) -> None
     assert owner_browser.json(f"/alerts/{alert_id}.json").status_code == 404
 
 
+def test_the_new_alert_address_alone_shows_the_blank_form(
+    owner_browser: Browser, engine: Engine
+) -> None:
+    """A bookmark or a reload of the page opened without a rule: the form, not a 400."""
+    public_id = bursty_stat(engine, owner_browser)
+
+    page = owner_browser.get(f"/stats/{public_id}/alerts/new")
+
+    assert page.status_code == 200
+    assert 'class="flash' not in page.text and "must be one of" not in page.text
+    assert re.search(r'<input type="text" name="threshold" value=""[^>]* required>', page.text)
+    assert "Preview again" in page.text and "Save this alert" not in page.text
+
+
+def test_a_rule_that_never_fires_asks_no_too_many(owner_browser: Browser, engine: Engine) -> None:
+    public_id = bursty_stat(engine, owner_browser)
+
+    page = owner_browser.get(f"/stats/{public_id}/alerts/new", params={**RULE, "threshold": "1e9"})
+    busy = owner_browser.get(f"/stats/{public_id}/alerts/new", params=RULE)
+
+    assert "would never have fired" in page.text and "Too many?" not in page.text
+    assert "would have fired 2 times" in busy.text and "Too many?" in busy.text
+
+
 @pytest.mark.parametrize(("field", "value", "message"), [
     ("threshold", "lots", "Threshold must be a number"),
+    ("threshold", "", "Enter a threshold, such as 500"),
     ("time_window", "2h", "time_window must be one of"),
     ("webhook_url", "javascript:alert(1)", "webhook_url must be an http"),
 ])
@@ -183,7 +208,7 @@ def test_the_export_api_refuses_a_bad_alert_saying_what_to_fix(
     stat = make_stat(engine, owner, "queue", "value")
     base = {"stat_id": stat.public_id, "kind": "value", "time_window": "1h", "operator": "gt"}
     answer = client.post(f"/x/{owner.token}/alerts", data=base)
-    assert answer.status_code == 400 and "threshold must be a number" in answer.text
+    assert answer.status_code == 400 and "enter a threshold, such as 500" in answer.text
     missing = client.post(f"/x/{owner.token}/alerts", data={**base, "stat_id": "", "threshold": "1"})
     assert missing.status_code == 400 and "stat_id" in missing.text
 
