@@ -21,6 +21,12 @@ SESSION_SECONDS = 30 * 86400
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024  # argon2 would hash more, but nobody types more
 WRONG_LOGIN = "that e-mail and password do not match an account"
+# What an empty log-in form is missing, by (e-mail given, password given).
+LOGIN_MISSING = {
+    (False, False): "enter your e-mail and password to log in",
+    (False, True): "enter your e-mail to log in",
+    (True, False): "enter your password to log in",
+}
 
 
 def too_many_failures(wait: int) -> TooManyRequests:
@@ -65,8 +71,12 @@ async def sign_up(svc: Services, email: str, password: str, timezone: str) -> Se
 
 
 async def log_in(svc: Services, email: str, password: str, address: str) -> Session:
-    """Open a session; NotAuthenticated on a wrong pair, TooManyRequests (saying how many
+    """Open a session; BadRequest when the e-mail or password is left empty (not counted
+    as a failure), NotAuthenticated on a wrong pair, TooManyRequests (saying how many
     seconds to wait) for a try made too soon after repeated wrong ones."""
+    missing = LOGIN_MISSING.get((bool(email.strip()), bool(password)))
+    if missing:
+        raise BadRequest(missing)
     now = svc.now()
 
     def check(conn: Connection) -> accounts.User | None:

@@ -140,6 +140,20 @@ def test_logged_in_visitor_opening_login_or_signup_goes_to_stats(owner_browser: 
 # Logging in and out
 
 
+@pytest.mark.parametrize(("email", "password", "says"), [
+    ("", "", "Enter your e-mail and password to log in"),
+    ("", "a password", "Enter your e-mail to log in"),
+    ("someone@example.com", "", "Enter your password to log in"),
+])
+def test_an_empty_log_in_form_asks_for_what_is_missing(
+    client: httpx.Client, email: str, password: str, says: str
+) -> None:
+    answer = submit(client, "/login", own_address(), email=email, password=password)
+    assert answer.status_code == 400
+    assert says in answer.text and "do not match" not in answer.text
+    assert session_cookie(answer) is None
+
+
 def test_wrong_password_answers_401_without_a_session(client: httpx.Client, engine: Engine) -> None:
     user = make_user(engine)
     answer = submit(client, "/login", own_address(), email=user.email, password="wrong password")
