@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from aerie.errors import Conflict
 from aerie.keys import hash_token, random_key
 from aerie.passwords import PasswordHash, Passwords
-from aerie.schema import access_tokens, ezkey_claims, users
+from aerie.schema import access_tokens, account_tokens, ezkey_claims, users
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_EMAIL = 255
@@ -193,6 +193,19 @@ def mark_verified(conn: Connection, user_id: int, email: str, now: int) -> bool:
         update(users).where(users.c.id == user_id, users.c.email == email)
         .values(email_verified_at=func.coalesce(users.c.email_verified_at, now))
     ).rowcount == 1
+
+
+def confirmed_by_used_link(conn: Connection, token: str, purpose: str) -> str | None:
+    """The address a used ``purpose`` link was mailed to, if the account still has it
+    and it is confirmed (the link, followed again, has nothing left to do); else None."""
+    row = conn.execute(
+        select(users.c.email)
+        .join(account_tokens, account_tokens.c.user_id == users.c.id)
+        .where(account_tokens.c.token_hash == hash_token(token),
+               account_tokens.c.purpose == purpose, account_tokens.c.used_at.is_not(None),
+               account_tokens.c.email == users.c.email, users.c.email_verified_at.is_not(None))
+    ).first()
+    return row.email if row else None
 
 
 def claim_account(conn: Connection, user_id: int, password: PasswordHash) -> None:

@@ -128,21 +128,33 @@ async def reset_password(svc: Services, token: str, password: str) -> Session:
     return session
 
 
-async def verify_email(svc: Services, token: str) -> str:
-    """Use a verification link; the address it verified. DeadLink if the link is dead
-    (used, expired, or the account's e-mail has changed since)."""
+@dataclass(frozen=True)
+class Verified:
+    """The address a verification link confirmed; ``already`` when the link had been used
+    and the address is still the account's, confirmed (a second click, a reload)."""
+
+    email: str
+    already: bool = False
+
+
+async def verify_email(svc: Services, token: str) -> Verified:
+    """Use a verification link; the address it confirmed. DeadLink if the link is dead
+    (expired, or the account's e-mail has changed since, or used and not confirmed)."""
     now = svc.now()
 
-    def work(conn: Connection) -> str | None:
+    def work(conn: Connection) -> Verified | None:
         found = account_tokens.redeem(conn, token, (VERIFY,), now)
-        if found is None or not accounts.mark_verified(conn, found.user_id, found.email, now):
+        if found is None:
+            confirmed = accounts.confirmed_by_used_link(conn, token, VERIFY)
+            return Verified(confirmed, already=True) if confirmed else None
+        if not accounts.mark_verified(conn, found.user_id, found.email, now):
             return None
-        return found.email
+        return Verified(found.email)
 
-    email = await in_transaction(svc, work)
-    if email is None:
+    verified = await in_transaction(svc, work)
+    if verified is None:
         raise DeadLink()
-    return email
+    return verified
 
 
 async def resend_verification(svc: Services, session: Session) -> None:

@@ -215,12 +215,18 @@ class AccountPages:
 
     async def verify(self, request: Request, session: MaybeSession) -> Response:
         """A verification link: following it is the proof, whoever is logged in."""
-        email = await account_links.verify_email(
+        verified = await account_links.verify_email(
             self._services, request.query_params.get("token", ""))
         if session is not None:
-            return see_other(HOME, done="verified")
+            return see_other(HOME, done="already_verified" if verified.already else "verified")
+        if verified.already:
+            return self._notice(request, Notice(
+                "E-mail already confirmed",
+                f"{verified.email} is already confirmed: there is nothing more to do."))
         return self._notice(request, Notice(
-            "E-mail confirmed", f"Thank you: {email} is confirmed. Aerie's alerts can reach it."))
+            "E-mail confirmed",
+            f"Thank you: {verified.email} is confirmed. Aerie's alerts, digests and daily "
+            "reports can reach it."))
 
     async def resend_verification(self, form: SessionForm) -> Response:
         await account_links.resend_verification(self._services, form.session)

@@ -53,7 +53,8 @@ DONE_MESSAGES = {
     "comment_deleted": "Comment deleted.",
     "logged_out": "You are logged out.",
     "password_set": "Password saved. Every other browser has been logged out.",
-    "verified": "E-mail confirmed: Aerie's alerts can reach you now.",
+    "verified": "E-mail confirmed: Aerie's alerts, digests and daily reports can reach you now.",
+    "already_verified": "Your e-mail is already confirmed: there is nothing more to do.",
     "verify_sent": "A new confirmation link is on its way to your e-mail.",
     "account_deleted": "Your account and all its data are deleted. Goodbye!",
 }

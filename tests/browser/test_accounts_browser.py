@@ -89,6 +89,26 @@ def test_a_forgotten_password_is_recovered_through_the_mailed_link(page: Page) -
     expect(page).to_have_url(re.compile(r"/stats(\?|$)"))
 
 
+def test_a_link_in_the_dev_mail_preview_opens_in_a_tab_and_works_again_harmlessly(
+    page: Page,
+) -> None:
+    """Inside the preview's frame Aerie's pages refuse to show (frame-ancestors): the
+    mail's links open a tab of their own, and the same link followed again is no error."""
+    email = new_email("preview")
+    sign_up(page, email)
+    link_in_mail(page, email, "Confirm your e-mail address")  # the mail's own page
+    mail = page.frame_locator("iframe.mail-body")
+
+    with page.expect_popup() as opened:
+        mail.locator("a[href*='/verify?token=']").first.click()
+    tab = opened.value
+    expect(tab.locator(".flash")).to_contain_text("E-mail confirmed", timeout=WAIT_MS)
+
+    with page.expect_popup() as reopened:
+        mail.locator("a[href*='/verify?token=']").first.click()
+    expect(reopened.value.locator(".flash")).to_contain_text("already confirmed", timeout=WAIT_MS)
+
+
 def test_an_unconfirmed_email_shows_a_banner_until_its_link_is_followed(page: Page) -> None:
     email = new_email("newcomer")
     sign_up(page, email)

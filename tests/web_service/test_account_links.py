@@ -168,6 +168,8 @@ def test_sign_up_mails_a_verification_link_and_the_banner_stays_until_it_is_foll
 
     stats = visitor.get("/stats")
     assert "Confirm your e-mail" in stats.text
+    # What is held back, as the README says: alerts, digests and daily reports alike.
+    assert "no alerts, no new-stat digests and no daily reports" in stats.text
     with engine.connect() as conn:
         user = accounts.user_by_email(conn, email)
     assert user is not None and not user.verified
@@ -179,7 +181,9 @@ def test_sign_up_mails_a_verification_link_and_the_banner_stays_until_it_is_foll
     with engine.connect() as conn:
         user = accounts.user_by_email(conn, email)
     assert user is not None and user.verified
-    assert visitor.get(path_of(link)).status_code == 400  # once only
+    again = visitor.get(path_of(link))  # used already: nothing left to do, and it says so
+    assert again.status_code == 303 and "done=already_verified" in again.headers["location"]
+    assert "already confirmed" in visitor.get(again.headers["location"]).text
 
 
 def test_a_new_email_needs_the_password_and_is_unverified_until_its_link_is_followed(
@@ -275,3 +279,18 @@ def test_a_verification_link_works_in_a_browser_that_is_not_logged_in(
         opened = phone.get(path_of(link))
     assert opened.status_code == 200 and f"{email} is confirmed" in opened.text
     assert "Confirm your e-mail" not in visitor.get("/stats").text
+
+
+def test_a_verification_link_followed_again_says_the_email_is_already_confirmed(
+    visitor: httpx.Client, web: RunningServer, engine: Engine, settings: Settings, relay: Relay,
+) -> None:
+    """Clicking the mail's link twice (or from the dev mail page, then again) is no error."""
+    email = new_email("twice")
+    sign_up(visitor, email)
+    [link] = mailed_links(engine, settings, relay, email)
+
+    with httpx.Client(base_url=web.url, headers={"accept": "text/html"}, timeout=30) as phone:
+        first, again = phone.get(path_of(link)), phone.get(path_of(link))
+    assert first.status_code == 200 and f"{email} is confirmed" in first.text
+    assert again.status_code == 200
+    assert f"{email} is already confirmed" in again.text and "expired" not in again.text
