@@ -146,15 +146,38 @@ def user_by_id(conn: Connection, user_id: int) -> User | None:
     return user_from_row(row) if row else None
 
 
-def check_password(
-    conn: Connection, email: str, password: str, passwords: Passwords
-) -> User | None:
-    """The user with this e-mail and password, or None; argon2 runs either way."""
+@dataclass(frozen=True)
+class Credentials:
+    """An account and its stored password hash (None: it has no password)."""
+
+    user: User
+    password_hash: str | None
+
+
+def credentials(conn: Connection, email: str) -> Credentials | None:
+    """What checking a password for ``email`` needs, read without checking it: the hash is
+    checked (``password_matches``) outside the transaction, as argon2 takes ~0.1 s."""
     row = conn.execute(
         select(*USER_COLUMNS, users.c.password_hash).where(users.c.email == email.strip())
     ).first()
-    stored = row.password_hash if row is not None else None
-    return user_from_row(row) if passwords.matches(stored, password) else None
+    return Credentials(user_from_row(row), row.password_hash) if row is not None else None
+
+
+def password_matches(found: Credentials | None, password: str,
+                     passwords: Passwords) -> User | None:
+    """The account if ``password`` is its password, else None; argon2 runs either way, so
+    an unknown e-mail takes as long as a wrong password."""
+    stored = found.password_hash if found is not None else None
+    matched = passwords.matches(stored, password)
+    return found.user if matched and found is not None else None
+
+
+def check_password(
+    conn: Connection, email: str, password: str, passwords: Passwords
+) -> User | None:
+    """The user with this e-mail and password, or None (for callers outside any write
+    transaction: the CLI, tests)."""
+    return password_matches(credentials(conn, email), password, passwords)
 
 
 def set_password(conn: Connection, user_id: int, password: PasswordHash) -> None:

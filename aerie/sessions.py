@@ -90,8 +90,18 @@ def end_all_sessions(conn: Connection, user_id: int) -> None:
     conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
 
 
-def record_login_failure(conn: Connection, email: str, address: str, now: int) -> None:
-    conn.execute(insert(login_failures).values(email=email.strip().lower()[:255], address=address[:64], at=now))
+def record_login_failure(conn: Connection, email: str, address: str, now: int) -> int:
+    """Count a failed try (or one being checked); its id, to forget it if it succeeds."""
+    result = conn.execute(insert(login_failures).values(
+        email=email.strip().lower()[:255], address=address[:64], at=now))
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def forget_login_failure(conn: Connection, failure_id: int) -> None:
+    """A try counted while its password was checked turned out right."""
+    conn.execute(delete(login_failures).where(login_failures.c.id == failure_id))
 
 
 def seconds_to_wait(conn: Connection, email: str, address: str, now: int) -> int:

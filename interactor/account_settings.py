@@ -24,11 +24,7 @@ from aerie.text_rules import check_text
 from aerie.timeframes import check_timezone
 from interactor.account_mail import queue_verification
 from interactor.base import Services, in_transaction, off_loop
-from interactor.sessions import (
-    check_email,
-    check_password,
-    too_many_failures,
-)
+from interactor.sessions import check_email, check_password, checked_password
 
 MAX_EZKEY = 255
 MAX_LABEL = 100
@@ -113,17 +109,20 @@ async def save_profile(
     user = session.user
     now = svc.now()
 
-    def work(conn: Connection) -> bool:
-        if email != user.email and not password_confirmed(svc, conn, user, current, now):
-            return False
+    counted = None
+    if email != user.email:
+        counted = await password_confirmed(svc, user, current, now)
+        if counted is None:
+            raise NotAuthenticated(WRONG_PASSWORD_FOR_EMAIL if current else MISSING_PASSWORD)
+
+    def work(conn: Connection) -> None:
         accounts.update_profile(conn, user, email=email, timezone=timezone)
-        if email != user.email:
+        if counted is not None:
+            sessions.forget_login_failure(conn, counted)
             sessions.end_other_sessions(conn, user.id, session.token)
             queue_verification(svc, conn, user.id, email, now)
-        return True
 
-    if not await in_transaction(svc, work):  # raised after the commit, so the failure stays counted
-        raise NotAuthenticated(WRONG_PASSWORD_FOR_EMAIL if current else MISSING_PASSWORD)
+    await in_transaction(svc, work)
 
 
 def check_ezkey(ezkey: str, user: User) -> str:
@@ -160,20 +159,14 @@ async def save_ezkey(svc: Services, session: Session, ezkey: str, enabled: bool)
     await in_transaction(svc, work)
 
 
-def password_confirmed(
-    svc: Services, conn: Connection, user: User, current: str, now: int
-) -> bool:
-    """Whether ``current`` is the user's password; a wrong one is counted as a failed
-    log-in, and TooManyRequests is raised during the wait after repeated ones, so a
-    borrowed session cannot be used to guess the password."""
+async def password_confirmed(svc: Services, user: User, current: str, now: int) -> int | None:
+    """If ``current`` is the user's password, the id of the try counted while it was
+    checked (to forget in the transaction that acts on it); else None, and the try stays
+    counted as a failed log-in: TooManyRequests is raised during the wait after
+    repeated ones, so a borrowed session cannot be used to guess the password."""
     guesser = f"user:{user.id}"  # counted apart from log-in addresses
-    wait = sessions.seconds_to_wait(conn, user.email, guesser, now)
-    if wait > 0:
-        raise too_many_failures(wait)
-    if accounts.check_password(conn, user.email, current, svc.passwords) is None:
-        sessions.record_login_failure(conn, user.email, guesser, now)
-        return False
-    return True
+    checked = await checked_password(svc, user.email, current, guesser, now)
+    return checked[1] if checked is not None else None
 
 
 async def change_password(svc: Services, session: Session, current: str, new: str) -> None:
@@ -187,17 +180,17 @@ async def change_password(svc: Services, session: Session, current: str, new: st
     user = session.user
     now = svc.now()
 
+    counted = await password_confirmed(svc, user, current, now)
+    if counted is None:
+        raise NotAuthenticated(WRONG_PASSWORD)
     hashed = await off_loop(lambda: svc.passwords.hash(new))
 
-    def work(conn: Connection) -> bool:
-        if not password_confirmed(svc, conn, user, current, now):
-            return False
+    def work(conn: Connection) -> None:
+        sessions.forget_login_failure(conn, counted)
         accounts.set_password(conn, user.id, hashed)
         sessions.end_other_sessions(conn, user.id, session.token)
-        return True
 
-    if not await in_transaction(svc, work):  # raised after the commit, so the failure stays counted
-        raise NotAuthenticated(WRONG_PASSWORD)
+    await in_transaction(svc, work)
 
 
 def check_label(label: str) -> str:
@@ -237,11 +230,12 @@ async def delete_account(svc: Services, session: Session, current: str) -> None:
     user = session.user
     now = svc.now()
 
-    def work(conn: Connection) -> bool:
-        if not password_confirmed(svc, conn, user, current, now):
-            return False
-        remove_account(conn, user.id)
-        return True
-
-    if not await in_transaction(svc, work):  # raised after the commit, so the failure stays counted
+    counted = await password_confirmed(svc, user, current, now)
+    if counted is None:
         raise NotAuthenticated(WRONG_PASSWORD_FOR_DELETE)
+
+    def work(conn: Connection) -> None:
+        sessions.forget_login_failure(conn, counted)
+        remove_account(conn, user.id)
+
+    await in_transaction(svc, work)
