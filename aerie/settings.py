@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -135,6 +136,11 @@ class Settings(BaseSettings):
     )
     smtp_host: str = Field(
         "", description="mail relay; empty: development mode, mail is kept for the /dev/mail page"
+    )
+    dev_mail_view: Literal["own", "all", "off"] = Field(
+        "own", description="with no relay, who reads the kept mail on /dev/mail: own, each "
+        "logged-in user their own; all, visitors not logged in too, every address's "
+        "account mail (password links: only on a machine nobody else reaches); off, no page"
     )
     smtp_port: int = Field(587, ge=1, le=65535)
     smtp_username: str = ""

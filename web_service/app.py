@@ -107,8 +107,9 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
     app.include_router(comment_router(services, responder))
     app.include_router(alert_router(services, responder))
     app.include_router(report_router(services, responder))
-    if settings.dev_mail:
-        app.include_router(dev_router(services, responder))
+    if settings.dev_mail and settings.dev_mail_view != "off":
+        app.include_router(dev_router(services, responder,
+                                      everyone=settings.dev_mail_view == "all"))
     app.include_router(dashboard_router(services, responder, public_cache))
     app.include_router(embed_router(services, responder, public_cache))
     app.include_router(page_router(settings, responder))

@@ -56,9 +56,10 @@ def stack(sqlite_database_url: str) -> Iterator[Stack]:
     from presenters.mail import TemplateMail
     from web_service.app import create_app as web_app
 
+    # dev_mail_view: as README says to run it to recover a password through /dev/mail
     settings = Settings(
         database_url=sqlite_database_url, db_timeout_seconds=2, secret_key="tests-only-key",
-        monitor_seconds=0,
+        monitor_seconds=0, dev_mail_view="all",
     )
     with (
         serve(graph_app(settings)) as graph,

@@ -1,5 +1,5 @@
 """Links mailed to an account, through the web app and a real SMTP relay: forgotten
-passwords, e-mail verification, and the development mail page that shows them."""
+passwords and e-mail verification (who reads them on /dev/mail: test_dev_mail.py)."""
 
 from __future__ import annotations
 
@@ -226,30 +226,6 @@ def test_the_banner_can_send_the_link_again_a_few_times_an_hour(
     codes = [visitor.post("/verify/resend", data={"csrf": csrf}).status_code for _ in range(4)]
     assert codes == [303, 303, 303, 429]
     assert len(mailed_links(engine, settings, relay, email)) == 4  # sign-up's and three more
-
-
-def test_the_dev_mail_page_shows_account_mail_to_a_visitor_at_the_machine_only(
-    web: RunningServer, visitor: httpx.Client, browser: Callable[[str], Browser], engine: Engine,
-) -> None:
-    owner = browser("owner")
-    submit(visitor, "/password/forgot", email=owner.user.email)
-    wait_for_mail(engine, owner.user.email)
-
-    with httpx.Client(base_url=web.url, timeout=30) as here:
-        listed = here.get("/dev/mail.json").json()
-    mine = [m for m in listed if m["to"] == owner.user.email]
-    assert [m["subject"] for m in mine] == ["[Aerie] Choose a new password"]
-    away = visitor.get("/dev/mail")  # forwarded from another address: log in first
-    assert away.status_code == 303 and away.headers["location"].startswith("/login")
-    assert visitor.get(f"/dev/mail/{mine[0]['id']}").status_code == 303
-    # a proxy or tunnel on this machine that forwards no address: its visitors ask for
-    # the public name, or say they were forwarded; neither is the person at the machine
-    for headers in ({"host": "stats.example.com"}, {"x-forwarded-for": "127.0.0.1"},
-                    {"forwarded": "for=203.0.113.9"}, {"x-real-ip": "203.0.113.9"}):
-        with httpx.Client(base_url=web.url, timeout=30, headers=headers) as tunnelled:
-            answer = tunnelled.get("/dev/mail.json")
-        assert answer.status_code in (401, 303), (headers, answer.status_code)
-        assert owner.user.email not in answer.text
 
 
 def test_a_reset_ends_every_session_of_the_account(

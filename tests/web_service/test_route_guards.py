@@ -25,7 +25,7 @@ from web_service.auth import require_anonymous_form, require_form, require_sessi
 # Open to anyone: the key or token in the path (or Basic credentials) is the credential,
 # or the page is for visitors who are not logged in yet (a mailed link's token is the
 # credential of /password/reset and /verify). /dev/mail checks its reader in its handler:
-# a visitor at the machine itself may read account mail (tests/web_service/test_account_links.py).
+# with AERIE_DEV_MAIL_VIEW=all a visitor may read account mail (tests/web_service/test_dev_mail.py).
 PUBLIC_PREFIXES = ("/login", "/signup", "/password/", "/embed/", "/d/", "/x/", "/a1/")
 PUBLIC_PATHS = {"/", "/healthz", "/readyz", "/javascripts/embed.js", "/verify",
                 "/dev/mail", "/dev/mail.json", "/dev/mail/{mail_id}", "/dev/mail/{mail_id}.json"}
