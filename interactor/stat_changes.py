@@ -1,5 +1,5 @@
 """Creating, renaming, describing (unit, description, tags), trashing and restoring stats,
-and the trash page."""
+the trash page, and a trashed stat asked for at its old address."""
 
 from __future__ import annotations
 
@@ -68,6 +68,27 @@ async def restore_stat(svc: Services, user: User, public_id: str) -> Stat:
         return stats.restore_stat(conn, stats.owned_stat(conn, user.id, public_id, in_trash=True))
 
     return await in_transaction(svc, work)
+
+
+@dataclass(frozen=True)
+class TrashedStat:
+    """One of the user's stats in the trash, asked for at its old address."""
+
+    stat: Stat
+    purge_after: int  # seconds it stays restorable after deleted_at
+    now: int
+
+
+async def trashed_stat(svc: Services, user: User, public_id: str) -> TrashedStat | None:
+    """The user's stat with that id if it is in the trash; None for any other (a live
+    one, none, or another user's, which must answer exactly as none does)."""
+
+    def load() -> Stat | None:
+        with reading(svc.engine) as conn:
+            return stats.stat_by_public_id(conn, user.id, public_id, in_trash=True)
+
+    stat = await off_loop(load)
+    return TrashedStat(stat, TRASH_SECONDS, svc.now()) if stat else None
 
 
 async def trash_page(svc: Services, user: User) -> TrashPage:

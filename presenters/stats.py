@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from aerie.stats import Stat
-from interactor.stat_changes import TrashPage
+from interactor.stat_changes import TrashedStat, TrashPage
 from interactor.stat_pages import ComparePage, StatList, StatPage
-from presenters.json import stat_object
+from presenters.json import error, stat_object
 from presenters.links import embed_object, graph_object, share_codes
 
 
@@ -73,4 +73,15 @@ def trash_page(result: TrashPage) -> dict[str, Any]:
              "purged_at": (s.deleted_at or 0) + result.purge_after}
             for s in result.stats
         ],
+    }
+
+
+def trashed_stat(result: TrashedStat) -> dict[str, Any]:
+    """A stat's old address once it is in the trash: the 404's error, and what the page
+    shows (restore it with POST /trash/ID/restore)."""
+    stat = result.stat
+    return {
+        **error(404, f"the stat {stat.name!r} is in the trash"),
+        "stat": {**stat_with_kind(stat), "deleted_at": stat.deleted_at,
+                 "purged_at": (stat.deleted_at or 0) + result.purge_after},
     }

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from aerie import urls
-from aerie.errors import AerieError, BadRequest, Conflict
+from aerie.errors import AerieError, BadRequest, Conflict, NotFound
 from aerie.sessions import Session
 from interactor import stat_changes, stat_pages
 from interactor.base import Services
@@ -67,16 +67,29 @@ def stat_router(services: Services, responder: Responder) -> APIRouter:
         return responder.page(request, session, "stat.html", result, present.stat_page,
                               flash=Flash.error(mistake.message), status=mistake.status)
 
+    async def in_trash(request: Request, session: Session, public_id: str,
+                       missing: NotFound) -> Response:
+        """The owner's stat in the trash, asked for at its old address: a 404 that says so,
+        with a Restore button; any other missing stat (another user's too) the 404 alone."""
+        trashed = await stat_changes.trashed_stat(services, session.user, public_id)
+        if trashed is None:
+            raise missing
+        return responder.page(request, session, "stat_in_trash.html", trashed,
+                              present.trashed_stat, status=404)
+
     @page_route(router, "/stats/{public_id}")
     async def stat_page(
         request: Request, session: CurrentSession, public_id: str, tf: str | None = None
     ) -> Response:
         """A timeframe that cannot be read keeps the page (on its opening timeframe) and
-        says what to fix above the graph, with a 400; the JSON twin answers the 400 alone."""
+        says what to fix above the graph, with a 400; the JSON twin answers the 400 alone.
+        A stat in the trash answers 404 with a page offering to restore it."""
         api_url, web_url = request.app.state.api_url, web_url_of(request)
         try:
             result = await stat_pages.stat_page(services, session.user, public_id, tf, api_url,
                                                 web_url)
+        except NotFound as missing:
+            return await in_trash(request, session, public_id, missing)
         except BadRequest as exc:
             if tf is None or json_requested(request):
                 raise

@@ -226,6 +226,45 @@ def test_create_rename_trash_restore_and_purge(
     assert owner_browser.post(f"/trash/{public_id}/restore").status_code == 404
 
 
+def test_an_old_link_to_a_trashed_stat_offers_its_owner_to_restore_it(
+    owner_browser: Browser, engine: Engine
+) -> None:
+    stat = make_stat(engine, account(owner_browser), "nightly builds", "counter")
+    owner_browser.post(f"/stats/{stat.public_id}/delete")
+
+    page = owner_browser.get(f"/stats/{stat.public_id}")
+    twin = owner_browser.json(f"/stats/{stat.public_id}.json")
+
+    assert page.status_code == 404  # the address names no live stat
+    assert "nightly builds" in page.text and "in the trash" in page.text
+    restore = (f'<form class="inline" method="post" action="/trash/{stat.public_id}/restore">\n'
+               f'      <input type="hidden" name="csrf" value="{owner_browser.csrf}">')
+    assert restore in page.text and "Restore nightly builds</button>" in page.text
+    assert twin.status_code == 404 and twin.json()["stat"]["name"] == "nightly builds"
+    restored = owner_browser.post(f"/trash/{stat.public_id}/restore")
+    assert restored.headers["location"] == f"/stats/{stat.public_id}?done=restored"
+    assert owner_browser.get(f"/stats/{stat.public_id}").status_code == 200
+
+
+def test_another_accounts_trashed_stat_answers_as_one_that_does_not_exist(
+    owner_browser: Browser, outsider_browser: Browser, engine: Engine
+) -> None:
+    stat = make_stat(engine, account(owner_browser), "secret launches", "counter")
+    owner_browser.post(f"/stats/{stat.public_id}/delete")
+    missing = "Zz9Zz9"
+
+    theirs = outsider_browser.get(f"/stats/{stat.public_id}")
+    nothing = outsider_browser.get(f"/stats/{missing}")
+    theirs_json = outsider_browser.json(f"/stats/{stat.public_id}.json")
+    nothing_json = outsider_browser.json(f"/stats/{missing}.json")
+
+    assert theirs.status_code == nothing.status_code == 404
+    assert theirs.text == nothing.text.replace(missing, stat.public_id)
+    assert "secret launches" not in theirs.text and "Restore" not in theirs.text
+    assert theirs_json.json() == {**nothing_json.json(),
+                                  "msg": nothing_json.json()["msg"].replace(missing, stat.public_id)}
+
+
 def test_a_refused_rename_or_unit_keeps_the_stat_page_saying_what_to_fix(
     owner_browser: Browser, engine: Engine
 ) -> None:
