@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, Select, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from aerie.errors import Conflict
@@ -13,13 +14,31 @@ from aerie.keys import hash_token, random_key
 from aerie.passwords import PasswordHash, Passwords
 from aerie.schema import access_tokens, account_tokens, ezkey_claims, users
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# An address as people type it, and nothing a mail header would read otherwise: no
+# display name, comment, angle bracket, quote or list separator (``x<postmaster>@a.b``
+# and ``(c)v@a.b`` passed a looser rule and were sent to other local parts).
+_PLAIN = r"[^\s@()<>\[\]:;,\\\"]"
+_EMAIL = re.compile(rf"^{_PLAIN}+@{_PLAIN}+\.{_PLAIN}+$")
 MAX_EMAIL = 255
 
 
 def looks_like_email(text: str) -> bool:
-    """``someone@host.domain``, without spaces, at most ``MAX_EMAIL`` characters."""
+    """``someone@host.domain``, without spaces or the characters of mail headers' syntax,
+    at most ``MAX_EMAIL`` characters."""
     return len(text) <= MAX_EMAIL and _EMAIL.match(text) is not None
+
+
+def _same_email(email: str) -> ColumnElement[bool]:
+    """E-mail addresses compare without case: ``Audit@Example.com`` is
+    ``audit@example.com``'s (a lookup by it scans; an exact match is tried first)."""
+    return func.lower(users.c.email) == email.strip().lower()
+
+
+def _email_taken(conn: Connection, email: str, but: int | None = None) -> bool:
+    query = select(users.c.id).where(_same_email(email))
+    if but is not None:
+        query = query.where(users.c.id != but)
+    return conn.execute(query.limit(1)).first() is not None
 
 
 @dataclass(frozen=True)
@@ -70,6 +89,8 @@ def create_user(
     An operator's account is taken as verified; sign-up passes ``verified=False`` (its
     owner must confirm the e-mail), and EZ sign-up a ``pending_until`` as well."""
     email = email.strip()
+    if _email_taken(conn, email):
+        raise Conflict(f"an account with e-mail or ezkey {email!r} already exists")
     ukey = random_key()
     password_hash = password.encoded if password else None
     try:
@@ -89,8 +110,17 @@ def create_user(
 
 
 def user_by_email(conn: Connection, email: str) -> User | None:
-    row = conn.execute(select(*USER_COLUMNS).where(users.c.email == email)).first()
+    """The account with this e-mail, in any case (``_same_email``)."""
+    row = _row_by_email(conn, select(*USER_COLUMNS), email)
     return user_from_row(row) if row else None
+
+
+def _row_by_email(conn: Connection, query: Select[Any], email: str) -> Row[Any] | None:
+    """The row of ``query`` for this exact e-mail, else the oldest for it in any case."""
+    exact = conn.execute(query.where(users.c.email == email.strip())).first()
+    if exact is not None:
+        return exact
+    return conn.execute(query.where(_same_email(email)).order_by(users.c.id).limit(1)).first()
 
 
 def user_by_ezkey(conn: Connection, ezkey: str) -> User | None:
@@ -157,9 +187,7 @@ class Credentials:
 def credentials(conn: Connection, email: str) -> Credentials | None:
     """What checking a password for ``email`` needs, read without checking it: the hash is
     checked (``password_matches``) outside the transaction, as argon2 takes ~0.1 s."""
-    row = conn.execute(
-        select(*USER_COLUMNS, users.c.password_hash).where(users.c.email == email.strip())
-    ).first()
+    row = _row_by_email(conn, select(*USER_COLUMNS, users.c.password_hash), email)
     return Credentials(user_from_row(row), row.password_hash) if row is not None else None
 
 
@@ -200,6 +228,8 @@ def _update_unique(conn: Connection, user: User, taken: str, **values: object) -
 def update_profile(conn: Connection, user: User, *, email: str, timezone: str) -> User:
     """Change e-mail and time zone; raises Conflict if the e-mail belongs to another account.
     A new e-mail is unverified until its owner follows the link mailed to it."""
+    if email != user.email and _email_taken(conn, email, but=user.id):
+        raise Conflict(f"another account already uses {email!r}")
     changed = _update_unique(
         conn, user, f"another account already uses {email!r}", email=email, timezone=timezone
     )

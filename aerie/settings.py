@@ -104,6 +104,9 @@ class Settings(BaseSettings):
         False, description="serve /docs and /openapi.json (Swagger UI loads from a CDN)"
     )
 
+    signups_per_hour: int = Field(
+        10, ge=0, description="accounts one client address may sign up in an hour; 0: no limit"
+    )
     password_hash_time_cost: int = Field(
         3, ge=1, description="argon2id passes; lower only in tests"
     )

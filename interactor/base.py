@@ -33,6 +33,7 @@ class Services:
     webhook_allow: AllowList = field(default_factory=AllowList)
     passwords: Passwords = field(default_factory=lambda: Passwords(time_cost=3, memory_kib=65536))
     max_stats_per_account: int = 0
+    signups_per_hour: int = 10  # from one client address (0: no limit)
     account_mail: AccountMail | None = None
     # where page reads go (a replica that keeps up, see aerie.replicas); None: the engine
     reads: Callable[[], Engine] | None = None

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
-from aerie import accounts, sessions
+from aerie import accounts, limited_requests, sessions
 from aerie.db import reading
 from aerie.errors import BadRequest, NotAuthenticated, TooManyRequests
+from aerie.limited_requests import Limit
 from aerie.sessions import Session
 from aerie.timeframes import check_timezone
 from interactor.account_mail import queue_verification
@@ -25,6 +26,7 @@ SESSION_SECONDS = 30 * 86400
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024  # argon2 would hash more, but nobody types more
 WRONG_LOGIN = "that e-mail and password do not match an account"
+SIGNUP_ACTION = "signup-client"
 # What an empty log-in form is missing, by (e-mail given, password given).
 LOGIN_MISSING = {
     (False, False): "enter your e-mail and password to log in",
@@ -56,14 +58,26 @@ def check_password(password: str) -> str:
     return password
 
 
-async def sign_up(svc: Services, email: str, password: str, timezone: str) -> Session:
+async def sign_up(svc: Services, email: str, password: str, timezone: str, client: str
+                  ) -> Session:
     """Create an account (its ezkey is its e-mail) and open its first session; the
-    account is unverified until the link mailed in the same transaction is followed."""
+    account is unverified until the link mailed in the same transaction is followed.
+    TooManyRequests past ``AERIE_SIGNUPS_PER_HOUR`` from one address (``client``): each
+    account is a confirmation mail sent, and a new set of quotas."""
     email = check_email(email)
     check_password(password)
     check_timezone(timezone)
     now = svc.now()
 
+    limit = Limit(SIGNUP_ACTION, svc.signups_per_hour, 3600)
+
+    def count(conn: Connection) -> None:
+        if not limited_requests.allowed(conn, limit, client, now):
+            raise TooManyRequests(f"too many sign-ups from this address in the last hour (at "
+                                  f"most {limit.count}); try again later")
+        limited_requests.record(conn, SIGNUP_ACTION, client, now)
+
+    await in_transaction(svc, count)
     hashed = await off_loop(lambda: svc.passwords.hash(password))
 
     def work(conn: Connection) -> Session:

@@ -43,6 +43,8 @@ MYSQL_URL = os.environ.get("AERIE_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0
 # Self-monitoring off for every Settings a test builds and every process it starts;
 # a test that watches it passes monitor_seconds itself.
 os.environ.setdefault("AERIE_MONITOR_SECONDS", "0")
+# The suite signs up hundreds of accounts, all from 127.0.0.1 (one test sets a limit).
+os.environ.setdefault("AERIE_SIGNUPS_PER_HOUR", "0")
 # Cheap argon2 for every password the suite hashes, in-process or in a started process:
 # a strong hash is slow by design, and the suite makes hundreds.
 os.environ.setdefault("AERIE_PASSWORD_HASH_TIME_COST", "1")

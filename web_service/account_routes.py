@@ -130,8 +130,11 @@ class AccountPages:
 
     async def signup(self, request: Request, fields: AnonymousForm) -> Response:
         email, timezone = fields.get("email", ""), fields.get("timezone", "UTC")
+        # the peer's address, or the one a trusted proxy forwarded (see app.py)
+        address = request.client.host if request.client else "unknown"
         try:
-            session = await sign_up(self._services, email, fields.get("password", ""), timezone)
+            session = await sign_up(self._services, email, fields.get("password", ""), timezone,
+                                    address)
         except AerieError as mistake:
             form = AccountForm(email, timezone, guess_timezone=False)
             return self._anonymous_again(request, "signup.html", form, mistake)

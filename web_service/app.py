@@ -61,6 +61,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
         webhook_allow=settings.webhook_targets,
         passwords=Passwords.from_settings(settings),
         max_stats_per_account=settings.max_stats_per_account,
+        signups_per_hour=settings.signups_per_hour,
         account_mail=TemplateMail(settings),
     )
     html = HtmlPresenter(make_environment())
