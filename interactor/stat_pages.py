@@ -103,6 +103,7 @@ class StatPage:
     comments: list[Comment]  # the comments marking moments in the frame shown
     alerts: list[Alert]
     tags: list[str] = field(default_factory=list)
+    typed: str | None = None  # a timeframe asked for that could not be read, kept to fix
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ class ComparePage:
     normalised: bool = False
     units_differ: bool = False  # the chosen stats are in different units
     norm_choice: bool | None = None  # what was asked: normalise, not, or when units differ
+    typed: str | None = None  # a timeframe asked for that could not be read, kept to fix
 
 
 def check_timeframe(text: str | None) -> str:

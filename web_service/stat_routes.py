@@ -6,6 +6,7 @@ responder; each page is also served as JSON at the same path plus ``.json``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -82,7 +83,8 @@ def stat_router(services: Services, responder: Responder) -> APIRouter:
         request: Request, session: CurrentSession, public_id: str, tf: str | None = None
     ) -> Response:
         """A timeframe that cannot be read keeps the page (on its opening timeframe) and
-        says what to fix above the graph, with a 400; the JSON twin answers the 400 alone.
+        says what to fix above the graph, with a 400, the typed text left in the box to
+        fix; the JSON twin answers the 400 alone.
         A stat in the trash answers 404 with a page offering to restore it."""
         api_url, web_url = request.app.state.api_url, web_url_of(request)
         try:
@@ -98,8 +100,9 @@ def stat_router(services: Services, responder: Responder) -> APIRouter:
                                                     api_url, web_url)
             except AerieError:
                 raise exc from None  # the input is refused first, as before any lookup
-            return responder.page(request, session, "stat.html", result, present.stat_page,
-                                  flash=Flash.error(exc.message), status=exc.status)
+            return responder.page(request, session, "stat.html", replace(result, typed=tf),
+                                  present.stat_page, flash=Flash.error(exc.message),
+                                  status=exc.status)
         return responder.page(request, session, "stat.html", result, present.stat_page)
 
     @router.get("/stats/{public_id}/graph.{fmt}", response_model=None)
@@ -172,7 +175,7 @@ def stat_router(services: Services, responder: Responder) -> APIRouter:
                                                        normalise)
             except AerieError:
                 raise exc from None
-            return responder.page(request, session, "compare.html", result,
+            return responder.page(request, session, "compare.html", replace(result, typed=tf),
                                   present.compare_page, flash=Flash.error(exc.message),
                                   status=exc.status)
         return responder.page(request, session, "compare.html", result, present.compare_page)

@@ -136,6 +136,22 @@ def test_a_bad_timeframe_is_a_400_page_saying_what_to_type(
     assert "such as" in page.text and "1w3h" in page.text
 
 
+def test_a_mistyped_timeframe_stays_in_its_box_to_be_fixed(
+    owner_browser: Browser, engine: Engine
+) -> None:
+    stat = make_stat(engine, account(owner_browser), "queue depth", "value")
+    typed = '2dd"><b>x'
+
+    page = owner_browser.get(f"/stats/{stat.public_id}", params={"tf": typed})
+    compared = owner_browser.get("/compare", params={"ids": stat.public_id, "tf": typed})
+
+    box = 'name="tf" value="2dd&#34;&gt;&lt;b&gt;x"'
+    for answer in (page, compared):
+        assert answer.status_code == 400 and 'class="flash error"' in answer.text
+        assert box in answer.text, answer.text  # what was typed, escaped, not the default
+        assert "<b>x" not in answer.text
+
+
 def test_graph_images_are_revalidated_by_etag_until_new_data_lands(
     owner_browser: Browser, engine: Engine
 ) -> None:
