@@ -115,6 +115,22 @@ def test_long_unbroken_names_titles_and_labels_scroll_no_page_sideways(
     assert kind and kind["x"] + kind["width"] <= size["width"], "the columns are off the screen"
 
 
+@pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["390", "1280"])
+def test_a_long_address_echoed_in_an_error_wraps_in_its_box(
+    page: Page, size: dict[str, int]
+) -> None:
+    page.set_viewport_size(size)
+    page.goto("/signup")
+    page.fill("#email", "x" * 240 + "@nowhere")  # no dot: refused, and said back
+    page.fill("#password", "long enough password")
+    page.get_by_role("button", name="Sign up").click()
+    flash = page.locator(".flash.error")
+    expect(flash).to_contain_text("does not look like an e-mail address")
+    box = flash.bounding_box()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert box and box["x"] + box["width"] <= size["width"] and width <= size["width"]
+
+
 def test_the_menu_button_opens_every_section_on_a_phone(
     page: Page, sqlite_engine: Engine  # noqa: F811
 ) -> None:
