@@ -161,18 +161,20 @@ def stat_router(services: Services, responder: Responder) -> APIRouter:
         ids: Annotated[list[str] | None, Query()] = None, tf: str | None = None,
         norm: Literal["", "0", "1"] = "",
     ) -> Response:
-        """``norm=1`` draws each stat as % of its largest value, ``norm=0`` on one plain axis;
-        without it, normalised when the stats' units differ."""
+        """The stats ``ids`` names, repeated (``ids=A&ids=B``, as the form sends them) or
+        comma-separated (``ids=A,B``, as people type them). ``norm=1`` draws each stat as %
+        of its largest value, ``norm=0`` on one plain axis; without it, normalised when the
+        stats' units differ."""
         normalise = None if norm == "" else norm == "1"
         try:
-            result = await stat_pages.compare_page(services, session.user, ids or [], tf,
+            result = await stat_pages.compare_page(services, session.user, stat_ids(ids), tf,
                                                    normalise)
         except BadRequest as exc:  # as on the stat page: said above, the page kept
             if tf is None or json_requested(request):
                 raise
             try:
-                result = await stat_pages.compare_page(services, session.user, ids or [], None,
-                                                       normalise)
+                result = await stat_pages.compare_page(services, session.user, stat_ids(ids),
+                                                       None, normalise)
             except AerieError:
                 raise exc from None
             return responder.page(request, session, "compare.html", replace(result, typed=tf),
@@ -186,11 +188,17 @@ def stat_router(services: Services, responder: Responder) -> APIRouter:
         ids: Annotated[list[str] | None, Query()] = None, tf: str | None = None,
         norm: Literal["0", "1"] = "0",
     ) -> Response:
-        image = await graph_image(services, session.user, ids or [], tf, fmt, False, look,
+        image = await graph_image(services, session.user, stat_ids(ids), tf, fmt, False, look,
                                   normalise=norm == "1")
         return _image_answer(request, image)
 
     return router
+
+
+def stat_ids(ids: list[str] | None) -> list[str]:
+    """The stat ids of repeated ``ids=`` parameters, each of which may list several
+    separated by commas (a stat's id has none), in order, blanks left out."""
+    return [part.strip() for given in ids or [] for part in given.split(",") if part.strip()]
 
 
 def _image_answer(request: Request, image: GraphImage) -> Response:

@@ -320,6 +320,21 @@ def test_compare_draws_up_to_three_stats_with_their_summaries(
     assert image.content.startswith(PNG)
 
 
+def test_compare_takes_ids_separated_by_commas_as_typed_into_the_address(
+    owner_browser: Browser, engine: Engine
+) -> None:
+    ids = [make_stat(engine, account(owner_browser), f"c{i}", "counter").public_id for i in range(3)]
+
+    page = owner_browser.get(f"/compare?ids={ids[0]},{ids[1]}&ids={ids[2]}")
+    twin = owner_browser.json(f"/compare.json?ids={ids[0]},{ids[1]}")
+    image = owner_browser.get(f"/compare/graph.png?ids={ids[0]},{ids[1]}")
+
+    assert page.status_code == 200, page.text
+    assert all(f'href="/stats/{i}?tf=1w"' in page.text for i in ids)  # each chosen, linked
+    assert [s["name"] for s in twin.json()["stats"]] == ["c0", "c1"]
+    assert image.status_code == 200 and image.content.startswith(PNG)
+
+
 def test_pages_need_a_session(web: object, owner_browser: Browser) -> None:
     with httpx.Client(base_url=str(owner_browser.client.base_url)) as anonymous:
         page = anonymous.get("/stats?q=a", headers={"accept": "text/html"})
