@@ -36,7 +36,6 @@ from web_service.errors import install_error_handlers
 from web_service.export_routes import export_router
 from web_service.fresh_reads import FreshReads
 from web_service.pages import page_router
-from web_service.private_answers import PrivateAnswers
 from web_service.public_cache import PublicCache, PublicCacheLayer
 from web_service.report_routes import report_router
 from web_service.responder import Responder
@@ -91,7 +90,6 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> FastAPI:
     app.state.public_cache = public_cache  # for benches and tests to read its size
     app.add_middleware(PublicCacheLayer, cache=public_cache)  # innermost: hits skip routing
     app.add_middleware(RequestMetrics, metrics=metrics)  # inside the router's error handling
-    app.add_middleware(PrivateAnswers)  # no-store for a signed-in person's answers
     app.add_middleware(SecurityHeaders)
     if settings.replica_nodes:
         app.add_middleware(FreshReads, routing=routing, max_lag=settings.max_replica_lag_seconds)
