@@ -1,10 +1,11 @@
 """The development mail page: mail Aerie would have sent, read back from the outbox.
 
-Only when no relay is configured (``Settings.dev_mail``), and only the viewer's
-own mail: the page is for trying Aerie on one machine, not a mail archive. Someone
-not logged in (asking for a reset link, or claiming an account an EZ post made)
-has no own mail to see; a visitor at the machine itself (a loopback address) sees
-the account mail of every address instead, as the person trying Aerie is at it.
+Only when no relay is configured (``Settings.dev_mail``), and by default only the
+viewer's own mail: the page is for trying Aerie on one machine, not a mail archive.
+Someone not logged in (asking for a reset link, or claiming an account an EZ post
+made) has no own mail to see; with ``AERIE_DEV_MAIL_VIEW=all`` anyone sees the account
+mail of every address instead (``web_service.dev_routes`` says why no request can
+prove its visitor sits at the machine).
 """
 
 from __future__ import annotations

@@ -75,7 +75,7 @@ def _announce(settings: Settings, roles: list[Role]) -> None:
     print("aerie is up:\n" + _role_table(roles))
     print(f'try:  curl -d "ezkey=YOUR_EMAIL&stat=hello&count=1" {urls["api"]}/ez'
           "   (make an account with `aerie user create` or `aerie demo`; Ctrl-C stops)")
-    if settings.dev_mail:
+    if settings.dev_mail and settings.dev_mail_view != "off":
         print(f"mail: no AERIE_SMTP_HOST, so alerts and reports appear at {urls['web']}/dev/mail",
               flush=True)
 
