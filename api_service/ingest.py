@@ -16,12 +16,10 @@ from aerie.settings import Settings
 from aerie.stats import check_point_kind
 from api_service.batch_turns import BatchTurns
 from api_service.ez_signup import EzSignup
-from api_service.keycache import KeyCache, looked_up
+from api_service.keycache import INVALID_KEYS, NO_ACCOUNT, KeyCache, looked_up
 from api_service.parsing import Limits, Point, classic_point, ez_points, json_ezkeys
 from api_service.rate_limit import PointRateLimit
 from api_service.writer import GroupCommitWriter, StatGone
-
-INVALID_KEYS = "invalid keys"
 
 
 @dataclass(frozen=True)
@@ -88,7 +86,7 @@ class Ingestor:
         if user is None and self._signup is not None and scope is not None:
             user = await self._signup.account_for(ezkey, scope, int(now))
         if user is None:
-            raise NotAllowed(f"{INVALID_KEYS}: no account has this ezkey")
+            raise NotAllowed(NO_ACCOUNT)
         if not user.ez_enabled:
             raise NotAllowed("EZ posting is turned off for this account; turn it on in settings")
         # charged before any stat is created, so a flood of new names is limited too

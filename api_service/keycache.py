@@ -24,7 +24,7 @@ from aerie import accounts
 from aerie.accounts import User
 from aerie.db import reading
 from aerie.digests import note_new_stat, note_new_stats
-from aerie.errors import Conflict
+from aerie.errors import Conflict, NotAllowed
 from aerie.stats import (
     CREATE_CHUNK,
     Stat,
@@ -40,6 +40,8 @@ from api_service.expiring_lru import ExpiringLru
 from api_service.writer import GroupCommitWriter
 
 MAX_ENTRIES = 200_000
+INVALID_KEYS = "invalid keys"  # StatHat's words for keys that match nothing
+NO_ACCOUNT = f"{INVALID_KEYS}: no account has this ezkey"
 
 
 class KeyCache:
@@ -187,6 +189,8 @@ def create_stats_chunk(engine: Engine, user_id: int, kinds: dict[str, str], to_c
     writer's write between commits (``GroupCommitWriter.run_between_commits``)."""
 
     def create(conn: Connection) -> dict[str, Stat]:
+        if accounts.user_by_id(conn, user_id) is None:  # deleted since the ezkey was cached
+            raise NotAllowed(NO_ACCOUNT)
         # those of this chunk stored already (a run again after a COMMIT whose answer
         # was lost) are counted by the database, not again as still to create
         stored = stats_by_names(conn, user_id, kinds)

@@ -1,23 +1,24 @@
-"""Posts to a stat deleted while the API's key cache still holds it (for
-``AERIE_KEY_CACHE_SECONDS``): never acknowledged into the gone stat, nor into the stat
-that took its id since (SQLite gives a new row the highest id plus one, so the id of a
-deleted newest stat comes back, maybe as another account's)."""
+"""Posts to a stat (or an account) deleted while the API's key cache still holds it (for
+``AERIE_KEY_CACHE_SECONDS``): never acknowledged into the gone stat, nor into a stat
+that took its id since."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 
 import httpx
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
+from aerie.account_removal import remove_account
 from aerie.db import reading
-from aerie.schema import COUNTER
+from aerie.schema import COUNTER, stats
 from aerie.settings import Settings
 from aerie.stats import Stat, delete_stat, stats_by_names
 from api_service.listener_sink import account_sink
 from api_service.parsing import Point
-from tests.conftest import Account, make_stat
+from tests.conftest import Account, make_account, make_stat
 from tests.security.test_fairness import minute_totals
 from tests.servers import RunningServer
 
@@ -78,17 +79,19 @@ def test_a_classic_post_to_a_deleted_stat_is_refused_and_stores_nothing(
 def test_a_deleted_stats_id_taken_by_another_accounts_stat_gets_none_of_its_posts(
     api: RunningServer, engine: Engine, owner: Account, outsider: Account
 ) -> None:
-    """The owner's newest stat is deleted and the outsider's next stat is made: on SQLite
-    it has the deleted stat's id. The owner's posts, still keyed to that id in the cache,
-    go to a stat of the owner's own (EZ) or are refused (classic)."""
+    """The owner's stat is deleted and the outsider's next stat takes its id (as SQLite
+    did before migration 0014, and a database restored or moved might): the owner's
+    posts, still keyed to that id in the cache, go to a stat of the owner's own (EZ) or
+    are refused (classic)."""
     assert _ez(api, owner, "mine", 1).status_code == 200
     mine = _named(engine, owner, "mine")
     assert mine is not None
     assert _classic(api, owner, mine, 1).status_code == 200
     _delete(engine, mine)
-    theirs = make_stat(engine, outsider, "theirs", "counter")
-    if engine.dialect.name == "sqlite":
-        assert theirs.id == mine.id  # the case at stake; MariaDB does not reuse ids
+    made = make_stat(engine, outsider, "theirs", "counter")
+    with engine.begin() as conn:
+        conn.execute(update(stats).where(stats.c.id == made.id).values(id=mine.id))
+    theirs = replace(made, id=mine.id)
 
     by_name = _ez(api, owner, "mine", 7)
     by_key = _classic(api, owner, mine, 11)
@@ -121,3 +124,19 @@ def test_a_listeners_points_to_a_deleted_stat_go_to_the_stat_made_anew(
     made = _named(engine, owner, "relayed")
     assert commit > 0 and made is not None and made.public_id != gone.public_id
     assert minute_totals(engine, [made]) == (1, 4.0)
+
+
+def test_posts_from_a_deleted_accounts_cached_ezkey_are_refused(
+    api: RunningServer, engine: Engine
+) -> None:
+    """The account is deleted while the API still holds its ezkey: its next posts, to a
+    stat it had or a new name, are refused as keys that match nothing, not stored."""
+    account = make_account(engine, f"leaving-{time.time_ns()}")
+    assert _ez(api, account, "before", 1).status_code == 200  # ezkey and stat cached
+    with engine.begin() as conn:
+        remove_account(conn, account.user.id)
+
+    answers = [_ez(api, account, name, 2) for name in ("before", "brand new")]
+
+    assert [a.status_code for a in answers] == [403, 403], [a.text for a in answers]
+    assert all("invalid keys" in a.json()["msg"] for a in answers)

@@ -19,7 +19,7 @@ FORMS = [
     "a=1=2",  # only the first = splits
     "&",
     "",
-    "a=1&a=2",  # the last one wins once merged
+    "a=1&a=2",  # the first one wins, as in Go's FormValue
     "&&a&",
     "a==&==",
     "stat=caf\u00e9&count=1",
@@ -31,7 +31,8 @@ FORMS = [
 
 @pytest.mark.parametrize("form", FORMS)
 def test_a_form_body_reads_as_parse_qsl_reads_it(form: str) -> None:
-    expected = dict(parse_qsl(form, keep_blank_values=True, errors="strict"))
+    """As parse_qsl reads it, a name's first value kept (StatHat's Go server's FormValue)."""
+    expected = dict(reversed(parse_qsl(form, keep_blank_values=True, errors="strict")))
     assert merged_params(b"", "application/x-www-form-urlencoded", form.encode()) == expected
     assert merged_params(form.encode(), "", b"") == expected
 
