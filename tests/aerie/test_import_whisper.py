@@ -52,6 +52,8 @@ def test_each_archive_is_read_at_its_own_resolution_and_twice_is_once(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
     now = int(time.time())
+    if now % 60 == 0:  # whisper.fetch, the oracle below, finds one slot for a window
+        now -= 1       # ending on a step; the importer reads the file itself
     path = make_tree(tmp_path, now)
     minutes = archive(path, 60, now - 7201, now)  # all but the oldest slot: fetch starts a step on
     first_minute = min(minutes)
