@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import parse_qsl
 
+from cryptography.fernet import Fernet, InvalidToken
 from fastapi import Depends, Request
 from starlette.responses import Response
 
@@ -127,14 +128,12 @@ class Auth:
         which shows it once (:meth:`handed_over_token`).
 
         Web copies share no memory and Aerie stores only a token's fingerprint, so the
-        secret rides in a short-lived cookie, sealed: XORed with a pad derived from the
-        secret key, this session's token and a nonce. The cookie alone, or after logging
-        out, reveals nothing; it goes only to ``/settings`` and never into a URL.
+        secret rides in a short-lived cookie, encrypted and authenticated (Fernet) under
+        a key drawn from the secret key and this session's token. The cookie alone, or
+        after logging out, reveals nothing; it goes only to ``/settings`` and never into
+        a URL.
         """
-        nonce = random_key(22)
-        pad = self._token_pad(session, nonce)
-        sealed = bytes(a ^ b for a, b in zip(secret.encode(), pad, strict=False))
-        value = f"{token_id}.{nonce}.{base64.urlsafe_b64encode(sealed).decode()}"
+        value = self._token_box(session).encrypt(f"{token_id}.{secret}".encode()).decode()
         response.set_cookie(
             NEW_TOKEN_COOKIE, value, max_age=NEW_TOKEN_SECONDS, path=urls.SETTINGS,
             httponly=True, samesite="strict", secure=_https(request),
@@ -143,14 +142,12 @@ class Auth:
     def handed_over_token(self, request: Request, session: Session) -> tuple[int, str] | None:
         """The (token id, secret) :meth:`hand_over_token` sealed for this session, or None.
         The caller shows it and calls :meth:`forget_handed_over` so a reload does not."""
-        token_id, _, rest = request.cookies.get(NEW_TOKEN_COOKIE, "").partition(".")
-        nonce, _, sealed = rest.partition(".")
+        sealed = request.cookies.get(NEW_TOKEN_COOKIE, "")
         try:
-            opened = base64.urlsafe_b64decode(sealed.encode())
-            secret = bytes(a ^ b for a, b in zip(opened, self._token_pad(session, nonce),
-                                                 strict=False)).decode("ascii")
+            opened = self._token_box(session).decrypt(sealed.encode(), ttl=NEW_TOKEN_SECONDS)
+            token_id, _, secret = opened.decode().partition(".")
             return int(token_id), secret
-        except ValueError:  # no cookie, a mangled one, or one sealed for another session
+        except (InvalidToken, ValueError):  # none, mangled, expired, or another session's
             return None
 
     def forget_handed_over(self, request: Request, response: Response) -> None:
@@ -159,10 +156,12 @@ class Auth:
             response.delete_cookie(NEW_TOKEN_COOKIE, path=urls.SETTINGS, httponly=True,
                                    samesite="strict")
 
-    def _token_pad(self, session: Session, nonce: str) -> bytes:
-        """64 bytes, enough for an access token (32 characters)."""
-        material = f"new access token\0{session.token}\0{nonce}".encode()
-        return hmac.new(self._secret, material, hashlib.sha512).digest()
+    def _token_box(self, session: Session) -> Fernet:
+        """Fernet (AES-128-CBC with HMAC-SHA256, and a timestamp) under a key only this
+        session's requests can draw."""
+        key = hmac.new(self._secret, f"new access token\0{session.token}".encode(),
+                       hashlib.sha256).digest()
+        return Fernet(base64.urlsafe_b64encode(key))
 
 
 @dataclass(frozen=True)

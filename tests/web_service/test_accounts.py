@@ -492,6 +492,17 @@ def test_a_new_token_is_shown_only_to_the_session_that_created_it(
     assert _SECRET.search(owner_browser.get("/settings").text) is not None
 
 
+def test_a_tampered_new_token_cookie_shows_nothing(owner_browser: Browser) -> None:
+    """The cookie is authenticated: a changed byte opens to nothing (no error, no token)."""
+    posted = owner_browser.post("/settings/tokens", label="tampered")
+    cookie = posted.cookies["aerie_new_token"]
+    changed = cookie[:-8] + ("A" if cookie[-8] != "A" else "B") + cookie[-7:]
+    [held] = [c for c in owner_browser.client.cookies.jar if c.name == "aerie_new_token"]
+    held.value = changed
+    page = owner_browser.get("/settings")
+    assert page.status_code == 200 and "Your new access token" not in page.text
+
+
 def test_a_script_gets_its_new_token_in_the_json_answer(owner_browser: Browser) -> None:
     answer = owner_browser.client.post(
         "/settings/tokens", data={"csrf": owner_browser.csrf, "label": "cron"},
