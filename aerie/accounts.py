@@ -200,14 +200,6 @@ def password_matches(found: Credentials | None, password: str,
     return found.user if matched and found is not None else None
 
 
-def check_password(
-    conn: Connection, email: str, password: str, passwords: Passwords
-) -> User | None:
-    """The user with this e-mail and password, or None (for callers outside any write
-    transaction: the CLI, tests)."""
-    return password_matches(credentials(conn, email), password, passwords)
-
-
 def set_password(conn: Connection, user_id: int, password: PasswordHash) -> None:
     conn.execute(
         update(users).where(users.c.id == user_id).values(password_hash=password.encoded)
@@ -228,11 +220,10 @@ def _update_unique(conn: Connection, user: User, taken: str, **values: object) -
 def update_profile(conn: Connection, user: User, *, email: str, timezone: str) -> User:
     """Change e-mail and time zone; raises Conflict if the e-mail belongs to another account.
     A new e-mail is unverified until its owner follows the link mailed to it."""
+    taken = f"another account already uses {email!r}"
     if email != user.email and _email_taken(conn, email, but=user.id):
-        raise Conflict(f"another account already uses {email!r}")
-    changed = _update_unique(
-        conn, user, f"another account already uses {email!r}", email=email, timezone=timezone
-    )
+        raise Conflict(taken)
+    changed = _update_unique(conn, user, taken, email=email, timezone=timezone)
     if email != user.email:
         conn.execute(update(users).where(users.c.id == user.id).values(email_verified_at=None))
         changed = replace(changed, verified=False)

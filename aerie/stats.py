@@ -351,9 +351,9 @@ def stats_by_names(conn: Connection, user_id: int, names: Iterable[str]) -> dict
 
 def stats_gone(conn: Connection, looked_up: Mapping[int, str]) -> set[int]:
     """The stats of ``looked_up`` (id -> public id, as a key cache found them) that are
-    no longer what was found: deleted, or their id taken since by a new stat (SQLite
-    gives a new row the highest id plus one, so a deleted last stat's id comes back).
-    A post checked against a stale cache entry must write into neither."""
+    no longer what was found: deleted, or their id taken since by a new stat (as SQLite
+    did before migration 0014, and a database moved or restored might). A post checked
+    against a stale cache entry must write into neither."""
     ids = sorted(looked_up)
     found: dict[int, str] = {}
     for group in row_groups(ids):

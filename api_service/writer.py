@@ -29,8 +29,9 @@ turn to the smallest waiting work (``WriteTurns``), so the quiet request's commi
 holds only its own points and waits for at most the transaction in progress.
 
 One request's numbers must not fail the others': when a batch would make a
-stored sum overflow, the batch is written again without the requests that
-overflow, which alone are refused with 400 (see ``Committer``).
+stored sum overflow, or names a stat deleted since the key cache found it, the
+batch is written again without those requests, which alone are refused (400, or
+``StatGone``; see ``Committer``).
 """
 
 from __future__ import annotations
@@ -201,9 +202,10 @@ class GroupCommitWriter:
         The points land in one batch whole. Raises Unavailable when the queue is full
         and ``account`` has the most queued. The future raises Unavailable if the commit
         failed, BadRequest if these points (and only these) would make a stored sum
-        overflow, or StatGone if one of their stats is no longer the one looked up. Await it bare, not through ``asyncio.shield`` (3 µs of a post's 23): a
-        cancelled wait ends only itself, as the points are in the batch already and an
-        answer to a waiter that is gone is skipped.
+        overflow, or StatGone if one of their stats is no longer the one looked up.
+        Await it bare, not through ``asyncio.shield`` (3 µs of a post's 23): a cancelled
+        wait ends only itself, as the points are in the batch already and an answer to
+        a waiter that is gone is skipped.
         """
         if self._closing:
             raise Unavailable("the API is shutting down; retry on another copy")
@@ -304,8 +306,7 @@ class GroupCommitWriter:
         with 64 posters on one account, the loop then sat idle a fifth of the time.)"""
         if outcome.conflicts:
             self._metrics.count("aerie api commits retried", outcome.conflicts)
-        if outcome.needs_rows:  # the lane refuses requests: those naming gone stats, or
-            # whose sums overflow
+        if outcome.needs_rows:  # requests to refuse (gone stats, overflows): send the rows
             job.requests = [request.rows for request in batch.requests]
             self._lanes.submit(lane, job, partial(self._committed, lane, batch, job, started))
             return

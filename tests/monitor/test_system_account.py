@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import Engine, select
 
-from aerie.accounts import check_password
+from aerie.accounts import credentials, password_matches
 from aerie.db import make_engine
 from aerie.schema import users
 from aerie.settings import Settings
@@ -26,7 +26,7 @@ def test_system_account_is_created_once_with_a_random_ezkey_and_no_password(
         again = ensure_system_account(conn, settings, int(time.time()))
         stored_hash = conn.execute(
             select(users.c.password_hash).where(users.c.id == first.id)).scalar_one()
-        assert check_password(conn, system_email, "", PASSWORDS) is None
+        assert password_matches(credentials(conn, system_email), "", PASSWORDS) is None
     assert again == first
     assert first.email == system_email
     assert first.ezkey != system_email and len(first.ezkey) == 22

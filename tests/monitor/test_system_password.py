@@ -8,7 +8,7 @@ import sys
 
 from sqlalchemy import Engine
 
-from aerie.accounts import check_password
+from aerie.accounts import credentials, password_matches
 from tests.conftest import PASSWORDS
 
 
@@ -22,16 +22,16 @@ def test_system_account_has_no_password_until_the_operator_sets_one(
     database_url: str, engine: Engine, system_email: str
 ) -> None:
     with engine.connect() as conn:
-        assert check_password(conn, system_email, "", PASSWORDS) is None
+        assert password_matches(credentials(conn, system_email), "", PASSWORDS) is None
 
     result = aerie_system_password(database_url, system_email, "correct horse\n")
 
     assert result.returncode == 0, result.stderr
     assert system_email in result.stdout and "Aerie health" in result.stdout
     with engine.connect() as conn:
-        user = check_password(conn, system_email, "correct horse", PASSWORDS)
+        user = password_matches(credentials(conn, system_email), "correct horse", PASSWORDS)
         assert user is not None and user.email == system_email
-        assert check_password(conn, system_email, "wrong", PASSWORDS) is None
+        assert password_matches(credentials(conn, system_email), "wrong", PASSWORDS) is None
 
 
 def test_an_empty_password_changes_nothing(
@@ -49,4 +49,4 @@ def test_a_password_sign_up_would_refuse_changes_nothing(
     assert result.returncode == 1
     assert result.stderr == "aerie: choose a password of at least 8 characters\n"
     with engine.connect() as conn:
-        assert check_password(conn, system_email, "short", PASSWORDS) is None
+        assert password_matches(credentials(conn, system_email), "short", PASSWORDS) is None
